@@ -1,0 +1,60 @@
+# Virtue top-level Makefile.
+#
+#   make            build the hypervisor ELF and the GRUB2 ISO (build/virtue.iso)
+#   make run        install what is missing, build, boot the default config in QEMU
+#   make test       install what is missing, build, run unit + integration tests
+#   make bench      print the benchmark figures (docs/performance.md)
+#   make FLAVOUR=release ...   optimised build (default: debug)
+
+FLAVOUR ?= debug
+ifeq ($(FLAVOUR),release)
+O := build/release
+else ifeq ($(FLAVOUR),debug)
+O := build
+else
+$(error FLAVOUR must be debug or release)
+endif
+
+CXX ?= g++
+CXX := $(if $(filter default,$(origin CXX)),g++,$(CXX))
+LD := ld
+CPP := cpp
+JOBS ?= $(shell nproc)
+
+.DEFAULT_GOAL := all
+.PHONY: all run test unit integration bench deps clean iso
+
+include hypervisor/hypervisor.mk
+include tests/tests.mk
+
+all: $(O)/virtue.iso
+
+# ---- Debian packages (BRIEF decision 9: two commands set up a fresh machine) ----
+DEB_PACKAGES := g++ make binutils qemu-system-x86 grub-pc-bin grub-common \
+                xorriso mtools libboost-test-dev libfdt-dev libxen-dev \
+                device-tree-compiler
+deps: build/.deps-stamp
+build/.deps-stamp: Makefile
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or install:$$missing)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@mkdir -p build && touch $@
+
+QEMU_SMP ?= 2
+QEMU_MEM ?= 512
+# -cpu max,-smap: see BRIEF decision 1 (QEMU 7.2 TCG and SMAP vs. PV guests).
+run: deps
+	@$(MAKE) --no-print-directory $(O)/virtue.elf
+	sh $(HV_DIR)/image/mkiso.sh $(O)/run.iso $(O)/virtue.elf "$(ISO_CMDLINE)"
+	qemu-system-x86_64 -accel tcg -cpu max,-smap -smp $(QEMU_SMP) -m $(QEMU_MEM) \
+	  -display none -serial mon:stdio -no-reboot \
+	  -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	  -cdrom $(O)/run.iso -boot d
+
+clean:
+	rm -rf build

@@ -1,0 +1,94 @@
+// Interrupt and exception dispatch. An exception in the hypervisor is always
+// fatal: dump the registers, the faulting address and a backtrace, panic.
+#include "arch/apic.hpp"
+#include "arch/cpu.hpp"
+#include "arch/descriptors.hpp"
+#include "arch/percpu.hpp"
+#include "console/console.hpp"
+#include "core/panic.hpp"
+#include "core/symbols.hpp"
+#include "lib/format.hpp"
+#include "time/timer_tick.hpp"
+
+namespace virtue::arch {
+namespace {
+
+const char* const EXCEPTION_NAMES[32] = {
+    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow", "#BR bound range",
+    "#UD invalid opcode", "#NM device not available", "#DF double fault", "coprocessor overrun",
+    "#TS invalid TSS", "#NP segment not present", "#SS stack fault", "#GP general protection",
+    "#PF page fault", "reserved 15", "#MF x87 error", "#AC alignment check", "#MC machine check",
+    "#XM SIMD error", "#VE virtualization", "#CP control protection", "reserved 22", "reserved 23",
+    "reserved 24", "reserved 25", "reserved 26", "reserved 27", "#HV hypervisor injection",
+    "#VC VMM communication", "#SX security", "reserved 31"};
+
+void out(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void out(const char* fmt, ...) {
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = vformat(line, sizeof line, fmt, ap);
+    va_end(ap);
+    console_write_raw(line, n < sizeof line ? n : sizeof line - 1);
+}
+
+void dump_registers(const InterruptFrame& f) {
+    uint32_t cpu = cpu_index();
+    const char* name = f.vector < 32 ? EXCEPTION_NAMES[f.vector] : "interrupt";
+    SymbolHit at = symbol_lookup(f.rip);
+    out("\n----[ Virtue hypervisor fault on CPU %u ]----\n", cpu);
+    out("%s (vector %lu, error code 0x%lx) at RIP %016lx <%s+0x%lx>\n", name, f.vector, f.error_code,
+        f.rip, at.name ? at.name : "?", at.offset);
+    if (f.vector == 14) {
+        uint64_t cr2 = read_cr2();
+        out("faulting address (CR2): %016lx  [%s, %s, %s%s]\n", cr2,
+            (f.error_code & 1) ? "protection violation" : "not present",
+            (f.error_code & 2) ? "write" : "read", (f.error_code & 4) ? "user" : "supervisor",
+            (f.error_code & 16) ? ", instruction fetch" : "");
+    }
+    out("RAX=%016lx RBX=%016lx RCX=%016lx RDX=%016lx\n", f.rax, f.rbx, f.rcx, f.rdx);
+    out("RSI=%016lx RDI=%016lx RBP=%016lx RSP=%016lx\n", f.rsi, f.rdi, f.rbp, f.rsp);
+    out("R8 =%016lx R9 =%016lx R10=%016lx R11=%016lx\n", f.r8, f.r9, f.r10, f.r11);
+    out("R12=%016lx R13=%016lx R14=%016lx R15=%016lx\n", f.r12, f.r13, f.r14, f.r15);
+    out("RIP=%016lx RFLAGS=%016lx CS=%04lx SS=%04lx\n", f.rip, f.rflags, f.cs, f.ss);
+    out("CR0=%016lx CR2=%016lx CR3=%016lx CR4=%016lx\n", read_cr0(), read_cr2(), read_cr3(),
+        read_cr4());
+    print_backtrace(f.rip, f.rbp);
+}
+
+[[noreturn]] void fatal_exception(const InterruptFrame& f) {
+    PerCpu& cpu = this_cpu();
+    if (__atomic_fetch_add(&cpu.in_exception, 1, __ATOMIC_RELAXED) > 0) {
+        // A fault while dumping a fault: print the minimum and stop.
+        out("\n**** PANIC on CPU %u: nested %s at %016lx while handling a fault ****\n",
+            cpu.cpu_index, f.vector < 32 ? EXCEPTION_NAMES[f.vector] : "interrupt", f.rip);
+        halt_forever();
+    }
+    panic_enter();
+    dump_registers(f);
+    panic("fatal %s in the hypervisor at %016lx", EXCEPTION_NAMES[f.vector], f.rip);
+}
+
+} // namespace
+
+extern "C" void handle_interrupt(InterruptFrame* frame) {
+    uint64_t v = frame->vector;
+    if (v == 2 && panic_in_progress()) halt_forever(); // stopped by the panicking CPU
+    if (v < 32) fatal_exception(*frame);
+    switch (v) {
+    case VECTOR_TIMER:
+        lapic_eoi();
+        timer_tick();
+        return;
+    case VECTOR_IPI_STOP:
+        halt_forever();
+    case VECTOR_SPURIOUS:
+        return; // no EOI for spurious interrupts
+    default:
+        log_warn("unexpected interrupt vector %lu on CPU %u", v, cpu_index());
+        lapic_eoi();
+        return;
+    }
+}
+
+} // namespace virtue::arch

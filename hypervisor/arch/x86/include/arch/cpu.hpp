@@ -1,0 +1,93 @@
+// Thin wrappers around x86 instructions the hypervisor needs.
+#pragma once
+
+#include <stdint.h>
+
+namespace virtue::arch {
+
+inline uint64_t rdtsc() {
+    uint32_t lo, hi;
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t{hi} << 32) | lo;
+}
+
+inline uint64_t rdmsr(uint32_t msr) {
+    uint32_t lo, hi;
+    asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return (uint64_t{hi} << 32) | lo;
+}
+
+inline void wrmsr(uint32_t msr, uint64_t v) {
+    asm volatile("wrmsr" : : "c"(msr), "a"(static_cast<uint32_t>(v)),
+                 "d"(static_cast<uint32_t>(v >> 32))
+                 : "memory");
+}
+
+struct CpuidResult {
+    uint32_t eax, ebx, ecx, edx;
+};
+
+inline CpuidResult cpuid(uint32_t leaf, uint32_t subleaf = 0) {
+    CpuidResult r;
+    asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
+                 : "a"(leaf), "c"(subleaf));
+    return r;
+}
+
+inline void outb(uint16_t port, uint8_t v) { asm volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+inline void outl(uint16_t port, uint32_t v) { asm volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+inline uint8_t inb(uint16_t port) {
+    uint8_t v;
+    asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+inline uint64_t read_cr0() { uint64_t v; asm volatile("mov %%cr0, %0" : "=r"(v)); return v; }
+inline uint64_t read_cr2() { uint64_t v; asm volatile("mov %%cr2, %0" : "=r"(v)); return v; }
+inline uint64_t read_cr3() { uint64_t v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
+inline uint64_t read_cr4() { uint64_t v; asm volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+inline void write_cr3(uint64_t v) { asm volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
+inline void write_cr4(uint64_t v) { asm volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
+
+inline void invlpg(uint64_t va) { asm volatile("invlpg (%0)" : : "r"(va) : "memory"); }
+inline void flush_tlb_local() { write_cr3(read_cr3()); }
+
+inline void cpu_relax() { asm volatile("pause" ::: "memory"); }
+inline void halt() { asm volatile("hlt" ::: "memory"); }
+inline void irq_disable() { asm volatile("cli" ::: "memory"); }
+inline void irq_enable() { asm volatile("sti" ::: "memory"); }
+// sti; hlt: the interrupt shadow makes the pair atomic, so a wake-up IRQ
+// arriving between the two cannot be lost.
+inline void safe_halt() { asm volatile("sti; hlt" ::: "memory"); }
+
+inline uint64_t save_flags() {
+    uint64_t f;
+    asm volatile("pushfq; popq %0" : "=r"(f) : : "memory");
+    return f;
+}
+inline bool irqs_enabled() { return save_flags() & (1u << 9); }
+inline uint64_t irq_save() {
+    uint64_t f = save_flags();
+    irq_disable();
+    return f;
+}
+inline void irq_restore(uint64_t flags) {
+    if (flags & (1u << 9)) irq_enable();
+}
+
+[[noreturn]] inline void halt_forever() {
+    for (;;) {
+        irq_disable();
+        halt();
+    }
+}
+
+// Model-specific registers used by the hypervisor.
+inline constexpr uint32_t MSR_APIC_BASE = 0x1b;
+inline constexpr uint32_t MSR_EFER = 0xc0000080;
+inline constexpr uint32_t MSR_FS_BASE = 0xc0000100;
+inline constexpr uint32_t MSR_GS_BASE = 0xc0000101;
+inline constexpr uint32_t MSR_KERNEL_GS_BASE = 0xc0000102;
+inline constexpr uint32_t MSR_TSC_DEADLINE = 0x6e0;
+
+} // namespace virtue::arch

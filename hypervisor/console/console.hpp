@@ -1,0 +1,31 @@
+// The hypervisor console: leveled, line-atomic logging to COM1.
+//
+// Each call formats one whole message into a local buffer and writes it under
+// the console lock, so lines from different CPUs never interleave mid-line.
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "console/serial.hpp"
+#include "core/log_level.hpp"
+
+namespace virtue {
+
+void console_init(const UartConfig& cfg, bool enabled);
+void console_set_level(LogLevel level);
+LogLevel console_level();
+
+void vlog(LogLevel level, const char* fmt, va_list ap);
+void log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Panic path: take the console even if a stopped CPU holds its lock.
+void console_enter_panic_mode();
+// Raw write of text that is already formatted (no prefix, no level filter).
+void console_write_raw(const char* s, size_t len);
+
+} // namespace virtue

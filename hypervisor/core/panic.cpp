@@ -1,0 +1,88 @@
+#include "core/panic.hpp"
+
+#include <stdarg.h>
+
+#include "arch/cpu.hpp"
+#include "arch/percpu.hpp"
+#include "console/console.hpp"
+#include "core/shutdown.hpp"
+#include "core/symbols.hpp"
+#include "lib/format.hpp"
+#include "smp/smp.hpp"
+
+extern "C" char bsp_boot_stack_top[];
+
+namespace virtue {
+namespace {
+
+volatile uint32_t g_panic_cpu = ~0u;
+
+bool on_known_stack(uint64_t addr) {
+    uint32_t cpu = arch::cpu_index();
+    uint64_t block = arch::stack_block(cpu);
+    if (addr >= block && addr + 16 <= block + STACK_STRIDE) return true;
+    auto boot_top = reinterpret_cast<uint64_t>(bsp_boot_stack_top);
+    return addr >= boot_top - 16384 && addr + 16 <= boot_top;
+}
+
+void print_frame(uint64_t addr) {
+    SymbolHit hit = symbol_lookup(addr);
+    char line[160];
+    if (hit.name) format(line, sizeof line, "  [%016lx] %s+0x%lx\n", addr, hit.name, hit.offset);
+    else format(line, sizeof line, "  [%016lx] ?\n", addr);
+    console_write_raw(line, __builtin_strlen(line));
+}
+
+} // namespace
+
+bool panic_in_progress() { return g_panic_cpu != ~0u; }
+
+void print_backtrace(uint64_t rip, uint64_t rbp) {
+    console_write_raw("Backtrace:\n", 11);
+    print_frame(rip);
+    // Each frame: [rbp] = caller's rbp, [rbp+8] = return address.
+    for (int depth = 0; depth < 32 && rbp && (rbp & 7) == 0 && on_known_stack(rbp); depth++) {
+        auto* frame = reinterpret_cast<const uint64_t*>(rbp);
+        uint64_t ret = frame[1];
+        if (!ret) break;
+        print_frame(ret);
+        if (frame[0] <= rbp) break; // stacks grow down: callers are above
+        rbp = frame[0];
+    }
+}
+
+void panic_enter() {
+    arch::irq_disable();
+    uint32_t me = arch::cpu_index();
+    uint32_t expected = ~0u;
+    if (!__atomic_compare_exchange_n(&g_panic_cpu, &expected, me, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        if (expected == me) return; // already ours (fault dump, then panic)
+        arch::halt_forever();       // another CPU owns the panic and stops us
+    }
+    smp_stop_other_cpus();
+    console_enter_panic_mode();
+}
+
+void panic(const char* fmt, ...) {
+    panic_enter();
+    uint32_t me = arch::cpu_index();
+
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char line[512];
+    size_t n = format(line, sizeof line, "\n**** PANIC on CPU %u: %s ****\n", me, msg);
+    console_write_raw(line, n < sizeof line ? n : sizeof line - 1);
+    // Start from our caller: our own frame's saved rbp is the caller's frame.
+    auto* frame = static_cast<const uint64_t*>(__builtin_frame_address(0));
+    print_backtrace(reinterpret_cast<uint64_t>(__builtin_return_address(0)), frame[0]);
+    shutdown(ShutdownReason::Panic);
+}
+
+// libfdt and any stack-protected code call this on a smashed canary.
+extern "C" [[noreturn]] void __stack_chk_fail() { panic("stack protector: stack smashed"); }
+
+} // namespace virtue

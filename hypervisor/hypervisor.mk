@@ -1,0 +1,75 @@
+# Build rules for the hypervisor image (included from the top-level Makefile).
+
+HV_DIR := hypervisor
+HV_ARCH := $(HV_DIR)/arch/x86
+
+HV_CXX_SOURCES := $(shell find $(HV_DIR) -name '*.cpp' | sort)
+HV_ASM_SOURCES := $(shell find $(HV_DIR) -name '*.S' | sort)
+HV_OBJS := $(patsubst %.cpp,$(O)/obj/%.o,$(HV_CXX_SOURCES)) \
+           $(patsubst %.S,$(O)/obj/%.o,$(HV_ASM_SOURCES))
+
+# Architecture headers come first on the include path, so generic code includes
+# "arch/cpu.hpp" and gets the x86 one (no #ifdef).
+HV_INCLUDES := -I$(HV_ARCH)/include -I$(HV_DIR)
+HV_FORCE_INCLUDE := -include $(HV_DIR)/lib/visibility.h
+
+# Position-independent code linked at a fixed address inside the Xen-reserved
+# range (BRIEF decision 2): -mcmodel=kernel needs the top 2 GiB, which belongs
+# to PV guests.
+HV_COMMON_FLAGS := -ffreestanding -fno-stack-protector -fpie -fvisibility=hidden \
+    -mno-red-zone -mgeneral-regs-only -mno-mmx -mno-sse -mno-sse2 \
+    -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+    -fno-strict-aliasing -Wall -Wextra -Werror -g
+HV_CXXFLAGS := -std=c++20 $(HV_COMMON_FLAGS) -fno-exceptions -fno-rtti \
+    -fno-threadsafe-statics -fno-use-cxa-atexit -Wshadow -Wnon-virtual-dtor \
+    -Wno-missing-field-initializers
+ifeq ($(FLAVOUR),release)
+HV_CXXFLAGS += -O2 -DNDEBUG
+else
+HV_CXXFLAGS += -O1 -DVIRTUE_DEBUG
+endif
+HV_ASFLAGS := $(HV_COMMON_FLAGS) -D__ASSEMBLY__
+
+$(O)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	@echo "  CXX  $<"
+	@$(CXX) $(HV_CXXFLAGS) $(HV_FORCE_INCLUDE) $(HV_INCLUDES) -MMD -MP -c $< -o $@
+
+$(O)/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  AS   $<"
+	@$(CXX) $(HV_ASFLAGS) $(HV_INCLUDES) -MMD -MP -c $< -o $@
+
+$(O)/hypervisor.ld: $(HV_ARCH)/linker.ld.in $(HV_ARCH)/include/arch/layout.h
+	@mkdir -p $(dir $@)
+	$(CPP) -P -x c -D__ASSEMBLY__ -D__LINKER__ $(HV_INCLUDES) $< -o $@
+
+# Two-pass link: the second pass embeds a symbol table so that panic
+# backtraces print function names.
+HV_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack \
+    --build-id=none --no-warn-rwx-segments
+
+$(O)/virtue.pass1.elf: $(HV_OBJS) $(O)/hypervisor.ld $(O)/obj/empty_syms.o
+	$(LD) $(HV_LDFLAGS) -T $(O)/hypervisor.ld -o $@ $(HV_OBJS) $(O)/obj/empty_syms.o
+
+$(O)/obj/empty_syms.o: $(HV_DIR)/tools/gen_symbols.sh
+	@mkdir -p $(dir $@)
+	echo | sh $(HV_DIR)/tools/gen_symbols.sh > $(O)/obj/empty_syms.S
+	$(CXX) $(HV_ASFLAGS) -c $(O)/obj/empty_syms.S -o $@
+
+$(O)/obj/symbols.o: $(O)/virtue.pass1.elf $(HV_DIR)/tools/gen_symbols.sh
+	nm -n --defined-only $< | sh $(HV_DIR)/tools/gen_symbols.sh > $(O)/obj/symbols.S
+	$(CXX) $(HV_ASFLAGS) -c $(O)/obj/symbols.S -o $@
+
+$(O)/virtue.elf: $(HV_OBJS) $(O)/hypervisor.ld $(O)/obj/symbols.o
+	$(LD) $(HV_LDFLAGS) -T $(O)/hypervisor.ld -o $@ $(HV_OBJS) $(O)/obj/symbols.o
+
+# The ISO: GRUB2 (BIOS) + the hypervisor. hypervisor/image/mkiso.sh is also
+# used by the integration tests to make ISOs with other command lines.
+ISO_CMDLINE ?= console=com1 com1=115200,8n1 loglvl=info
+$(O)/virtue.iso: $(O)/virtue.elf $(HV_DIR)/image/mkiso.sh
+	sh $(HV_DIR)/image/mkiso.sh $@ $(O)/virtue.elf "$(ISO_CMDLINE)"
+
+iso: $(O)/virtue.iso
+
+-include $(HV_OBJS:.o=.d)

@@ -1,0 +1,103 @@
+// Typed results for hypervisor-internal code.
+//
+// Every fallible function returns Result<T> (or Status) and callers must look
+// at it ([[nodiscard]]). Errors stay typed inside the hypervisor and become
+// Xen errno values only at the hypercall boundary (one translation point).
+#pragma once
+
+#include <stdint.h>
+#include <type_traits>
+#include <new>
+
+namespace virtue {
+
+enum class Err : uint8_t {
+    InvalidArgument, // a value outside its documented domain
+    NoMemory,        // an allocator is exhausted
+    NotFound,        // a lookup found nothing
+    Exists,          // the thing is already there
+    Busy,            // in use; try later or release first
+    Fault,           // an address that may not be touched
+    Range,           // out of range / overflow
+    Truncated,       // input ends before its declared length
+    BadFormat,       // malformed input (magic, version, type)
+    Checksum,        // checksum mismatch
+    Overlap,         // two regions that must not overlap do
+    DoubleFree,      // freeing something that is already free
+    Permission,      // the caller lacks the right
+    NotSupported,    // valid request we do not implement
+};
+
+// Human-readable name for logs.
+const char* err_name(Err e);
+
+template <typename T>
+class [[nodiscard]] Result {
+  public:
+    Result(const T& v) : ok_(true) { new (&storage_) T(v); }
+    Result(Err e) : ok_(false), err_(e) {}
+    Result(const Result& o) : ok_(o.ok_), err_(o.err_) {
+        if (ok_) new (&storage_) T(*o.ptr());
+    }
+    Result& operator=(const Result& o) {
+        if (this != &o) {
+            destroy();
+            ok_ = o.ok_;
+            err_ = o.err_;
+            if (ok_) new (&storage_) T(*o.ptr());
+        }
+        return *this;
+    }
+    ~Result() { destroy(); }
+
+    bool ok() const { return ok_; }
+    explicit operator bool() const { return ok_; }
+    Err error() const { return err_; }
+    T& value() { return *ptr(); }
+    const T& value() const { return *ptr(); }
+    T* operator->() { return ptr(); }
+    const T* operator->() const { return ptr(); }
+    T& operator*() { return *ptr(); }
+    const T& operator*() const { return *ptr(); }
+
+  private:
+    T* ptr() { return reinterpret_cast<T*>(&storage_); }
+    const T* ptr() const { return reinterpret_cast<const T*>(&storage_); }
+    void destroy() {
+        if (ok_) ptr()->~T();
+    }
+    alignas(T) unsigned char storage_[sizeof(T)];
+    bool ok_;
+    Err err_ = Err::InvalidArgument;
+};
+
+// Result without a value.
+class [[nodiscard]] Status {
+  public:
+    Status() : ok_(true) {}
+    Status(Err e) : ok_(false), err_(e) {}
+    static Status success() { return Status(); }
+    bool ok() const { return ok_; }
+    explicit operator bool() const { return ok_; }
+    Err error() const { return err_; }
+
+  private:
+    bool ok_;
+    Err err_ = Err::InvalidArgument;
+};
+
+} // namespace virtue
+
+// Early return on error: TRY(expr) for Status, TRY_ASSIGN(var, expr) for Result<T>.
+#define VIRTUE_CONCAT_(a, b) a##b
+#define VIRTUE_CONCAT(a, b) VIRTUE_CONCAT_(a, b)
+#define TRY(expr)                                                              \
+    do {                                                                       \
+        auto virtue_try_ = (expr);                                             \
+        if (!virtue_try_.ok()) return virtue_try_.error();                     \
+    } while (0)
+#define TRY_ASSIGN(var, expr)                                                  \
+    auto VIRTUE_CONCAT(virtue_res_, __LINE__) = (expr);                        \
+    if (!VIRTUE_CONCAT(virtue_res_, __LINE__).ok())                            \
+        return VIRTUE_CONCAT(virtue_res_, __LINE__).error();                   \
+    var = VIRTUE_CONCAT(virtue_res_, __LINE__).value()

@@ -1,0 +1,36 @@
+// Machine memory at run time: the frame table, the frame allocator and the
+// hypervisor heap, set up once from the multiboot2 memory map.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/xen.h>
+
+#include "boot/multiboot2.hpp"
+#include "lib/addr.hpp"
+#include "lib/result.hpp"
+#include "mm/frame_table.hpp"
+
+namespace virtue {
+
+Status memory_init(const BootInfo& info);
+void memory_report();
+
+// Frames from the buddy allocator (thread-safe; contents not cleared).
+Result<Mfn> alloc_frames(unsigned order, domid_t owner);
+Status free_frames(Mfn first, unsigned order);
+
+// Kernel objects (thread-safe).
+Result<void*> heap_alloc(size_t size);
+Status heap_free(void* p);
+
+struct MemoryStats {
+    uint64_t ram_in_map_bytes;  // available RAM the firmware reported
+    uint64_t usable_bytes;      // minus image, modules, MBI, first MiB
+    uint64_t total_frames;      // RAM frames known to the allocator
+    uint64_t free_frames;
+    FrameCounts census;
+};
+MemoryStats memory_stats();
+
+} // namespace virtue

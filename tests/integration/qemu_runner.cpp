@@ -1,0 +1,130 @@
+#include "qemu_runner.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+namespace virtue::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string env_or(const char* name, const char* fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? v : fallback;
+}
+
+std::string shell_quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+fs::path make_iso(const BootSpec& spec, const fs::path& dir) {
+    fs::path iso = dir / "virtue.iso";
+    std::string cmd = "sh hypervisor/image/mkiso.sh " + shell_quote(iso) + " " +
+                      shell_quote(env_or("VIRTUE_BUILD", "build") + "/virtue.elf") + " " +
+                      shell_quote(spec.cmdline);
+    for (auto& [file, args] : spec.modules) cmd += " " + shell_quote(file) + " " + shell_quote(args);
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("mkiso failed: " + cmd);
+    return iso;
+}
+
+} // namespace
+
+std::vector<std::string> BootResult::lines() const {
+    std::vector<std::string> out;
+    std::istringstream in(console);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        out.push_back(line);
+    }
+    return out;
+}
+
+BootResult boot(const BootSpec& spec) {
+    char tmpl[] = "/tmp/virtue-test-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    fs::path dir(tmpl);
+    fs::path iso = make_iso(spec, dir);
+
+    std::vector<std::string> args = {
+        "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max,-smap", "-smp", std::to_string(spec.smp),
+        "-m", std::to_string(spec.mem_mib), "-display", "none", "-serial", "stdio", "-monitor", "none",
+        "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-cdrom", iso.string(),
+        "-boot", "d"};
+    int out_pipe[2];
+    if (pipe(out_pipe) != 0) throw std::runtime_error("pipe failed");
+    pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(out_pipe[1], 1);
+        dup2(out_pipe[1], 2);
+        close(out_pipe[0]);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        execvp(argv[0], argv.data());
+        _exit(127);
+    }
+    close(out_pipe[1]);
+
+    BootResult r;
+    using clock = std::chrono::steady_clock;
+    auto deadline = clock::now() + std::chrono::seconds(spec.timeout_s);
+    bool stop_armed = false;
+    clock::time_point stop_at{};
+    for (;;) {
+        auto now = clock::now();
+        if (stop_armed && now >= stop_at) {
+            r.stopped = true;
+            break;
+        }
+        if (now >= deadline) {
+            r.timed_out = true;
+            break;
+        }
+        auto limit = stop_armed ? std::min(stop_at, deadline) : deadline;
+        int wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(limit - now).count()) + 1;
+        pollfd p{out_pipe[0], POLLIN, 0};
+        int n = poll(&p, 1, wait_ms);
+        if (n < 0 && errno == EINTR) continue;
+        if (n > 0) {
+            char buf[4096];
+            ssize_t got = read(out_pipe[0], buf, sizeof buf);
+            if (got <= 0) break; // QEMU closed its output: it ended
+            r.console.append(buf, static_cast<size_t>(got));
+            if (!stop_armed && !spec.stop_after.empty() && r.contains(spec.stop_after)) {
+                stop_armed = true;
+                stop_at = clock::now() + std::chrono::milliseconds(static_cast<int>(spec.stop_grace_s * 1000));
+            }
+        }
+    }
+    close(out_pipe[0]);
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+        r.exited = true;
+    } else if (r.timed_out || r.stopped) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    } else {
+        waitpid(pid, &status, 0);
+        r.exited = true;
+    }
+    if (r.exited && WIFEXITED(status)) r.exit_status = WEXITSTATUS(status);
+    fs::remove_all(dir);
+    return r;
+}
+
+} // namespace virtue::test

@@ -1,0 +1,39 @@
+// Boots the hypervisor in QEMU (TCG, headless) and captures its serial console.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace virtue::test {
+
+struct BootSpec {
+    std::string cmdline = "console=com1 com1=115200,8n1 loglvl=info debug-exit=0xf4";
+    int smp = 1;
+    int mem_mib = 256;
+    int timeout_s = 60;
+    // Stop (kill QEMU) this many seconds after this text appears; empty = never.
+    std::string stop_after;
+    double stop_grace_s = 0;
+    std::vector<std::pair<std::string, std::string>> modules; // file, module cmdline
+};
+
+struct BootResult {
+    std::string console;
+    bool exited = false;  // QEMU ended by itself
+    int exit_status = -1; // QEMU's exit status when exited
+    bool timed_out = false;
+    bool stopped = false; // killed by us after stop_after + grace
+
+    bool contains(const std::string& s) const { return console.find(s) != std::string::npos; }
+    std::vector<std::string> lines() const;
+};
+
+// isa-debug-exit statuses (hypervisor/core/shutdown.hpp): (value << 1) | 1.
+inline constexpr int EXIT_SUCCESS_STATUS = 33;
+inline constexpr int EXIT_FAILURE_STATUS = 35;
+inline constexpr int EXIT_PANIC_STATUS = 37;
+
+BootResult boot(const BootSpec& spec);
+
+} // namespace virtue::test

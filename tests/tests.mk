@@ -1,0 +1,48 @@
+# Test rules (included from the top-level Makefile).
+#
+# Unit tests: hypervisor logic compiled for the host under ASan/UBSan, with
+# Boost.Test. Each area lists the hypervisor sources it tests in
+# tests/unit/<area>.mk as `HOST_SOURCES += ...`.
+# Integration tests: a Boost.Test harness that boots ISOs in QEMU.
+
+HOST_CXX := g++
+HOST_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+HOST_CXXFLAGS := -std=c++20 -g -O1 -Wall -Wextra -Werror -Wshadow \
+    -Wno-missing-field-initializers -DVIRTUE_HOST_TEST $(HOST_SANITIZE) \
+    -I$(HV_ARCH)/include -I$(HV_DIR) -Itests
+HOST_SOURCES :=
+-include tests/unit/*.mk
+
+UNIT_TEST_SOURCES := $(sort $(wildcard tests/unit/*.cpp))
+UNIT_OBJS := $(patsubst %.cpp,build/host/%.o,$(UNIT_TEST_SOURCES) $(sort $(HOST_SOURCES)))
+UNIT_BIN := build/host/unit-tests
+
+build/host/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCXX $<"
+	@$(HOST_CXX) $(HOST_CXXFLAGS) -DBOOST_TEST_DYN_LINK -MMD -MP -c $< -o $@
+
+$(UNIT_BIN): $(UNIT_OBJS)
+	$(HOST_CXX) $(HOST_SANITIZE) -o $@ $^ -lboost_unit_test_framework
+
+INTEGRATION_SOURCES := $(sort $(wildcard tests/integration/*.cpp))
+INTEGRATION_OBJS := $(patsubst %.cpp,build/host/%.o,$(INTEGRATION_SOURCES))
+INTEGRATION_BIN := build/host/integration-tests
+
+$(INTEGRATION_BIN): $(INTEGRATION_OBJS)
+	$(HOST_CXX) $(HOST_SANITIZE) -o $@ $^ -lboost_unit_test_framework
+
+-include $(UNIT_OBJS:.o=.d) $(INTEGRATION_OBJS:.o=.d)
+
+unit: deps
+	@$(MAKE) --no-print-directory $(UNIT_BIN)
+	$(UNIT_BIN)
+
+# Integration test cases run one QEMU each, in parallel (tests/run-tests.sh).
+integration: deps
+	@$(MAKE) --no-print-directory $(O)/virtue.elf $(INTEGRATION_BIN)
+	VIRTUE_BUILD=$(O) sh tests/run-tests.sh integration
+
+test: deps
+	@$(MAKE) --no-print-directory $(O)/virtue.elf $(O)/virtue.iso $(UNIT_BIN) $(INTEGRATION_BIN)
+	@VIRTUE_BUILD=$(O) JOBS=$(JOBS) sh tests/run-tests.sh all

@@ -1,0 +1,4 @@
+# Boot-time parsing: multiboot2 MBI, usable RAM, range sets, command line.
+HOST_SOURCES += hypervisor/lib/range_set.cpp
+HOST_SOURCES += hypervisor/boot/multiboot2.cpp
+HOST_SOURCES += hypervisor/boot/usable_ram.cpp

@@ -1,0 +1,2 @@
+HOST_SOURCES += hypervisor/lib/result.cpp
+HOST_SOURCES += hypervisor/lib/format.cpp
