@@ -32,6 +32,10 @@ INTEGRATION_BIN := build/host/integration-tests
 $(INTEGRATION_BIN): $(INTEGRATION_OBJS)
 	$(HOST_CXX) $(HOST_SANITIZE) -o $@ $^ -lboost_unit_test_framework
 
+BENCH_BIN := build/host/boot-bench
+$(BENCH_BIN): build/host/tests/bench/boot_bench.o build/host/tests/integration/qemu_runner.o
+	$(HOST_CXX) $(HOST_SANITIZE) -o $@ $^
+
 -include $(UNIT_OBJS:.o=.d) $(INTEGRATION_OBJS:.o=.d)
 
 unit: deps
@@ -42,6 +46,11 @@ unit: deps
 integration: deps
 	@$(MAKE) --no-print-directory $(O)/virtue.elf $(INTEGRATION_BIN)
 	VIRTUE_BUILD=$(O) sh tests/run-tests.sh integration
+
+# Figures for docs/performance.md (programs that print, never timed assertions).
+bench: deps
+	@$(MAKE) --no-print-directory $(O)/virtue.elf $(BENCH_BIN)
+	VIRTUE_BUILD=$(O) $(BENCH_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory $(O)/virtue.elf $(O)/virtue.iso $(UNIT_BIN) $(INTEGRATION_BIN)

@@ -169,7 +169,8 @@ Status parse_all(const uint8_t* rsdp, size_t rsdp_len, PhysReader& mem, Platform
     const size_t body = rt.length - sizeof(layout::SdtHeader);
     if (body % entry_size != 0) warn(info, Warn::RootLengthUneven, rt.signature, rt.length);
     const size_t count = body / entry_size;
-    // Copy out what we need: mapping the child tables may unmap the root.
+    // Entries are re-read one at a time: mapping a child table may end the
+    // root table's mapping (PhysReader's contract).
     const uint64_t first_entry = root.address + sizeof(layout::SdtHeader);
 
     Seen seen{};

@@ -2,7 +2,7 @@
 #include "boot/usable_ram.hpp"
 
 #include "boot/multiboot2_abi.hpp"
-#include "lib/addr.hpp"
+#include "lib/addr.hpp" // PAGE_SIZE
 
 namespace virtue {
 namespace {
@@ -26,18 +26,15 @@ Status compute(const MemoryRegion* map, size_t map_count, const Range* reserved,
     }
     for (size_t i = 0; i < map_count; i++) {
         if (map[i].type == mb2::MEMORY_AVAILABLE) continue;
-        
+        TRY(out.ranges.remove(map[i].base, region_end(map[i])));
     }
     out.map_available_bytes = out.ranges.total();
 
     for (size_t i = 0; i < reserved_count; i++) {
-        const Range& r = reserved[i];
-        if (r.start == r.end) continue; // empty: reserves nothing
-        // Outward to whole pages; near the top, "to the end of the space".
-        uint64_t lo = r.start & ~PAGE_MASK;
-        uint64_t hi = r.end > UINT64_MAX - PAGE_MASK ? UINT64_MAX : (r.end + PAGE_MASK) & ~PAGE_MASK;
-        TRY(out.ranges.remove(lo, hi));
+        TRY(out.ranges.remove(reserved[i].start, reserved[i].end));
     }
+    // Shrinking the remainder to whole pages also rounds every hole outward:
+    // a page partly reserved is never usable.
     TRY(out.ranges.align_inward(PAGE_SIZE));
     out.usable_bytes = out.ranges.total();
     return Status::success();

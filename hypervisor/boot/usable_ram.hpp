@@ -6,8 +6,9 @@
 //     (reserved wins: a malformed map with overlapping regions must never
 //     make reserved memory usable).
 //  3. The caller's reserved ranges (hypervisor image, MBI, modules, the
-//     first MiB) are removed, each rounded outward to whole pages.
-//  4. What remains is shrunk inward to whole pages.
+//     first MiB) are removed.
+//  4. What remains is shrunk inward to whole pages, so a page that is even
+//     partly reserved is never usable.
 #pragma once
 
 #include <stddef.h>

@@ -7,7 +7,6 @@ namespace {
 constexpr uint16_t THR = 0, DLL = 0, IER = 1, DLM = 1, FCR = 2, LCR = 3, MCR = 4, LSR = 5, SCR = 7;
 constexpr uint8_t LCR_DLAB = 0x80;
 constexpr uint8_t LSR_THRE = 0x20;
-constexpr uint32_t UART_CLOCK_DIVISOR_BASE = 115200;
 } // namespace
 
 void Uart16550::init(const UartConfig& cfg) {
@@ -28,7 +27,7 @@ void Uart16550::init(const UartConfig& cfg) {
     }
     arch::outb(base_ + IER, 0); // polled: no UART interrupts
     if (cfg.baud != 0) {
-        uint32_t div = UART_CLOCK_DIVISOR_BASE / cfg.baud;
+        uint32_t div = cfg.clock_hz / 16 / cfg.baud;
         if (div == 0) div = 1;
         arch::outb(base_ + LCR, LCR_DLAB);
         arch::outb(base_ + DLL, static_cast<uint8_t>(div));

@@ -8,6 +8,7 @@ namespace virtue {
 struct UartConfig {
     uint16_t io_base = 0x3f8;
     uint32_t baud = 115200;  // 0 = keep what firmware/GRUB programmed ("auto")
+    uint32_t clock_hz = 1843200; // UART input clock; divisor = clock / 16 / baud
     uint8_t data_bits = 8;
     char parity = 'n';       // n o e m s
     uint8_t stop_bits = 1;

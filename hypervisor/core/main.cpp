@@ -96,7 +96,11 @@ namespace {
 [[noreturn]] void continue_boot(void*);
 } // namespace
 
+extern "C" void (*__init_array_start[])(), (*__init_array_end[])();
+
 extern "C" void start_hypervisor(uint32_t magic, uint32_t mbi_phys, uint64_t entry_tsc) {
+    // Constructors of global objects (vtable pointers of static objects).
+    for (auto* ctor = __init_array_start; ctor != __init_array_end; ctor++) (*ctor)();
     arch::percpu_init_this_cpu(0, 0);
     arch::this_cpu().stack_top = 0; // boot stack in .bss until the idle loop
     arch::gdt_load_this_cpu();

@@ -82,6 +82,9 @@ void panic(const char* fmt, ...) {
     shutdown(ShutdownReason::Panic);
 }
 
+// A call through a pure virtual slot (an object used during construction).
+extern "C" [[noreturn]] void __cxa_pure_virtual() { panic("pure virtual function called"); }
+
 // libfdt and any stack-protected code call this on a smashed canary.
 extern "C" [[noreturn]] void __stack_chk_fail() { panic("stack protector: stack smashed"); }
 

@@ -78,7 +78,7 @@ bool test_console_stress() {
 }
 
 [[gnu::noinline]] void fault_page() {
-    *reinterpret_cast<volatile uint64_t*>(0xdead0000beefull) = 1; // unmapped, canonical
+    *reinterpret_cast<volatile uint64_t*>(0x7dead000beefull) = 1; // canonical, never mapped
 }
 [[gnu::noinline]] void fault_general_protection() {
     (void)*reinterpret_cast<volatile uint64_t*>(0x8000000000000000ull); // non-canonical

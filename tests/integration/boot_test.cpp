@@ -120,7 +120,7 @@ BOOST_AUTO_TEST_CASE(console_lines_never_interleave) {
 BOOST_AUTO_TEST_CASE(page_fault_dumps_registers_and_panics) {
     check_fatal("fault-pf", "#PF page fault");
     BootResult r = boot_with("selftest=fault-pf");
-    BOOST_TEST(r.contains("faulting address (CR2): 0000dead0000beef  [not present, write, supervisor]"));
+    BOOST_TEST(r.contains("faulting address (CR2): 00007dead000beef  [not present, write, supervisor]"));
     BOOST_TEST(r.contains("fault_page"), "backtrace names the faulting function");
 }
 BOOST_AUTO_TEST_CASE(general_protection_fault_panics) { check_fatal("fault-gp", "#GP general protection"); }

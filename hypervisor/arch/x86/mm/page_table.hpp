@@ -384,6 +384,7 @@ Status PageTableEditor<Policy>::protect_walk(uint64_t* table, unsigned level, ui
                 job.tables_needed += splits_needed(level, cur, chunk_last);
             } else {
                 split(table, i, level, job);
+                widen(table[i], job.flags, job); // the new leaves may need more
                 TRY(protect_walk<pass>(policy_.table_ptr(Pte(table[i]).table()), level - 1, cur, chunk_last, job));
             }
         } else {

@@ -27,14 +27,28 @@ FirmwareMapping g_firmware_maps[32];
 size_t g_firmware_map_count;
 
 struct HypervisorTablePolicy {
+    // The editor reserves the tables a request might need up front and gives
+    // back the unused ones; keep those for the next request.
+    PhysAddr spare[16];
+    size_t nr_spare = 0;
+
     Result<PhysAddr> alloc_table() {
-        if (!g_frame_source) return Err::NoMemory;
-        TRY_ASSIGN(PhysAddr pa, g_frame_source());
+        PhysAddr pa;
+        if (nr_spare) {
+            pa = spare[--nr_spare];
+        } else {
+            if (!g_frame_source) return Err::NoMemory;
+            TRY_ASSIGN(pa, g_frame_source());
+        }
         memset(phys_ptr<void>(pa), 0, PAGE_SIZE);
         return pa;
     }
-    // Hypervisor tables are boot-time structures; they are not given back.
-    void free_table(PhysAddr) {}
+    // Hypervisor tables are freed only when the boot identity map goes, after
+    // which no CPU can walk them; extra frames beyond the spare list stay
+    // with the hypervisor.
+    void free_table(PhysAddr pa) {
+        if (nr_spare < sizeof spare / sizeof spare[0]) spare[nr_spare++] = pa;
+    }
     uint64_t* table_ptr(PhysAddr pa) { return phys_ptr<uint64_t>(pa); }
     bool has_1g_pages() { return g_features.pages_1g; }
     // The L3 tables of slots 256-271 are shared by every address space.
