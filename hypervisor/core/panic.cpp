@@ -17,16 +17,24 @@ namespace {
 
 volatile uint32_t g_panic_cpu = ~0u;
 
+bool within(uint64_t addr, uint64_t bottom, uint64_t top) { return addr >= bottom && addr + 16 <= top; }
+
+// A frame record (saved rbp + return address) must lie wholly inside one of
+// this CPU's mapped stacks; the guard pages between them are unmapped.
 bool on_known_stack(uint64_t addr) {
     uint32_t cpu = arch::cpu_index();
-    uint64_t block = arch::stack_block(cpu);
-    if (addr >= block && addr + 16 <= block + STACK_STRIDE) return true;
+    if (within(addr, arch::main_stack_bottom(cpu), arch::main_stack_top(cpu))) return true;
+    for (unsigned ist = 1; ist <= 3; ist++)
+        if (within(addr, arch::ist_stack_bottom(cpu, ist), arch::ist_stack_top(cpu, ist))) return true;
     auto boot_top = reinterpret_cast<uint64_t>(bsp_boot_stack_top);
-    return addr >= boot_top - 16384 && addr + 16 <= boot_top;
+    return cpu == 0 && within(addr, boot_top - 16384, boot_top);
 }
 
-void print_frame(uint64_t addr) {
-    SymbolHit hit = symbol_lookup(addr);
+// For a return address, look up addr - 1: a call to a noreturn function may
+// be the last instruction of its caller, so addr itself names the next one.
+void print_frame(uint64_t addr, bool is_return) {
+    SymbolHit hit = symbol_lookup(addr - (is_return ? 1 : 0));
+    hit.offset += is_return ? 1 : 0;
     char line[160];
     if (hit.name) format(line, sizeof line, "  [%016lx] %s+0x%lx\n", addr, hit.name, hit.offset);
     else format(line, sizeof line, "  [%016lx] ?\n", addr);
@@ -39,13 +47,13 @@ bool panic_in_progress() { return g_panic_cpu != ~0u; }
 
 void print_backtrace(uint64_t rip, uint64_t rbp) {
     console_write_raw("Backtrace:\n", 11);
-    print_frame(rip);
+    print_frame(rip, false);
     // Each frame: [rbp] = caller's rbp, [rbp+8] = return address.
     for (int depth = 0; depth < 32 && rbp && (rbp & 7) == 0 && on_known_stack(rbp); depth++) {
         auto* frame = reinterpret_cast<const uint64_t*>(rbp);
         uint64_t ret = frame[1];
         if (!ret) break;
-        print_frame(ret);
+        print_frame(ret, true);
         if (frame[0] <= rbp) break; // stacks grow down: callers are above
         rbp = frame[0];
     }

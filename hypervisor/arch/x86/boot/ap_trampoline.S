@@ -40,6 +40,7 @@ ap_pm32:
     or TRAMP(ap_param_efer_extra), %eax    /* NXE when the BSP has it */
     wrmsr
     mov %cr0, %eax
+    and $~((1 << 30) | (1 << 29)), %eax    /* INIT leaves caching off: clear CD, NW */
     or $((1 << 31) | (1 << 16) | 1), %eax  /* PG | WP | PE */
     mov %eax, %cr0
     ljmp $0x18, $TRAMP(ap_lm64)
@@ -51,6 +52,7 @@ ap_lm64:
     mov %eax, %es
     mov %eax, %ss
     mov TRAMP(ap_param_stack), %rsp
+    pushq $0                               /* null return address ends backtraces */
     mov TRAMP(ap_param_cpu), %edi
     mov TRAMP(ap_param_entry), %rax
     xor %ebp, %ebp
