@@ -128,6 +128,11 @@ extern "C" void start_hypervisor(uint32_t magic, uint32_t mbi_phys, uint64_t ent
     log_info("loader: %s", g_boot_info.bootloader_name.present() ? g_boot_info.bootloader_name.ptr : "?");
     log_info("command line: %s", boot_command_line());
     report_boot_option_warnings();
+    for (size_t i = 0; i < g_boot_info.module_count; i++) {
+        const BootModule& m = g_boot_info.modules[i];
+        log_info("module %zu: [0x%lx, 0x%lx) '%s'", i, m.start.raw(), m.end.raw(),
+                 m.cmdline.present() ? m.cmdline.ptr : "");
+    }
     for (size_t i = 0; i < g_boot_info.warnings.count; i++)
         log_warn("multiboot2: %s (0x%lx, 0x%lx)", g_boot_info.warnings.items[i].what,
                  g_boot_info.warnings.items[i].a, g_boot_info.warnings.items[i].b);

@@ -3,8 +3,12 @@
 #define BOOST_TEST_MODULE virtue_integration_tests
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <regex>
 #include <set>
+#include <vector>
 
 #include "qemu_runner.hpp"
 
@@ -132,6 +136,32 @@ BOOST_AUTO_TEST_CASE(stack_overflow_hits_guard_page_and_double_faults) {
 }
 BOOST_AUTO_TEST_CASE(fault_on_second_cpu_names_that_cpu) {
     check_fatal("fault-ap", "#UD invalid opcode", 2, 1);
+}
+
+BOOST_AUTO_TEST_CASE(boot_modules_and_their_command_lines_are_reported) {
+    char path[] = "/tmp/virtue-module-XXXXXX";
+    int fd = mkstemp(path);
+    BOOST_REQUIRE(fd >= 0);
+    std::string payload(10000, 'm'); // 10000 bytes: the reported range must say so
+    BOOST_REQUIRE(write(fd, payload.data(), payload.size()) == static_cast<ssize_t>(payload.size()));
+    close(fd);
+    BootSpec spec;
+    spec.cmdline = BASE + " selftest=ticks";
+    spec.modules = {{path, "first arg=1"}, {path, "second"}};
+    BootResult r = boot(spec);
+    unlink(path);
+    BOOST_TEST_MESSAGE(r.console);
+    BOOST_TEST(r.exit_status == EXIT_SUCCESS_STATUS);
+    std::regex mod_re(R"(module (\d): \[0x([0-9a-f]+), 0x([0-9a-f]+)\) '([^']*)')");
+    std::vector<std::string> names;
+    for (auto& line : r.lines()) {
+        std::smatch m;
+        if (!std::regex_search(line, m, mod_re)) continue;
+        BOOST_TEST(std::stoul(m[3], nullptr, 16) - std::stoul(m[2], nullptr, 16) == 10000u);
+        BOOST_TEST(std::stoul(m[2], nullptr, 16) % 4096 == 0u); // page-aligned (header tag)
+        names.push_back(m[4]);
+    }
+    BOOST_TEST((names == std::vector<std::string>{"first arg=1", "second"}));
 }
 
 BOOST_AUTO_TEST_CASE(bad_command_line_options_warn_and_boot_continues) {
