@@ -12,6 +12,7 @@ HOST_CXXFLAGS := -std=c++20 -g -O1 -Wall -Wextra -Werror -Wshadow \
     -Wno-missing-field-initializers -Wno-maybe-uninitialized -DVIRTUE_HOST_TEST $(HOST_SANITIZE) \
     -I$(HV_ARCH)/include -I$(HV_DIR) -Itests
 HOST_SOURCES :=
+HOST_LDLIBS :=
 -include tests/unit/*.mk
 
 UNIT_TEST_SOURCES := $(sort $(wildcard tests/unit/*.cpp))
@@ -24,7 +25,7 @@ build/host/%.o: %.cpp
 	@$(HOST_CXX) $(HOST_CXXFLAGS) -DBOOST_TEST_DYN_LINK -MMD -MP -c $< -o $@
 
 $(UNIT_BIN): $(UNIT_OBJS)
-	$(HOST_CXX) $(HOST_SANITIZE) -o $@ $^ -lboost_unit_test_framework
+	$(HOST_CXX) $(HOST_SANITIZE) -o $@ $^ -lboost_unit_test_framework $(sort $(HOST_LDLIBS))
 
 INTEGRATION_SOURCES := $(sort $(wildcard tests/integration/*.cpp))
 INTEGRATION_OBJS := $(patsubst %.cpp,build/host/%.o,$(INTEGRATION_SOURCES))
@@ -40,19 +41,19 @@ $(BENCH_BIN): build/host/tests/bench/boot_bench.o build/host/tests/integration/q
 -include $(UNIT_OBJS:.o=.d) $(INTEGRATION_OBJS:.o=.d)
 
 unit: deps
-	@$(MAKE) --no-print-directory $(UNIT_BIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(UNIT_BIN)
 	$(UNIT_BIN)
 
 # Integration test cases run one QEMU each, in parallel (tests/run-tests.sh).
 integration: deps
-	@$(MAKE) --no-print-directory $(O)/virtue.elf $(INTEGRATION_BIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.elf $(INTEGRATION_BIN)
 	VIRTUE_BUILD=$(O) sh tests/run-tests.sh integration
 
 # Figures for docs/performance.md (programs that print, never timed assertions).
 bench: deps
-	@$(MAKE) --no-print-directory $(O)/virtue.elf $(BENCH_BIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.elf $(BENCH_BIN)
 	VIRTUE_BUILD=$(O) $(BENCH_BIN)
 
 test: deps
-	@$(MAKE) --no-print-directory $(O)/virtue.elf $(O)/virtue.iso $(UNIT_BIN) $(INTEGRATION_BIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.elf $(O)/virtue.iso $(UNIT_BIN) $(INTEGRATION_BIN)
 	@VIRTUE_BUILD=$(O) JOBS=$(JOBS) sh tests/run-tests.sh all
