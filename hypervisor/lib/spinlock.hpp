@@ -84,19 +84,4 @@ class IrqLockGuard {
     uint64_t flags_;
 };
 
-// Data reachable only while its lock is held (SerenityOS's SpinlockProtected).
-template <typename T>
-class IrqLocked {
-  public:
-    template <typename F>
-    auto with(F&& f) {
-        IrqLockGuard g(lock_);
-        return f(value_);
-    }
-
-  private:
-    SpinLock lock_;
-    T value_{};
-};
-
 } // namespace virtue

@@ -19,7 +19,6 @@ void clock_init(uint64_t hz, uint64_t tsc_at_entry) {
 
 bool clock_ready() { return __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE); }
 uint64_t tsc_hz() { return g_tsc_hz; }
-uint64_t boot_entry_tsc() { return g_entry_tsc; }
 
 uint64_t tsc_to_ns(uint64_t delta) {
     return static_cast<uint64_t>((static_cast<unsigned __int128>(delta) * g_mul) >> 32);

@@ -14,7 +14,6 @@ bool clock_ready();
 uint64_t tsc_hz();
 uint64_t system_time_ns();               // since hypervisor entry
 uint64_t tsc_to_ns(uint64_t tsc_delta);
-uint64_t boot_entry_tsc();
 void udelay(uint64_t us);                // busy wait (TSC); clock must be ready
 
 } // namespace virtue

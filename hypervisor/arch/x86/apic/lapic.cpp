@@ -67,7 +67,6 @@ void lapic_init_this_cpu() {
 
 uint32_t lapic_id() { return rd(REG_ID) >> 24; }
 void lapic_eoi() { wr(REG_EOI, 0); }
-bool lapic_ipi_pending() { return rd(REG_ICR_LOW) & ICR_PENDING; }
 
 void lapic_send_init(uint32_t apic_id) { send_icr(apic_id, ICR_INIT | ICR_LEVEL_ASSERT); }
 void lapic_send_startup(uint32_t apic_id, uint8_t page) { send_icr(apic_id, ICR_STARTUP | ICR_LEVEL_ASSERT | page); }

@@ -80,8 +80,6 @@ extern "C" void handle_interrupt(InterruptFrame* frame) {
         lapic_eoi();
         timer_tick();
         return;
-    case VECTOR_IPI_STOP:
-        halt_forever();
     case VECTOR_SPURIOUS:
         return; // no EOI for spurious interrupts
     default:

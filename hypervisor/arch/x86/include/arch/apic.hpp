@@ -16,7 +16,6 @@ void lapic_send_init(uint32_t apic_id);
 void lapic_send_startup(uint32_t apic_id, uint8_t page);
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
 void lapic_send_nmi_all_but_self();
-bool lapic_ipi_pending();
 
 // Local APIC timer: count rate per millisecond (divide by 16) measured on
 // this CPU against the TSC, then a periodic interrupt at `hz`.

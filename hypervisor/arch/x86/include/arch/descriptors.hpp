@@ -65,7 +65,6 @@ inline constexpr unsigned IST_MACHINE_CHECK = 3;
 
 // Interrupt vectors the hypervisor uses.
 inline constexpr uint8_t VECTOR_TIMER = 0xf0;
-inline constexpr uint8_t VECTOR_IPI_STOP = 0xf1;
 inline constexpr uint8_t VECTOR_SPURIOUS = 0xff;
 
 void gdt_load_this_cpu();   // builds and loads this CPU's GDT + TSS
