@@ -51,6 +51,15 @@ void console_write_raw(const char* s, size_t len) {
     write_locked(s, len);
 }
 
+void console_print_raw(const char* fmt, ...) {
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = vformat(line, sizeof line, fmt, ap);
+    va_end(ap);
+    console_write_raw(line, n < sizeof line ? n : sizeof line - 1);
+}
+
 void console_enter_panic_mode() {
     // Give a CPU that is mid-line a moment to finish, then take over.
     uint64_t flags = arch::irq_save();

@@ -27,5 +27,7 @@ void log_debug(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void console_enter_panic_mode();
 // Raw write of text that is already formatted (no prefix, no level filter).
 void console_write_raw(const char* s, size_t len);
+// Formatted raw write (no prefix, no level filter): fault dumps, verdicts.
+void console_print_raw(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
 } // namespace virtue

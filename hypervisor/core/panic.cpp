@@ -35,10 +35,8 @@ bool on_known_stack(uint64_t addr) {
 void print_frame(uint64_t addr, bool is_return) {
     SymbolHit hit = symbol_lookup(addr - (is_return ? 1 : 0));
     hit.offset += is_return ? 1 : 0;
-    char line[160];
-    if (hit.name) format(line, sizeof line, "  [%016lx] %s+0x%lx\n", addr, hit.name, hit.offset);
-    else format(line, sizeof line, "  [%016lx] ?\n", addr);
-    console_write_raw(line, __builtin_strlen(line));
+    if (hit.name) console_print_raw("  [%016lx] %s+0x%lx\n", addr, hit.name, hit.offset);
+    else console_print_raw("  [%016lx] ?\n", addr);
 }
 
 } // namespace

@@ -7,7 +7,6 @@
 #include "console/console.hpp"
 #include "core/panic.hpp"
 #include "core/symbols.hpp"
-#include "lib/format.hpp"
 #include "time/timer_tick.hpp"
 
 namespace virtue::arch {
@@ -22,36 +21,26 @@ const char* const EXCEPTION_NAMES[32] = {
     "reserved 24", "reserved 25", "reserved 26", "reserved 27", "#HV hypervisor injection",
     "#VC VMM communication", "#SX security", "reserved 31"};
 
-void out(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-void out(const char* fmt, ...) {
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    size_t n = vformat(line, sizeof line, fmt, ap);
-    va_end(ap);
-    console_write_raw(line, n < sizeof line ? n : sizeof line - 1);
-}
-
 void dump_registers(const InterruptFrame& f) {
     uint32_t cpu = cpu_index();
     const char* name = f.vector < 32 ? EXCEPTION_NAMES[f.vector] : "interrupt";
     SymbolHit at = symbol_lookup(f.rip);
-    out("\n----[ Virtue hypervisor fault on CPU %u ]----\n", cpu);
-    out("%s (vector %lu, error code 0x%lx) at RIP %016lx <%s+0x%lx>\n", name, f.vector, f.error_code,
+    console_print_raw("\n----[ Virtue hypervisor fault on CPU %u ]----\n", cpu);
+    console_print_raw("%s (vector %lu, error code 0x%lx) at RIP %016lx <%s+0x%lx>\n", name, f.vector, f.error_code,
         f.rip, at.name ? at.name : "?", at.offset);
     if (f.vector == 14) {
         uint64_t cr2 = read_cr2();
-        out("faulting address (CR2): %016lx  [%s, %s, %s%s]\n", cr2,
+        console_print_raw("faulting address (CR2): %016lx  [%s, %s, %s%s]\n", cr2,
             (f.error_code & 1) ? "protection violation" : "not present",
             (f.error_code & 2) ? "write" : "read", (f.error_code & 4) ? "user" : "supervisor",
             (f.error_code & 16) ? ", instruction fetch" : "");
     }
-    out("RAX=%016lx RBX=%016lx RCX=%016lx RDX=%016lx\n", f.rax, f.rbx, f.rcx, f.rdx);
-    out("RSI=%016lx RDI=%016lx RBP=%016lx RSP=%016lx\n", f.rsi, f.rdi, f.rbp, f.rsp);
-    out("R8 =%016lx R9 =%016lx R10=%016lx R11=%016lx\n", f.r8, f.r9, f.r10, f.r11);
-    out("R12=%016lx R13=%016lx R14=%016lx R15=%016lx\n", f.r12, f.r13, f.r14, f.r15);
-    out("RIP=%016lx RFLAGS=%016lx CS=%04lx SS=%04lx\n", f.rip, f.rflags, f.cs, f.ss);
-    out("CR0=%016lx CR2=%016lx CR3=%016lx CR4=%016lx\n", read_cr0(), read_cr2(), read_cr3(),
+    console_print_raw("RAX=%016lx RBX=%016lx RCX=%016lx RDX=%016lx\n", f.rax, f.rbx, f.rcx, f.rdx);
+    console_print_raw("RSI=%016lx RDI=%016lx RBP=%016lx RSP=%016lx\n", f.rsi, f.rdi, f.rbp, f.rsp);
+    console_print_raw("R8 =%016lx R9 =%016lx R10=%016lx R11=%016lx\n", f.r8, f.r9, f.r10, f.r11);
+    console_print_raw("R12=%016lx R13=%016lx R14=%016lx R15=%016lx\n", f.r12, f.r13, f.r14, f.r15);
+    console_print_raw("RIP=%016lx RFLAGS=%016lx CS=%04lx SS=%04lx\n", f.rip, f.rflags, f.cs, f.ss);
+    console_print_raw("CR0=%016lx CR2=%016lx CR3=%016lx CR4=%016lx\n", read_cr0(), read_cr2(), read_cr3(),
         read_cr4());
     print_backtrace(f.rip, f.rbp);
 }
@@ -60,7 +49,7 @@ void dump_registers(const InterruptFrame& f) {
     PerCpu& cpu = this_cpu();
     if (__atomic_fetch_add(&cpu.in_exception, 1, __ATOMIC_RELAXED) > 0) {
         // A fault while dumping a fault: print the minimum and stop.
-        out("\n**** PANIC on CPU %u: nested %s at %016lx while handling a fault ****\n",
+        console_print_raw("\n**** PANIC on CPU %u: nested %s at %016lx while handling a fault ****\n",
             cpu.cpu_index, f.vector < 32 ? EXCEPTION_NAMES[f.vector] : "interrupt", f.rip);
         halt_forever();
     }
