@@ -22,17 +22,23 @@ CPP := cpp
 JOBS ?= $(shell nproc)
 
 .DEFAULT_GOAL := all
-.PHONY: all run test unit integration bench deps clean iso
+.PHONY: all run test unit integration bench deps clean iso docs
 
+include hypercalls/hypercalls.mk
 include hypervisor/hypervisor.mk
+# Native domains: the SDK, then every domain built with it (a Makefile line each).
+NATIVE_DOMAINS :=
+-include hypercalls/sdk/sdk.mk
+-include hypercalls/examples/examples.mk
+-include tests/domains/domains.mk
 include tests/tests.mk
 
-all: $(O)/virtue.iso
+all: $(O)/virtue.iso $(NATIVE_DOMAINS)
 
 # ---- Debian packages (BRIEF decision 9: two commands set up a fresh machine) ----
 DEB_PACKAGES := g++ make binutils qemu-system-x86 grub-pc-bin grub-common \
                 xorriso mtools libboost-test-dev libfdt-dev libxen-dev \
-                device-tree-compiler
+                device-tree-compiler python3
 deps: build/.deps-stamp
 build/.deps-stamp: Makefile
 	@missing=""; for p in $(DEB_PACKAGES); do \

@@ -10,7 +10,7 @@ HV_OBJS := $(patsubst %.cpp,$(O)/obj/%.o,$(HV_CXX_SOURCES)) \
 
 # Architecture headers come first on the include path, so generic code includes
 # "arch/cpu.hpp" and gets the x86 one (no #ifdef).
-HV_INCLUDES := -I$(HV_ARCH)/include -I$(HV_DIR)
+HV_INCLUDES := -I$(HV_ARCH)/include -I$(HV_DIR) -I$(GEN_DIR)/hypervisor -I$(GEN_DIR)/include
 HV_FORCE_INCLUDE := -include $(HV_DIR)/lib/visibility.h
 
 # Position-independent code linked at a fixed address inside the Xen-reserved
@@ -30,7 +30,7 @@ HV_CXXFLAGS += -O1 -DVIRTUE_DEBUG
 endif
 HV_ASFLAGS := $(HV_COMMON_FLAGS) -D__ASSEMBLY__
 
-$(O)/obj/%.o: %.cpp
+$(O)/obj/%.o: %.cpp | $(NATIVE_GENERATED)
 	@mkdir -p $(dir $@)
 	@echo "  CXX  $<"
 	@$(CXX) $(HV_CXXFLAGS) $(HV_FORCE_INCLUDE) $(HV_INCLUDES) -MMD -MP -c $< -o $@

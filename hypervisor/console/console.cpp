@@ -4,6 +4,7 @@
 #include "arch/percpu.hpp"
 #include "lib/format.hpp"
 #include "lib/spinlock.hpp"
+#include "lib/string.hpp"
 #include "time/clock.hpp"
 
 namespace virtue {
@@ -101,6 +102,23 @@ void log(LogLevel level, const char* fmt, ...) {
     va_start(ap, fmt);
     vlog(level, fmt, ap);
     va_end(ap);
+}
+
+void console_write_domain_line(const char* prefix, const char* text, size_t len) {
+    if (!g_enabled) return;
+    IrqLockGuard guard(g_console_lock);
+    write_locked("(", 1);
+    write_locked(prefix, strlen(prefix));
+    write_locked(") ", 2);
+    write_locked(text, len);
+    write_locked("\n", 1);
+}
+
+size_t console_read_input(char* buf, size_t len) {
+    IrqLockGuard guard(g_console_lock);
+    size_t n = 0;
+    while (n < len && g_uart.try_get(buf[n])) n++;
+    return n;
 }
 
 } // namespace virtue

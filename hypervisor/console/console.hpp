@@ -30,4 +30,10 @@ void console_write_raw(const char* s, size_t len);
 // Formatted raw write (no prefix, no level filter): fault dumps, verdicts.
 void console_print_raw(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// A domain's line: "(prefix) text\n", written whole under the console lock.
+void console_write_domain_line(const char* prefix, const char* text, size_t len);
+
+// Bytes typed on the console, without waiting; returns how many were stored.
+size_t console_read_input(char* buf, size_t len);
+
 } // namespace virtue

@@ -7,6 +7,7 @@ namespace {
 constexpr uint16_t THR = 0, DLL = 0, IER = 1, DLM = 1, FCR = 2, LCR = 3, MCR = 4, LSR = 5, SCR = 7;
 constexpr uint8_t LCR_DLAB = 0x80;
 constexpr uint8_t LSR_THRE = 0x20;
+constexpr uint8_t LSR_DATA_READY = 0x01;
 } // namespace
 
 void Uart16550::init(const UartConfig& cfg) {
@@ -43,6 +44,12 @@ void Uart16550::put(char c) {
     // Bounded wait: a wedged UART must not hang the hypervisor.
     for (int i = 0; i < 100000 && !(arch::inb(base_ + LSR) & LSR_THRE); i++) arch::cpu_relax();
     arch::outb(base_ + THR, static_cast<uint8_t>(c));
+}
+
+bool Uart16550::try_get(char& c) {
+    if (!present_ || !(arch::inb(base_ + LSR) & LSR_DATA_READY)) return false;
+    c = static_cast<char>(arch::inb(base_ + THR)); // RBR shares THR's offset
+    return true;
 }
 
 } // namespace virtue

@@ -18,6 +18,8 @@ class Uart16550 {
   public:
     void init(const UartConfig& cfg);
     void put(char c);
+    // A received byte, if one is waiting (never blocks).
+    bool try_get(char& c);
     bool present() const { return present_; }
 
   private:

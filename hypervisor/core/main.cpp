@@ -13,6 +13,9 @@
 #include "core/panic.hpp"
 #include "core/selftest.hpp"
 #include "core/shutdown.hpp"
+#include "domain/boot_domains.hpp"
+#include "arch/user_entry.hpp"
+#include "sched/scheduler.hpp"
 #include "lib/string.hpp"
 #include "mm/memory.hpp"
 #include "smp/smp.hpp"
@@ -156,7 +159,9 @@ namespace {
                                     g_platform.reset.value);
 
     init_interrupt_controllers();
+    arch::user_entry_init_this_cpu();
     start_timers();
+    sched_init_this_cpu();
     log_info("boot: first log line %lu us after entry", tsc_to_ns(g_first_line_tsc - g_entry_tsc) / 1000);
     arch::this_cpu().online_tsc = arch::rdtsc();
     arch::this_cpu().state = arch::CpuState::Online;
@@ -174,6 +179,9 @@ namespace {
     memory_report();
 
     run_selftests_and_maybe_shutdown();
+    arch::irq_disable(); // libfdt: no interrupts (red zone)
+    start_boot_domains(g_boot_info);
+    memory_report();
     cpu_idle_loop();
 }
 } // namespace

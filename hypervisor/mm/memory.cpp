@@ -148,6 +148,14 @@ Status free_frames(Mfn first, unsigned order) {
     return g_buddy.free(first, order);
 }
 
+FrameInfo& frame_info(Mfn m) { return g_frame_table[m]; }
+bool frame_exists(Mfn m) { return g_frame_table.contains(m); }
+
+uint64_t frames_owned_by(domid_t owner) {
+    IrqLockGuard guard(g_buddy_lock);
+    return g_frame_table.count_owner(owner);
+}
+
 Result<void*> heap_alloc(size_t size) {
     IrqLockGuard guard(g_heap_lock);
     return g_heap.alloc(size);

@@ -20,6 +20,14 @@ void memory_report();
 Result<Mfn> alloc_frames(unsigned order, domid_t owner);
 Status free_frames(Mfn first, unsigned order);
 
+// A frame's entry. Owners other than the free pool serialise access to the
+// entries of the frames they own (a domain under its own lock); the
+// allocator touches only free frames and block heads under its lock.
+FrameInfo& frame_info(Mfn m);
+bool frame_exists(Mfn m);
+// Frames owned by one domain (O(RAM); for reports and tests).
+uint64_t frames_owned_by(domid_t owner);
+
 // Kernel objects (thread-safe).
 Result<void*> heap_alloc(size_t size);
 Status heap_free(void* p);

@@ -43,6 +43,10 @@ interrupt_common:
     cld
     mov %rsp, %rdi
     call handle_interrupt
+    /* Leaves through the InterruptFrame at %rsp (also the exit of syscalls
+       and of a new thread's first run). */
+    .globl interrupt_return
+interrupt_return:
     popq %r15
     popq %r14
     popq %r13
@@ -74,3 +78,87 @@ switch_stack_and_call:
 1:  cli
     hlt
     jmp 1b
+
+/*
+ * `syscall` from ring 3 (both hypercall families). RCX = user RIP, R11 =
+ * user RFLAGS; FMASK has cleared IF. Builds the same InterruptFrame as an
+ * interrupt from ring 3 (vector SYSCALL_FRAME_VECTOR) on the running
+ * thread's kernel stack (%gs:16) and leaves with iretq through
+ * interrupt_return, which restores every register from the frame.
+ */
+#define RING3_CS64 0xe033
+#define RING3_DS 0xe02b
+    .globl syscall_entry
+syscall_entry:
+    swapgs
+    mov %rsp, %gs:24
+    mov %gs:16, %rsp
+    pushq $RING3_DS
+    pushq %gs:24
+    pushq %r11
+    pushq $RING3_CS64
+    pushq %rcx
+    pushq $0
+    pushq $0x100
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    cld
+    mov %rsp, %rdi
+    call handle_syscall
+    jmp interrupt_return
+
+/* void switch_context(uint64_t* save_rsp, uint64_t next_rsp) */
+    .globl switch_context
+switch_context:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    mov %rsp, (%rdi)
+    mov %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+
+/* A new thread's first instructions: its stack holds an InterruptFrame. */
+    .globl thread_first_entry
+thread_first_entry:
+    call sched_thread_first_run
+    jmp interrupt_return
+
+/*
+ * int copy_user_bytes(void* dst, const void* src, size_t len)
+ * The only instruction that touches domain memory is user_copy_insn; a #PF
+ * there resumes at user_copy_recover (arch::fixup_user_access).
+ */
+    .globl copy_user_bytes
+    .globl user_copy_insn
+    .globl user_copy_recover
+copy_user_bytes:
+    mov %rdx, %rcx
+user_copy_insn:
+    rep movsb
+    xor %eax, %eax
+    ret
+user_copy_recover:
+    mov $-1, %eax
+    ret

@@ -12,6 +12,8 @@
 #include "lib/string.hpp"
 #include "time/clock.hpp"
 #include "time/timer_tick.hpp"
+#include "arch/user_entry.hpp"
+#include "sched/scheduler.hpp"
 
 extern "C" char ap_trampoline_start[], ap_trampoline_end[], ap_trampoline_params[];
 
@@ -39,6 +41,8 @@ extern "C" void ap_entry64(uint32_t index) {
     arch::gdt_load_this_cpu();
     arch::idt_load_this_cpu();
     arch::lapic_init_this_cpu();
+    arch::user_entry_init_this_cpu();
+    sched_init_this_cpu();
     cpu.lapic_ticks_per_ms = g_bsp_lapic_ticks_per_ms;
     arch::lapic_timer_start_periodic(cpu.lapic_ticks_per_ms, TICK_HZ, arch::VECTOR_TIMER);
     cpu.online_tsc = arch::rdtsc();
@@ -126,6 +130,7 @@ void cpu_idle_loop() {
             fn();
             continue;
         }
+        sched_idle(); // runs threads until none is runnable here
         arch::safe_halt(); // woken by the next timer tick at the latest
     }
 }

@@ -7,6 +7,9 @@
 #include "console/console.hpp"
 #include "core/panic.hpp"
 #include "core/symbols.hpp"
+#include "arch/user_entry.hpp"
+#include "lib/format.hpp"
+#include "sched/scheduler.hpp"
 #include "time/timer_tick.hpp"
 
 namespace virtue::arch {
@@ -60,22 +63,48 @@ void dump_registers(const InterruptFrame& f) {
 
 } // namespace
 
+void dump_user_fault(const InterruptFrame& f) {
+    const char* name = f.vector < 32 ? EXCEPTION_NAMES[f.vector] : "interrupt";
+    char where[96] = "";
+    if (f.vector == 14)
+        format(where, sizeof where, " address %016lx [%s, %s%s]", read_cr2(),
+               (f.error_code & 1) ? "protection" : "not present", (f.error_code & 2) ? "write" : "read",
+               (f.error_code & 16) ? ", fetch" : "");
+    log_error("%s (error 0x%lx) at RIP %016lx%s", name, f.error_code, f.rip, where);
+    log_error("  RAX=%016lx RBX=%016lx RCX=%016lx RDX=%016lx", f.rax, f.rbx, f.rcx, f.rdx);
+    log_error("  RSI=%016lx RDI=%016lx RBP=%016lx RSP=%016lx", f.rsi, f.rdi, f.rbp, f.rsp);
+    log_error("  R8 =%016lx R9 =%016lx R10=%016lx R11=%016lx", f.r8, f.r9, f.r10, f.r11);
+    log_error("  R12=%016lx R13=%016lx R14=%016lx R15=%016lx", f.r12, f.r13, f.r14, f.r15);
+    log_error("  RFLAGS=%016lx CS=%04lx SS=%04lx", f.rflags, f.cs, f.ss);
+}
+
 extern "C" void handle_interrupt(InterruptFrame* frame) {
     uint64_t v = frame->vector;
+    bool from_user = (frame->cs & 3) != 0;
     if (v == 2 && panic_in_progress()) halt_forever(); // stopped by the panicking CPU
-    if (v < 32) fatal_exception(*frame);
+    if (v < 32) {
+        if (from_user) {
+            // A domain's fault never reaches the hypervisor's fatal path: the
+            // domain (with no handler of its own) dies alone.
+            dump_user_fault(*frame);
+            user_fault_kill_current(*frame); // does not return
+        }
+        if (v == 14 && fixup_user_access(*frame)) return;
+        fatal_exception(*frame);
+    }
     switch (v) {
     case VECTOR_TIMER:
         lapic_eoi();
         timer_tick();
-        return;
+        break;
     case VECTOR_SPURIOUS:
-        return; // no EOI for spurious interrupts
+        break; // no EOI for spurious interrupts
     default:
         log_warn("unexpected interrupt vector %lu on CPU %u", v, cpu_index());
         lapic_eoi();
-        return;
+        break;
     }
+    if (from_user) user_return_work(*frame);
 }
 
 } // namespace virtue::arch

@@ -18,7 +18,8 @@ struct alignas(64) PerCpu {
     PerCpu* self;            // %gs:0 — lets C++ find the structure
     uint32_t cpu_index;      // %gs:8 — dense index 0..n-1 (0 = boot CPU)
     uint32_t apic_id;        // %gs:12
-    uint64_t stack_top;      // %gs:16 — top of this CPU's main stack
+    uint64_t stack_top;      // %gs:16 — kernel stack for entries from ring 3: the
+                             // running thread's (the CPU's main stack at boot)
     uint64_t scratch;        // %gs:24 — entry-path scratch slot
     volatile CpuState state;
     uint32_t pad0;

@@ -1,0 +1,62 @@
+// `syscall` MSRs and SSE enablement for ring-3 domains.
+#include "arch/user_entry.hpp"
+
+#include "arch/cpu.hpp"
+#include "arch/percpu.hpp"
+#include "lib/string.hpp"
+
+extern "C" void syscall_entry();
+extern "C" char user_copy_insn[], user_copy_recover[];
+
+namespace virtue::arch {
+namespace {
+constexpr uint32_t MSR_STAR = 0xc0000081;
+constexpr uint32_t MSR_LSTAR = 0xc0000082;
+constexpr uint32_t MSR_FMASK = 0xc0000084;
+constexpr uint64_t EFER_SCE = 1u << 0;
+constexpr uint64_t CR0_MP = 1u << 1, CR0_EM = 1u << 2, CR0_TS = 1u << 3, CR0_NE = 1u << 5;
+constexpr uint64_t CR4_OSFXSR = 1u << 9, CR4_OSXMMEXCPT = 1u << 10;
+// RFLAGS bits cleared on entry: TF, IF, DF, AC, NT (interrupts stay off for
+// the whole hypercall; the idle loop is where a CPU waits).
+constexpr uint64_t FMASK = (1u << 8) | (1u << 9) | (1u << 10) | (1u << 18) | (1u << 14);
+
+inline uint64_t read_cr0_() { return read_cr0(); }
+inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
+} // namespace
+
+void user_entry_init_this_cpu() {
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+    // STAR[47:32]: syscall CS (SS = +8); STAR[63:48] + 16 / + 8: sysret's
+    // 64-bit CS / SS. With 0xe020 these are Xen's FLAT_RING3_CS64 (0xe033)
+    // and FLAT_RING3_DS (0xe02b).
+    wrmsr(MSR_STAR, (uint64_t{RING3_CS32 & ~3u} << 48) | (uint64_t{HYPERVISOR_CS} << 32));
+    wrmsr(MSR_LSTAR, reinterpret_cast<uint64_t>(&syscall_entry));
+    wrmsr(MSR_FMASK, FMASK);
+    write_cr0((read_cr0_() | CR0_MP | CR0_NE) & ~(CR0_EM | CR0_TS));
+    write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
+    asm volatile("fninit");
+}
+
+void fpu_init_state(FpuState& s) {
+    memset(&s, 0, sizeof s);
+    s.bytes[0] = 0x7f; // FCW = 0x037f
+    s.bytes[1] = 0x03;
+    uint32_t mxcsr = 0x1f80;
+    memcpy(&s.bytes[24], &mxcsr, 4);
+    uint32_t mxcsr_mask = 0xffff;
+    memcpy(&s.bytes[28], &mxcsr_mask, 4);
+}
+
+void set_kernel_stack(uint64_t top) {
+    PerCpu& cpu = this_cpu();
+    cpu.stack_top = top;
+    cpu.tss.rsp[0] = top;
+}
+
+bool fixup_user_access(InterruptFrame& frame) {
+    if (frame.rip != reinterpret_cast<uint64_t>(user_copy_insn)) return false;
+    frame.rip = reinterpret_cast<uint64_t>(user_copy_recover);
+    return true;
+}
+
+} // namespace virtue::arch

@@ -1,0 +1,18 @@
+// Boot-time domains: finds the device-tree configuration among the
+// multiboot2 modules (the module whose command line starts with the word
+// "config"), reads it (domain/boot_config.hpp), reports every rejected
+// domain with its node path, and builds and starts the others.
+#pragma once
+
+#include "boot/multiboot2.hpp"
+
+namespace virtue {
+
+// RAM the hypervisor keeps for itself when checking domain sizes against
+// free memory (objects, kernel stacks, heap growth).
+inline constexpr uint64_t kHypervisorReserveBytes = 8ull << 20;
+
+// Returns the number of domains started. Interrupts must be off (libfdt).
+size_t start_boot_domains(const BootInfo& boot);
+
+} // namespace virtue

@@ -1,0 +1,312 @@
+// Domain objects: registry, memory partition, threads, death.
+#include "domain/domain.hpp"
+
+#include "arch/cpu.hpp"
+#include "arch/descriptors.hpp"
+#include "arch/paging.hpp"
+#include "console/console.hpp"
+#include "core/panic.hpp"
+#include "domain/boot_config.hpp"
+#include "lib/string.hpp"
+#include "mm/buddy_allocator.hpp"
+#include "mm/memory.hpp"
+#include "sched/scheduler.hpp"
+#include "time/clock.hpp"
+
+namespace virtue {
+namespace {
+
+SpinLock g_registry_lock; // g_domains list; always taken with IRQs off
+Domain* g_domains;
+size_t g_domain_count;
+
+Domain* find_locked(domid_t id) {
+    for (Domain* d = g_domains; d; d = d->all_next)
+        if (d->id == id) return d;
+    return nullptr;
+}
+
+bool name_used_locked(const char* name) {
+    for (Domain* d = g_domains; d; d = d->all_next)
+        if (strcmp(d->name, name) == 0) return true;
+    return false;
+}
+
+Result<domid_t> pick_id_locked(const DomainParams& p) {
+    if (p.has_id) {
+        if (p.id >= DOMID_FIRST_RESERVED) return Err::InvalidArgument;
+        if (find_locked(p.id)) return Err::Exists;
+        return p.id;
+    }
+    // Domain 0 is the control domain by convention.
+    if ((p.privileges & kBootPrivControl) && !find_locked(0)) return domid_t{0};
+    for (domid_t id = 1; id < DOMID_FIRST_RESERVED; id++)
+        if (!find_locked(id)) return id;
+    return Err::NoMemory;
+}
+
+unsigned floor_log2(uint64_t v) { return 63u - static_cast<unsigned>(__builtin_clzll(v)); }
+
+// Gives every block of the partition back to the buddy allocator.
+void release_partition(Domain& d) {
+    uint32_t head = d.block_head;
+    while (head != FRAME_NIL) {
+        FrameInfo& fi = frame_info(Mfn(head));
+        uint32_t next = fi.prev;
+        if (Status s = free_frames(Mfn(head), fi.order); !s)
+            log_error("d%u: cannot free partition block at mfn 0x%x: %s", d.id, head, err_name(s.error()));
+        head = next;
+    }
+    d.block_head = FRAME_NIL;
+    d.free_head = FRAME_NIL;
+    d.free_frames = 0;
+}
+
+// Reserves the whole partition up front, in the largest blocks available.
+Status reserve_partition(Domain& d, uint64_t frames) {
+    unsigned max_order = BuddyAllocator::MAX_ORDER;
+    uint64_t remaining = frames;
+    while (remaining) {
+        unsigned order = floor_log2(remaining);
+        if (order > max_order) order = max_order;
+        auto block = alloc_frames(order, d.id);
+        if (!block) {
+            if (order == 0) {
+                release_partition(d);
+                return Err::NoMemory;
+            }
+            max_order = order - 1;
+            continue;
+        }
+        frame_info(*block).prev = d.block_head;
+        d.block_head = static_cast<uint32_t>(block->raw());
+        // Push in reverse so the partition hands frames out in ascending order.
+        for (uint64_t i = uint64_t{1} << order; i-- > 0;) {
+            frame_info(*block + i).next = d.free_head;
+            d.free_head = static_cast<uint32_t>(block->raw() + i);
+        }
+        d.free_frames += uint64_t{1} << order;
+        remaining -= uint64_t{1} << order;
+    }
+    d.partition_frames = frames;
+    return Status::success();
+}
+
+} // namespace
+
+bool Domain::is_control() const { return privileges & kBootPrivControl; }
+
+Result<Domain*> domain_create(const DomainParams& p) {
+    uint64_t t0 = system_time_ns();
+    size_t name_len = p.name ? strlen(p.name) : 0;
+    if (!name_len || name_len > kDomainNameMax) return Err::InvalidArgument;
+    if (!p.memory_bytes || (p.memory_bytes & PAGE_MASK)) return Err::InvalidArgument;
+    if (!p.vcpus || p.vcpus > kMaxThreadsPerDomain || !p.weight || p.weight > 65535) return Err::InvalidArgument;
+    if (domain_count() >= kMaxDomains) return Err::NoMemory;
+
+    auto mem = heap_alloc(sizeof(Domain));
+    if (!mem) return mem.error();
+    Domain* d = new (*mem) Domain();
+    d->free_head = FRAME_NIL;
+    d->block_head = FRAME_NIL;
+    memcpy(d->name, p.name, name_len + 1);
+    d->privileges = p.privileges;
+    d->vcpus = p.vcpus;
+    d->account.weight = p.weight;
+    d->account.cap_percent = p.cap;
+    d->overhead_bytes = sizeof(Domain);
+    {
+        IrqLockGuard guard(g_registry_lock);
+        Result<domid_t> id = Err::InvalidArgument;
+        if (name_used_locked(d->name)) id = Err::Exists;
+        else id = pick_id_locked(p);
+        if (!id) {
+            (void)heap_free(d);
+            return id.error();
+        }
+        d->id = *id;
+        // Registered before the partition is reserved so the id is taken.
+        d->all_next = g_domains;
+        g_domains = d;
+        g_domain_count++;
+    }
+    if (Status s = reserve_partition(*d, p.memory_bytes >> PAGE_SHIFT); !s) {
+        domain_destroy_unstarted(*d);
+        return s.error();
+    }
+    // The root table comes from the partition; the hypervisor's slots
+    // 256-271 are shared with every address space.
+    auto root = domain_alloc_frame(*d);
+    if (!root) {
+        domain_destroy_unstarted(*d);
+        return root.error();
+    }
+    d->root = to_phys(*root);
+    const uint64_t* kernel = arch::phys_ptr<uint64_t>(arch::kernel_root());
+    uint64_t* mine = arch::phys_ptr<uint64_t>(d->root);
+    for (unsigned i = 256; i < 272; i++) mine[i] = kernel[i];
+    d->created_ns = t0;
+    return d;
+}
+
+Result<Mfn> domain_alloc_frame(Domain& d) {
+    Mfn m;
+    {
+        IrqLockGuard guard(d.lock);
+        if (d.free_head == FRAME_NIL) return Err::NoMemory;
+        m = Mfn(d.free_head);
+        d.free_head = frame_info(m).next;
+        frame_info(m).next = FRAME_NIL;
+        d.free_frames--;
+    }
+    memset(arch::phys_ptr<void>(to_phys(m)), 0, PAGE_SIZE);
+    return m;
+}
+
+void domain_free_frame(Domain& d, Mfn m) {
+    IrqLockGuard guard(d.lock);
+    frame_info(m).next = d.free_head;
+    d.free_head = static_cast<uint32_t>(m.raw());
+    d.free_frames++;
+}
+
+Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, uint64_t a0, uint64_t a1,
+                                  uint64_t a2) {
+    if (d.thread_count >= kMaxThreadsPerDomain) return Err::Range;
+    auto mem = heap_alloc(sizeof(Thread));
+    if (!mem) return mem.error();
+    if (reinterpret_cast<uint64_t>(*mem) & 15) panic("heap returned a misaligned Thread");
+    auto stack = alloc_frames(kKernelStackOrder, DOMID_XEN);
+    if (!stack) {
+        (void)heap_free(*mem);
+        return stack.error();
+    }
+    Thread* t = new (*mem) Thread();
+    t->domain = &d;
+    t->id = d.thread_count;
+    t->kernel_stack = *stack;
+    t->kernel_stack_top = arch::phys_to_virt(to_phys(*stack)).raw() + (PAGE_SIZE << kKernelStackOrder);
+    t->entity.account = &d.account;
+    arch::fpu_init_state(t->fpu);
+
+    // The first switch_context to this thread "returns" into
+    // thread_first_entry, which leaves to ring 3 through this frame.
+    auto* frame = reinterpret_cast<arch::InterruptFrame*>(t->kernel_stack_top - sizeof(arch::InterruptFrame));
+    memset(frame, 0, sizeof *frame);
+    frame->rip = entry;
+    frame->cs = arch::RING3_CS64;
+    frame->rflags = 0x202;
+    frame->rsp = user_rsp;
+    frame->ss = arch::RING3_DS;
+    frame->rdi = a0;
+    frame->rsi = a1;
+    frame->rdx = a2;
+    auto* sw = reinterpret_cast<uint64_t*>(frame) - 7; // r15 r14 r13 r12 rbx rbp, return address
+    for (int i = 0; i < 6; i++) sw[i] = 0;
+    sw[6] = reinterpret_cast<uint64_t>(&thread_first_entry);
+    t->kernel_rsp = reinterpret_cast<uint64_t>(sw);
+
+    d.threads[d.thread_count++] = t;
+    d.overhead_bytes += sizeof(Thread) + (PAGE_SIZE << kKernelStackOrder);
+    return t;
+}
+
+void domain_start(Domain& d) {
+    d.state = DomainState::Running;
+    __atomic_store_n(&d.refs, d.thread_count, __ATOMIC_RELEASE);
+    for (uint32_t i = 0; i < d.thread_count; i++) sched_start_thread(*d.threads[i], i);
+}
+
+void domain_kill(Domain& d, int64_t status, const char* reason) {
+    {
+        IrqLockGuard guard(d.lock);
+        if (d.state == DomainState::Dying) return;
+        d.state = DomainState::Dying;
+        d.exit_status = status;
+        d.end_reason = reason;
+    }
+    __atomic_fetch_add(&d.refs, 1, __ATOMIC_ACQ_REL); // threads may leave meanwhile
+    domain_unpause(d); // a paused thread must run to leave
+    for (uint32_t i = 0; i < d.thread_count; i++) sched_wake_to_exit(*d.threads[i]);
+    domain_put(d);
+}
+
+void domain_pause(Domain& d) {
+    d.paused = true;
+    sched_set_paused(d, true);
+}
+
+void domain_unpause(Domain& d) {
+    d.paused = false;
+    sched_set_paused(d, false);
+}
+
+namespace {
+void unregister_and_free(Domain& d) {
+    {
+        IrqLockGuard guard(g_registry_lock);
+        for (Domain** p = &g_domains; *p; p = &(*p)->all_next)
+            if (*p == &d) {
+                *p = d.all_next;
+                g_domain_count--;
+                break;
+            }
+    }
+    release_partition(d);
+    d.~Domain();
+    (void)heap_free(&d);
+}
+
+void free_threads(Domain& d) {
+    for (uint32_t i = 0; i < d.thread_count; i++) {
+        Thread* t = d.threads[i];
+        (void)free_frames(t->kernel_stack, kKernelStackOrder);
+        t->~Thread();
+        (void)heap_free(t);
+    }
+    d.thread_count = 0;
+}
+} // namespace
+
+void domain_destroy_unstarted(Domain& d) {
+    free_threads(d);
+    unregister_and_free(d);
+}
+
+void domain_put(Domain& d) {
+    if (__atomic_sub_fetch(&d.refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    uint64_t cpu_ns = d.account.total_used_ns;
+    uint64_t life_ns = system_time_ns() - d.created_ns;
+    log_info("d%u '%s' %s (status %ld): ran %lu.%03lu s, cpu %lu.%03lu ms", d.id, d.name,
+             d.end_reason ? d.end_reason : "exited", d.exit_status, life_ns / 1000000000,
+             (life_ns / 1000000) % 1000, cpu_ns / 1000000, (cpu_ns / 1000) % 1000);
+    domid_t id = d.id;
+    uint64_t frames = d.partition_frames;
+    free_threads(d);
+    unregister_and_free(d);
+    uint64_t left = frames_owned_by(id);
+    MemoryStats s = memory_stats();
+    log_info("d%u: %lu frames returned, %lu still owned; free frames now %lu", id, frames, left, s.free_frames);
+    if (domain_count() == 0) sched_all_domains_gone();
+}
+
+void for_each_domain(void (*fn)(Domain&, void*), void* ctx) {
+    IrqLockGuard guard(g_registry_lock);
+    for (Domain* d = g_domains; d; d = d->all_next) fn(*d, ctx);
+}
+
+void domain_refill_accounts(void (*fn)(sched::ShareAccount* const*, size_t, void*), void* ctx) {
+    static sched::ShareAccount* accounts[kMaxDomains];
+    IrqLockGuard guard(g_registry_lock);
+    size_t n = 0;
+    for (Domain* d = g_domains; d && n < kMaxDomains; d = d->all_next)
+        if (d->state != DomainState::Building) accounts[n++] = &d->account;
+    fn(accounts, n, ctx);
+}
+
+size_t domain_count() {
+    IrqLockGuard guard(g_registry_lock);
+    return g_domain_count;
+}
+
+} // namespace virtue

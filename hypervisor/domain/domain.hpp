@@ -1,0 +1,153 @@
+// Domains: the hypervisor's resource containers (BRIEF decision 6).
+//
+// A domain owns a memory partition (frames reserved from the frame table at
+// creation and never more), an address space built from that partition,
+// threads, a scheduling share and privileges. Its frames carry its domid in
+// the frame table; destruction gives every one back to the free pool.
+//
+// Life cycle: create_domain (Building) -> start (Running) -> kill (Dying:
+// threads stop at their next hypervisor entry or tick) -> the last thread
+// to leave destroys the domain (frames, page tables, objects). The
+// hypervisor never waits for a domain: a dying domain's threads are made
+// runnable and leave by themselves.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/xen.h>
+
+#include "arch/user_entry.hpp"
+#include "lib/addr.hpp"
+#include "lib/result.hpp"
+#include "lib/spinlock.hpp"
+#include "sched/credit.hpp"
+
+namespace virtue {
+
+struct Domain;
+
+inline constexpr uint32_t kMaxThreadsPerDomain = 64;
+inline constexpr size_t kMaxDomains = 256;
+inline constexpr size_t kDomainNameMax = 32;
+inline constexpr size_t kKernelStackOrder = 2; // 16 KiB per thread
+inline constexpr size_t kConsoleLineMax = 200;
+
+enum class ThreadState : uint8_t { Runnable, Running, Sleeping, Dead };
+
+struct Thread {
+    uint64_t kernel_rsp = 0;       // saved by switch_context while not running
+    uint64_t kernel_stack_top = 0; // 0 for a CPU's idle context
+    Mfn kernel_stack;              // order kKernelStackOrder block
+    Domain* domain = nullptr;      // nullptr: a CPU's idle context
+    uint32_t id = 0;               // index in the domain
+    volatile ThreadState state = ThreadState::Runnable;
+    uint32_t cpu = 0;              // CPU whose queue/sleep list holds it, or that runs it
+    uint64_t wake_at_ns = 0;       // Sleeping: deadline
+    Thread* sleep_next = nullptr;  // per-CPU sleep list, sorted by wake_at_ns
+    sched::Entity entity;
+    arch::FpuState fpu;
+};
+
+enum class DomainState : uint8_t { Building, Running, Dying };
+
+struct Domain {
+    domid_t id = DOMID_INVALID;
+    char name[kDomainNameMax + 1] = {};
+    uint32_t privileges = 0; // BootPrivilege bits (boot_config.hpp)
+    uint32_t vcpus = 1;
+    volatile DomainState state = DomainState::Building;
+    volatile bool paused = false;
+
+    // Memory partition. Free frames are linked through FrameInfo::next;
+    // the blocks obtained from the buddy allocator through FrameInfo::prev
+    // of their first frame.
+    SpinLock lock; // partition, console line, thread table
+    uint64_t partition_frames = 0;
+    uint64_t free_frames = 0;
+    uint32_t free_head;
+    uint32_t block_head;
+    PhysAddr root; // PML4 of the domain's address space
+
+    // Layout of the address space (virtual).
+    uint64_t image_start = 0, image_end = 0, entry = 0;
+    uint64_t boot_info_va = 0, boot_info_size = 0;
+
+    // Threads.
+    Thread* threads[kMaxThreadsPerDomain] = {};
+    uint32_t thread_count = 0;
+    // References: one per started thread that has not left, plus short
+    // holds (domain_kill). The last domain_put destroys the domain.
+    uint32_t refs = 0;
+
+    // Scheduling share (under the scheduler's accounting lock).
+    sched::ShareAccount account;
+
+    // Console: a partial line until its newline.
+    char line[kConsoleLineMax];
+    size_t line_len = 0;
+
+    int64_t exit_status = 0;
+    const char* end_reason = nullptr; // static text, set once by kill
+    uint64_t created_ns = 0;
+    uint64_t build_ns = 0;        // creation time, hypervisor-measured
+    uint64_t overhead_bytes = 0;  // hypervisor memory spent on it beyond the partition
+    Domain* all_next = nullptr;   // global list (domain registry)
+
+    bool is_control() const;
+};
+
+struct DomainParams {
+    const char* name = "";
+    bool has_id = false;
+    domid_t id = 0;
+    uint64_t memory_bytes = 0;
+    uint32_t vcpus = 1, weight = 256, cap = 0, privileges = 0;
+};
+
+// Registers a new domain (Building) with its whole partition reserved.
+// Err::InvalidArgument (bad params), Err::Exists (id or name in use),
+// Err::NoMemory (not enough free frames: nothing is kept).
+Result<Domain*> domain_create(const DomainParams& p);
+
+// A frame of the partition, zeroed (Err::NoMemory when it is used up).
+Result<Mfn> domain_alloc_frame(Domain& d);
+
+// Adds a thread that will enter ring 3 at `entry` with `user_rsp` and the
+// given first three arguments (rdi, rsi, rdx). Not yet runnable.
+Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, uint64_t a0, uint64_t a1,
+                                  uint64_t a2);
+
+// Makes every thread runnable (spread over the online CPUs).
+void domain_start(Domain& d);
+
+// Ends the domain (idempotent: the first reason and status win). Safe from
+// any CPU, with interrupts off. Threads leave at their next hypervisor
+// entry; sleeping ones are woken to do so.
+void domain_kill(Domain& d, int64_t status, const char* reason);
+
+// Destroys a domain that never started (Building) at once.
+void domain_destroy_unstarted(Domain& d);
+
+// Pause/unpause: a paused domain's threads are not picked to run (running
+// ones stop within one tick).
+void domain_pause(Domain& d);
+void domain_unpause(Domain& d);
+
+// Drops a reference; the last one frees the threads, page tables,
+// partition and the domain itself. Never called on a stack or address space
+// of the domain's own threads (the scheduler calls it after switching away).
+void domain_put(Domain& d);
+
+// Iterates live domains under the registry lock (fn must not block).
+void for_each_domain(void (*fn)(Domain&, void*), void* ctx);
+// Calls fn once with the share accounts of all live domains, under the
+// registry lock (the scheduler's credit refill).
+void domain_refill_accounts(void (*fn)(sched::ShareAccount* const*, size_t, void*), void* ctx);
+size_t domain_count();
+
+} // namespace virtue
+
+namespace virtue {
+// Gives a frame back to its domain's partition.
+void domain_free_frame(Domain& d, Mfn m);
+} // namespace virtue

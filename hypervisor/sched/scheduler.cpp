@@ -1,0 +1,303 @@
+// Per-CPU scheduling: run queues, sleep lists, context switches, ticks.
+//
+// Locking: each CPU's CpuSched::lock protects its run queue, its sleep list
+// and the state of the threads on them. A switch holds the outgoing CPU's
+// lock across switch_context and the incoming side releases it
+// (finish_switch), so a thread is never visible in a queue before its
+// registers are saved. Stealing only try-locks other CPUs' queues (no lock
+// order to break). Credit accounting has its own lock (g_account_lock),
+// taken before the domain registry's. Everything runs with interrupts off.
+#include "sched/scheduler.hpp"
+
+#include <stddef.h>
+
+#include "arch/cpu.hpp"
+#include "arch/paging.hpp"
+#include "arch/percpu.hpp"
+#include "arch/user_entry.hpp"
+#include "console/console.hpp"
+#include "core/cmdline.hpp"
+#include "core/panic.hpp"
+#include "core/shutdown.hpp"
+#include "domain/domain.hpp"
+#include "lib/format.hpp"
+#include "time/clock.hpp"
+
+namespace virtue {
+namespace {
+
+bool opt_shutdown_when_done = false;
+VIRTUE_BOOLEAN_PARAM("shutdown-when-done", opt_shutdown_when_done);
+
+struct CpuSched {
+    SpinLock lock;
+    sched::RunQueue rq;
+    Thread* current = nullptr;    // nullptr: the idle context runs
+    Thread idle;                  // the idle context's saved stack pointer
+    Thread* sleepers = nullptr;   // sorted by wake_at_ns
+    Thread* to_release = nullptr; // exited thread: drop its domain reference after the switch
+    uint64_t last_charge_tsc = 0;
+    uint64_t slice_start_ns = 0;
+    bool need_resched = false;
+};
+
+CpuSched g_sched[MAX_CPUS];
+SpinLock g_account_lock;
+uint64_t g_next_refill_ns;
+
+CpuSched& mine() { return g_sched[arch::cpu_index()]; }
+
+Thread* thread_of(sched::Entity* e) {
+    return e ? reinterpret_cast<Thread*>(reinterpret_cast<char*>(e) - offsetof(Thread, entity)) : nullptr;
+}
+
+void adjust_runnable(Thread& t, int delta) {
+    IrqLockGuard guard(g_account_lock);
+    t.domain->account.runnable += delta;
+    if (delta > 0) t.domain->account.active = true;
+}
+
+void charge_current(CpuSched& cs) {
+    uint64_t now = arch::rdtsc();
+    uint64_t ns = tsc_to_ns(now - cs.last_charge_tsc);
+    cs.last_charge_tsc = now;
+    if (!cs.current) return;
+    IrqLockGuard guard(g_account_lock);
+    sched::charge(cs.current->domain->account, ns, kPeriodNs);
+}
+
+void refill_all() {
+    IrqLockGuard guard(g_account_lock);
+    domain_refill_accounts(
+        [](sched::ShareAccount* const* accounts, size_t n, void*) {
+            sched::refill(accounts, n, kPeriodNs, arch::g_nr_cpus_online);
+        },
+        nullptr);
+}
+
+void enqueue_locked(CpuSched& cs, Thread& t) {
+    t.state = ThreadState::Runnable;
+    t.cpu = static_cast<uint32_t>(&cs - g_sched);
+    if (Status s = cs.rq.enqueue(t.entity); !s) panic("run queue: thread already queued (%s)", err_name(s.error()));
+}
+
+// Takes an "under" thread (or any thread when we would otherwise idle) from
+// another CPU. Try-locks only: the caller holds its own queue's lock.
+Thread* steal(uint32_t me, bool only_under) {
+    uint32_t n = arch::g_nr_cpus_online;
+    for (uint32_t k = 1; k < n; k++) {
+        CpuSched& other = g_sched[(me + k) % n];
+        if (!other.rq.size() || !other.lock.try_lock()) continue;
+        Thread* t = thread_of(other.rq.steal(me, only_under));
+        other.lock.unlock();
+        if (t) return t;
+    }
+    return nullptr;
+}
+
+Thread* pick_next_locked(CpuSched& cs) {
+    Thread* next = thread_of(cs.rq.pick());
+    if (!next || next->entity.account->priority() == sched::Priority::Over) {
+        uint32_t me = static_cast<uint32_t>(&cs - g_sched);
+        if (Thread* s = steal(me, next != nullptr)) {
+            if (next) enqueue_locked(cs, *next);
+            next = s;
+        }
+    }
+    return next;
+}
+
+void finish_switch() {
+    CpuSched& cs = mine();
+    Thread* gone = cs.to_release;
+    cs.to_release = nullptr;
+    cs.lock.unlock();
+    if (gone) domain_put(*gone->domain);
+}
+
+// Switches from the running context to next (nullptr = idle). Called with
+// cs.lock held; returns (lock released) when prev runs again.
+void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
+    Thread* from = prev ? prev : &cs.idle;
+    Thread* to = next ? next : &cs.idle;
+    cs.current = next;
+    cs.slice_start_ns = system_time_ns();
+    cs.need_resched = false;
+    uint64_t root = arch::kernel_root().raw();
+    if (next) {
+        next->state = ThreadState::Running;
+        next->cpu = static_cast<uint32_t>(&cs - g_sched);
+        arch::set_kernel_stack(next->kernel_stack_top);
+        root = next->domain->root.raw();
+    }
+    if (prev && prev->state != ThreadState::Dead) arch::fpu_save(prev->fpu);
+    if (next) arch::fpu_restore(next->fpu);
+    if (arch::read_cr3() != root) arch::write_cr3(root);
+    switch_context(&from->kernel_rsp, to->kernel_rsp);
+    finish_switch();
+}
+
+void schedule() {
+    CpuSched& cs = mine();
+    Thread* prev = cs.current;
+    charge_current(cs);
+    cs.lock.lock();
+    if (prev && prev->state == ThreadState::Running) enqueue_locked(cs, *prev);
+    Thread* next = pick_next_locked(cs);
+    if (next == prev) {
+        if (prev) prev->state = ThreadState::Running;
+        cs.slice_start_ns = system_time_ns();
+        cs.need_resched = false;
+        cs.lock.unlock();
+        return;
+    }
+    switch_locked(cs, prev, next);
+}
+
+void wake_sleepers_locked(CpuSched& cs, uint64_t now) {
+    while (cs.sleepers && cs.sleepers->wake_at_ns <= now) {
+        Thread* t = cs.sleepers;
+        cs.sleepers = t->sleep_next;
+        t->sleep_next = nullptr;
+        adjust_runnable(*t, +1);
+        enqueue_locked(cs, *t);
+    }
+}
+
+} // namespace
+
+// A new thread's first instructions (arch entry.S: thread_first_entry).
+extern "C" void sched_thread_first_run() {
+    finish_switch();
+    Thread* t = current_thread();
+    if (t->domain->state == DomainState::Dying) sched_exit_current();
+}
+
+void sched_init_this_cpu() { mine().last_charge_tsc = arch::rdtsc(); }
+
+Thread* current_thread() { return mine().current; }
+
+void sched_start_thread(Thread& t, uint32_t hint) {
+    uint32_t n = arch::g_nr_cpus_online ? arch::g_nr_cpus_online : 1;
+    CpuSched& cs = g_sched[hint % n];
+    adjust_runnable(t, +1);
+    IrqLockGuard guard(cs.lock);
+    enqueue_locked(cs, t);
+}
+
+void sched_yield() {
+    mine().need_resched = false;
+    schedule();
+}
+
+void sched_sleep_until(uint64_t deadline_ns) {
+    CpuSched& cs = mine();
+    Thread* t = cs.current;
+    if (!t || system_time_ns() >= deadline_ns) return;
+    charge_current(cs);
+    adjust_runnable(*t, -1);
+    cs.lock.lock();
+    t->state = ThreadState::Sleeping;
+    t->wake_at_ns = deadline_ns;
+    Thread** p = &cs.sleepers;
+    while (*p && (*p)->wake_at_ns <= deadline_ns) p = &(*p)->sleep_next;
+    t->sleep_next = *p;
+    *p = t;
+    switch_locked(cs, t, pick_next_locked(cs));
+}
+
+void sched_exit_current() {
+    CpuSched& cs = mine();
+    Thread* t = cs.current;
+    if (!t) panic("sched_exit_current on an idle context");
+    charge_current(cs);
+    adjust_runnable(*t, -1);
+    cs.lock.lock();
+    t->state = ThreadState::Dead;
+    cs.to_release = t;
+    switch_locked(cs, t, pick_next_locked(cs));
+    panic("a dead thread was scheduled again");
+}
+
+void sched_wake_to_exit(Thread& t) {
+    for (;;) {
+        uint32_t c = __atomic_load_n(&t.cpu, __ATOMIC_ACQUIRE);
+        CpuSched& cs = g_sched[c];
+        IrqLockGuard guard(cs.lock);
+        if (t.cpu != c) continue; // moved meanwhile; its new CPU's lock decides
+        if (t.state != ThreadState::Sleeping) return;
+        for (Thread** p = &cs.sleepers; *p; p = &(*p)->sleep_next)
+            if (*p == &t) {
+                *p = t.sleep_next;
+                break;
+            }
+        t.sleep_next = nullptr;
+        adjust_runnable(t, +1);
+        enqueue_locked(cs, t);
+        return;
+    }
+}
+
+void sched_set_paused(Domain& d, bool paused) {
+    IrqLockGuard guard(g_account_lock);
+    d.account.paused = paused;
+}
+
+void sched_all_domains_gone() {
+    log_info("all domains have ended");
+    if (opt_shutdown_when_done) shutdown(ShutdownReason::Success);
+}
+
+void sched_tick() {
+    CpuSched& cs = mine();
+    uint64_t now = system_time_ns();
+    charge_current(cs);
+    if (arch::cpu_index() == 0 && now >= g_next_refill_ns) {
+        refill_all();
+        g_next_refill_ns = now + kPeriodNs;
+    }
+    {
+        LockGuard guard(cs.lock);
+        wake_sleepers_locked(cs, now);
+    }
+    if (Thread* t = cs.current) {
+        if (now - cs.slice_start_ns >= kSliceNs || !t->entity.account->eligible() ||
+            t->domain->state == DomainState::Dying)
+            cs.need_resched = true;
+    }
+}
+
+void sched_idle() {
+    // Called with interrupts off from the idle loop; comes back when the
+    // CPU has nothing to run.
+    schedule();
+}
+
+void user_return_work(arch::InterruptFrame&) {
+    CpuSched* cs = &mine();
+    Thread* t = cs->current;
+    if (!t) return;
+    for (;;) {
+        if (t->domain->state == DomainState::Dying) sched_exit_current();
+        cs = &mine(); // a switch may have moved this thread to another CPU
+        if (!cs->need_resched) return;
+        schedule();
+    }
+}
+
+void describe_current(char* buf, size_t size) {
+    Thread* t = current_thread();
+    if (!t) format(buf, size, "idle");
+    else format(buf, size, "d%u '%s' thread %u", t->domain->id, t->domain->name, t->id);
+}
+
+void user_fault_kill_current(arch::InterruptFrame& frame) {
+    Thread* t = current_thread();
+    if (!t) panic("ring-3 fault without a current thread");
+    log_error("d%u '%s' thread %u: unhandled exception %lu in ring 3: domain killed", t->domain->id,
+              t->domain->name, t->id, frame.vector);
+    domain_kill(*t->domain, -1, "killed by an unhandled fault");
+    sched_exit_current();
+}
+
+} // namespace virtue

@@ -1,0 +1,2 @@
+# ELF64 loader for native domain images.
+HOST_SOURCES += hypervisor/domain/elf_loader.cpp

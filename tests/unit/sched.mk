@@ -1,0 +1,2 @@
+# Scheduler share accounting and run queues.
+HOST_SOURCES += hypervisor/sched/credit.cpp
