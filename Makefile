@@ -55,12 +55,11 @@ QEMU_SMP ?= 2
 QEMU_MEM ?= 512
 # -cpu max,-smap: see BRIEF decision 1 (QEMU 7.2 TCG and SMAP vs. PV guests).
 run: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.elf
-	sh $(HV_DIR)/image/mkiso.sh $(O)/run.iso $(O)/virtue.elf "$(ISO_CMDLINE)"
+	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.iso
 	qemu-system-x86_64 -accel tcg -cpu max,-smap -smp $(QEMU_SMP) -m $(QEMU_MEM) \
 	  -display none -serial mon:stdio -no-reboot \
 	  -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-	  -cdrom $(O)/run.iso -boot d
+	  -cdrom $(O)/virtue.iso -boot d
 
 clean:
 	rm -rf build

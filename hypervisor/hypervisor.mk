@@ -67,11 +67,31 @@ $(O)/obj/symbols.o: $(O)/virtue.pass1.elf $(HV_DIR)/tools/gen_symbols.sh
 $(O)/virtue.elf: $(HV_OBJS) $(O)/hypervisor.ld $(O)/obj/symbols.o
 	$(LD) $(HV_LDFLAGS) -T $(O)/hypervisor.ld -o $@ $(HV_OBJS) $(O)/obj/symbols.o $(HV_LIBS)
 
-# The ISO: GRUB2 (BIOS) + the hypervisor. hypervisor/image/mkiso.sh is also
-# used by the integration tests to make ISOs with other command lines.
+# Boot configurations (BRIEF decision 7): device-tree sources compiled by dtc.
+# hypervisor/image/configs/ holds the shipped ones, tests/configs/ the ones the
+# integration tests boot.
+DTC := dtc
+$(O)/configs/%.dtb: $(HV_DIR)/image/configs/%.dts
+	@mkdir -p $(dir $@)
+	@echo "  DTC  $<"
+	@$(DTC) -q -I dts -O dtb -o $@ $<
+$(O)/test-configs/%.dtb: tests/configs/%.dts
+	@mkdir -p $(dir $@)
+	@echo "  DTC  $<"
+	@$(DTC) -q -I dts -O dtb -o $@ $<
+CONFIG_DTBS := $(patsubst $(HV_DIR)/image/configs/%.dts,$(O)/configs/%.dtb,$(wildcard $(HV_DIR)/image/configs/*.dts))
+TEST_CONFIG_DTBS := $(patsubst tests/configs/%.dts,$(O)/test-configs/%.dtb,$(wildcard tests/configs/*.dts))
+
+# The ISO: GRUB2 (BIOS) + the hypervisor + the default configuration and the
+# domains it names (module command line: name first). hypervisor/image/mkiso.sh
+# is also used by the integration tests to make ISOs with other configurations.
 ISO_CMDLINE ?= console=com1 com1=115200,8n1 loglvl=info
-$(O)/virtue.iso: $(O)/virtue.elf $(HV_DIR)/image/mkiso.sh
-	sh $(HV_DIR)/image/mkiso.sh $@ $(O)/virtue.elf "$(ISO_CMDLINE)"
+DEFAULT_MODULES = $(O)/configs/default.dtb config \
+    $(O)/domains/hello.elf "hello" \
+    $(O)/domains/spinner.elf "spinner" \
+    $(O)/domains/spinner.elf "spinner2"
+$(O)/virtue.iso: $(O)/virtue.elf $(HV_DIR)/image/mkiso.sh $(O)/configs/default.dtb $(NATIVE_DOMAINS)
+	sh $(HV_DIR)/image/mkiso.sh $@ $(O)/virtue.elf "$(ISO_CMDLINE)" $(DEFAULT_MODULES)
 
 iso: $(O)/virtue.iso
 

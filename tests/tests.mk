@@ -10,7 +10,7 @@ HOST_CXX := g++
 HOST_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 HOST_CXXFLAGS := -std=c++20 -g -O1 -Wall -Wextra -Werror -Wshadow \
     -Wno-missing-field-initializers -Wno-maybe-uninitialized -DVIRTUE_HOST_TEST $(HOST_SANITIZE) \
-    -I$(HV_ARCH)/include -I$(HV_DIR) -Itests
+    -I$(HV_ARCH)/include -I$(HV_DIR) -Itests -I$(GEN_DIR)/include -DVIRTUE_GEN_DIR='"$(GEN_DIR)"'
 HOST_SOURCES :=
 HOST_LDLIBS :=
 -include tests/unit/*.mk
@@ -19,7 +19,7 @@ UNIT_TEST_SOURCES := $(sort $(wildcard tests/unit/*.cpp))
 UNIT_OBJS := $(patsubst %.cpp,build/host/%.o,$(UNIT_TEST_SOURCES) $(sort $(HOST_SOURCES)))
 UNIT_BIN := build/host/unit-tests
 
-build/host/%.o: %.cpp
+build/host/%.o: %.cpp | $(NATIVE_GENERATED)
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCXX $<"
 	@$(HOST_CXX) $(HOST_CXXFLAGS) -DBOOST_TEST_DYN_LINK -MMD -MP -c $< -o $@
@@ -45,15 +45,17 @@ unit: deps
 	$(UNIT_BIN)
 
 # Integration test cases run one QEMU each, in parallel (tests/run-tests.sh).
+INTEGRATION_INPUTS := $(O)/virtue.elf $(INTEGRATION_BIN) $(NATIVE_DOMAINS) $(TEST_CONFIG_DTBS) $(CONFIG_DTBS)
+
 integration: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.elf $(INTEGRATION_BIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(INTEGRATION_INPUTS)
 	VIRTUE_BUILD=$(O) sh tests/run-tests.sh integration
 
 # Figures for docs/performance.md (programs that print, never timed assertions).
 bench: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.elf $(BENCH_BIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(INTEGRATION_INPUTS) $(BENCH_BIN)
 	VIRTUE_BUILD=$(O) $(BENCH_BIN)
 
 test: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.elf $(O)/virtue.iso $(UNIT_BIN) $(INTEGRATION_BIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.iso $(UNIT_BIN) $(INTEGRATION_INPUTS)
 	@VIRTUE_BUILD=$(O) JOBS=$(JOBS) sh tests/run-tests.sh all

@@ -31,6 +31,10 @@ BootInfo g_boot_info;
 PlatformInfo g_platform;
 uint64_t g_entry_tsc;      // TSC at the 32-bit entry (boot32.S)
 uint64_t g_first_line_tsc; // TSC when the first log line was written
+// What %fs points at while the hypervisor calls libfdt (canary at 0x28).
+struct alignas(64) {
+    uint64_t words[8] = {0, 0, 0, 0, 0, 0x5649525455450a00ull, 0, 0};
+} g_libfdt_tls;
 
 // Reads firmware tables through the direct map or a fresh read-only mapping.
 struct FirmwareReader final : PhysReader {
@@ -179,7 +183,10 @@ namespace {
     memory_report();
 
     run_selftests_and_maybe_shutdown();
-    arch::irq_disable(); // libfdt: no interrupts (red zone)
+    // libfdt: no interrupts (it uses the red zone), and %fs:0x28 must hold
+    // a stack-protector canary (Debian builds it with -fstack-protector).
+    arch::irq_disable();
+    arch::wrmsr(arch::MSR_FS_BASE, reinterpret_cast<uint64_t>(&g_libfdt_tls));
     start_boot_domains(g_boot_info);
     memory_report();
     cpu_idle_loop();

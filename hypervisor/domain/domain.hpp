@@ -43,6 +43,7 @@ struct Thread {
     volatile ThreadState state = ThreadState::Runnable;
     uint32_t cpu = 0;              // CPU whose queue/sleep list holds it, or that runs it
     uint64_t wake_at_ns = 0;       // Sleeping: deadline
+    uint64_t fs_base = 0;          // user FS base (set_tls_base)
     Thread* sleep_next = nullptr;  // per-CPU sleep list, sorted by wake_at_ns
     sched::Entity entity;
     arch::FpuState fpu;

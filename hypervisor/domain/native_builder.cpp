@@ -103,12 +103,16 @@ Status map_boot_info(Domain& d, const BootDomain& cfg, const BootInfo& boot, con
     in.modules = module_count ? modules : nullptr;
     in.module_count = module_count;
 
-    constexpr size_t kBufSize = 16 * 1024;
-    auto buf = heap_alloc(kBufSize);
-    if (!buf) return buf.error();
-    auto size = build_boot_info(*buf, kBufSize, in);
+    // Built in a scratch block of hypervisor frames, then copied into the
+    // partition (the tree's size is known only once it is built).
+    constexpr unsigned kScratchOrder = 2;
+    constexpr size_t kBufSize = PAGE_SIZE << kScratchOrder;
+    auto scratch = alloc_frames(kScratchOrder, DOMID_XEN);
+    if (!scratch) return scratch.error();
+    void* buf = arch::phys_ptr<void>(to_phys(*scratch));
+    auto size = build_boot_info(buf, kBufSize, in);
     if (!size) {
-        (void)heap_free(*buf);
+        (void)free_frames(*scratch, kScratchOrder);
         return size.error();
     }
     uint64_t pages = (*size + PAGE_MASK) >> PAGE_SHIFT;
@@ -120,10 +124,10 @@ Status map_boot_info(Domain& d, const BootDomain& cfg, const BootInfo& boot, con
             break;
         }
         uint64_t n = *size - i * PAGE_SIZE < PAGE_SIZE ? *size - i * PAGE_SIZE : PAGE_SIZE;
-        memcpy(arch::phys_ptr<void>(to_phys(*m)), static_cast<uint8_t*>(*buf) + i * PAGE_SIZE, n);
+        memcpy(arch::phys_ptr<void>(to_phys(*m)), static_cast<uint8_t*>(buf) + i * PAGE_SIZE, n);
         s = map_page(d, kBootInfoVa + i * PAGE_SIZE, *m, leaf_flags(false, false));
     }
-    (void)heap_free(*buf);
+    (void)free_frames(*scratch, kScratchOrder);
     d.boot_info_va = kBootInfoVa;
     d.boot_info_size = *size;
     return s;

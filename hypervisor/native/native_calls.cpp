@@ -3,6 +3,7 @@
 // entry's dispatcher for both families.
 #include <xen/errno.h>
 
+#include "arch/cpu.hpp"
 #include "arch/user_entry.hpp"
 #include "console/console.hpp"
 #include "domain/domain.hpp"
@@ -95,6 +96,13 @@ int64_t call_domain_info(uint64_t info) {
 int64_t call_exit(uint64_t status) {
     domain_kill(caller(), static_cast<int64_t>(status), "exited");
     sched_exit_current();
+}
+
+int64_t call_set_tls_base(uint64_t base) {
+    if (base >= arch::USER_LIMIT) return -XEN_EINVAL;
+    current_thread()->fs_base = base;
+    arch::wrmsr(arch::MSR_FS_BASE, base);
+    return 0;
 }
 
 } // namespace native

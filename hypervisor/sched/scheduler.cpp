@@ -21,6 +21,7 @@
 #include "core/shutdown.hpp"
 #include "domain/domain.hpp"
 #include "lib/format.hpp"
+#include "mm/memory.hpp"
 #include "time/clock.hpp"
 
 namespace virtue {
@@ -131,7 +132,10 @@ void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
         root = next->domain->root.raw();
     }
     if (prev && prev->state != ThreadState::Dead) arch::fpu_save(prev->fpu);
-    if (next) arch::fpu_restore(next->fpu);
+    if (next) {
+        arch::fpu_restore(next->fpu);
+        arch::wrmsr(arch::MSR_FS_BASE, next->fs_base);
+    }
     if (arch::read_cr3() != root) arch::write_cr3(root);
     switch_context(&from->kernel_rsp, to->kernel_rsp);
     finish_switch();
@@ -245,6 +249,7 @@ void sched_set_paused(Domain& d, bool paused) {
 
 void sched_all_domains_gone() {
     log_info("all domains have ended");
+    memory_report();
     if (opt_shutdown_when_done) shutdown(ShutdownReason::Success);
 }
 

@@ -70,7 +70,9 @@ void dump_user_fault(const InterruptFrame& f) {
         format(where, sizeof where, " address %016lx [%s, %s%s]", read_cr2(),
                (f.error_code & 1) ? "protection" : "not present", (f.error_code & 2) ? "write" : "read",
                (f.error_code & 16) ? ", fetch" : "");
-    log_error("%s (error 0x%lx) at RIP %016lx%s", name, f.error_code, f.rip, where);
+    char who[64];
+    describe_current(who, sizeof who);
+    log_error("%s: %s in ring 3 (error 0x%lx) at RIP %016lx%s", who, name, f.error_code, f.rip, where);
     log_error("  RAX=%016lx RBX=%016lx RCX=%016lx RDX=%016lx", f.rax, f.rbx, f.rcx, f.rdx);
     log_error("  RSI=%016lx RDI=%016lx RBP=%016lx RSP=%016lx", f.rsi, f.rdi, f.rbp, f.rsp);
     log_error("  R8 =%016lx R9 =%016lx R10=%016lx R11=%016lx", f.r8, f.r9, f.r10, f.r11);

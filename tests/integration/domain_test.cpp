@@ -1,0 +1,230 @@
+// Native domains end to end: device-tree configurations from tests/configs/
+// booted with the SDK-built domains (tests/domains/, hypercalls/examples/).
+// Each case boots its own QEMU; the hypervisor ends the run itself
+// (shutdown-when-done + isa-debug-exit) once every domain has gone.
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <map>
+#include <regex>
+#include <string>
+
+#include "qemu_runner.hpp"
+
+using namespace virtue::test;
+
+namespace {
+
+std::string build_dir() {
+    const char* b = std::getenv("VIRTUE_BUILD");
+    return b && *b ? b : "build";
+}
+
+// Boots tests/configs/<config>.dts with every test image available as a
+// module ("test", "spinner", "fuzzer", "hello").
+BootResult boot_config(const std::string& config, int smp = 1, int timeout_s = 90, int mem_mib = 256) {
+    BootSpec spec;
+    spec.cmdline = "console=com1 com1=115200,8n1 loglvl=info debug-exit=0xf4 shutdown-when-done";
+    spec.smp = smp;
+    spec.mem_mib = mem_mib;
+    spec.timeout_s = timeout_s;
+    std::string b = build_dir();
+    spec.modules = {{b + "/test-configs/" + config + ".dtb", "config"},
+                    {b + "/domains/test-domain.elf", "test"},
+                    {b + "/domains/spinner.elf", "spinner"},
+                    {b + "/domains/fuzzer.elf", "fuzzer"},
+                    {b + "/domains/hello.elf", "hello"}};
+    BootResult r = boot(spec);
+    BOOST_TEST_MESSAGE(r.console);
+    return r;
+}
+
+void require_clean_end(const BootResult& r) {
+    BOOST_REQUIRE_MESSAGE(!r.timed_out, "QEMU timed out");
+    BOOST_TEST(!r.contains("PANIC"));
+    BOOST_TEST(r.contains("all domains have ended"));
+    BOOST_TEST(r.exit_status == EXIT_SUCCESS_STATUS);
+}
+
+// Position of the first line containing text, or npos.
+size_t line_of(const BootResult& r, const std::string& text) {
+    auto lines = r.lines();
+    for (size_t i = 0; i < lines.size(); i++)
+        if (lines[i].find(text) != std::string::npos) return i;
+    return std::string::npos;
+}
+
+struct Ended {
+    long status = 0;
+    double cpu_ms = 0;
+    bool found = false;
+};
+
+// "d3 'name' exited (status 0): ran 4.012 s, cpu 1333.100 ms"
+Ended ended(const BootResult& r, const std::string& name) {
+    std::smatch m;
+    std::regex re("d\\d+ '" + name + "' ([a-z ]+) \\(status (-?\\d+)\\): ran [0-9.]+ s, cpu ([0-9.]+) ms");
+    Ended e;
+    if (std::regex_search(r.console, m, re)) {
+        e.found = true;
+        e.status = std::stol(m[2]);
+        e.cpu_ms = std::stod(m[3]);
+    }
+    return e;
+}
+
+// Every domain's frames came back: "dN: F frames returned, 0 still owned",
+// and the final census has no domain frames.
+void check_reclaimed(const BootResult& r, size_t domains) {
+    std::regex re(R"(d\d+: (\d+) frames returned, (\d+) still owned)");
+    size_t n = 0;
+    for (auto it = std::sregex_iterator(r.console.begin(), r.console.end(), re); it != std::sregex_iterator(); ++it) {
+        n++;
+        BOOST_TEST((*it)[2].str() == "0");
+    }
+    BOOST_TEST(n == domains);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(all domains have ended[\s\S]*frames: \d+ RAM, \d+ free, \d+ hypervisor, 0 domain)")));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(native_domains)
+
+BOOST_AUTO_TEST_CASE(three_domains_print_interleaved_on_two_cpus) {
+    BootResult r = boot_config("three", 2);
+    require_clean_end(r);
+    for (std::string d : {"alpha", "beta", "gamma"}) {
+        for (int i = 1; i <= 20; i++)
+            BOOST_TEST(r.contains("(" + d + ") line " + std::to_string(i) + " of 20 from " + d), d << " line " << i);
+        BOOST_TEST(ended(r, d).status == 0);
+    }
+    // Interleaved: every domain printed its first line before any domain
+    // printed its last.
+    size_t last_first = 0, first_last = std::string::npos;
+    for (std::string d : {"alpha", "beta", "gamma"}) {
+        last_first = std::max(last_first, line_of(r, "(" + d + ") line 1 of 20"));
+        first_last = std::min(first_last, line_of(r, "(" + d + ") line 20 of 20"));
+    }
+    BOOST_TEST(last_first < first_last);
+    check_reclaimed(r, 3);
+}
+
+void check_shares(const std::string& config, int smp) {
+    BootResult r = boot_config(config, smp, 120);
+    require_clean_end(r);
+    Ended light = ended(r, "light"), heavy = ended(r, "heavy");
+    BOOST_REQUIRE(light.found && heavy.found);
+    BOOST_TEST(light.status == 0);
+    BOOST_TEST(heavy.status == 0);
+    double ratio = heavy.cpu_ms / light.cpu_ms;
+    BOOST_TEST_MESSAGE("cpu light " << light.cpu_ms << " ms, heavy " << heavy.cpu_ms << " ms, ratio " << ratio);
+    std::printf("shares %s: light %.1f ms, heavy %.1f ms, ratio %.3f (want 2 +- 10%%)\n", config.c_str(),
+                light.cpu_ms, heavy.cpu_ms, ratio);
+    BOOST_TEST(ratio >= 1.8);
+    BOOST_TEST(ratio <= 2.2);
+    check_reclaimed(r, 2);
+}
+
+BOOST_AUTO_TEST_CASE(weights_1_to_2_give_cpu_shares_1_to_2) { check_shares("shares", 1); }
+BOOST_AUTO_TEST_CASE(weights_1_to_2_on_two_cpus_with_two_threads_each) { check_shares("shares_smp", 2); }
+
+BOOST_AUTO_TEST_CASE(faulting_domains_die_alone_and_their_memory_returns) {
+    BootResult r = boot_config("faults", 2);
+    require_clean_end(r);
+    const std::map<std::string, std::string> faults = {
+        {"pf", "#PF page fault"}, {"gp", "#GP general protection"}, {"ud", "#UD invalid opcode"},
+        {"de", "#DE divide error"}, {"kernel", "#PF page fault"}};
+    for (auto& [name, what] : faults) {
+        BOOST_TEST(r.contains("(" + name + ") fault: about to"), name);
+        BOOST_TEST(r.contains("'" + name + "' thread 0: " + what + " in ring 3"), name);
+        BOOST_TEST(std::regex_search(r.console, std::regex("d\\d+ '" + name + "' thread 0: unhandled exception \\d+ in ring 3: domain killed")), name);
+        Ended e = ended(r, name);
+        BOOST_TEST(e.found, name);
+        BOOST_TEST(e.status == -1, name);
+    }
+    for (const char* what : {"#PF page fault", "#GP general protection", "#UD invalid opcode", "#DE divide error"})
+        BOOST_TEST(r.contains(what), what);
+    BOOST_TEST(r.contains("killed by an unhandled fault"));
+    // The witness kept running after the others died, to its clean exit.
+    BOOST_TEST(r.contains("(witness) spin: done"));
+    BOOST_TEST(r.contains("(witness) line 10 of 10 from witness"));
+    BOOST_TEST(r.contains("(witness) sleep: ok"));
+    Ended w = ended(r, "witness");
+    BOOST_TEST(w.found);
+    BOOST_TEST(w.status == 0);
+    check_reclaimed(r, 6);
+}
+
+BOOST_AUTO_TEST_CASE(bad_domains_are_refused_with_their_path_and_others_boot) {
+    BootResult r = boot_config("refusals", 1);
+    require_clean_end(r);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/huge: domain not started: .*memory)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/orphan: domain not started: .*module)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/twin@2: domain not started: .*name)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/odd: domain not started: .*kind)")));
+    BOOST_TEST(r.contains("(survivor) line 3 of 3 from survivor"));
+    BOOST_TEST(r.contains("(twin) line 1 of 1 from twin")); // the first twin is fine
+    BOOST_TEST(ended(r, "survivor").status == 0);
+    BOOST_TEST(!r.contains("(huge)"));
+    BOOST_TEST(!r.contains("(orphan)"));
+    BOOST_TEST(!r.contains("(odd)"));
+    check_reclaimed(r, 2);
+}
+
+BOOST_AUTO_TEST_CASE(native_calls_succeed_and_refuse_bad_arguments) {
+    BootResult r = boot_config("calls", 2);
+    require_clean_end(r);
+    for (std::string d : {"checker", "controller"}) {
+        BOOST_TEST(std::regex_search(r.console, std::regex("\\(" + d + "\\) errors: [1-9]\\d* checks, 0 failed")), d);
+        BOOST_TEST(!std::regex_search(r.console, std::regex("\\(" + d + "\\) check .*FAIL")), d);
+        BOOST_TEST(std::regex_search(r.console, std::regex("\\(" + d + "\\) info: id=\\d+ name=" + d + " memory=4194304 ")), d);
+        BOOST_TEST(ended(r, d).status == 0, d);
+    }
+    BOOST_TEST(r.contains("(checker) sleep: ok"));
+    // The control domain is domain 0 and sees the boot modules; the other
+    // domain sees none.
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(controller\) info: id=0 .*privileges=1)")));
+    BOOST_TEST(r.contains("(controller) bootinfo: module test "));
+    BOOST_TEST(r.contains("(checker) bootinfo: bootargs='info bootinfo errors sleep' modules=0"));
+    check_reclaimed(r, 2);
+}
+
+BOOST_AUTO_TEST_CASE(hypercall_fuzzer_a_million_calls_and_nobody_else_notices) {
+    BootResult r = boot_config("fuzz", 2, 300);
+    require_clean_end(r);
+    std::smatch m;
+    BOOST_REQUIRE(std::regex_search(r.console, m, std::regex(R"(\(fuzzer\) fuzzer: done (\d+) calls, (\d+) failures)")));
+    BOOST_TEST(std::stol(m[1]) >= 1000000);
+    BOOST_TEST(m[2].str() == "0");
+    BOOST_TEST(ended(r, "fuzzer").status == 0);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(witness\) errors: [1-9]\d* checks, 0 failed)")));
+    BOOST_TEST(r.contains("(witness) line 10 of 10 from witness"));
+    BOOST_TEST(ended(r, "witness").status == 0);
+    check_reclaimed(r, 2);
+}
+
+BOOST_AUTO_TEST_CASE(default_configuration_boots_hello_and_spinners) {
+    // The configuration `make run` boots, shortened: hello finishes, the
+    // spinners are stopped after their first reports.
+    BootSpec spec;
+    spec.cmdline = "console=com1 com1=115200,8n1 loglvl=info";
+    spec.smp = 2;
+    spec.timeout_s = 60;
+    spec.stop_after = "(spinner2) spinner spinner2: chunks=";
+    spec.stop_grace_s = 0.5;
+    std::string b = build_dir();
+    spec.modules = {{b + "/configs/default.dtb", "config"},
+                    {b + "/domains/hello.elf", "hello"},
+                    {b + "/domains/spinner.elf", "spinner"},
+                    {b + "/domains/spinner.elf", "spinner2"}};
+    BootResult r = boot(spec);
+    BOOST_TEST_MESSAGE(r.console);
+    BOOST_TEST(r.stopped);
+    BOOST_TEST(!r.contains("PANIC"));
+    BOOST_TEST(r.contains("(hello) hello from hello (domain 0)"));
+    BOOST_TEST(r.contains("(hello) module 1: hello"));
+    BOOST_TEST(r.contains("(hello) hello: done"));
+    BOOST_TEST(r.contains("(spinner) spinner spinner: chunks="));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
