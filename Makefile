@@ -31,6 +31,7 @@ NATIVE_DOMAINS :=
 -include hypercalls/sdk/sdk.mk
 -include hypercalls/examples/examples.mk
 -include tests/domains/domains.mk
+-include tests/bench/bench.mk
 include tests/tests.mk
 
 all: $(O)/virtue.iso $(NATIVE_DOMAINS)

@@ -91,9 +91,12 @@ void refill(ShareAccount* const* accounts, size_t count, uint64_t period_ns, uin
                 handed = upto;
                 if (grant > lim) grant = lim; // rounding must not break the cap
             }
-            // clamp(credit + g, -g, g) without overflow: credit >= 0 gives g.
+            // clamp(credit + g, -kDebtPeriods * g, g) without overflow: credit
+            // >= 0 gives g; a debt is first clamped, then paid by one grant.
             int64_t g = int64_t(grant);
-            a->credit_ns = a->credit_ns >= 0 ? g : (a->credit_ns + g < -g ? -g : a->credit_ns + g);
+            int64_t floor = -kDebtPeriods * g;
+            int64_t debt = a->credit_ns < floor ? floor : a->credit_ns;
+            a->credit_ns = a->credit_ns >= 0 ? g : (debt + g < floor ? floor : debt + g);
         } else if (a->credit_ns > 0) {
             a->credit_ns = 0; // idle: saved credit is lost, debts stay
         }

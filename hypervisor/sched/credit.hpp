@@ -11,8 +11,10 @@
 // in proportion to their weights (refill()). A domain with credit left runs
 // at priority Under, one that has spent its credit at priority Over, so Under
 // work always goes first but Over work still uses otherwise idle CPUs (work
-// conserving). Credit is clamped to one period's grant either way, so neither
-// an idle domain nor a busy one can bank or owe more than one period.
+// conserving). Credit is clamped to [-kDebtPeriods grants, +1 grant]: a domain
+// cannot bank more than one period, and can owe a few, so that slices longer
+// than a period (a host that delays the guest's ticks, e.g. TCG under load)
+// still count in full instead of being forgotten at the next refill.
 //
 // A cap (percent of ONE CPU per period; > 100 for multi-thread domains) is
 // hard: once a domain has used its cap in a period it is "capped" and no CPU
@@ -86,11 +88,12 @@ void charge(ShareAccount& a, uint64_t ns, uint64_t period_ns);
 // others by weight (water-filling), so the grants still add up to the whole
 // period unless every active account is held at its cap. Grants of uncapped
 // accounts sum exactly (no rounding loss). Credit is clamped to
-// [-grant, +grant] after adding. Accounts that are not active get no grant and
+// [-kDebtPeriods * grant, +grant] after adding. Accounts that are not active get no grant and
 // their credit decays to min(credit, 0) (they lose saved credit but keep
 // debts). Then: used_in_period_ns is reset (to the cap overshoot, see above,
 // for capped accounts; else 0), capped = (carried overshoot reaches the cap),
 // active = (runnable > 0). Null entries in accounts are skipped.
+inline constexpr int64_t kDebtPeriods = 4;
 void refill(ShareAccount* const* accounts, size_t count, uint64_t period_ns, uint32_t nr_cpus);
 
 // A schedulable entity (the kernel embeds one in each thread). Intrusive

@@ -44,7 +44,7 @@ struct CpuSched {
 
 CpuSched g_sched[MAX_CPUS];
 SpinLock g_account_lock;
-uint64_t g_next_refill_ns;
+uint64_t g_last_refill_ns;
 
 CpuSched& mine() { return g_sched[arch::cpu_index()]; }
 
@@ -67,13 +67,16 @@ void charge_current(CpuSched& cs) {
     sched::charge(cs.current->domain->account, ns, kPeriodNs);
 }
 
-void refill_all() {
+// Hands out the credit of the time since the last refill: normally one
+// period, more when ticks came late (e.g. a loaded host delaying the guest),
+// so that credit always matches the CPU time that was there to charge.
+void refill_all(uint64_t elapsed_ns) {
     IrqLockGuard guard(g_account_lock);
     domain_refill_accounts(
-        [](sched::ShareAccount* const* accounts, size_t n, void*) {
-            sched::refill(accounts, n, kPeriodNs, arch::g_nr_cpus_online);
+        [](sched::ShareAccount* const* accounts, size_t n, void* ctx) {
+            sched::refill(accounts, n, *static_cast<uint64_t*>(ctx), arch::g_nr_cpus_online);
         },
-        nullptr);
+        &elapsed_ns);
 }
 
 void enqueue_locked(CpuSched& cs, Thread& t) {
@@ -257,16 +260,18 @@ void sched_tick() {
     CpuSched& cs = mine();
     uint64_t now = system_time_ns();
     charge_current(cs);
-    if (arch::cpu_index() == 0 && now >= g_next_refill_ns) {
-        refill_all();
-        g_next_refill_ns = now + kPeriodNs;
+    if (arch::cpu_index() == 0 && now - g_last_refill_ns >= kPeriodNs) {
+        refill_all(now - g_last_refill_ns);
+        g_last_refill_ns = now;
     }
     {
         LockGuard guard(cs.lock);
         wake_sleepers_locked(cs, now);
     }
     if (Thread* t = cs.current) {
-        if (now - cs.slice_start_ns >= kSliceNs || !t->entity.account->eligible() ||
+        // A tick late by less than a quarter still ends the slice: ticks
+        // and slice starts are not aligned.
+        if (now - cs.slice_start_ns >= kSliceNs - kSliceNs / 4 || !t->entity.account->eligible() ||
             t->domain->state == DomainState::Dying)
             cs.need_resched = true;
     }

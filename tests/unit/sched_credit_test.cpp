@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(refill_resets_period_state) {
     BOOST_TEST(a.total_used_ns == 25 * kMs); // lifetime usage is kept
 }
 
-BOOST_AUTO_TEST_CASE(refill_clamps_to_one_grant) {
+BOOST_AUTO_TEST_CASE(refill_clamps_to_one_grant_up_and_a_few_down) {
     ShareAccount hoarder = account(256), debtor = account(256), small_debt = account(256);
     hoarder.credit_ns = 1000 * int64_t(kMs);
     debtor.credit_ns = -1000 * int64_t(kMs);
@@ -160,7 +160,8 @@ BOOST_AUTO_TEST_CASE(refill_clamps_to_one_grant) {
     ShareAccount* all[] = {&hoarder, &debtor, &small_debt};
     refill(all, 3, kPeriod, 1); // grant 10 ms each
     BOOST_TEST(hoarder.credit_ns == int64_t(10 * kMs));
-    BOOST_TEST(debtor.credit_ns == -int64_t(10 * kMs));
+    // Debt is clamped to kDebtPeriods grants, then one grant pays part of it.
+    BOOST_TEST(debtor.credit_ns == -int64_t((kDebtPeriods - 1) * 10 * kMs));
     BOOST_TEST(small_debt.credit_ns == int64_t(6 * kMs));
 
     // Extremes do not overflow while clamping.
@@ -170,7 +171,7 @@ BOOST_AUTO_TEST_CASE(refill_clamps_to_one_grant) {
     ShareAccount* ext[] = {&top, &bottom};
     refill(ext, 2, kPeriod, 1);
     BOOST_TEST(top.credit_ns == int64_t(15 * kMs));
-    BOOST_TEST(bottom.credit_ns == -int64_t(15 * kMs));
+    BOOST_TEST(bottom.credit_ns == -int64_t((kDebtPeriods - 1) * 15 * kMs));
 }
 
 BOOST_AUTO_TEST_CASE(cap_reached_after_half_period) {

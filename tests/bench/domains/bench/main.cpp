@@ -1,0 +1,112 @@
+// Benchmark domain for `make bench`: prints figures measured with rdtsc
+// from ring 3 (median of batches). Run with vcpus = 2 on one CPU so that
+// yield switches between this domain's two threads; a second domain
+// ("pong", same image, bootargs "pong") gives cross-domain switches.
+//
+//   bootargs "calls"    null calls, then thread switches within the domain
+//                       (thread 1 sleeps until needed, then yields back)
+//   bootargs "xdomain"  switches between domains: yield ping-pong with "pong"
+//   bootargs "pong"     yields for pong-seconds (default 5), then exits
+#include <virtue/sdk.hpp>
+
+#include <xen/errno.h>
+
+namespace {
+
+constexpr int kBatches = 101;
+constexpr int kPerBatch = 200;
+
+inline uint64_t rdtsc() {
+    uint32_t lo, hi;
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t{hi} << 32) | lo;
+}
+
+volatile bool g_partner_yields = false; // thread 1 yields while set
+volatile bool g_partner_ready = false;
+volatile bool g_stop = false;
+
+uint64_t median(uint64_t* v, int n) {
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            uint64_t t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return v[n / 2];
+}
+
+// Cycles per operation: median over batches of kPerBatch operations.
+template <typename Op> uint64_t measure(Op op) {
+    uint64_t per[kBatches];
+    for (int b = 0; b < kBatches; b++) {
+        uint64_t t0 = rdtsc();
+        for (int i = 0; i < kPerBatch; i++) op();
+        per[b] = (rdtsc() - t0) / kPerBatch;
+    }
+    return median(per, kBatches);
+}
+
+// TSC cycles per nanosecond x 1000, from system_time over a busy interval.
+uint64_t tsc_khz_per_mhz() {
+    int64_t n0 = virtue::sys::system_time();
+    uint64_t t0 = rdtsc();
+    while (virtue::sys::system_time() - n0 < 20'000'000) {
+    }
+    int64_t n1 = virtue::sys::system_time();
+    uint64_t t1 = rdtsc();
+    return (t1 - t0) * 1000 / static_cast<uint64_t>(n1 - n0); // cycles per 1000 ns
+}
+
+void report(const char* what, uint64_t cycles, uint64_t cyc_per_us) {
+    uint64_t ns = cycles * 1000 / cyc_per_us;
+    virtue::print("bench: %s: %lu cycles, %lu ns\n", what, cycles, ns);
+}
+
+} // namespace
+
+int thread_main(unsigned) {
+    // Off the CPU until needed, so that it does not disturb the null calls.
+    while (!g_partner_yields && !g_stop) virtue::sys::sleep_until(virtue::sys::system_time() + 1'000'000);
+    g_partner_ready = true;
+    while (!g_stop) virtue::sys::yield();
+    return 0;
+}
+
+int main() {
+    if (virtue::has_arg("pong")) {
+        // Yields until the bench domain has finished (it exits first and the
+        // hypervisor then ends this one when told to by "pong-seconds").
+        const char* s = virtue::arg_value("pong-seconds");
+        int64_t seconds = s ? static_cast<int64_t>(*s - '0') : 5;
+        int64_t end = virtue::sys::system_time() + seconds * 1'000'000'000;
+        while (virtue::sys::system_time() < end) virtue::sys::yield();
+        return 0;
+    }
+    uint64_t cyc_per_us = tsc_khz_per_mhz();
+    virtue::print("bench: tsc %lu cycles/us\n", cyc_per_us);
+    if (virtue::has_arg("xdomain")) {
+        // The pong domain yields back each time: one yield = two switches.
+        uint64_t pingpong = measure([] { virtue::sys::yield(); });
+        report("domain switch, same CPU (yield ping-pong / 2)", pingpong / 2, cyc_per_us);
+        virtue::print("bench: done\n");
+        return 0;
+    }
+
+    report("null hypercall (unknown number, -ENOSYS) round trip", measure([] {
+               int64_t r;
+               asm volatile("syscall" : "=a"(r) : "a"(uint64_t{0x1fff}) : "rcx", "r11", "memory");
+           }), cyc_per_us);
+    report("system_time hypercall round trip", measure([] { virtue::sys::system_time(); }), cyc_per_us);
+    report("yield with nothing else runnable", measure([] { virtue::sys::yield(); }), cyc_per_us);
+
+    // Thread 1 now yields back each time: one yield here = two switches.
+    g_partner_yields = true;
+    while (!g_partner_ready) virtue::sys::yield();
+    uint64_t pingpong = measure([] { virtue::sys::yield(); });
+    report("thread switch, same domain (yield ping-pong / 2)", pingpong / 2, cyc_per_us);
+    g_partner_yields = false;
+    g_stop = true;
+    virtue::print("bench: done\n");
+    return 0;
+}
