@@ -25,13 +25,14 @@ JOBS ?= $(shell nproc)
 .PHONY: all run test unit integration bench deps clean iso docs
 
 include hypercalls/hypercalls.mk
-include hypervisor/hypervisor.mk
-# Native domains: the SDK, then every domain built with it (a Makefile line each).
+# Native domains: the SDK, then every domain built with it (a Makefile line
+# each). Before hypervisor.mk, whose ISO rule lists them.
 NATIVE_DOMAINS :=
--include hypercalls/sdk/sdk.mk
--include hypercalls/examples/examples.mk
--include tests/domains/domains.mk
--include tests/bench/bench.mk
+include hypercalls/sdk/sdk.mk
+include hypercalls/examples/examples.mk
+include tests/domains/domains.mk
+include tests/bench/bench.mk
+include hypervisor/hypervisor.mk
 include tests/tests.mk
 
 all: $(O)/virtue.iso $(NATIVE_DOMAINS)

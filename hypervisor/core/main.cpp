@@ -187,7 +187,7 @@ namespace {
     // a stack-protector canary (Debian builds it with -fstack-protector).
     arch::irq_disable();
     arch::wrmsr(arch::MSR_FS_BASE, reinterpret_cast<uint64_t>(&g_libfdt_tls));
-    start_boot_domains(g_boot_info);
+    if (start_boot_domains(g_boot_info) == 0) sched_all_domains_gone();
     memory_report();
     cpu_idle_loop();
 }

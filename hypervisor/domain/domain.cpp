@@ -19,6 +19,9 @@ namespace {
 SpinLock g_registry_lock; // g_domains list; always taken with IRQs off
 Domain* g_domains;
 size_t g_domain_count;
+// Started domains not yet completely torn down: the last one to finish
+// reports that all domains have ended (after its own report).
+uint32_t g_unfinished;
 
 Domain* find_locked(domid_t id) {
     for (Domain* d = g_domains; d; d = d->all_next)
@@ -213,6 +216,7 @@ Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, 
 
 void domain_start(Domain& d) {
     d.state = DomainState::Running;
+    __atomic_fetch_add(&g_unfinished, 1, __ATOMIC_ACQ_REL);
     __atomic_store_n(&d.refs, d.thread_count, __ATOMIC_RELEASE);
     for (uint32_t i = 0; i < d.thread_count; i++) sched_start_thread(*d.threads[i], i);
 }
@@ -242,7 +246,11 @@ void domain_unpause(Domain& d) {
 }
 
 namespace {
-void unregister_and_free(Domain& d) {
+// Returns the partition, then frees the id (in that order, so that a count
+// of the id's frames cannot see a new domain that reused it).
+void unregister_and_free(Domain& d, uint64_t* left_after_release = nullptr) {
+    release_partition(d);
+    if (left_after_release) *left_after_release = frames_owned_by(d.id);
     {
         IrqLockGuard guard(g_registry_lock);
         for (Domain** p = &g_domains; *p; p = &(*p)->all_next)
@@ -252,7 +260,6 @@ void unregister_and_free(Domain& d) {
                 break;
             }
     }
-    release_partition(d);
     d.~Domain();
     (void)heap_free(&d);
 }
@@ -283,11 +290,23 @@ void domain_put(Domain& d) {
     domid_t id = d.id;
     uint64_t frames = d.partition_frames;
     free_threads(d);
-    unregister_and_free(d);
-    uint64_t left = frames_owned_by(id);
+    uint64_t left = 0;
+    unregister_and_free(d, &left);
     MemoryStats s = memory_stats();
     log_info("d%u: %lu frames returned, %lu still owned; free frames now %lu", id, frames, left, s.free_frames);
-    if (domain_count() == 0) sched_all_domains_gone();
+    if (__atomic_sub_fetch(&g_unfinished, 1, __ATOMIC_ACQ_REL) == 0) sched_all_domains_gone();
+}
+
+Result<Domain*> domain_get(domid_t id) {
+    IrqLockGuard guard(g_registry_lock);
+    Domain* d = find_locked(id);
+    if (!d || d->state == DomainState::Building) return Err::NotFound;
+    // A domain whose last reference is gone is on its way out: never revive it.
+    uint32_t refs = __atomic_load_n(&d->refs, __ATOMIC_ACQUIRE);
+    do {
+        if (refs == 0) return Err::NotFound;
+    } while (!__atomic_compare_exchange_n(&d->refs, &refs, refs + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    return d;
 }
 
 void for_each_domain(void (*fn)(Domain&, void*), void* ctx) {

@@ -139,6 +139,10 @@ void domain_unpause(Domain& d);
 // of the domain's own threads (the scheduler calls it after switching away).
 void domain_put(Domain& d);
 
+// The live domain with this id, with a reference the caller must drop with
+// domain_put; Err::NotFound if there is none (or it is being destroyed).
+Result<Domain*> domain_get(domid_t id);
+
 // Iterates live domains under the registry lock (fn must not block).
 void for_each_domain(void (*fn)(Domain&, void*), void* ctx);
 // Calls fn once with the share accounts of all live domains, under the

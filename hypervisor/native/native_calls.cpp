@@ -105,6 +105,39 @@ int64_t call_set_tls_base(uint64_t base) {
     return 0;
 }
 
+namespace {
+// Runs op on another live domain for a control-domain caller.
+template <typename Op> int64_t on_other_domain(uint64_t domid, Op op) {
+    Domain& self = caller();
+    if (!self.is_control()) return -XEN_EPERM;
+    if (domid == self.id) return -XEN_EINVAL;
+    if (domid >= DOMID_FIRST_RESERVED) return -XEN_ESRCH;
+    auto target = domain_get(static_cast<domid_t>(domid));
+    if (!target) return -XEN_ESRCH;
+    op(**target);
+    domain_put(**target);
+    return 0;
+}
+} // namespace
+
+int64_t call_domain_pause(uint64_t domid) {
+    return on_other_domain(domid, [](Domain& d) {
+        domain_pause(d);
+        log_info("d%u '%s' paused by d%u", d.id, d.name, caller().id);
+    });
+}
+
+int64_t call_domain_unpause(uint64_t domid) {
+    return on_other_domain(domid, [](Domain& d) {
+        domain_unpause(d);
+        log_info("d%u '%s' unpaused by d%u", d.id, d.name, caller().id);
+    });
+}
+
+int64_t call_domain_destroy(uint64_t domid) {
+    return on_other_domain(domid, [](Domain& d) { domain_kill(d, -9, "destroyed by the control domain"); });
+}
+
 } // namespace native
 
 // `syscall` from ring 3 (arch entry.S). Native domains have only the native

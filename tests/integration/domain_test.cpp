@@ -189,6 +189,36 @@ BOOST_AUTO_TEST_CASE(native_calls_succeed_and_refuse_bad_arguments) {
     check_reclaimed(r, 2);
 }
 
+BOOST_AUTO_TEST_CASE(control_domain_pauses_unpauses_and_destroys_another) {
+    BootResult r = boot_config("control", 2);
+    require_clean_end(r);
+    for (std::string d : {"controller", "victim"})
+        BOOST_TEST(std::regex_search(r.console, std::regex("\\(" + d + "\\) errors: [1-9]\\d* checks, 0 failed")), d);
+    BOOST_TEST(r.contains("(controller) pause: d5 -> 0"));
+    BOOST_TEST(r.contains("(controller) unpause: d5 -> 0"));
+    BOOST_TEST(r.contains("(controller) destroy: d5 -> 0"));
+    BOOST_TEST(r.contains("(controller) destroy: d77 -> -3")); // -ESRCH
+    BOOST_TEST(r.contains("d5 'victim' paused by d0"));
+    BOOST_TEST(r.contains("d5 'victim' unpaused by d0"));
+    // While paused (0.5 s) the victim prints at most the line it was in the
+    // middle of; before and after, a line every 20 ms.
+    size_t paused = line_of(r, "(controller) pause: d5 -> 0"), unpaused = line_of(r, "(controller) unpause: d5 -> 0");
+    BOOST_REQUIRE(paused != std::string::npos && unpaused != std::string::npos && paused < unpaused);
+    auto lines = r.lines();
+    int during = 0, after = 0;
+    for (size_t i = 0; i < lines.size(); i++)
+        if (lines[i].find("(victim) line ") != std::string::npos) (i > paused && i < unpaused ? during : after)++;
+    BOOST_TEST(during <= 1);
+    BOOST_TEST(after >= 5);
+    Ended v = ended(r, "victim");
+    BOOST_TEST(v.found);
+    BOOST_TEST(v.status == -9);
+    BOOST_TEST(r.contains("'victim' destroyed by the control domain"));
+    BOOST_TEST(!r.contains("(victim) line 1000 of 1000"));
+    BOOST_TEST(ended(r, "controller").status == 0);
+    check_reclaimed(r, 2);
+}
+
 BOOST_AUTO_TEST_CASE(hypercall_fuzzer_a_million_calls_and_nobody_else_notices) {
     BootResult r = boot_config("fuzz", 2, 300);
     require_clean_end(r);

@@ -1,0 +1,4 @@
+# Native domains used by the integration tests (built with the SDK,
+# hypercalls/sdk/README.md).
+$(eval $(call native_domain,test-domain,tests/domains/test_domain/main.cpp))
+$(eval $(call native_domain,fuzzer,tests/domains/fuzzer/main.cpp))

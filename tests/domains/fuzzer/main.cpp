@@ -1,0 +1,311 @@
+// fuzzer: issues random native calls with hostile arguments and checks that
+// every result is one the contract allows (hypercalls/native.toml).
+//
+// Bootargs: calls=N (default 1000000), seed=S (default 1; xorshift64*, so a
+// run is reproducible). Prints "fuzzer: <n> calls" every 100000 calls, each
+// violation as "fuzzer: unexpected result <r> for call 0x<nr>(<args>) (<why>)"
+// (the first 50 only; all are counted), and at the end
+// "fuzzer: done <n> calls, <k> failures, per-errno counts: ok=.. EPERM=..
+// EFAULT=.. EINVAL=.. ENOSYS=..", exiting with 0 if k == 0, else 1.
+//
+// Call numbers: 90% in [0x1000, 0x1010) (the native calls and unknown
+// numbers after them), 10% random 64-bit. exit is never issued.
+//
+// Safety rules, so that the fuzzer cannot corrupt or flood itself:
+//   - calls that write (console_read, domain_info, and unknown numbers, in
+//     case the hypervisor wrongly acts on them) only ever get pointers into a
+//     dedicated static scratch buffer or addresses that are invalid by
+//     construction;
+//   - console_write may also get its own rodata, stack and bss, but then only
+//     with length 0 or > 4096 (which must fail with -EINVAL);
+//   - sleep_until gets deadlines in the past, and 1 time in 64 one at most
+//     1 ms ahead (the scheduler tick is 10 ms, so that still blocks a little).
+//
+// Checks (any failure counts):
+//   - every result is >= 0 or one of -EPERM, -EFAULT, -EINVAL, -ENOSYS;
+//   - numbers other than the six issued native calls return -ENOSYS;
+//   - a pointer outside the domain's half (>= 0x800000000000: hypervisor,
+//     direct map, non-canonical, wrapping) never succeeds: domain_info always,
+//     console_write/console_read when the length is not 0 (an empty range
+//     touches no memory, so the contract leaves that case open);
+//   - console_write/console_read with a length above 4096 return -EINVAL
+//     (console_read may say -EPERM first);
+//   - successes have the documented values: console_write returns len,
+//     console_read at most len, yield/sleep_until/domain_info 0,
+//     system_time > 0.
+#include <libfdt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xen/errno.h>
+
+#include <virtue/sdk.hpp>
+
+extern "C" const char __image_start[]; // domain.ld: the image's first byte
+
+namespace {
+
+using virtue::print;
+namespace sys = virtue::sys;
+
+constexpr uint64_t kUserEnd = 0x0000800000000000ull;
+constexpr uint64_t kMaxLen = 4096;
+constexpr unsigned kMaxPrintedFailures = 50;
+
+struct Rng {
+    uint64_t state;
+    uint64_t next() { // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        return state * 0x2545f4914f6cdd1dull;
+    }
+    uint64_t below(uint64_t n) { return next() % n; }
+};
+
+// Where a pointer argument points.
+enum class Kind {
+    Zero,
+    Small,        // < 4096: page 0, never mapped
+    Random,       // any 64-bit value
+    Hypervisor,   // 0xffff800000000000 + [0, 2^43)
+    DirectMap,    // 0xffff830000000000 + [0, 1 GiB)
+    NonCanonical, // [0x800000000000, 0xffff800000000000)
+    NearTop,      // within 64 KiB of 2^64: wraps with most lengths
+    Unmapped,     // user half, below everything the domain has mapped
+    Rodata,       // the fuzzer's own memory (valid) ...
+    Stack,
+    Bss,
+    Scratch,      // ... and the buffer outputs may go to
+    Count
+};
+
+// The fuzzer's own memory, as targets.
+const char kRodataBlob[512] = "fuzzer read-only blob: console_write may point here with length 0 or > 4096";
+char g_bss_blob[512];
+alignas(64) unsigned char g_scratch[2 * kMaxLen];
+
+uint64_t g_unmapped_end = 0; // [0x1000, g_unmapped_end): nothing of ours is mapped there
+
+struct Counts {
+    uint64_t ok = 0, eperm = 0, efault = 0, einval = 0, enosys = 0, failures = 0;
+} g_counts;
+
+uint64_t now() { return static_cast<uint64_t>(sys::system_time()); }
+
+uint64_t pointer(Rng& rng, Kind kind, const unsigned char* stack, size_t stack_size) {
+    switch (kind) {
+    case Kind::Zero: return 0;
+    case Kind::Small: return rng.below(4096);
+    case Kind::Random: return rng.next();
+    case Kind::Hypervisor: return 0xffff800000000000ull + rng.below(0x80000000000ull);
+    case Kind::DirectMap: return 0xffff830000000000ull + rng.below(1ull << 30);
+    case Kind::NonCanonical: return kUserEnd + rng.below(0xffff800000000000ull - kUserEnd);
+    case Kind::NearTop: return ~0ull - rng.below(0x10000);
+    case Kind::Unmapped:
+        if (g_unmapped_end > 0x2000) return 0x1000 + rng.below(g_unmapped_end - 0x1000);
+        return kUserEnd + rng.below(1ull << 40);
+    case Kind::Rodata: return reinterpret_cast<uint64_t>(kRodataBlob) + rng.below(sizeof kRodataBlob);
+    case Kind::Stack: return reinterpret_cast<uint64_t>(stack) + rng.below(stack_size);
+    case Kind::Bss: return reinterpret_cast<uint64_t>(g_bss_blob) + rng.below(sizeof g_bss_blob);
+    case Kind::Scratch:
+    case Kind::Count: break;
+    }
+    return reinterpret_cast<uint64_t>(g_scratch) + rng.below(kMaxLen); // fits any length <= 4096
+}
+
+bool is_own_memory(Kind k) { return k == Kind::Rodata || k == Kind::Stack || k == Kind::Bss || k == Kind::Scratch; }
+
+// A kind that is safe for an output: invalid by construction or the scratch buffer.
+Kind output_kind(Rng& rng) {
+    auto k = static_cast<Kind>(rng.below(static_cast<uint64_t>(Kind::Count)));
+    return k == Kind::Rodata || k == Kind::Stack || k == Kind::Bss ? Kind::Scratch : k;
+}
+
+uint64_t length(Rng& rng) {
+    switch (rng.below(8)) {
+    case 0: return 0;
+    case 1: return 1 + rng.below(64);
+    case 2: return rng.below(kMaxLen + 1);
+    case 3: return kMaxLen + 1 + rng.below(100000);
+    case 4: return rng.next();
+    case 5: return 1ull << 63;
+    case 6: return ~0ull - rng.below(16);
+    default: return 0x2000;
+    }
+}
+
+// Any argument for a parameter that is not a pointer (or for unknown calls).
+uint64_t scalar(Rng& rng) {
+    switch (rng.below(4)) {
+    case 0: return 0;
+    case 1: return rng.below(256);
+    case 2: return length(rng);
+    default: return pointer(rng, output_kind(rng), nullptr, 0);
+    }
+}
+
+struct Call {
+    uint64_t nr;
+    uint64_t a[6];
+    Kind ptr_kind = Kind::Zero; // kind of a[0] when it is a pointer
+};
+
+int64_t issue(const Call& c) {
+    register uint64_t r10 asm("r10") = c.a[3];
+    register uint64_t r8 asm("r8") = c.a[4];
+    register uint64_t r9 asm("r9") = c.a[5];
+    int64_t ret = static_cast<int64_t>(c.nr);
+    asm volatile("syscall"
+                 : "+a"(ret)
+                 : "D"(c.a[0]), "S"(c.a[1]), "d"(c.a[2]), "r"(r10), "r"(r8), "r"(r9)
+                 : "rcx", "r11", "memory");
+    return ret;
+}
+
+Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
+    Call c{};
+    do {
+        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(16) : rng.next();
+    } while (c.nr == VIRTUE_NR_exit);
+    for (auto& a : c.a) a = scalar(rng);
+    switch (c.nr) {
+    case VIRTUE_NR_console_write: {
+        c.ptr_kind = static_cast<Kind>(rng.below(static_cast<uint64_t>(Kind::Count)));
+        c.a[0] = pointer(rng, c.ptr_kind, stack, stack_size);
+        c.a[1] = length(rng);
+        // Never print our own memory: only lengths that must fail or write nothing.
+        if (is_own_memory(c.ptr_kind) && c.a[1] != 0 && c.a[1] <= kMaxLen)
+            c.a[1] = rng.below(2) ? 0 : kMaxLen + 1 + rng.below(1ull << 32);
+        break;
+    }
+    case VIRTUE_NR_console_read:
+    case VIRTUE_NR_domain_info:
+        c.ptr_kind = output_kind(rng);
+        c.a[0] = pointer(rng, c.ptr_kind, stack, stack_size);
+        if (c.nr == VIRTUE_NR_console_read) c.a[1] = length(rng);
+        break;
+    case VIRTUE_NR_sleep_until: {
+        uint64_t t = now();
+        c.a[0] = rng.below(64) == 0 ? t + rng.below(1000000 + 1) : rng.below(3) == 0 ? 0 : t - rng.below(t + 1);
+        break;
+    }
+    default: break;
+    }
+    return c;
+}
+
+// Why a result breaks the contract, or nullptr if it is allowed.
+const char* violation(const Call& c, int64_t r) {
+    if (r < 0 && r != -XEN_EPERM && r != -XEN_EFAULT && r != -XEN_EINVAL && r != -XEN_ENOSYS && r != -XEN_ESRCH)
+        return "errno outside EPERM/EFAULT/EINVAL/ENOSYS/ESRCH";
+    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_domain_destroy;
+    if (!known) return r == -XEN_ENOSYS ? nullptr : "unknown number did not return -ENOSYS";
+    bool kernel_ptr = c.a[0] >= kUserEnd;
+    switch (c.nr) {
+    case VIRTUE_NR_console_write:
+    case VIRTUE_NR_console_read:
+        if (c.a[1] > kMaxLen && r != -XEN_EINVAL && !(c.nr == VIRTUE_NR_console_read && r == -XEN_EPERM))
+            return "length above 4096 did not return -EINVAL";
+        if (kernel_ptr && c.a[1] != 0 && r >= 0) return "pointer outside the user half succeeded";
+        if (c.nr == VIRTUE_NR_console_write && r >= 0 && static_cast<uint64_t>(r) != c.a[1])
+            return "console_write did not return len";
+        if (c.nr == VIRTUE_NR_console_read && r >= 0 && static_cast<uint64_t>(r) > c.a[1])
+            return "console_read returned more than len";
+        return nullptr;
+    case VIRTUE_NR_domain_info:
+        if (kernel_ptr && r >= 0) return "pointer outside the user half succeeded";
+        return r > 0 ? "domain_info returned > 0" : nullptr;
+    case VIRTUE_NR_system_time: return r > 0 ? nullptr : "system_time not positive";
+    case VIRTUE_NR_set_tls_base:
+        if (kernel_ptr) return r == -XEN_EINVAL ? nullptr : "set_tls_base outside the user half not -EINVAL";
+        return r == 0 ? nullptr : "set_tls_base of a user address failed";
+    case VIRTUE_NR_domain_pause:
+    case VIRTUE_NR_domain_unpause:
+    case VIRTUE_NR_domain_destroy:
+        // The fuzzer has no control privilege.
+        return r == -XEN_EPERM ? nullptr : "control call without the privilege did not return -EPERM";
+    default: return r > 0 ? "yield/sleep_until returned > 0" : nullptr; // yield, sleep_until
+    }
+}
+
+void record(const Call& c, int64_t r) {
+    if (r >= 0) g_counts.ok++;
+    else if (r == -XEN_EPERM) g_counts.eperm++;
+    else if (r == -XEN_EFAULT) g_counts.efault++;
+    else if (r == -XEN_EINVAL) g_counts.einval++;
+    else if (r == -XEN_ENOSYS) g_counts.enosys++;
+    const char* why = violation(c, r);
+    if (why == nullptr) return;
+    if (g_counts.failures++ < kMaxPrintedFailures) {
+        print("fuzzer: unexpected result %lld for call 0x%llx(0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx) (%s)\n",
+              static_cast<long long>(r), static_cast<unsigned long long>(c.nr),
+              static_cast<unsigned long long>(c.a[0]), static_cast<unsigned long long>(c.a[1]),
+              static_cast<unsigned long long>(c.a[2]), static_cast<unsigned long long>(c.a[3]),
+              static_cast<unsigned long long>(c.a[4]), static_cast<unsigned long long>(c.a[5]), why);
+        if (g_counts.failures == kMaxPrintedFailures) print("fuzzer: further failures are counted, not printed\n");
+    }
+}
+
+uint64_t read_u64_cells(const void* p) {
+    fdt64_t v;
+    memcpy(&v, p, sizeof v);
+    return fdt64_to_cpu(v);
+}
+
+// The lowest user address the domain is known to use (image, boot info, first
+// stack, from the boot information), so that [0x1000, it) is unmapped.
+uint64_t lowest_mapped(const void* stack_hint) {
+    uint64_t lowest = reinterpret_cast<uint64_t>(__image_start);
+    auto consider = [&](uint64_t a) {
+        if (a != 0 && a < lowest) lowest = a;
+    };
+    consider(reinterpret_cast<uint64_t>(virtue::boot_info()));
+    consider(reinterpret_cast<uint64_t>(stack_hint) - 0x10000); // stacks are 64 KiB, if the tree says nothing
+    if (const void* fdt = virtue::boot_info()) {
+        int layout = fdt_path_offset(fdt, "/layout");
+        int len = 0;
+        const void* stack = layout >= 0 ? fdt_getprop(fdt, layout, "stack", &len) : nullptr;
+        if (stack != nullptr && len == 16) {
+            uint64_t top = read_u64_cells(stack), size = read_u64_cells(static_cast<const char*>(stack) + 8);
+            consider(top - size);
+        }
+    }
+    return lowest & ~0xfffull;
+}
+
+} // namespace
+
+int main() {
+    uint64_t calls = 1000000, seed = 1;
+    if (const char* v = virtue::arg_value("calls")) calls = strtoul(v, nullptr, 0);
+    if (const char* v = virtue::arg_value("seed")) seed = strtoul(v, nullptr, 0);
+    Rng rng{seed != 0 ? seed : 1};
+
+    unsigned char stack_blob[256];
+    memset(stack_blob, 0x5a, sizeof stack_blob);
+    g_unmapped_end = lowest_mapped(stack_blob);
+    print("fuzzer: %llu calls, seed %llu, unmapped probe range [0x1000, 0x%llx)\n",
+          static_cast<unsigned long long>(calls), static_cast<unsigned long long>(seed),
+          static_cast<unsigned long long>(g_unmapped_end));
+
+    // The runtime's thread block (word 0 points at it): a random set_tls_base
+    // is undone at once, before anything reads %fs again.
+    uint64_t fs_block;
+    asm volatile("movq %%fs:0, %0" : "=r"(fs_block));
+    for (uint64_t n = 1; n <= calls; n++) {
+        Call c = make_call(rng, stack_blob, sizeof stack_blob);
+        int64_t r = issue(c);
+        if (c.nr == VIRTUE_NR_set_tls_base) sys::set_tls_base(fs_block);
+        record(c, r);
+        if (n % 100000 == 0) print("fuzzer: %llu calls\n", static_cast<unsigned long long>(n));
+    }
+    asm volatile("" : : "r"(stack_blob) : "memory"); // the calls may look at it
+
+    print("fuzzer: done %llu calls, %llu failures, per-errno counts: ok=%llu EPERM=%llu EFAULT=%llu "
+          "EINVAL=%llu ENOSYS=%llu\n",
+          static_cast<unsigned long long>(calls), static_cast<unsigned long long>(g_counts.failures),
+          static_cast<unsigned long long>(g_counts.ok), static_cast<unsigned long long>(g_counts.eperm),
+          static_cast<unsigned long long>(g_counts.efault), static_cast<unsigned long long>(g_counts.einval),
+          static_cast<unsigned long long>(g_counts.enosys));
+    sys::exit(g_counts.failures == 0 ? 0 : 1);
+}
