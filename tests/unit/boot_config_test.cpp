@@ -199,8 +199,8 @@ BOOST_AUTO_TEST_CASE(default_dts_has_three_native_domains) {
     BOOST_CHECK_EQUAL(c.domains[1].module.index, 1u);
     BOOST_CHECK_EQUAL(c.domains[2].module.index, 2u);
     BOOST_CHECK_EQUAL(c.domains[0].privileges, uint32_t(kBootPrivControl));
-    BOOST_CHECK(c.domains[0].has_domain_id);
-    BOOST_CHECK_EQUAL(std::string(c.domains[0].bootargs), "console=hvc0");
+    BOOST_CHECK(!c.domains[0].has_domain_id); // the control domain becomes domain 0
+    BOOST_CHECK_EQUAL(std::string(c.domains[0].bootargs), "greeting from the device tree");
     BOOST_CHECK_EQUAL(c.domains[1].vcpus, 2u);
     BOOST_CHECK_EQUAL(c.domains[1].cap, 150u);
     BOOST_CHECK_EQUAL(c.memory_total, 48 * MiB);
