@@ -117,7 +117,7 @@ Result<Domain*> domain_create(const DomainParams& p) {
     d->vcpus = p.vcpus;
     d->account.weight = p.weight;
     d->account.cap_percent = p.cap;
-    d->overhead_bytes = sizeof(Domain);
+    d->overhead_bytes = heap_footprint(sizeof(Domain));
     {
         IrqLockGuard guard(g_registry_lock);
         Result<domid_t> id = Err::InvalidArgument;
@@ -210,7 +210,7 @@ Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, 
     t->kernel_rsp = reinterpret_cast<uint64_t>(sw);
 
     d.threads[d.thread_count++] = t;
-    d.overhead_bytes += sizeof(Thread) + (PAGE_SIZE << kKernelStackOrder);
+    d.overhead_bytes += heap_footprint(sizeof(Thread)) + (PAGE_SIZE << kKernelStackOrder);
     return t;
 }
 

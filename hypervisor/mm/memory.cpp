@@ -161,6 +161,12 @@ Result<void*> heap_alloc(size_t size) {
     return g_heap.alloc(size);
 }
 
+size_t heap_footprint(size_t size) {
+    size_t cls = SizeClassHeap::MIN_SIZE;
+    while (cls < size) cls <<= 1;
+    return cls;
+}
+
 Status heap_free(void* p) {
     IrqLockGuard guard(g_heap_lock);
     return g_heap.free(p);

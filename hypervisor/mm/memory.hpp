@@ -31,6 +31,8 @@ uint64_t frames_owned_by(domid_t owner);
 // Kernel objects (thread-safe).
 Result<void*> heap_alloc(size_t size);
 Status heap_free(void* p);
+// Bytes heap_alloc(size) really takes (its size class), for accounting.
+size_t heap_footprint(size_t size);
 
 struct MemoryStats {
     uint64_t ram_in_map_bytes;  // available RAM the firmware reported

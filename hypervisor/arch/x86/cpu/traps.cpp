@@ -85,7 +85,9 @@ extern "C" void handle_interrupt(InterruptFrame* frame) {
     bool from_user = (frame->cs & 3) != 0;
     if (v == 2 && panic_in_progress()) halt_forever(); // stopped by the panicking CPU
     if (v < 32) {
-        if (from_user) {
+        // NMI and machine checks are about the machine, not the domain that
+        // happened to run.
+        if (from_user && v != 2 && v != 18) {
             // A domain's fault never reaches the hypervisor's fatal path: the
             // domain (with no handler of its own) dies alone.
             dump_user_fault(*frame);
