@@ -28,7 +28,17 @@ SDK_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack 
     --build-id=none --orphan-handling=error -T $(SDK_LDSCRIPT)
 
 SDK_RUNTIME_SOURCES := $(sort $(wildcard $(SDK_DIR)/runtime/*.cpp))
-SDK_OBJS := $(SDK_CRT0) $(patsubst $(SDK_DIR)/%.cpp,$(SDK_OUT)/obj/%.o,$(SDK_RUNTIME_SOURCES))
+# The C memory/string functions are the hypervisor's own freestanding ones
+# (hypervisor/lib/string.cpp: the same set libfdt needs there), built again
+# with the SDK's flags.
+SDK_SHARED_STRING := $(SDK_OUT)/obj/shared/string.o
+SDK_OBJS := $(SDK_CRT0) $(patsubst $(SDK_DIR)/%.cpp,$(SDK_OUT)/obj/%.o,$(SDK_RUNTIME_SOURCES)) \
+    $(SDK_SHARED_STRING)
+
+$(SDK_SHARED_STRING): hypervisor/lib/string.cpp hypervisor/lib/string.hpp
+	@mkdir -p $(dir $@)
+	@echo "  CXX  $<  [sdk]"
+	@$(CXX) $(SDK_RUNTIME_CXXFLAGS) -Ihypervisor -MMD -MP -c $< -o $@
 
 $(SDK_OUT)/obj/%.o: $(SDK_DIR)/%.cpp $(NATIVE_CALLS_HPP)
 	@mkdir -p $(dir $@)

@@ -4,6 +4,25 @@
  * interrupt_common, which saves the GPRs as an InterruptFrame
  * (arch/descriptors.hpp) and calls handle_interrupt(frame).
  */
+/* The general registers, in InterruptFrame order (rax pushed first). */
+.macro push_gprs
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+.endm
+
     .section .text
     .balign 16
     .globl interrupt_stubs
@@ -25,21 +44,7 @@ interrupt_common:
     testb $3, 24(%rsp)
     jz 1f
     swapgs
-1:  pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+1:  push_gprs
     cld
     mov %rsp, %rdi
     call handle_interrupt
@@ -100,21 +105,7 @@ syscall_entry:
     pushq %rcx
     pushq $0
     pushq $0x100
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    push_gprs
     cld
     mov %rsp, %rdi
     call handle_syscall
