@@ -171,6 +171,21 @@ BOOST_AUTO_TEST_CASE(bad_domains_are_refused_with_their_path_and_others_boot) {
     check_reclaimed(r, 2);
 }
 
+BOOST_AUTO_TEST_CASE(malformed_configuration_is_reported_and_nothing_starts) {
+    // An ELF image where the device tree should be: the hypervisor says so
+    // and ends cleanly (nothing to run).
+    BootSpec spec;
+    spec.cmdline = "console=com1 com1=115200,8n1 loglvl=info debug-exit=0xf4 shutdown-when-done";
+    spec.timeout_s = 60;
+    std::string b = build_dir();
+    spec.modules = {{b + "/domains/hello.elf", "config"}, {b + "/domains/hello.elf", "hello"}};
+    BootResult r = boot(spec);
+    BOOST_TEST_MESSAGE(r.console);
+    require_clean_end(r);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(boot configuration \(module 0\) unusable: .*no domains started)")));
+    BOOST_TEST(!r.contains("(hello)"));
+}
+
 BOOST_AUTO_TEST_CASE(native_calls_succeed_and_refuse_bad_arguments) {
     BootResult r = boot_config("calls", 2);
     require_clean_end(r);
