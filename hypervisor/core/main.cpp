@@ -163,7 +163,7 @@ namespace {
                                     g_platform.reset.value);
 
     init_interrupt_controllers();
-    arch::user_entry_init_this_cpu();
+    if (Status s = arch::user_entry_init_this_cpu(); !s) panic("CPU 0: no ring-3 support: %s", err_name(s.error()));
     start_timers();
     sched_init_this_cpu();
     log_info("boot: first log line %lu us after entry", tsc_to_ns(g_first_line_tsc - g_entry_tsc) / 1000);
@@ -187,7 +187,7 @@ namespace {
     // a stack-protector canary (Debian builds it with -fstack-protector).
     arch::irq_disable();
     arch::wrmsr(arch::MSR_FS_BASE, reinterpret_cast<uint64_t>(&g_libfdt_tls));
-    if (start_boot_domains(g_boot_info) == 0) sched_all_domains_gone();
+    start_boot_domains(g_boot_info);
     memory_report();
     cpu_idle_loop();
 }

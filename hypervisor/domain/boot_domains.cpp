@@ -49,6 +49,8 @@ size_t start_boot_domains(const BootInfo& boot) {
     ModuleRef cfg_module;
     if (!modules.find(kConfigModuleName, sizeof kConfigModuleName - 1, cfg_module)) {
         log_info("no boot configuration module ('%s'): no domains to start", kConfigModuleName);
+        domains_begin_batch();
+        domains_end_batch();
         return 0;
     }
     MemoryStats mem = memory_stats();
@@ -59,6 +61,8 @@ size_t start_boot_domains(const BootInfo& boot) {
         log_error("boot configuration (module %u) unusable: %s%s%s (%s); no domains started", cfg_module.index,
                   g_config.fatal_message, g_config.fatal_path[0] ? " at " : "", g_config.fatal_path,
                   err_name(s.error()));
+        domains_begin_batch();
+        domains_end_batch();
         return 0;
     }
     for (size_t i = 0; i < g_config.stored_rejections(); i++) {
@@ -72,6 +76,7 @@ size_t start_boot_domains(const BootInfo& boot) {
 
     size_t started = 0;
     uint64_t t0 = system_time_ns();
+    domains_begin_batch();
     for (size_t i = 0; i < g_config.domain_count; i++) {
         const BootDomain& bd = g_config.domains[i];
         if (!bd.supported()) {
@@ -83,6 +88,7 @@ size_t start_boot_domains(const BootInfo& boot) {
     }
     uint64_t t1 = system_time_ns();
     log_info("%zu domain(s) started in %lu us", started, (t1 - t0) / 1000);
+    domains_end_batch();
     return started;
 }
 

@@ -179,7 +179,7 @@ Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, 
     auto mem = heap_alloc(sizeof(Thread));
     if (!mem) return mem.error();
     if (reinterpret_cast<uint64_t>(*mem) & 15) panic("heap returned a misaligned Thread");
-    auto stack = alloc_frames(kKernelStackOrder, DOMID_XEN);
+    auto stack = kernel_stack_alloc();
     if (!stack) {
         (void)heap_free(*mem);
         return stack.error();
@@ -188,7 +188,7 @@ Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, 
     t->domain = &d;
     t->id = d.thread_count;
     t->kernel_stack = *stack;
-    t->kernel_stack_top = arch::phys_to_virt(to_phys(*stack)).raw() + (PAGE_SIZE << kKernelStackOrder);
+    t->kernel_stack_top = stack->top;
     t->entity.account = &d.account;
     arch::fpu_init_state(t->fpu);
 
@@ -210,15 +210,24 @@ Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, 
     t->kernel_rsp = reinterpret_cast<uint64_t>(sw);
 
     d.threads[d.thread_count++] = t;
-    d.overhead_bytes += heap_footprint(sizeof(Thread)) + (PAGE_SIZE << kKernelStackOrder);
+    d.overhead_bytes += heap_footprint(sizeof(Thread)) + kKernelStackBytes;
     return t;
 }
 
 void domain_start(Domain& d) {
     d.state = DomainState::Running;
     __atomic_fetch_add(&g_unfinished, 1, __ATOMIC_ACQ_REL);
-    __atomic_store_n(&d.refs, d.thread_count, __ATOMIC_RELEASE);
+    // One reference per thread, plus ours until the loop is done: the
+    // threads may run and leave on other CPUs before it ends.
+    __atomic_store_n(&d.refs, d.thread_count + 1, __ATOMIC_RELEASE);
     for (uint32_t i = 0; i < d.thread_count; i++) sched_start_thread(*d.threads[i], i);
+    domain_put(d);
+}
+
+void domains_begin_batch() { __atomic_fetch_add(&g_unfinished, 1, __ATOMIC_ACQ_REL); }
+
+void domains_end_batch() {
+    if (__atomic_sub_fetch(&g_unfinished, 1, __ATOMIC_ACQ_REL) == 0) sched_all_domains_gone();
 }
 
 void domain_kill(Domain& d, int64_t status, const char* reason) {
@@ -228,19 +237,25 @@ void domain_kill(Domain& d, int64_t status, const char* reason) {
         d.state = DomainState::Dying;
         d.exit_status = status;
         d.end_reason = reason;
+        // A paused thread must run to leave; under d.lock so that a
+        // concurrent domain_pause cannot pause it again (it checks Dying).
+        d.paused = false;
+        sched_set_paused(d, false);
     }
     __atomic_fetch_add(&d.refs, 1, __ATOMIC_ACQ_REL); // threads may leave meanwhile
-    domain_unpause(d); // a paused thread must run to leave
     for (uint32_t i = 0; i < d.thread_count; i++) sched_wake_to_exit(*d.threads[i]);
     domain_put(d);
 }
 
 void domain_pause(Domain& d) {
+    IrqLockGuard guard(d.lock);
+    if (d.state == DomainState::Dying) return; // it must be able to leave
     d.paused = true;
     sched_set_paused(d, true);
 }
 
 void domain_unpause(Domain& d) {
+    IrqLockGuard guard(d.lock);
     d.paused = false;
     sched_set_paused(d, false);
 }
@@ -267,7 +282,7 @@ void unregister_and_free(Domain& d, uint64_t* left_after_release = nullptr) {
 void free_threads(Domain& d) {
     for (uint32_t i = 0; i < d.thread_count; i++) {
         Thread* t = d.threads[i];
-        (void)free_frames(t->kernel_stack, kKernelStackOrder);
+        kernel_stack_free(t->kernel_stack);
         t->~Thread();
         (void)heap_free(t);
     }

@@ -17,6 +17,7 @@
 #include <xen/xen.h>
 
 #include "arch/user_entry.hpp"
+#include "domain/kernel_stack.hpp"
 #include "lib/addr.hpp"
 #include "lib/result.hpp"
 #include "lib/spinlock.hpp"
@@ -29,15 +30,14 @@ struct Domain;
 inline constexpr uint32_t kMaxThreadsPerDomain = 64;
 inline constexpr size_t kMaxDomains = 256;
 inline constexpr size_t kDomainNameMax = 32;
-inline constexpr size_t kKernelStackOrder = 2; // 16 KiB per thread
-inline constexpr size_t kConsoleLineMax = 200;
+inline constexpr size_t kConsoleLineMax = 256;
 
 enum class ThreadState : uint8_t { Runnable, Running, Sleeping, Dead };
 
 struct Thread {
     uint64_t kernel_rsp = 0;       // saved by switch_context while not running
     uint64_t kernel_stack_top = 0; // 0 for a CPU's idle context
-    Mfn kernel_stack;              // order kKernelStackOrder block
+    KernelStack kernel_stack;      // guarded, from the pool (kernel_stack.hpp)
     Domain* domain = nullptr;      // nullptr: a CPU's idle context
     uint32_t id = 0;               // index in the domain
     volatile ThreadState state = ThreadState::Runnable;
@@ -121,8 +121,15 @@ Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, 
 // Makes every thread runnable (spread over the online CPUs).
 void domain_start(Domain& d);
 
+// Bracket the creation of a group of domains (boot): "all domains have
+// ended" is not reported while a batch is open, even if the first domains
+// of the batch have already come and gone.
+void domains_begin_batch();
+void domains_end_batch();
+
 // Ends the domain (idempotent: the first reason and status win). Safe from
-// any CPU, with interrupts off. Threads leave at their next hypervisor
+// any CPU, with interrupts off; the caller holds a reference (its own
+// thread's, or one from domain_get). Threads leave at their next hypervisor
 // entry; sleeping ones are woken to do so.
 void domain_kill(Domain& d, int64_t status, const char* reason);
 

@@ -143,6 +143,14 @@ int64_t call_domain_destroy(uint64_t domid) {
 // `syscall` from ring 3 (arch entry.S). Native domains have only the native
 // family: any other number, Xen's included, is -ENOSYS.
 extern "C" void handle_syscall(arch::InterruptFrame* frame) {
+    // The return address is the caller's next instruction; a `syscall` in
+    // the last bytes below 2^47 makes it non-canonical, and iretq to it
+    // would fault in ring 0 on the user's GS. Such a caller dies instead.
+    if (frame->rip >= arch::USER_LIMIT) {
+        log_error("d%u '%s': syscall with a non-canonical return address %016lx", caller().id, caller().name,
+                  frame->rip);
+        user_fault_kill_current(*frame);
+    }
     uint64_t nr = frame->rax;
     int64_t result = -XEN_ENOSYS;
     if (nr >= native::BASE && nr - native::BASE < native::TABLE_SIZE) {
@@ -154,6 +162,12 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
     }
     frame->rax = static_cast<uint64_t>(result);
     user_return_work(*frame);
+}
+
+// `syscall` from 32-bit compatibility mode: native domains are 64-bit only.
+extern "C" void handle_compat_syscall(arch::InterruptFrame* frame) {
+    log_error("d%u '%s': syscall from 32-bit compatibility mode at %08lx", caller().id, caller().name, frame->rip);
+    user_fault_kill_current(*frame);
 }
 
 } // namespace virtue

@@ -202,8 +202,14 @@ void sched_sleep_until(uint64_t deadline_ns) {
     Thread* t = cs.current;
     if (!t || system_time_ns() >= deadline_ns) return;
     charge_current(cs);
-    adjust_runnable(*t, -1);
     cs.lock.lock();
+    // domain_kill wakes only threads already asleep: a thread of a dying
+    // domain must not start sleeping (it leaves on its way back to ring 3).
+    if (t->domain->state == DomainState::Dying) {
+        cs.lock.unlock();
+        return;
+    }
+    adjust_runnable(*t, -1);
     t->state = ThreadState::Sleeping;
     t->wake_at_ns = deadline_ns;
     Thread** p = &cs.sleepers;
@@ -304,8 +310,12 @@ void describe_current(char* buf, size_t size) {
 void user_fault_kill_current(arch::InterruptFrame& frame) {
     Thread* t = current_thread();
     if (!t) panic("ring-3 fault without a current thread");
-    log_error("d%u '%s' thread %u: unhandled exception %lu in ring 3: domain killed", t->domain->id,
-              t->domain->name, t->id, frame.vector);
+    if (frame.vector == arch::SYSCALL_FRAME_VECTOR)
+        log_error("d%u '%s' thread %u: invalid syscall in ring 3: domain killed", t->domain->id, t->domain->name,
+                  t->id);
+    else
+        log_error("d%u '%s' thread %u: unhandled exception %lu in ring 3: domain killed", t->domain->id,
+                  t->domain->name, t->id, frame.vector);
     domain_kill(*t->domain, -1, "killed by an unhandled fault");
     sched_exit_current();
 }

@@ -144,6 +144,14 @@ BOOST_AUTO_TEST_CASE(faulting_domains_die_alone_and_their_memory_returns) {
     }
     for (const char* what : {"#PF page fault", "#GP general protection", "#UD invalid opcode", "#DE divide error"})
         BOOST_TEST(r.contains(what), what);
+    // A far call through a guest GDT selector (which must read as zero, not
+    // as hypervisor data) and a syscall from 32-bit mode (CSTAR) kill only
+    // their domain.
+    BOOST_TEST(r.contains("'gate' thread 0: #GP general protection in ring 3"));
+    BOOST_TEST(ended(r, "gate").status == -1);
+    BOOST_TEST(r.contains("'compat': syscall from 32-bit compatibility mode"));
+    BOOST_TEST(r.contains("'compat' thread 0: invalid syscall in ring 3: domain killed"));
+    BOOST_TEST(ended(r, "compat").status == -1);
     BOOST_TEST(r.contains("killed by an unhandled fault"));
     // The witness kept running after the others died, to its clean exit.
     BOOST_TEST(r.contains("(witness) spin: done"));
@@ -152,7 +160,7 @@ BOOST_AUTO_TEST_CASE(faulting_domains_die_alone_and_their_memory_returns) {
     Ended w = ended(r, "witness");
     BOOST_TEST(w.found);
     BOOST_TEST(w.status == 0);
-    check_reclaimed(r, 6);
+    check_reclaimed(r, 8);
 }
 
 BOOST_AUTO_TEST_CASE(bad_domains_are_refused_with_their_path_and_others_boot) {

@@ -17,7 +17,9 @@
 //              the control calls on domain ID: "<action>: d<ID> -> <result>"
 //   fault=K    "fault: about to <K>", then K = pf (write to 0x10), gp (load
 //              from non-canonical 0x8000000000000000), ud (ud2), de (divide by
-//              zero), kernel (read hypervisor address 0xffff82d080000000); if
+//              zero), kernel (read hypervisor address 0xffff82d080000000),
+//              gate (far call through a guest GDT selector, see do_fault),
+//              compat (syscall from 32-bit compatibility mode); if
 //              the domain survives: "fault: <K> did not fault" and exit(3)
 //   spin=N     busy for N ms of system time without yielding, then "spin: done"
 //   exit=N     "exit: status <N>", then exit(N)
@@ -246,7 +248,7 @@ void do_spin(int64_t ms) {
 // ---- fault ----
 
 bool is_fault_kind(const char* kind) {
-    static const char* const kKinds[] = {"pf", "gp", "ud", "de", "kernel"};
+    static const char* const kKinds[] = {"pf", "gp", "ud", "de", "kernel", "gate", "compat"};
     for (const char* k : kKinds)
         if (!strcmp(kind, k)) return true;
     return false;
@@ -269,10 +271,49 @@ bool is_fault_kind(const char* kind) {
                      "xorl %%edx, %%edx\n\t"
                      "divq %%rcx"
                      : : : "rax", "rcx", "rdx");
-    } else { // kernel
+    } else if (!strcmp(kind, "kernel")) {
         uint64_t v;
         asm volatile("movq (%1), %0" : "=r"(v) : "r"(0xffff82d080000000ul) : "memory");
         g_sink = v;
+    } else if (!strcmp(kind, "gate")) {
+        // A far call through selector 0xdf6b, below the hypervisor's GDT
+        // entries, after a syscall made with an RSP whose bits form a DPL-3
+        // call gate to 0xe008:0x2ffff0000: if guest selectors could reach
+        // hypervisor data (the user RSP saved by the syscall entry), this
+        // would enter ring 0. They read as zero: #GP/#NP in ring 3.
+        static const struct __attribute__((packed)) {
+            uint32_t offset;
+            uint16_t selector;
+        } far = {0, 0xdf6b};
+        asm volatile("mov %%rsp, %%rbx\n\t"
+                     "movabs $0xFFFFEC00E0080000, %%rsp\n\t"
+                     "mov $0x1004, %%eax\n\t"
+                     "syscall\n\t"
+                     "mov %%rbx, %%rsp\n\t"
+                     "lcall *%0"
+                     :
+                     : "m"(far)
+                     : "rax", "rbx", "rcx", "rdx", "r11", "memory");
+    } else if (!strcmp(kind, "compat")) {
+        // `syscall` from 32-bit compatibility mode (ring-3 CS 0xe023): lands
+        // at CSTAR under TCG and on AMD; must kill the domain only.
+        static struct __attribute__((packed)) {
+            uint32_t offset;
+            uint16_t selector;
+        } far = {0, 0xe023};
+        uint64_t target;
+        asm volatile("lea 1f(%%rip), %0" : "=r"(target));
+        far.offset = static_cast<uint32_t>(target);
+        asm volatile("ljmp *%0\n\t"
+                     ".code32\n"
+                     "1:\n\t"
+                     "mov $0x1004, %%eax\n\t"
+                     "syscall\n\t"
+                     "ud2\n\t"
+                     ".code64"
+                     :
+                     : "m"(far)
+                     : "rax", "rcx", "r11", "memory");
     }
     print("fault: %s did not fault\n", kind);
     sys::exit(3);

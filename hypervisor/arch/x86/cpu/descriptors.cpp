@@ -1,7 +1,10 @@
 // GDT, TSS and IDT setup.
 #include "arch/descriptors.hpp"
 
+#include "arch/paging.hpp"
 #include "arch/percpu.hpp"
+#include "lib/string.hpp"
+#include "mm/memory.hpp"
 
 extern "C" char interrupt_stubs[];
 
@@ -44,6 +47,33 @@ void set_gate(unsigned vector, unsigned ist) {
 
 } // namespace
 
+namespace {
+void load_gdt(const Gdt& gdt) {
+    DescriptorPointer ptr{static_cast<uint16_t>(GDT_RESERVED_BASE + sizeof(Gdt) - 1),
+                          reinterpret_cast<uint64_t>(&gdt) - GDT_RESERVED_BASE};
+    asm volatile("lgdt %0" : : "m"(ptr));
+}
+} // namespace
+
+Status gdt_move_to_safe_area() {
+    // Selectors below 0xe000 belong to guests (Xen's layout) and must read
+    // as zero (not present) until a guest installs its own: with the base
+    // biased into hypervisor data, a domain could otherwise load whatever
+    // lies before the GDT (e.g. a call gate made of its own saved RSP).
+    constexpr unsigned kOrder = 4; // 64 KiB >= 0xe000 + sizeof(Gdt)
+    static_assert(GDT_RESERVED_BASE + sizeof(Gdt) <= (4096u << kOrder));
+    PerCpu& cpu = this_cpu();
+    auto block = alloc_frames(kOrder, DOMID_XEN);
+    if (!block) return block.error();
+    auto* area = phys_ptr<uint8_t>(to_phys(*block));
+    memset(area, 0, 4096u << kOrder);
+    auto* gdt = reinterpret_cast<Gdt*>(area + GDT_RESERVED_BASE);
+    *gdt = cpu.gdt; // the loaded TSS descriptor (busy) comes along
+    load_gdt(*gdt);
+    cpu.live_gdt = gdt;
+    return Status::success();
+}
+
 void gdt_load_this_cpu() {
     PerCpu& cpu = this_cpu();
     Gdt& gdt = cpu.gdt;
@@ -62,11 +92,9 @@ void gdt_load_this_cpu() {
     set_tss_descriptor(gdt, &tss);
 
     // The base is biased so our entries start at selector 0xe000 (Xen's
-    // layout); lower selectors are the guest's and are never loaded before
-    // per-vCPU GDT frames exist.
-    DescriptorPointer ptr{static_cast<uint16_t>(GDT_RESERVED_BASE + sizeof(Gdt) - 1),
-                          reinterpret_cast<uint64_t>(&gdt) - GDT_RESERVED_BASE};
-    asm volatile("lgdt %0" : : "m"(ptr));
+    // layout). Until gdt_move_to_safe_area, the lower selectors point into
+    // hypervisor data: nothing may run in ring 3 before the move.
+    load_gdt(gdt);
     asm volatile("pushq %[cs]\n\t"
                  "leaq 1f(%%rip), %%rax\n\t"
                  "pushq %%rax\n\t"

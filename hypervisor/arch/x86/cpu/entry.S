@@ -93,13 +93,13 @@ switch_stack_and_call:
  */
 #define RING3_CS64 0xe033
 #define RING3_DS 0xe02b
-    .globl syscall_entry
-syscall_entry:
+.macro syscall_frame handler
     swapgs
     mov %rsp, %gs:24
     mov %gs:16, %rsp
     pushq $RING3_DS
     pushq %gs:24
+    movq $0, %gs:24         /* no user value lingers in hypervisor data */
     pushq %r11
     pushq $RING3_CS64
     pushq %rcx
@@ -108,8 +108,19 @@ syscall_entry:
     push_gprs
     cld
     mov %rsp, %rdi
-    call handle_syscall
+    call \handler
     jmp interrupt_return
+.endm
+
+    .globl syscall_entry
+syscall_entry:
+    syscall_frame handle_syscall
+
+/* `syscall` from compatibility mode (CSTAR): no 32-bit family exists yet;
+   the handler ends the caller. */
+    .globl syscall_compat_entry
+syscall_compat_entry:
+    syscall_frame handle_compat_syscall
 
 /* void switch_context(uint64_t* save_rsp, uint64_t next_rsp) */
     .globl switch_context

@@ -41,7 +41,7 @@ extern "C" void ap_entry64(uint32_t index) {
     arch::gdt_load_this_cpu();
     arch::idt_load_this_cpu();
     arch::lapic_init_this_cpu();
-    arch::user_entry_init_this_cpu();
+    if (Status s = arch::user_entry_init_this_cpu(); !s) panic("CPU %u: no ring-3 support: %s", index, err_name(s.error()));
     sched_init_this_cpu();
     cpu.lapic_ticks_per_ms = g_bsp_lapic_ticks_per_ms;
     arch::lapic_timer_start_periodic(cpu.lapic_ticks_per_ms, TICK_HZ, arch::VECTOR_TIMER);

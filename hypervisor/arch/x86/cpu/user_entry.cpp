@@ -2,16 +2,19 @@
 #include "arch/user_entry.hpp"
 
 #include "arch/cpu.hpp"
+#include "arch/descriptors.hpp"
 #include "arch/percpu.hpp"
 #include "lib/string.hpp"
 
 extern "C" void syscall_entry();
+extern "C" void syscall_compat_entry();
 extern "C" char user_copy_insn[], user_copy_recover[];
 
 namespace virtue::arch {
 namespace {
 constexpr uint32_t MSR_STAR = 0xc0000081;
 constexpr uint32_t MSR_LSTAR = 0xc0000082;
+constexpr uint32_t MSR_CSTAR = 0xc0000083;
 constexpr uint32_t MSR_FMASK = 0xc0000084;
 constexpr uint64_t EFER_SCE = 1u << 0;
 constexpr uint64_t CR0_MP = 1u << 1, CR0_EM = 1u << 2, CR0_TS = 1u << 3, CR0_NE = 1u << 5;
@@ -24,17 +27,22 @@ inline uint64_t read_cr0_() { return read_cr0(); }
 inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
 } // namespace
 
-void user_entry_init_this_cpu() {
+Status user_entry_init_this_cpu() {
+    TRY(gdt_move_to_safe_area());
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
     // STAR[47:32]: syscall CS (SS = +8); STAR[63:48] + 16 / + 8: sysret's
     // 64-bit CS / SS. With 0xe020 these are Xen's FLAT_RING3_CS64 (0xe033)
     // and FLAT_RING3_DS (0xe02b).
     wrmsr(MSR_STAR, (uint64_t{RING3_CS32 & ~3u} << 48) | (uint64_t{HYPERVISOR_CS} << 32));
     wrmsr(MSR_LSTAR, reinterpret_cast<uint64_t>(&syscall_entry));
+    // `syscall` from 32-bit compatibility mode (a ring-3 CS of 0xe023) lands
+    // here on AMD CPUs and under TCG: it must not find address 0.
+    wrmsr(MSR_CSTAR, reinterpret_cast<uint64_t>(&syscall_compat_entry));
     wrmsr(MSR_FMASK, FMASK);
     write_cr0((read_cr0_() | CR0_MP | CR0_NE) & ~(CR0_EM | CR0_TS));
     write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
     asm volatile("fninit");
+    return Status::success();
 }
 
 void fpu_init_state(FpuState& s) {

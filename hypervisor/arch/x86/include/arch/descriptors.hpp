@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "lib/result.hpp"
+
 namespace virtue::arch {
 
 inline constexpr uint16_t GDT_RESERVED_BASE = 0xe000; // byte offset of our entries
@@ -68,6 +70,9 @@ inline constexpr uint8_t VECTOR_TIMER = 0xf0;
 inline constexpr uint8_t VECTOR_SPURIOUS = 0xff;
 
 void gdt_load_this_cpu();   // builds and loads this CPU's GDT + TSS
+// Once memory is up, before ring 3: moves this CPU's GDT to a block whose
+// 0xe000 bytes below it (the guest selectors) are zero.
+Status gdt_move_to_safe_area();
 void idt_init();            // once, on the boot CPU
 void idt_load_this_cpu();
 

@@ -32,9 +32,13 @@
 #define IOREMAP_VIRT_START  VIRTUE_UL(0xFFFF810000000000)
 #define IOREMAP_VIRT_END    VIRTUE_UL(0xFFFF818000000000)
 
-/* Slot 259: hypervisor stacks, one guarded block per CPU. */
+/* Slot 259: hypervisor stacks, one guarded block per CPU, then the threads'
+ * kernel stacks (THREAD_STACK_STRIDE each: unmapped guard, then the stack). */
 #define STACKS_VIRT_START   VIRTUE_UL(0xFFFF818000000000)
 #define STACKS_VIRT_END     VIRTUE_UL(0xFFFF820000000000)
+#define THREAD_STACKS_VIRT_START (STACKS_VIRT_START + MAX_CPUS * STACK_STRIDE)
+#define THREAD_STACK_STRIDE VIRTUE_UL(0x8000)
+#define THREAD_STACK_PAGES  4
 
 /* Slot 260: the frame table, one FrameInfo per machine frame. */
 #define FRAMETABLE_VIRT_START VIRTUE_UL(0xFFFF820000000000)

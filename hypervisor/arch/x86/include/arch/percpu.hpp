@@ -29,7 +29,8 @@ struct alignas(64) PerCpu {
     volatile uint32_t in_exception; // nesting depth, to stop recursive dumps
     void (*volatile work)();        // run once by this CPU's idle loop (smp_call)
     Tss tss;
-    Gdt gdt;
+    Gdt gdt;                        // built here at boot ...
+    Gdt* live_gdt;                  // ... then loaded from a zero-padded block
 };
 
 static_assert(offsetof(PerCpu, self) == 0);
