@@ -22,12 +22,14 @@ std::string build_dir() {
 
 // Boots tests/configs/<config>.dts with every test image available as a
 // module ("test", "spinner", "fuzzer", "hello").
-BootResult boot_config(const std::string& config, int smp = 1, int timeout_s = 90, int mem_mib = 256) {
+BootResult boot_config(const std::string& config, int smp = 1, int timeout_s = 90, int mem_mib = 256,
+                       const std::string& console_input = "") {
     BootSpec spec;
     spec.cmdline = "console=com1 com1=115200,8n1 loglvl=info debug-exit=0xf4 shutdown-when-done";
     spec.smp = smp;
     spec.mem_mib = mem_mib;
     spec.timeout_s = timeout_s;
+    spec.console_input = console_input;
     std::string b = build_dir();
     spec.modules = {{b + "/test-configs/" + config + ".dtb", "config"},
                     {b + "/domains/test-domain.elf", "test"},
@@ -170,12 +172,14 @@ BOOST_AUTO_TEST_CASE(bad_domains_are_refused_with_their_path_and_others_boot) {
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/orphan: domain not started: .*module)")));
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/twin@2: domain not started: .*name)")));
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/odd: domain not started: .*kind)")));
+    BOOST_TEST(r.contains("/domains/badimage: domain 'badimage' not started: not an ELF file (bad magic)"));
     BOOST_TEST(r.contains("(survivor) line 3 of 3 from survivor"));
     BOOST_TEST(r.contains("(twin) line 1 of 1 from twin")); // the first twin is fine
     BOOST_TEST(ended(r, "survivor").status == 0);
     BOOST_TEST(!r.contains("(huge)"));
     BOOST_TEST(!r.contains("(orphan)"));
     BOOST_TEST(!r.contains("(odd)"));
+    BOOST_TEST(!r.contains("(badimage)"));
     check_reclaimed(r, 2);
 }
 
@@ -210,6 +214,16 @@ BOOST_AUTO_TEST_CASE(native_calls_succeed_and_refuse_bad_arguments) {
     BOOST_TEST(r.contains("(controller) bootinfo: module test "));
     BOOST_TEST(r.contains("(checker) bootinfo: bootargs='info bootinfo errors sleep' modules=0"));
     check_reclaimed(r, 2);
+}
+
+BOOST_AUTO_TEST_CASE(control_domain_reads_the_console) {
+    // Bytes typed before the hypervisor set up the UART may be dropped with
+    // its FIFO; the marker at the end must arrive.
+    BootResult r = boot_config("console", 2, 90, 256, std::string(64, '.') + "typed on the console!");
+    require_clean_end(r);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(reader\) read: \d+ bytes: '[.]*typed on the console!')")));
+    BOOST_TEST(r.contains("(other) check console_read_not_control: ok"));
+    BOOST_TEST(ended(r, "reader").status == 0);
 }
 
 BOOST_AUTO_TEST_CASE(control_domain_pauses_unpauses_and_destroys_another) {

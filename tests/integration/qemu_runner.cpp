@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -62,13 +63,22 @@ BootResult boot(const BootSpec& spec) {
         "-m", std::to_string(spec.mem_mib), "-display", "none", "-serial", "stdio", "-monitor", "none",
         "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-cdrom", iso.string(),
         "-boot", "d"};
+    // Console input, if any, comes from a file on QEMU's stdin: QEMU hands it
+    // to the UART as fast as the guest takes it.
+    fs::path input = dir / "console-input";
+    if (!spec.console_input.empty()) {
+        FILE* f = std::fopen(input.c_str(), "w");
+        if (!f) throw std::runtime_error("cannot write " + input.string());
+        std::fputs(spec.console_input.c_str(), f);
+        std::fclose(f);
+    }
     int out_pipe[2];
     if (pipe(out_pipe) != 0) throw std::runtime_error("pipe failed");
     pid_t pid = fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 0);
+        int in = spec.console_input.empty() ? open("/dev/null", O_RDWR) : open(input.c_str(), O_RDONLY);
+        dup2(in, 0);
         dup2(out_pipe[1], 1);
         dup2(out_pipe[1], 2);
         close(out_pipe[0]);

@@ -16,6 +16,7 @@ struct BootSpec {
     std::string stop_after;
     double stop_grace_s = 0;
     std::vector<std::pair<std::string, std::string>> modules; // file, module cmdline
+    std::string console_input; // bytes typed on the serial console (empty: none)
 };
 
 struct BootResult {

@@ -22,6 +22,8 @@
 //              compat (syscall from 32-bit compatibility mode); if
 //              the domain survives: "fault: <K> did not fault" and exit(3)
 //   spin=N     busy for N ms of system time without yielding, then "spin: done"
+//   read=MS    console_read (control domains) until a '!' arrives or MS ms
+//              have passed: "read: <n> bytes: '<text>'" (non-printables as '.')
 //   exit=N     "exit: status <N>", then exit(N)
 // When the words run out: "test-domain: done" and status 0. An unknown word:
 // "test-domain: unknown action '<word>'" and exit(2).
@@ -226,6 +228,29 @@ void do_print(int64_t n) {
     }
 }
 
+void do_read(int64_t ms) {
+    static char text[512];
+    size_t n = 0;
+    uint64_t end = now() + static_cast<uint64_t>(ms > 0 ? ms : 0) * kNsPerMs;
+    bool done = false;
+    while (!done && now() < end && n < sizeof text - 1) {
+        int64_t got = sys::console_read(text + n, sizeof text - 1 - n);
+        if (got < 0) {
+            print("read: error %lld\n", static_cast<long long>(got));
+            return;
+        }
+        for (int64_t i = 0; i < got; i++) {
+            char& c = text[n + static_cast<size_t>(i)];
+            if (c == '!') done = true;
+            if (c < 0x20 || c > 0x7e) c = '.';
+        }
+        n += static_cast<size_t>(got);
+        if (!got) sys::sleep_until(now() + 10 * kNsPerMs);
+    }
+    text[n] = '\0';
+    print("read: %zu bytes: '%s'\n", n, text);
+}
+
 void do_control(const char* action, int64_t (*call)(uint64_t), int64_t id) {
     int64_t r = call(static_cast<uint64_t>(id));
     print("%s: d%lld -> %lld\n", action, static_cast<long long>(id), static_cast<long long>(r));
@@ -331,6 +356,7 @@ int main() {
         else if (!strcmp(w, "sleep")) do_sleep();
         else if ((v = value_of(w, "print"))) do_print(parse_int(v));
         else if ((v = value_of(w, "pace"))) g_pace_ms = parse_int(v);
+        else if ((v = value_of(w, "read"))) do_read(parse_int(v));
         else if ((v = value_of(w, "pause"))) do_control("pause", sys::domain_pause, parse_int(v));
         else if ((v = value_of(w, "unpause"))) do_control("unpause", sys::domain_unpause, parse_int(v));
         else if ((v = value_of(w, "destroy"))) do_control("destroy", sys::domain_destroy, parse_int(v));
