@@ -18,14 +18,9 @@
 #include <vector>
 
 #include "domain/boot_config.hpp"
+#include "err_print.hpp"
 
 using namespace virtue;
-
-namespace virtue {
-[[maybe_unused]] static std::ostream& operator<<(std::ostream& o, Err e) {
-    return o << err_name(e);
-}
-} // namespace virtue
 
 namespace {
 

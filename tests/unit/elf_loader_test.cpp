@@ -16,15 +16,9 @@
 #include <vector>
 
 #include "domain/elf_loader.hpp"
+#include "err_print.hpp"
 
 using namespace virtue;
-
-namespace virtue {
-// Boost.Test printer (static: cannot clash with other test files).
-[[maybe_unused]] static std::ostream& operator<<(std::ostream& o, Err e) {
-    return o << err_name(e);
-}
-} // namespace virtue
 
 namespace {
 

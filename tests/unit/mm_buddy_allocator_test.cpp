@@ -2,7 +2,7 @@
 // randomized run against a shadow model.
 #include <boost/test/unit_test.hpp>
 
-#include "unit/mm_test_print.hpp"
+#include "unit/err_print.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,7 +1,7 @@
 // Frame table: layout, bounds checks, census.
 #include <boost/test/unit_test.hpp>
 
-#include "unit/mm_test_print.hpp"
+#include "unit/err_print.hpp"
 
 #include <vector>
 

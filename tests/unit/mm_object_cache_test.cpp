@@ -1,7 +1,7 @@
 // Object caches and the size-class heap, over a host page source.
 #include <boost/test/unit_test.hpp>
 
-#include "unit/mm_test_print.hpp"
+#include "unit/err_print.hpp"
 
 #include <algorithm>
 #include <cstdint>

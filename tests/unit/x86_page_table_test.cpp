@@ -3,7 +3,7 @@
 // exhaustion, and a randomized run against a shadow map of every 4 KiB page.
 #include <boost/test/unit_test.hpp>
 
-#include "unit/mm_test_print.hpp"
+#include "unit/err_print.hpp"
 
 #include <cstdlib>
 #include <cstring>
