@@ -2,7 +2,8 @@
  * Interrupt and exception entry: one 16-byte stub per vector pushes a dummy
  * error code where the CPU pushes none, then the vector number, and joins
  * interrupt_common, which saves the GPRs as an InterruptFrame
- * (arch/descriptors.hpp) and calls handle_interrupt(frame).
+ * (arch/descriptors.hpp) and calls handle_interrupt(frame). NMI, #DF and
+ * #MC (the IST vectors) join paranoid_common instead.
  */
 /* The general registers, in InterruptFrame order (rax pushed first). */
 .macro push_gprs
@@ -23,6 +24,24 @@
     pushq %r15
 .endm
 
+.macro pop_gprs
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+.endm
+
     .section .text
     .balign 16
     .globl interrupt_stubs
@@ -35,7 +54,11 @@ interrupt_stubs:
     pushq $0
     .endif
     pushq $vec
+    .if (vec == 2) || (vec == 8) || (vec == 18)
+    jmp paranoid_common
+    .else
     jmp interrupt_common
+    .endif
     .set vec, vec + 1
     .endr
 
@@ -52,25 +75,37 @@ interrupt_common:
        and of a new thread's first run). */
     .globl interrupt_return
 interrupt_return:
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    pop_gprs
     testb $3, 24(%rsp)
     jz 1f
     swapgs
 1:  add $16, %rsp
+    iretq
+
+/*
+ * NMI, #DF and #MC can arrive anywhere, including between a swapgs and the
+ * iretq/sysret that follows it, where the saved CS does not tell which GS
+ * is loaded. Decide by the GS base itself: the hypervisor's per-CPU
+ * addresses are in the upper half, a ring-3 GS base (0 for native domains)
+ * is not.
+ */
+paranoid_common:
+    push_gprs
+    cld
+    xor %ebx, %ebx          /* rbx = 1 if we swapped (callee-saved) */
+    mov $0xc0000101, %ecx   /* MSR_GS_BASE */
+    rdmsr
+    test %edx, %edx
+    js 1f
+    swapgs
+    mov $1, %ebx
+1:  mov %rsp, %rdi
+    call handle_interrupt
+    test %ebx, %ebx
+    jz 2f
+    swapgs
+2:  pop_gprs
+    add $16, %rsp
     iretq
 
 /* void switch_stack_and_call(uint64_t stack_top, void (*fn)(void*), void* arg) — never returns. */
