@@ -18,6 +18,9 @@ const char* err_name(Err e) {
     case Err::DoubleFree: return "double free";
     case Err::Permission: return "permission denied";
     case Err::NotSupported: return "not supported";
+    case Err::BadHandle: return "bad handle";
+    case Err::ForeignHandle: return "another domain's handle";
+    case Err::WrongType: return "wrong object type";
     }
     return "unknown error";
 }

@@ -26,6 +26,9 @@ enum class Err : uint8_t {
     DoubleFree,      // freeing something that is already free
     Permission,      // the caller lacks the right
     NotSupported,    // valid request we do not implement
+    BadHandle,       // not a live handle of this table (never issued, or closed)
+    ForeignHandle,   // a handle issued by another domain's table
+    WrongType,       // a live handle to an object of another type
 };
 
 // Human-readable name for logs.
