@@ -145,6 +145,16 @@ Result<Domain*> domain_create(const DomainParams& p) {
         return root.error();
     }
     d->root = to_phys(*root);
+    static_assert(kHandlesPerDomain * sizeof(HandleSlot) <= PAGE_SIZE);
+    auto handle_frame = domain_alloc_frame(*d);
+    if (!handle_frame) {
+        domain_destroy_unstarted(*d);
+        return handle_frame.error();
+    }
+    if (Status s = d->handles.init(d->id, arch::phys_ptr<HandleSlot>(to_phys(*handle_frame)), kHandlesPerDomain); !s) {
+        domain_destroy_unstarted(*d);
+        return s.error();
+    }
     const uint64_t* kernel = arch::phys_ptr<uint64_t>(arch::kernel_root());
     uint64_t* mine = arch::phys_ptr<uint64_t>(d->root);
     for (unsigned i = 256; i < 272; i++) mine[i] = kernel[i];
@@ -304,6 +314,10 @@ void domain_put(Domain& d) {
              (life_ns / 1000000) % 1000, cpu_ns / 1000000, (cpu_ns / 1000) % 1000);
     domid_t id = d.id;
     uint64_t frames = d.partition_frames;
+    {
+        IrqLockGuard guard(d.handles_lock);
+        d.handles.close_all([](KObject* o) { kobject_unref(*o); });
+    }
     free_threads(d);
     uint64_t left = 0;
     unregister_and_free(d, &left);

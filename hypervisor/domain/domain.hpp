@@ -17,6 +17,7 @@
 #include <xen/xen.h>
 
 #include "arch/user_entry.hpp"
+#include "cap/handle_table.hpp"
 #include "domain/kernel_stack.hpp"
 #include "lib/addr.hpp"
 #include "lib/result.hpp"
@@ -29,13 +30,14 @@ struct Domain;
 
 inline constexpr uint32_t kMaxThreadsPerDomain = 64;
 inline constexpr size_t kMaxDomains = 256;
+inline constexpr uint32_t kHandlesPerDomain = 128; // fits one partition frame
 inline constexpr size_t kDomainNameMax = 32;
 inline constexpr size_t kConsoleLineMax = 256;
 
 enum class ThreadState : uint8_t { Runnable, Running, Sleeping, Dead };
 
 struct Thread {
-    uint64_t kernel_rsp = 0;       // saved by switch_context while not running
+    uint64_t kernel_rsp = 0;       // first: switch_context's save slot       // saved by switch_context while not running
     uint64_t kernel_stack_top = 0; // 0 for a CPU's idle context
     KernelStack kernel_stack;      // guarded, from the pool (kernel_stack.hpp)
     Domain* domain = nullptr;      // nullptr: a CPU's idle context
@@ -46,6 +48,9 @@ struct Thread {
     uint64_t fs_base = 0;          // user FS base (set_tls_base)
     Thread* sleep_next = nullptr;  // per-CPU sleep list, sorted by wake_at_ns
     sched::Entity entity;
+    // What handles name (no destroy: the domain frees its threads after it
+    // has emptied its handle table).
+    KObject kobj{ObjType::Thread, 1, nullptr};
     arch::FpuState fpu;
 };
 
@@ -68,6 +73,11 @@ struct Domain {
     uint32_t free_head;
     uint32_t block_head;
     PhysAddr root; // PML4 of the domain's address space
+    KObject aspace_kobj{ObjType::AddressSpace, 1, nullptr}; // what handles to it name
+
+    // Handles (cap/handle_table.hpp): one partition frame of slots.
+    SpinLock handles_lock;
+    HandleTable handles;
 
     // Layout of the address space (virtual).
     uint64_t image_start = 0, image_end = 0, entry = 0;

@@ -138,6 +138,65 @@ int64_t call_domain_destroy(uint64_t domid) {
     return on_other_domain(domid, [](Domain& d) { domain_kill(d, -9, "destroyed by the control domain"); });
 }
 
+namespace {
+int64_t handle_errno(Err e) {
+    switch (e) {
+    case Err::BadHandle: return -XEN_EBADF;
+    case Err::ForeignHandle: return -XEN_EXDEV;
+    case Err::WrongType: return -XEN_ENODEV;
+    case Err::Permission: return -XEN_EACCES;
+    case Err::NoMemory: return -XEN_EMFILE;
+    default: return -XEN_EINVAL;
+    }
+}
+
+int64_t new_handle(KObject& obj) {
+    Domain& d = caller();
+    IrqLockGuard guard(d.handles_lock);
+    auto h = d.handles.insert(obj, RIGHTS_ALL);
+    return h ? static_cast<int64_t>(*h) : handle_errno(h.error());
+}
+} // namespace
+
+int64_t call_thread_self() { return new_handle(current_thread()->kobj); }
+
+int64_t call_address_space_self() { return new_handle(caller().aspace_kobj); }
+
+int64_t call_handle_duplicate(uint64_t handle, uint64_t rights) {
+    if (rights >> 32) return -XEN_EINVAL;
+    Domain& d = caller();
+    IrqLockGuard guard(d.handles_lock);
+    auto h = d.handles.duplicate(handle, static_cast<uint32_t>(rights));
+    return h ? static_cast<int64_t>(*h) : handle_errno(h.error());
+}
+
+int64_t call_handle_close(uint64_t handle) {
+    Domain& d = caller();
+    KObject* obj;
+    {
+        IrqLockGuard guard(d.handles_lock);
+        auto closed = d.handles.close(handle);
+        if (!closed) return handle_errno(closed.error());
+        obj = *closed;
+    }
+    kobject_unref(*obj); // outside the table's lock (handle_table.hpp)
+    return 0;
+}
+
+int64_t call_handle_query(uint64_t handle, uint64_t info) {
+    if (info & 3) return -XEN_EINVAL;
+    Domain& d = caller();
+    virtue_handle_info out{};
+    {
+        IrqLockGuard guard(d.handles_lock);
+        auto q = d.handles.query(handle);
+        if (!q) return handle_errno(q.error());
+        out.type = static_cast<uint32_t>(q->type);
+        out.rights = q->rights;
+    }
+    return copy_to_user(d, info, &out, sizeof out);
+}
+
 } // namespace native
 
 // `syscall` from ring 3 (arch entry.S). Native domains have only the native

@@ -208,11 +208,13 @@ BOOST_AUTO_TEST_CASE(native_calls_succeed_and_refuse_bad_arguments) {
         BOOST_TEST(ended(r, d).status == 0, d);
     }
     BOOST_TEST(r.contains("(checker) sleep: ok"));
+    for (std::string d : {"checker", "controller"})
+        BOOST_TEST(std::regex_search(r.console, std::regex("\\(" + d + "\\) handles: [1-9]\\d* checks, 0 failed")), d);
     // The control domain is domain 0 and sees the boot modules; the other
     // domain sees none.
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(controller\) info: id=0 .*privileges=control)")));
     BOOST_TEST(r.contains("(controller) bootinfo: module test "));
-    BOOST_TEST(r.contains("(checker) bootinfo: bootargs='info bootinfo errors sleep' modules=0"));
+    BOOST_TEST(r.contains("(checker) bootinfo: bootargs='info bootinfo errors handles sleep' modules=0"));
     check_reclaimed(r, 2);
 }
 

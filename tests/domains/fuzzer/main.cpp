@@ -8,7 +8,7 @@
 // "fuzzer: done <n> calls, <k> failures, per-errno counts: ok=.. EPERM=..
 // EFAULT=.. EINVAL=.. ENOSYS=..", exiting with 0 if k == 0, else 1.
 //
-// Call numbers: 90% in [0x1000, 0x1010) (the native calls and unknown
+// Call numbers: 90% in [0x1000, 0x1018) (the native calls and unknown
 // numbers after them), 10% random 64-bit. exit is never issued.
 //
 // Safety rules, so that the fuzzer cannot corrupt or flood itself:
@@ -165,7 +165,7 @@ int64_t issue(const Call& c) {
 Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
     Call c{};
     do {
-        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(16) : rng.next();
+        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(24) : rng.next();
     } while (c.nr == VIRTUE_NR_exit);
     for (auto& a : c.a) a = scalar(rng);
     switch (c.nr) {
@@ -184,6 +184,9 @@ Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
         c.a[0] = pointer(rng, c.ptr_kind, stack, stack_size);
         if (c.nr == VIRTUE_NR_console_read) c.a[1] = length(rng);
         break;
+    case VIRTUE_NR_handle_query:
+        c.a[1] = pointer(rng, output_kind(rng), stack, stack_size);
+        break;
     case VIRTUE_NR_sleep_until: {
         uint64_t t = now();
         c.a[0] = rng.below(64) == 0 ? t + rng.below(1000000 + 1) : rng.below(3) == 0 ? 0 : t - rng.below(t + 1);
@@ -196,9 +199,10 @@ Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
 
 // Why a result breaks the contract, or nullptr if it is allowed.
 const char* violation(const Call& c, int64_t r) {
-    if (r < 0 && r != -XEN_EPERM && r != -XEN_EFAULT && r != -XEN_EINVAL && r != -XEN_ENOSYS && r != -XEN_ESRCH)
-        return "errno outside EPERM/EFAULT/EINVAL/ENOSYS/ESRCH";
-    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_domain_destroy;
+    if (r < 0 && r != -XEN_EPERM && r != -XEN_EFAULT && r != -XEN_EINVAL && r != -XEN_ENOSYS && r != -XEN_ESRCH &&
+        r != -XEN_EBADF && r != -XEN_EXDEV && r != -XEN_EACCES && r != -XEN_EMFILE)
+        return "errno outside the documented set";
+    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_handle_query;
     if (!known) return r == -XEN_ENOSYS ? nullptr : "unknown number did not return -ENOSYS";
     bool kernel_ptr = c.a[0] >= kUserEnd;
     switch (c.nr) {
@@ -224,6 +228,21 @@ const char* violation(const Call& c, int64_t r) {
     case VIRTUE_NR_domain_destroy:
         // The fuzzer has no control privilege.
         return r == -XEN_EPERM ? nullptr : "control call without the privilege did not return -EPERM";
+    case VIRTUE_NR_thread_self:
+    case VIRTUE_NR_address_space_self:
+        return r > 0 || r == -XEN_EMFILE ? nullptr : "self handle neither a handle nor -EMFILE";
+    case VIRTUE_NR_handle_duplicate:
+        if (c.a[1] >> 32) return r == -XEN_EINVAL ? nullptr : "rights above bit 31 not -EINVAL";
+        return r > 0 || r == -XEN_EBADF || r == -XEN_EXDEV || r == -XEN_EACCES || r == -XEN_EMFILE
+                   ? nullptr
+                   : "handle_duplicate result outside its contract";
+    case VIRTUE_NR_handle_close:
+        return r == 0 || r == -XEN_EBADF || r == -XEN_EXDEV ? nullptr : "handle_close result outside its contract";
+    case VIRTUE_NR_handle_query:
+        if (c.a[1] >= kUserEnd && r == 0) return "handle_query wrote outside the user half";
+        return r == 0 || r == -XEN_EBADF || r == -XEN_EXDEV || r == -XEN_EINVAL || r == -XEN_EFAULT
+                   ? nullptr
+                   : "handle_query result outside its contract";
     default: return r > 0 ? "yield/sleep_until returned > 0" : nullptr; // yield, sleep_until
     }
 }

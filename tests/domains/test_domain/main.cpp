@@ -22,6 +22,8 @@
 //              compat (syscall from 32-bit compatibility mode); if
 //              the domain survives: "fault: <K> did not fault" and exit(3)
 //   spin=N     busy for N ms of system time without yielding, then "spin: done"
+//   handles    handle checks, like errors: "check <label>: ..." then
+//              "handles: <n> checks, <m> failed"
 //   read=MS    console_read (control domains) until a '!' arrives or MS ms
 //              have passed: "read: <n> bytes: '<text>'" (non-printables as '.')
 //   exit=N     "exit: status <N>", then exit(N)
@@ -228,6 +230,67 @@ void do_print(int64_t n) {
     }
 }
 
+void do_handles() {
+    Checks c;
+    const int64_t ebadf = -XEN_EBADF, exdev = -XEN_EXDEV, eacces = -XEN_EACCES, emfile = -XEN_EMFILE;
+    static virtue_handle_info hi;
+    int64_t self = sys::thread_self();
+    c.expect_true("thread_self_is_handle", self > 0);
+    c.expect("query_thread", sys::handle_query(static_cast<uint64_t>(self), &hi), 0);
+    c.expect_true("query_thread_type", hi.type == 1 && hi.rights == 0xffffffffu);
+    int64_t as = sys::address_space_self();
+    c.expect("query_aspace", sys::handle_query(static_cast<uint64_t>(as), &hi), 0);
+    c.expect_true("query_aspace_type", hi.type == 2);
+    c.expect_true("handles_differ", as != self);
+
+    // Duplicate with fewer rights; rights never grow back.
+    int64_t ro = sys::handle_duplicate(static_cast<uint64_t>(self), 1u << 8);
+    c.expect_true("duplicate_is_handle", ro > 0 && ro != self);
+    c.expect("query_duplicate", sys::handle_query(static_cast<uint64_t>(ro), &hi), 0);
+    c.expect_true("duplicate_rights", hi.rights == (1u << 8));
+    c.expect("duplicate_without_right", sys::handle_duplicate(static_cast<uint64_t>(ro), 1u << 8), eacces);
+    int64_t dup_only = sys::handle_duplicate(static_cast<uint64_t>(self), 1u);
+    c.expect_true("duplicate_dup_only", dup_only > 0);
+    c.expect("duplicate_growing", sys::handle_duplicate(static_cast<uint64_t>(dup_only), 1u | (1u << 8)), eacces);
+    c.expect_true("duplicate_same_rights", sys::handle_duplicate(static_cast<uint64_t>(dup_only), 1u) > 0);
+    c.expect("duplicate_rights_above_32", sys::handle_duplicate(static_cast<uint64_t>(self), 1ull << 32), -XEN_EINVAL);
+
+    // Closed: dead for good, the duplicate lives on.
+    c.expect("close", sys::handle_close(static_cast<uint64_t>(self)), 0);
+    c.expect("close_again", sys::handle_close(static_cast<uint64_t>(self)), ebadf);
+    c.expect("query_closed", sys::handle_query(static_cast<uint64_t>(self), &hi), ebadf);
+    c.expect("duplicate_closed", sys::handle_duplicate(static_cast<uint64_t>(self), 0), ebadf);
+    c.expect("duplicate_survives", sys::handle_query(static_cast<uint64_t>(ro), &hi), 0);
+
+    // Forged values: 0, stray high bits, another domain's id in the value.
+    c.expect("handle_zero", sys::handle_close(0), ebadf);
+    c.expect("handle_high_bits", sys::handle_close(static_cast<uint64_t>(ro) | (1ull << 63)), ebadf);
+    uint64_t my_id = info_or_panic().domain_id;
+    uint64_t foreign = (static_cast<uint64_t>(ro) & ~(0x7fffull << 40)) | (((my_id + 1) & 0x7fff) << 40);
+    c.expect("handle_foreign", sys::handle_close(foreign), exdev);
+    c.expect("query_misaligned", sys::handle_query(static_cast<uint64_t>(ro), addr<virtue_handle_info>(reinterpret_cast<uint64_t>(&hi) + 2)), -XEN_EINVAL);
+    c.expect("query_kernel", sys::handle_query(static_cast<uint64_t>(ro), addr<virtue_handle_info>(0xffff830000001000)), -XEN_EFAULT);
+
+    // Exhaustion: the table holds 128 handles; then -EMFILE, and closing
+    // one makes room again.
+    int64_t last = 0;
+    int made = 0;
+    for (int i = 0; i < 200; i++) {
+        int64_t h = sys::thread_self();
+        if (h < 0) {
+            last = h;
+            break;
+        }
+        made++;
+    }
+    c.expect("table_full", last, emfile);
+    c.expect_true("table_bounded", made > 0 && made <= 128);
+    c.expect("duplicate_when_full", sys::handle_duplicate(static_cast<uint64_t>(as), 0), emfile);
+    c.expect("close_when_full", sys::handle_close(static_cast<uint64_t>(as)), 0);
+    c.expect_true("room_again", sys::thread_self() > 0);
+    print("handles: %u checks, %u failed\n", c.total, c.failed);
+}
+
 void do_read(int64_t ms) {
     static char text[512];
     size_t n = 0;
@@ -353,6 +416,7 @@ int main() {
         if (!strcmp(w, "info")) do_info();
         else if (!strcmp(w, "bootinfo")) do_bootinfo();
         else if (!strcmp(w, "errors")) do_errors();
+        else if (!strcmp(w, "handles")) do_handles();
         else if (!strcmp(w, "sleep")) do_sleep();
         else if ((v = value_of(w, "print"))) do_print(parse_int(v));
         else if ((v = value_of(w, "pace"))) g_pace_ms = parse_int(v);
