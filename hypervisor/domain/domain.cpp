@@ -338,11 +338,6 @@ Result<Domain*> domain_get(domid_t id) {
     return d;
 }
 
-void for_each_domain(void (*fn)(Domain&, void*), void* ctx) {
-    IrqLockGuard guard(g_registry_lock);
-    for (Domain* d = g_domains; d; d = d->all_next) fn(*d, ctx);
-}
-
 void domain_refill_accounts(void (*fn)(sched::ShareAccount* const*, size_t, void*), void* ctx) {
     static sched::ShareAccount* accounts[kMaxDomains];
     IrqLockGuard guard(g_registry_lock);

@@ -160,8 +160,6 @@ void domain_put(Domain& d);
 // domain_put; Err::NotFound if there is none (or it is being destroyed).
 Result<Domain*> domain_get(domid_t id);
 
-// Iterates live domains under the registry lock (fn must not block).
-void for_each_domain(void (*fn)(Domain&, void*), void* ctx);
 // Calls fn once with the share accounts of all live domains, under the
 // registry lock (the scheduler's credit refill).
 void domain_refill_accounts(void (*fn)(sched::ShareAccount* const*, size_t, void*), void* ctx);

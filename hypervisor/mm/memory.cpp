@@ -149,7 +149,6 @@ Status free_frames(Mfn first, unsigned order) {
 }
 
 FrameInfo& frame_info(Mfn m) { return g_frame_table[m]; }
-bool frame_exists(Mfn m) { return g_frame_table.contains(m); }
 
 uint64_t frames_owned_by(domid_t owner) {
     IrqLockGuard guard(g_buddy_lock);
