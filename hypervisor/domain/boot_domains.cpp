@@ -7,6 +7,7 @@
 #include "domain/boot_config.hpp"
 #include "domain/native_builder.hpp"
 #include "lib/string.hpp"
+#include "lib/words.hpp"
 #include "mm/memory.hpp"
 #include "time/clock.hpp"
 
@@ -14,12 +15,6 @@ namespace virtue {
 namespace {
 
 constexpr char kConfigModuleName[] = "config";
-
-size_t first_word_len(const char* s) {
-    size_t n = 0;
-    while (s[n] && s[n] != ' ' && s[n] != '\t') n++;
-    return n;
-}
 
 // Modules named by the first word of their multiboot2 command line.
 class MultibootModules final : public ModuleLookup {
@@ -29,7 +24,8 @@ class MultibootModules final : public ModuleLookup {
         for (size_t i = 0; i < boot_.module_count; i++) {
             const BootModule& m = boot_.modules[i];
             if (!m.cmdline.present()) continue;
-            if (first_word_len(m.cmdline.ptr) != len || memcmp(m.cmdline.ptr, name, len) != 0) continue;
+            Word word = first_word(m.cmdline.ptr);
+            if (word.len != len || memcmp(word.ptr, name, len) != 0) continue;
             out = ModuleRef{m.start.raw(), m.end.raw() - m.start.raw(), static_cast<uint32_t>(i)};
             return true;
         }

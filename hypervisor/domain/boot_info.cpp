@@ -1,6 +1,8 @@
 // Boot-information FDT builder (see boot_info.hpp for the tree layout).
 #include "domain/boot_info.hpp"
 
+#include "lib/words.hpp"
+
 #include "domain/boot_config.hpp"
 
 // libfdt.h (via libfdt_env.h) declares the string functions; lib/string.hpp
@@ -22,8 +24,6 @@ Err fdt_err(int rc) {
         int fdt_try_rc_ = (expr);                                              \
         if (fdt_try_rc_ < 0) return fdt_err(fdt_try_rc_);                      \
     } while (0)
-
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
 // Two u64 values as four big-endian cells.
 Status property_u64_pair(void* fdt, const char* name, uint64_t a, uint64_t b) {
@@ -77,10 +77,9 @@ Status add_module(void* fdt, const BootInfoModule& m) {
     FDT_TRY(fdt_begin_node(fdt, node));
 
     // name: the first word, copied with its own NUL (it is a substring).
-    const char* word = m.cmdline;
-    while (is_blank(*word)) ++word;
-    size_t word_len = 0;
-    while (word[word_len] != '\0' && !is_blank(word[word_len])) ++word_len;
+    Word first = first_word(m.cmdline);
+    const char* word = first.ptr;
+    size_t word_len = first.len;
     // A command line is far shorter than 2 GiB; the check keeps the int cast
     // honest and libfdt would refuse such a value for space anyway.
     if (word_len >= 0x7fffffff) return Err::NoMemory;

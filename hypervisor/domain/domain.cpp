@@ -198,13 +198,12 @@ Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, 
     t->domain = &d;
     t->id = d.thread_count;
     t->kernel_stack = *stack;
-    t->kernel_stack_top = stack->top;
     t->entity.account = &d.account;
     arch::fpu_init_state(t->fpu);
 
     // The first switch_context to this thread "returns" into
     // thread_first_entry, which leaves to ring 3 through this frame.
-    auto* frame = reinterpret_cast<arch::InterruptFrame*>(t->kernel_stack_top - sizeof(arch::InterruptFrame));
+    auto* frame = reinterpret_cast<arch::InterruptFrame*>(t->kernel_stack.top - sizeof(arch::InterruptFrame));
     memset(frame, 0, sizeof *frame);
     frame->rip = entry;
     frame->cs = arch::RING3_CS64;
@@ -249,7 +248,6 @@ void domain_kill(Domain& d, int64_t status, const char* reason) {
         d.end_reason = reason;
         // A paused thread must run to leave; under d.lock so that a
         // concurrent domain_pause cannot pause it again (it checks Dying).
-        d.paused = false;
         sched_set_paused(d, false);
     }
     __atomic_fetch_add(&d.refs, 1, __ATOMIC_ACQ_REL); // threads may leave meanwhile
@@ -260,13 +258,11 @@ void domain_kill(Domain& d, int64_t status, const char* reason) {
 void domain_pause(Domain& d) {
     IrqLockGuard guard(d.lock);
     if (d.state == DomainState::Dying) return; // it must be able to leave
-    d.paused = true;
     sched_set_paused(d, true);
 }
 
 void domain_unpause(Domain& d) {
     IrqLockGuard guard(d.lock);
-    d.paused = false;
     sched_set_paused(d, false);
 }
 

@@ -38,8 +38,7 @@ enum class ThreadState : uint8_t { Runnable, Running, Sleeping, Dead };
 
 struct Thread {
     uint64_t kernel_rsp = 0;       // first: switch_context's save slot       // saved by switch_context while not running
-    uint64_t kernel_stack_top = 0; // 0 for a CPU's idle context
-    KernelStack kernel_stack;      // guarded, from the pool (kernel_stack.hpp)
+    KernelStack kernel_stack;      // guarded, from the pool (kernel_stack.hpp); none for idle
     Domain* domain = nullptr;      // nullptr: a CPU's idle context
     uint32_t id = 0;               // index in the domain
     volatile ThreadState state = ThreadState::Runnable;
@@ -62,7 +61,6 @@ struct Domain {
     uint32_t privileges = 0; // BootPrivilege bits (boot_config.hpp)
     uint32_t vcpus = 1;
     volatile DomainState state = DomainState::Building;
-    volatile bool paused = false;
 
     // Memory partition. Free frames are linked through FrameInfo::next;
     // the blocks obtained from the buddy allocator through FrameInfo::prev

@@ -47,6 +47,7 @@ SpinLock g_account_lock;
 uint64_t g_last_refill_ns;
 
 CpuSched& mine() { return g_sched[arch::cpu_index()]; }
+uint32_t index_of(const CpuSched& cs) { return static_cast<uint32_t>(&cs - g_sched); }
 
 Thread* thread_of(sched::Entity* e) {
     return e ? reinterpret_cast<Thread*>(reinterpret_cast<char*>(e) - offsetof(Thread, entity)) : nullptr;
@@ -81,7 +82,7 @@ void refill_all(uint64_t elapsed_ns) {
 
 void enqueue_locked(CpuSched& cs, Thread& t) {
     t.state = ThreadState::Runnable;
-    t.cpu = static_cast<uint32_t>(&cs - g_sched);
+    t.cpu = index_of(cs);
     if (Status s = cs.rq.enqueue(t.entity); !s) panic("run queue: thread already queued (%s)", err_name(s.error()));
 }
 
@@ -102,7 +103,7 @@ Thread* steal(uint32_t me, bool only_under) {
 Thread* pick_next_locked(CpuSched& cs) {
     Thread* next = thread_of(cs.rq.pick());
     if (!next || next->entity.account->priority() == sched::Priority::Over) {
-        uint32_t me = static_cast<uint32_t>(&cs - g_sched);
+        uint32_t me = index_of(cs);
         if (Thread* s = steal(me, next != nullptr)) {
             if (next) enqueue_locked(cs, *next);
             next = s;
@@ -130,8 +131,8 @@ void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
     uint64_t root = arch::kernel_root().raw();
     if (next) {
         next->state = ThreadState::Running;
-        next->cpu = static_cast<uint32_t>(&cs - g_sched);
-        arch::set_kernel_stack(next->kernel_stack_top);
+        next->cpu = index_of(cs);
+        arch::set_kernel_stack(next->kernel_stack.top);
         root = next->domain->root.raw();
     }
     if (prev && prev->state != ThreadState::Dead) arch::fpu_save(prev->fpu);
