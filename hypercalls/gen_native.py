@@ -19,6 +19,7 @@ import tomllib
 
 REGS = ["rdi", "rsi", "rdx", "r10", "r8", "r9"]
 IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+CONST_IDENT = re.compile(r"^[A-Z][A-Z0-9_]*$")
 ERRNOS = {"EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "E2BIG", "EBADF", "EAGAIN", "ENOMEM",
           "EACCES", "EFAULT", "EBUSY", "EEXIST", "EXDEV", "ENODEV", "EINVAL", "ENFILE", "EMFILE",
           "ENOSPC", "ERANGE", "ENOSYS", "ENOTEMPTY", "ETIMEDOUT", "ECONNREFUSED", "EOVERFLOW",
@@ -47,6 +48,12 @@ def load(path):
         for e in c["errors"]:
             if e["errno"] not in ERRNOS: fail(f"{n}: unknown errno {e['errno']}")
         c["number"] = base + c["index"]
+    names = set()
+    for k in spec.get("const", []):
+        for key in ("name", "value", "group", "doc"):
+            if key not in k: fail(f"constant {k.get('name', '?')}: missing {key}")
+        if not CONST_IDENT.match(k["name"]) or k["name"] in names: fail(f"bad or duplicate constant {k['name']!r}")
+        names.add(k["name"])
     return spec, base, calls
 
 
@@ -73,6 +80,13 @@ def abi_header(spec, base, calls):
            f"#define VIRTUE_NATIVE_LIMIT 0x{base + 0x1000:x}", ""]
     for c in calls:
         out.append(f"#define VIRTUE_NR_{c['name']} 0x{c['number']:x}")
+    out.append("")
+    group = None
+    for k in spec.get("const", []):
+        if k["group"] != group:
+            group = k["group"]
+            out.append(f"/* {group} */")
+        out.append(f"#define VIRTUE_{k['name']} 0x{k['value']:x}u /* {k['doc']} */")
     out.append("")
     for s in spec.get("struct", []):
         out.append(f"/* {s['summary']} */")
@@ -195,7 +209,14 @@ def doc(spec, base, calls):
         else:
             out.append("- **Errors:** none")
         out.append("")
-    out += ["## Structures", ""]
+    out += ["## Constants", "", "Defined in `virtue/native_abi.h` with the prefix `VIRTUE_`.", ""]
+    group = None
+    for k in spec.get("const", []):
+        if k["group"] != group:
+            group = k["group"]
+            out += ["", f"**{group}**", "", "| name | value | meaning |", "|---|---|---|"]
+        out.append(f"| `VIRTUE_{k['name']}` | 0x{k['value']:x} | {k['doc']} |")
+    out += ["", "## Structures", ""]
     for s in spec.get("struct", []):
         out.append(f"### struct {s['name']}")
         out.append("")

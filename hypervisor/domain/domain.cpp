@@ -12,6 +12,7 @@
 #include "mm/memory.hpp"
 #include "sched/scheduler.hpp"
 #include "time/clock.hpp"
+#include "vm/address_space.hpp"
 
 namespace virtue {
 namespace {
@@ -50,19 +51,37 @@ Result<domid_t> pick_id_locked(const DomainParams& p) {
 
 unsigned floor_log2(uint64_t v) { return 63u - static_cast<unsigned>(__builtin_clzll(v)); }
 
-// Gives every block of the partition back to the buddy allocator.
+// Gives every block of the partition back to the buddy allocator. The
+// frames' use counts die with the domain (mappings, region membership).
 void release_partition(Domain& d) {
     uint32_t head = d.block_head;
     while (head != FRAME_NIL) {
         FrameInfo& fi = frame_info(Mfn(head));
         uint32_t next = fi.prev;
+        for (uint64_t i = 0; i < (uint64_t{1} << fi.order); i++) {
+            FrameInfo& f = frame_info(Mfn(head + i));
+            f.ref_count = 0;
+            f.type = PageType::None;
+            f.flags &= static_cast<uint8_t>(~FRAME_ORPHAN);
+            f.reserved1 = 0;
+        }
         if (Status s = free_frames(Mfn(head), fi.order); !s)
             log_error("d%u: cannot free partition block at mfn 0x%x: %s", d.id, head, err_name(s.error()));
         head = next;
     }
     d.block_head = FRAME_NIL;
     d.free_head = FRAME_NIL;
+    d.chunk_head = FRAME_NIL;
     d.free_frames = 0;
+}
+
+// Puts frames [first, first + count) on the single-frame list so that they
+// are handed out in ascending order. Caller holds d.lock (or owns d alone).
+void push_singles(Domain& d, Mfn first, uint64_t count) {
+    for (uint64_t i = count; i-- > 0;) {
+        frame_info(first + i).next = d.free_head;
+        d.free_head = static_cast<uint32_t>(first.raw() + i);
+    }
 }
 
 // Reserves the whole partition up front, in the largest blocks available.
@@ -83,12 +102,19 @@ Status reserve_partition(Domain& d, uint64_t frames) {
         }
         frame_info(*block).prev = d.block_head;
         d.block_head = static_cast<uint32_t>(block->raw());
-        // Push in reverse so the partition hands frames out in ascending order.
-        for (uint64_t i = uint64_t{1} << order; i-- > 0;) {
-            frame_info(*block + i).next = d.free_head;
-            d.free_head = static_cast<uint32_t>(block->raw() + i);
+        // Blocks of 2 MiB or more (aligned to their size) become chunks for
+        // regions that can use large pages; smaller ones single frames.
+        const uint64_t frames_in_block = uint64_t{1} << order;
+        if (frames_in_block >= kChunkPages) {
+            for (uint64_t c = frames_in_block; c >= kChunkPages; c -= kChunkPages) {
+                Mfn first = *block + (c - kChunkPages);
+                frame_info(first).next = d.chunk_head;
+                d.chunk_head = static_cast<uint32_t>(first.raw());
+            }
+        } else {
+            push_singles(d, *block, frames_in_block);
         }
-        d.free_frames += uint64_t{1} << order;
+        d.free_frames += frames_in_block;
         remaining -= uint64_t{1} << order;
     }
     d.partition_frames = frames;
@@ -111,6 +137,7 @@ Result<Domain*> domain_create(const DomainParams& p) {
     if (!mem) return mem.error();
     Domain* d = new (*mem) Domain();
     d->free_head = FRAME_NIL;
+    d->chunk_head = FRAME_NIL;
     d->block_head = FRAME_NIL;
     memcpy(d->name, p.name, name_len + 1);
     d->privileges = p.privileges;
@@ -137,14 +164,12 @@ Result<Domain*> domain_create(const DomainParams& p) {
         domain_destroy_unstarted(*d);
         return s.error();
     }
-    // The root table comes from the partition; the hypervisor's slots
-    // 256-271 are shared with every address space.
-    auto root = domain_alloc_frame(*d);
-    if (!root) {
+    auto aspace = aspace_create(*d);
+    if (!aspace) {
         domain_destroy_unstarted(*d);
-        return root.error();
+        return aspace.error();
     }
-    d->root = to_phys(*root);
+    d->aspace0 = *aspace;
     static_assert(kHandlesPerDomain * sizeof(HandleSlot) <= PAGE_SIZE);
     auto handle_frame = domain_alloc_frame(*d);
     if (!handle_frame) {
@@ -155,9 +180,6 @@ Result<Domain*> domain_create(const DomainParams& p) {
         domain_destroy_unstarted(*d);
         return s.error();
     }
-    const uint64_t* kernel = arch::phys_ptr<uint64_t>(arch::kernel_root());
-    uint64_t* mine = arch::phys_ptr<uint64_t>(d->root);
-    for (unsigned i = 256; i < 272; i++) mine[i] = kernel[i];
     d->created_ns = t0;
     return d;
 }
@@ -166,6 +188,12 @@ Result<Mfn> domain_alloc_frame(Domain& d) {
     Mfn m;
     {
         IrqLockGuard guard(d.lock);
+        if (d.free_head == FRAME_NIL && d.chunk_head != FRAME_NIL) {
+            // Out of single frames: break up a chunk.
+            Mfn first(d.chunk_head);
+            d.chunk_head = frame_info(first).next;
+            push_singles(d, first, kChunkPages);
+        }
         if (d.free_head == FRAME_NIL) return Err::NoMemory;
         m = Mfn(d.free_head);
         d.free_head = frame_info(m).next;
@@ -176,11 +204,32 @@ Result<Mfn> domain_alloc_frame(Domain& d) {
     return m;
 }
 
+Result<Mfn> domain_alloc_chunk(Domain& d) {
+    Mfn first;
+    {
+        IrqLockGuard guard(d.lock);
+        if (d.chunk_head == FRAME_NIL) return Err::NoMemory;
+        first = Mfn(d.chunk_head);
+        d.chunk_head = frame_info(first).next;
+        frame_info(first).next = FRAME_NIL;
+        d.free_frames -= kChunkPages;
+    }
+    memset(arch::phys_ptr<void>(to_phys(first)), 0, kChunkPages * PAGE_SIZE);
+    return first;
+}
+
 void domain_free_frame(Domain& d, Mfn m) {
     IrqLockGuard guard(d.lock);
     frame_info(m).next = d.free_head;
     d.free_head = static_cast<uint32_t>(m.raw());
     d.free_frames++;
+}
+
+void domain_free_chunk(Domain& d, Mfn first) {
+    IrqLockGuard guard(d.lock);
+    frame_info(first).next = d.chunk_head;
+    d.chunk_head = static_cast<uint32_t>(first.raw());
+    d.free_frames += kChunkPages;
 }
 
 Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, uint64_t a0, uint64_t a1,
@@ -199,6 +248,8 @@ Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, 
     t->id = d.thread_count;
     t->kernel_stack = *stack;
     t->entity.account = &d.account;
+    t->aspace = d.aspace0;
+    kobject_ref(t->aspace->kobj);
     arch::fpu_init_state(t->fpu);
 
     // The first switch_context to this thread "returns" into
@@ -288,16 +339,31 @@ void unregister_and_free(Domain& d, uint64_t* left_after_release = nullptr) {
 void free_threads(Domain& d) {
     for (uint32_t i = 0; i < d.thread_count; i++) {
         Thread* t = d.threads[i];
+        kobject_unref(t->aspace->kobj);
         kernel_stack_free(t->kernel_stack);
         t->~Thread();
         (void)heap_free(t);
     }
     d.thread_count = 0;
 }
+
+// Frees every object of the domain. Its partition goes back whole
+// afterwards, so the objects skip their per-frame work (tearing_down).
+void free_objects(Domain& d) {
+    d.tearing_down = true;
+    {
+        IrqLockGuard guard(d.handles_lock);
+        d.handles.close_all([](KObject* o) { kobject_unref(*o); });
+    }
+    free_threads(d);
+    if (d.aspace0) kobject_unref(d.aspace0->kobj);
+    d.aspace0 = nullptr;
+    if (d.aspaces || d.regions) log_error("d%u: objects left after teardown", d.id);
+}
 } // namespace
 
 void domain_destroy_unstarted(Domain& d) {
-    free_threads(d);
+    free_objects(d);
     unregister_and_free(d);
 }
 
@@ -310,11 +376,7 @@ void domain_put(Domain& d) {
              (life_ns / 1000000) % 1000, cpu_ns / 1000000, (cpu_ns / 1000) % 1000);
     domid_t id = d.id;
     uint64_t frames = d.partition_frames;
-    {
-        IrqLockGuard guard(d.handles_lock);
-        d.handles.close_all([](KObject* o) { kobject_unref(*o); });
-    }
-    free_threads(d);
+    free_objects(d);
     uint64_t left = 0;
     unregister_and_free(d, &left);
     MemoryStats s = memory_stats();

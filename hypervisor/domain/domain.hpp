@@ -27,10 +27,14 @@
 namespace virtue {
 
 struct Domain;
+struct AddressSpace;
+struct MemRegion;
 
 inline constexpr uint32_t kMaxThreadsPerDomain = 64;
 inline constexpr size_t kMaxDomains = 256;
 inline constexpr uint32_t kHandlesPerDomain = 128; // fits one partition frame
+inline constexpr uint32_t kMaxAddressSpaces = 32;
+inline constexpr uint64_t kChunkPages = 512;        // a 2 MiB run of the partition
 inline constexpr size_t kDomainNameMax = 32;
 inline constexpr size_t kConsoleLineMax = 256;
 
@@ -45,6 +49,7 @@ struct Thread {
     uint32_t cpu = 0;              // CPU whose queue/sleep list holds it, or that runs it
     uint64_t wake_at_ns = 0;       // Sleeping: deadline
     uint64_t fs_base = 0;          // user FS base (set_tls_base)
+    AddressSpace* aspace = nullptr; // where it runs (holds a reference)
     Thread* sleep_next = nullptr;  // per-CPU sleep list, sorted by wake_at_ns
     sched::Entity entity;
     // What handles name (no destroy: the domain frees its threads after it
@@ -62,16 +67,27 @@ struct Domain {
     uint32_t vcpus = 1;
     volatile DomainState state = DomainState::Building;
 
-    // Memory partition. Free frames are linked through FrameInfo::next;
-    // the blocks obtained from the buddy allocator through FrameInfo::prev
-    // of their first frame.
+    // Memory partition. Free frames are linked through FrameInfo::next:
+    // single frames on free_head, whole free 2 MiB-aligned runs of
+    // kChunkPages frames (linked by their first frame) on chunk_head. The
+    // blocks obtained from the buddy allocator are linked through
+    // FrameInfo::prev of their first frame.
     SpinLock lock; // partition, console line, thread table
     uint64_t partition_frames = 0;
-    uint64_t free_frames = 0;
+    uint64_t free_frames = 0; // single and chunked
     uint32_t free_head;
+    uint32_t chunk_head;
     uint32_t block_head;
-    PhysAddr root; // PML4 of the domain's address space
-    KObject aspace_kobj{ObjType::AddressSpace, 1, nullptr}; // what handles to it name
+
+    // Address spaces and memory regions (vm/). mm_lock serialises every
+    // page-table edit and frame-count change of the domain; it is taken
+    // before `lock`, and waiting for it serves TLB-flush requests.
+    SpinLock mm_lock;
+    AddressSpace* aspace0 = nullptr;     // the first one (the domain holds a reference)
+    AddressSpace* aspaces = nullptr;     // all live ones (under mm_lock)
+    uint32_t aspace_count = 0;
+    MemRegion* regions = nullptr;     // all live ones (under mm_lock)
+    bool tearing_down = false;           // last reference gone: objects skip per-frame work
 
     // Handles (cap/handle_table.hpp): one partition frame of slots.
     SpinLock handles_lock;
@@ -120,9 +136,13 @@ Result<Domain*> domain_create(const DomainParams& p);
 
 // A frame of the partition, zeroed (Err::NoMemory when it is used up).
 Result<Mfn> domain_alloc_frame(Domain& d);
+// A free 2 MiB-aligned run of kChunkPages frames, zeroed (Err::NoMemory if
+// the partition has none left whole).
+Result<Mfn> domain_alloc_chunk(Domain& d);
 
 // Adds a thread that will enter ring 3 at `entry` with `user_rsp` and the
-// given first three arguments (rdi, rsi, rdx). Not yet runnable.
+// given first three arguments (rdi, rsi, rdx), in the domain's first
+// address space. Not yet runnable.
 Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, uint64_t a0, uint64_t a1,
                                   uint64_t a2);
 
@@ -166,6 +186,8 @@ size_t domain_count();
 } // namespace virtue
 
 namespace virtue {
-// Gives a frame back to its domain's partition.
+// Gives a frame (or a whole chunk from domain_alloc_chunk) back to its
+// domain's partition.
 void domain_free_frame(Domain& d, Mfn m);
+void domain_free_chunk(Domain& d, Mfn first);
 } // namespace virtue

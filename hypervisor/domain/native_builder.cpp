@@ -1,44 +1,27 @@
 // Native domain construction (layout in native_builder.hpp).
 #include "domain/native_builder.hpp"
 
+#include <virtue/native_abi.h>
+
 #include "arch/paging.hpp"
-#include "arch/x86/mm/page_table.hpp"
 #include "console/console.hpp"
 #include "domain/boot_info.hpp"
 #include "domain/elf_loader.hpp"
 #include "lib/string.hpp"
 #include "mm/memory.hpp"
 #include "time/clock.hpp"
+#include "vm/address_space.hpp"
 
 namespace virtue {
 namespace {
 
-// Page tables of a domain's address space, taken from its partition.
-struct PartitionTablePolicy {
-    Domain* domain;
-    Result<PhysAddr> alloc_table() {
-        auto m = domain_alloc_frame(*domain);
-        if (!m) return m.error();
-        return to_phys(*m);
-    }
-    void free_table(PhysAddr pa) { domain_free_frame(*domain, pa.mfn()); }
-    uint64_t* table_ptr(PhysAddr pa) { return arch::phys_ptr<uint64_t>(pa); }
-    bool has_1g_pages() { return arch::paging_features().pages_1g; }
-    // The hypervisor's slots are shared, never edited through a domain.
-    bool keep_table(unsigned level, uint64_t va) { return level == 3 && va >= HV_RANGE_START; }
-};
-
-uint64_t leaf_flags(bool write, bool exec) {
-    uint64_t f = pte::US | (write ? pte::RW : 0);
-    if (!exec && arch::paging_features().nx) f |= pte::NX;
-    return f;
+// Protection of a boot-time mapping (VIRTUE_PROT_*).
+uint64_t boot_prot(bool write, bool exec) {
+    return VIRTUE_PROT_READ | (write ? VIRTUE_PROT_WRITE : 0) | (exec ? VIRTUE_PROT_EXEC : 0);
 }
 
-Status map_page(Domain& d, uint64_t va, Mfn m, uint64_t flags) {
-    PartitionTablePolicy policy{&d};
-    PageTableEditor<PartitionTablePolicy> editor(policy, d.root);
-    auto r = editor.map(va, to_phys(m), PAGE_SIZE, PteFlags(flags), MapOptions{false});
-    return r ? Status::success() : Status(r.error());
+Status map_page(Domain& d, uint64_t va, Mfn m, uint64_t prot) {
+    return aspace_map_boot_frame(*d.aspace0, va, m, prot);
 }
 
 // Maps fresh zeroed partition frames over [va, va + pages * 4 KiB).
@@ -64,7 +47,7 @@ Status load_segment(Domain& d, const uint8_t* image, const ElfSegment& s) {
         if (lo < hi)
             memcpy(arch::phys_ptr<uint8_t>(to_phys(*m)) + (lo - page), image + s.file_offset + (lo - s.vaddr),
                    hi - lo);
-        TRY(map_page(d, page, *m, leaf_flags(s.write, s.exec)));
+        TRY(map_page(d, page, *m, boot_prot(s.write, s.exec)));
     }
     return Status::success();
 }
@@ -125,7 +108,7 @@ Status map_boot_info(Domain& d, const BootDomain& cfg, const BootInfo& boot, con
         }
         uint64_t n = *size - i * PAGE_SIZE < PAGE_SIZE ? *size - i * PAGE_SIZE : PAGE_SIZE;
         memcpy(arch::phys_ptr<void>(to_phys(*m)), static_cast<uint8_t*>(buf) + i * PAGE_SIZE, n);
-        s = map_page(d, kBootInfoVa + i * PAGE_SIZE, *m, leaf_flags(false, false));
+        s = map_page(d, kBootInfoVa + i * PAGE_SIZE, *m, boot_prot(false, false));
     }
     (void)free_frames(*scratch, kScratchOrder);
     d.boot_info_va = kBootInfoVa;
@@ -173,7 +156,7 @@ Result<Domain*> build_native_domain(const BootDomain& cfg, const BootInfo& boot)
     }
     for (uint32_t i = 0; i < d.vcpus; i++) {
         uint64_t top = kStackTop - i * (kStackSize + PAGE_SIZE);
-        if (Status s = map_fresh(d, top - kStackSize, kStackSize >> PAGE_SHIFT, leaf_flags(true, false)); !s) {
+        if (Status s = map_fresh(d, top - kStackSize, kStackSize >> PAGE_SHIFT, boot_prot(true, false)); !s) {
             domain_destroy_unstarted(d);
             return fail(cfg, "memory too small for the thread stacks", s.error()).error();
         }

@@ -25,6 +25,16 @@ class SpinLock {
         uint16_t ticket = __atomic_fetch_add(&next_, 1, __ATOMIC_RELAXED);
         while (__atomic_load_n(&owner_, __ATOMIC_ACQUIRE) != ticket) arch::cpu_relax();
     }
+    // lock(), calling poll() while it waits (e.g. to answer TLB-flush
+    // requests a holder may be waiting for).
+    template <typename Poll> void lock_polling(Poll poll) {
+        check_irq_state();
+        uint16_t ticket = __atomic_fetch_add(&next_, 1, __ATOMIC_RELAXED);
+        while (__atomic_load_n(&owner_, __ATOMIC_ACQUIRE) != ticket) {
+            poll();
+            arch::cpu_relax();
+        }
+    }
     bool try_lock() {
         uint16_t owner = __atomic_load_n(&owner_, __ATOMIC_RELAXED);
         uint16_t expected = owner;

@@ -36,6 +36,8 @@ enum class PageType : uint8_t {
     L4,
     SegDesc,  // GDT/LDT page
     Writable, // mapped writable somewhere
+    Memory,   // native domain: mappable memory (a memory region's frame or a
+              // boot-time mapping); ref_count = how many leaves map it
 };
 
 // Free marker for FrameInfo::owner.
@@ -49,6 +51,8 @@ constexpr bool is_allocatable_owner(domid_t d) {
 // FrameInfo::flags bits.
 inline constexpr uint8_t FRAME_FREE_HEAD = 1u << 0;  // first frame of a free buddy block
 inline constexpr uint8_t FRAME_ALLOC_HEAD = 1u << 1; // first frame of an allocated block
+inline constexpr uint8_t FRAME_ORPHAN = 1u << 2;     // PageType::Memory frame no region holds:
+                                                     // freed when its last mapping goes
 
 // End-of-list marker for the 32-bit intrusive links.
 inline constexpr uint32_t FRAME_NIL = UINT32_MAX;
@@ -63,7 +67,8 @@ struct FrameInfo {
     uint8_t flags;       // FRAME_*_HEAD
     uint8_t order;       // block order; valid on a block head only
     uint8_t reserved0[3];
-    uint64_t reserved1;  // room for the PV MMU (e.g. TLB-flush timestamp)
+    uint64_t reserved1;  // room for the PV MMU (e.g. TLB-flush timestamp);
+                         // scratch for the native memory audit meanwhile
 };
 static_assert(sizeof(FrameInfo) == 32, "FrameInfo must stay 32 bytes");
 static_assert(sizeof(domid_t) == 2);

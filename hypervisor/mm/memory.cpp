@@ -149,6 +149,7 @@ Status free_frames(Mfn first, unsigned order) {
 }
 
 FrameInfo& frame_info(Mfn m) { return g_frame_table[m]; }
+bool frame_in_table(Mfn m) { return g_frame_table.contains(m); }
 
 uint64_t frames_owned_by(domid_t owner) {
     IrqLockGuard guard(g_buddy_lock);

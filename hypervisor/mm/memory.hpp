@@ -24,6 +24,7 @@ Status free_frames(Mfn first, unsigned order);
 // entries of the frames they own (a domain under its own lock); the
 // allocator touches only free frames and block heads under its lock.
 FrameInfo& frame_info(Mfn m);
+bool frame_in_table(Mfn m); // frame_info(m) may be called
 // Frames owned by one domain (O(RAM); for reports and tests).
 uint64_t frames_owned_by(domid_t owner);
 

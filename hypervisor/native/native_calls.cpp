@@ -13,6 +13,7 @@
 #include "native_dispatch.hpp"
 #include "sched/scheduler.hpp"
 #include "time/clock.hpp"
+#include "vm/address_space.hpp"
 
 namespace virtue {
 namespace {
@@ -44,7 +45,7 @@ int64_t call_console_write(uint64_t buf, uint64_t len) {
     if (len > kConsoleIoMax) return -XEN_EINVAL;
     char copy[kConsoleIoMax];
     Domain& d = caller();
-    if (int64_t r = copy_from_user(d, copy, buf, len); r < 0) return r;
+    if (int64_t r = copy_from_user(copy, buf, len); r < 0) return r;
     console_put_domain_bytes(d, copy, len);
     return static_cast<int64_t>(len);
 }
@@ -53,10 +54,10 @@ int64_t call_console_read(uint64_t buf, uint64_t len) {
     Domain& d = caller();
     if (!d.is_control()) return -XEN_EPERM;
     if (len > kConsoleIoMax) return -XEN_EINVAL;
-    if (!user_range_ok(d, buf, len, UserAccess::Write)) return -XEN_EFAULT;
+    if (!user_range_ok(buf, len, UserAccess::Write)) return -XEN_EFAULT;
     char bytes[kConsoleIoMax];
     size_t n = console_read_input(bytes, len);
-    if (int64_t r = copy_to_user(d, buf, bytes, n); r < 0) return r;
+    if (int64_t r = copy_to_user(buf, bytes, n); r < 0) return r;
     return static_cast<int64_t>(n);
 }
 
@@ -89,7 +90,7 @@ int64_t call_domain_info(uint64_t info) {
     out.boot_info_size = d.boot_info_size;
     static_assert(sizeof out.name > kDomainNameMax);
     memcpy(out.name, d.name, strlen(d.name) + 1);
-    if (int64_t r = copy_to_user(d, info, &out, sizeof out); r < 0) return r;
+    if (int64_t r = copy_to_user(info, &out, sizeof out); r < 0) return r;
     return 0;
 }
 
@@ -139,6 +140,11 @@ int64_t call_domain_destroy(uint64_t domid) {
 }
 
 namespace {
+static_assert(static_cast<uint32_t>(ObjType::Thread) == VIRTUE_OBJ_THREAD);
+static_assert(static_cast<uint32_t>(ObjType::AddressSpace) == VIRTUE_OBJ_ADDRESS_SPACE);
+static_assert(static_cast<uint32_t>(ObjType::MemoryRegion) == VIRTUE_OBJ_MEMORY);
+static_assert(RIGHT_DUPLICATE == VIRTUE_RIGHT_DUPLICATE && RIGHT_TRANSFER == VIRTUE_RIGHT_TRANSFER);
+
 int64_t handle_errno(Err e) {
     switch (e) {
     case Err::BadHandle: return -XEN_EBADF;
@@ -150,17 +156,76 @@ int64_t handle_errno(Err e) {
     }
 }
 
-int64_t new_handle(KObject& obj) {
+int64_t new_handle(KObject& obj, uint32_t rights = RIGHTS_ALL) {
     Domain& d = caller();
     IrqLockGuard guard(d.handles_lock);
-    auto h = d.handles.insert(obj, RIGHTS_ALL);
+    auto h = d.handles.insert(obj, rights);
     return h ? static_cast<int64_t>(*h) : handle_errno(h.error());
+}
+
+// Errors of the vm/ layer.
+int64_t vm_errno(Err e) {
+    switch (e) {
+    case Err::InvalidArgument: return -XEN_EINVAL;
+    case Err::Fault: return -XEN_EFAULT;
+    case Err::Range: return -XEN_ERANGE;
+    case Err::Exists: return -XEN_EEXIST;
+    case Err::NotFound: return -XEN_ENOENT;
+    case Err::Permission: return -XEN_EACCES;
+    case Err::NoMemory: return -XEN_ENOMEM;
+    default: return -XEN_EINVAL;
+    }
+}
+
+// A reference to the object behind a handle of the caller (dropped by the
+// destructor, outside every lock), with the handle's rights.
+template <typename T, ObjType kType> class HandleRef {
+  public:
+    HandleRef(uint64_t handle, uint32_t needed) {
+        Domain& d = caller();
+        IrqLockGuard guard(d.handles_lock);
+        auto o = d.handles.get(handle, kType, needed);
+        if (!o) {
+            error_ = handle_errno(o.error());
+            return;
+        }
+        obj_ = *o;
+        rights_ = d.handles.query(handle)->rights;
+    }
+    ~HandleRef() {
+        if (obj_) kobject_unref(*obj_);
+    }
+    HandleRef(const HandleRef&) = delete;
+    HandleRef& operator=(const HandleRef&) = delete;
+    int64_t error() const { return error_; } // 0 when the handle was good
+    uint32_t rights() const { return rights_; }
+    T& operator*() const { return *reinterpret_cast<T*>(reinterpret_cast<char*>(obj_) - offsetof(T, kobj)); }
+
+  private:
+    KObject* obj_ = nullptr;
+    int64_t error_ = 0;
+    uint32_t rights_ = 0;
+};
+using AspaceRef = HandleRef<AddressSpace, ObjType::AddressSpace>;
+using MemoryRef = HandleRef<MemRegion, ObjType::MemoryRegion>;
+
+constexpr uint32_t kMemoryRights = VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_READ |
+                                   VIRTUE_RIGHT_WRITE | VIRTUE_RIGHT_EXECUTE | VIRTUE_RIGHT_MAP;
+constexpr uint32_t kAspaceRights =
+    VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP;
+
+// Hands the creator's reference of a new object to a new handle (or
+// destroys the object if the table is full).
+int64_t publish(KObject& obj, uint32_t rights) {
+    int64_t h = new_handle(obj, rights);
+    kobject_unref(obj);
+    return h;
 }
 } // namespace
 
 int64_t call_thread_self() { return new_handle(current_thread()->kobj); }
 
-int64_t call_address_space_self() { return new_handle(caller().aspace_kobj); }
+int64_t call_address_space_self() { return new_handle(current_thread()->aspace->kobj); }
 
 int64_t call_handle_duplicate(uint64_t handle, uint64_t rights) {
     if (rights >> 32) return -XEN_EINVAL;
@@ -194,8 +259,56 @@ int64_t call_handle_query(uint64_t handle, uint64_t info) {
         out.type = static_cast<uint32_t>(q->type);
         out.rights = q->rights;
     }
-    return copy_to_user(d, info, &out, sizeof out);
+    return copy_to_user(info, &out, sizeof out);
 }
+
+int64_t call_memory_create(uint64_t pages, uint64_t flags) {
+    if (flags) return -XEN_EINVAL;
+    auto r = region_create(caller(), pages);
+    if (!r) return vm_errno(r.error());
+    return publish((*r)->kobj, kMemoryRights);
+}
+
+int64_t call_aspace_create() {
+    auto as = aspace_create(caller());
+    if (!as) return as.error() == Err::Range ? -XEN_ENOSPC : vm_errno(as.error());
+    return publish((*as)->kobj, kAspaceRights);
+}
+
+int64_t call_aspace_map(uint64_t aspace, uint64_t va, uint64_t memory, uint64_t offset, uint64_t size,
+                        uint64_t prot) {
+    AspaceRef as(aspace, VIRTUE_RIGHT_MAP);
+    if (as.error()) return as.error();
+    MemoryRef mem(memory, 0);
+    if (mem.error()) return mem.error();
+    MapRequest req{va, offset, size, prot, mem.rights()};
+    Status s = aspace_map(*as, *mem, req);
+    return s ? 0 : vm_errno(s.error());
+}
+
+int64_t call_aspace_unmap(uint64_t aspace, uint64_t va, uint64_t size) {
+    AspaceRef as(aspace, VIRTUE_RIGHT_MAP);
+    if (as.error()) return as.error();
+    Status s = aspace_unmap(*as, va, size);
+    return s ? 0 : vm_errno(s.error());
+}
+
+int64_t call_aspace_protect(uint64_t aspace, uint64_t va, uint64_t size, uint64_t prot) {
+    AspaceRef as(aspace, VIRTUE_RIGHT_MAP);
+    if (as.error()) return as.error();
+    Status s = aspace_protect(*as, va, size, prot);
+    return s ? 0 : vm_errno(s.error());
+}
+
+int64_t call_aspace_read_bits(uint64_t aspace, uint64_t va, uint64_t size, uint64_t flags, uint64_t bitmap) {
+    const uint32_t needed = VIRTUE_RIGHT_READ | ((flags & VIRTUE_BITS_CLEAR) ? VIRTUE_RIGHT_MAP : 0);
+    AspaceRef as(aspace, needed);
+    if (as.error()) return as.error();
+    auto n = aspace_read_bits(*as, va, size, flags, bitmap);
+    return n ? static_cast<int64_t>(*n) : vm_errno(n.error());
+}
+
+int64_t call_memory_audit() { return static_cast<int64_t>(vm_audit(caller())); }
 
 } // namespace native
 

@@ -7,14 +7,16 @@
 #include "arch/user_entry.hpp"
 #include "arch/x86/mm/pte.hpp"
 #include "domain/domain.hpp"
+#include "sched/scheduler.hpp"
+#include "vm/address_space.hpp"
 
 namespace virtue {
 namespace {
 
-// Walks the domain's tables for va; returns the leaf entry or 0. Each level
-// must be present and user-accessible (and writable for writes).
-uint64_t user_leaf(const Domain& d, uint64_t va, uint64_t need) {
-    uint64_t table = d.root.raw();
+// Walks the calling thread's tables for va; returns the leaf entry or 0.
+// Each level must be present and user-accessible (and writable for writes).
+uint64_t user_leaf(uint64_t va, uint64_t need) {
+    uint64_t table = current_thread()->aspace->root.raw();
     for (unsigned level = 4; level >= 1; level--) {
         uint64_t e = arch::phys_ptr<const uint64_t>(PhysAddr(table))[level_index(va, level)];
         if ((e & need) != need) return 0;
@@ -26,23 +28,23 @@ uint64_t user_leaf(const Domain& d, uint64_t va, uint64_t need) {
 
 } // namespace
 
-bool user_range_ok(const Domain& d, uint64_t addr, uint64_t len, UserAccess access) {
+bool user_range_ok(uint64_t addr, uint64_t len, UserAccess access) {
     if (len == 0) return true;
     if (addr >= arch::USER_LIMIT || len > arch::USER_LIMIT - addr) return false;
     uint64_t need = pte::P | pte::US | (access == UserAccess::Write ? pte::RW : 0);
     for (uint64_t page = addr & ~(PAGE_SIZE_4K - 1); page < addr + len; page += PAGE_SIZE_4K)
-        if (!user_leaf(d, page, need)) return false;
+        if (!user_leaf(page, need)) return false;
     return true;
 }
 
-int64_t copy_from_user(const Domain& d, void* dst, uint64_t user_src, uint64_t len) {
-    if (!user_range_ok(d, user_src, len, UserAccess::Read)) return -XEN_EFAULT;
+int64_t copy_from_user(void* dst, uint64_t user_src, uint64_t len) {
+    if (!user_range_ok(user_src, len, UserAccess::Read)) return -XEN_EFAULT;
     if (len && copy_user_bytes(dst, reinterpret_cast<const void*>(user_src), len) != 0) return -XEN_EFAULT;
     return 0;
 }
 
-int64_t copy_to_user(const Domain& d, uint64_t user_dst, const void* src, uint64_t len) {
-    if (!user_range_ok(d, user_dst, len, UserAccess::Write)) return -XEN_EFAULT;
+int64_t copy_to_user(uint64_t user_dst, const void* src, uint64_t len) {
+    if (!user_range_ok(user_dst, len, UserAccess::Write)) return -XEN_EFAULT;
     if (len && copy_user_bytes(reinterpret_cast<void*>(user_dst), src, len) != 0) return -XEN_EFAULT;
     return 0;
 }

@@ -23,6 +23,7 @@
 #include "lib/format.hpp"
 #include "mm/memory.hpp"
 #include "time/clock.hpp"
+#include "vm/address_space.hpp"
 
 namespace virtue {
 namespace {
@@ -37,6 +38,7 @@ struct CpuSched {
     Thread idle;                  // the idle context's saved stack pointer
     Thread* sleepers = nullptr;   // sorted by wake_at_ns
     Thread* to_release = nullptr; // exited thread: drop its domain reference after the switch
+    AddressSpace* loaded = nullptr; // whose root is in CR3 (nullptr: the hypervisor's)
     uint64_t last_charge_tsc = 0;
     uint64_t slice_start_ns = 0;
     bool need_resched = false;
@@ -120,6 +122,19 @@ void finish_switch() {
     if (gone) domain_put(*gone->domain);
 }
 
+// Loads an address space (nullptr: the hypervisor's tables). Its CPU bit is
+// set before CR3 is loaded and the old one's cleared after (arch/tlb.hpp):
+// a shootdown that misses this CPU's bit can only come after the load, when
+// the CPU already walks the edited tables.
+void load_address_space(CpuSched& cs, AddressSpace* to) {
+    if (to == cs.loaded) return;
+    const uint64_t bit = uint64_t{1} << index_of(cs);
+    if (to) __atomic_or_fetch(&to->active_cpus, bit, __ATOMIC_SEQ_CST);
+    arch::write_cr3(to ? to->root.raw() : arch::kernel_root().raw());
+    if (cs.loaded) __atomic_and_fetch(&cs.loaded->active_cpus, ~bit, __ATOMIC_SEQ_CST);
+    cs.loaded = to;
+}
+
 // Switches from the running context to next (nullptr = idle). Called with
 // cs.lock held; returns (lock released) when prev runs again.
 void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
@@ -128,19 +143,17 @@ void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
     cs.current = next;
     cs.slice_start_ns = system_time_ns();
     cs.need_resched = false;
-    uint64_t root = arch::kernel_root().raw();
     if (next) {
         next->state = ThreadState::Running;
         next->cpu = index_of(cs);
         arch::set_kernel_stack(next->kernel_stack.top);
-        root = next->domain->root.raw();
     }
     if (prev && prev->state != ThreadState::Dead) arch::fpu_save(prev->fpu);
     if (next) {
         arch::fpu_restore(next->fpu);
         arch::wrmsr(arch::MSR_FS_BASE, next->fs_base);
     }
-    if (arch::read_cr3() != root) arch::write_cr3(root);
+    load_address_space(cs, next ? next->aspace : nullptr);
     switch_context(&from->kernel_rsp, to->kernel_rsp);
     finish_switch();
 }

@@ -196,7 +196,8 @@ BOOST_AUTO_TEST_CASE(pte_encoding) {
     BOOST_TEST(!Pte(big.raw()).is_large(4)); // PS is reserved at level 4
     BOOST_TEST(Pte(big.raw() | pte::PAT_LARGE).leaf_addr(2).raw() == 0x40000000u);
     BOOST_TEST(!PteFlags(pte::PS).valid());
-    BOOST_TEST(!PteFlags(1ull << 9).valid());
+    BOOST_TEST(PteFlags(pte::SW0 | pte::SW2).valid()); // bits 9-11 are the software's
+    BOOST_TEST(!PteFlags(1ull << 52).valid());
     BOOST_TEST((PteFlags(pte::RW) | PteFlags(pte::NX)).valid());
 }
 
@@ -301,7 +302,7 @@ BOOST_AUTO_TEST_CASE(bad_arguments_are_refused) {
     BOOST_TEST(map(0x1000, 1ull << 52, K4) == Err::InvalidArgument);          // beyond MAXPHYADDR
     BOOST_TEST(map(0x1000, (1ull << 52) - K4, 2 * K4) == Err::InvalidArgument);
     BOOST_TEST(map(0x1000, 0x1000, K4, pte::RW | pte::PS) == Err::InvalidArgument);
-    BOOST_TEST(map(0x1000, 0x1000, K4, pte::RW | (1ull << 9)) == Err::InvalidArgument); // AVL
+    BOOST_TEST(map(0x1000, 0x1000, K4, pte::RW | (1ull << 52)) == Err::InvalidArgument); // AVL, not ours
     BOOST_TEST(map(0x1000, 0x1000, K4, pte::RW | 0x1000) == Err::InvalidArgument);      // address bits
     BOOST_TEST(s.pt.unmap(0x1800, K4).error() == Err::InvalidArgument);
     BOOST_TEST(s.pt.unmap(0x0000800000000000ull, K4).error() == Err::InvalidArgument);
@@ -367,6 +368,53 @@ BOOST_AUTO_TEST_CASE(unmap_splits_a_2m_page) {
     require_translation(s, 0x301000, 0x40101000, K4, pte::RW | pte::G);
     require_translation(s, 0x3FF000, 0x401FF000, K4, pte::RW | pte::G);
     BOOST_TEST(audit(s).size() == 511u);
+}
+
+BOOST_AUTO_TEST_CASE(unmap_reports_every_removed_translation) {
+    Space<Policy> s;
+    BOOST_REQUIRE(s.pt.map(0x200000, PhysAddr(0x40000000), M2, PteFlags(pte::RW | pte::SW1)).ok());
+    BOOST_REQUIRE(s.pt.map(0x400000, PhysAddr(0x9000), 2 * K4, PteFlags(pte::RW)).ok());
+    struct Seen {
+        std::vector<std::pair<uint64_t, uint64_t>> ranges;
+        std::vector<uint64_t> flags;
+    } seen;
+    auto record = [](void* ctx, PhysAddr pa, uint64_t bytes, PteFlags f) {
+        auto* v = static_cast<Seen*>(ctx);
+        v->ranges.emplace_back(pa.raw(), bytes);
+        v->flags.push_back(f.raw());
+    };
+    // Part of the 2 MiB leaf (split first) and the first 4 KiB page after it.
+    auto r = s.pt.unmap(0x3FE000, 3 * K4, record, &seen);
+    BOOST_REQUIRE(r.ok());
+    BOOST_REQUIRE(seen.ranges.size() == 3u);
+    BOOST_TEST(seen.ranges[0].first == 0x401FE000u);
+    BOOST_TEST(seen.ranges[1].first == 0x401FF000u);
+    BOOST_TEST(seen.ranges[2].first == 0x9000u);
+    for (auto& [pa, bytes] : seen.ranges) BOOST_TEST(bytes == K4);
+    BOOST_TEST((seen.flags[0] & pte::SW1) != 0); // software bits survive the split
+    // A refused unmap reports nothing.
+    seen.ranges.clear();
+    BOOST_TEST(s.pt.unmap(0x3FF001, K4, record, &seen).error() == Err::InvalidArgument);
+    BOOST_TEST(seen.ranges.empty());
+}
+
+BOOST_AUTO_TEST_CASE(visit_leaves_sees_each_overlapping_leaf_once) {
+    Space<Policy> s;
+    BOOST_REQUIRE(s.pt.map(0x200000, PhysAddr(0x40000000), M2, PteFlags(pte::RW)).ok());
+    BOOST_REQUIRE(s.pt.map(0x400000, PhysAddr(0x9000), 3 * K4, PteFlags(pte::RW)).ok());
+    std::vector<std::pair<uint64_t, unsigned>> leaves;
+    BOOST_REQUIRE(s.pt.visit_leaves(0x300000, 0x102000, [&](uint64_t va, uint64_t* e, unsigned level) {
+        leaves.emplace_back(va, level);
+        *e |= pte::D; // visitors may edit attributes
+    }).ok());
+    BOOST_REQUIRE(leaves.size() == 3u);
+    BOOST_TEST(leaves[0].first == 0x200000u); // the large leaf starts below the range
+    BOOST_TEST(leaves[0].second == 2u);
+    BOOST_TEST(leaves[1].first == 0x400000u);
+    BOOST_TEST(leaves[2].first == 0x401000u);
+    BOOST_TEST(s.pt.lookup(0x401000)->flags.has(pte::D));
+    BOOST_TEST(!s.pt.lookup(0x402000)->flags.has(pte::D)); // outside the range
+    BOOST_TEST(s.pt.visit_leaves(0x1000, 0, [](uint64_t, uint64_t*, unsigned) {}).error() == Err::InvalidArgument);
 }
 
 BOOST_AUTO_TEST_CASE(unmap_splits_a_1g_page_twice) {

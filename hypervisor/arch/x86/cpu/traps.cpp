@@ -4,6 +4,7 @@
 #include "arch/cpu.hpp"
 #include "arch/descriptors.hpp"
 #include "arch/percpu.hpp"
+#include "arch/tlb.hpp"
 #include "console/console.hpp"
 #include "core/panic.hpp"
 #include "core/symbols.hpp"
@@ -100,6 +101,10 @@ extern "C" void handle_interrupt(InterruptFrame* frame) {
     case VECTOR_TIMER:
         lapic_eoi();
         timer_tick();
+        break;
+    case VECTOR_TLB_FLUSH:
+        lapic_eoi();
+        tlb_serve_requests();
         break;
     case VECTOR_SPURIOUS:
         break; // no EOI for spurious interrupts

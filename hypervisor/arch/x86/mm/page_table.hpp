@@ -79,8 +79,18 @@ class PageTableEditor {
     // Removes every mapping in [va, va+size); unmapped holes are skipped. A
     // large leaf only partly covered is split first. Tables left empty are
     // freed (the root never). Errors: as map's range checks, plus the
-    // policy's error if a split needs a table it cannot get.
-    Result<TlbFlush> unmap(uint64_t va, uint64_t size);
+    // policy's error if a split needs a table it cannot get. `removed`, if
+    // given, hears of every translation taken away (once the call cannot
+    // fail any more): removed(ctx, pa, bytes, leaf attributes).
+    using RemovedFn = void (*)(void* ctx, PhysAddr pa, uint64_t bytes, PteFlags flags);
+    Result<TlbFlush> unmap(uint64_t va, uint64_t size, RemovedFn removed = nullptr, void* ctx = nullptr);
+
+    // Calls fn(leaf_va, entry, level) for every present leaf that overlaps
+    // [va, va+size), in address order; leaf_va is where the leaf starts (a
+    // large leaf may start below va). fn may rewrite *entry's attribute bits
+    // (the caller then owes a TLB flush). Err::InvalidArgument as map's
+    // range checks.
+    template <typename Fn> Status visit_leaves(uint64_t va, uint64_t size, Fn&& fn);
 
     // Sets RW, US, PWT, PCD, G, NX of every leaf in [va, va+size) to those
     // in `flags`; A and D are kept (and set if flags asks). Splits partly
@@ -112,6 +122,8 @@ class PageTableEditor {
         PteFlags flags;
         bool allow_large = false;
         size_t tables_needed = 0;
+        RemovedFn removed = nullptr;
+        void* removed_ctx = nullptr;
         Stash stash;
         TlbFlush flush;
     };
@@ -150,6 +162,7 @@ class PageTableEditor {
     template <Pass pass> Status unmap_walk(uint64_t* table, unsigned level, uint64_t va, uint64_t last, Job& job);
     template <Pass pass> Status protect_walk(uint64_t* table, unsigned level, uint64_t va, uint64_t last, Job& job);
     void release_walk(uint64_t* table, unsigned level, uint64_t va);
+    template <typename Fn> void visit_walk(uint64_t* table, unsigned level, uint64_t va, uint64_t last, Fn& fn);
 
     Policy& policy_;
     PhysAddr root_;
@@ -322,6 +335,7 @@ Status PageTableEditor<Policy>::unmap_walk(uint64_t* table, unsigned level, uint
             if constexpr (pass == Pass::Commit) {
                 table[i] = 0;
                 note_change(job, e);
+                if (job.removed) job.removed(job.removed_ctx, e.leaf_addr(level), span, e.leaf_flags());
             }
         } else if (e.is_leaf(level)) {
             if constexpr (pass == Pass::Count) {
@@ -346,9 +360,11 @@ Status PageTableEditor<Policy>::unmap_walk(uint64_t* table, unsigned level, uint
 }
 
 template <PageTablePolicy Policy>
-Result<TlbFlush> PageTableEditor<Policy>::unmap(uint64_t va, uint64_t size) {
+Result<TlbFlush> PageTableEditor<Policy>::unmap(uint64_t va, uint64_t size, RemovedFn removed, void* ctx) {
     TRY(check_range(va, size));
     Job job;
+    job.removed = removed;
+    job.removed_ctx = ctx;
     const uint64_t last = va + (size - 1);
     uint64_t* root = policy_.table_ptr(root_);
     TRY(unmap_walk<Pass::Count>(root, 4, va, last, job));
@@ -425,6 +441,32 @@ Result<Translation> PageTableEditor<Policy>::lookup(uint64_t va) const {
         t = e.table();
     }
     return Err::NotFound; // unreachable: level 1 entries are leaves
+}
+
+template <PageTablePolicy Policy>
+template <typename Fn>
+void PageTableEditor<Policy>::visit_walk(uint64_t* table, unsigned level, uint64_t va, uint64_t last, Fn& fn) {
+    const uint64_t span = level_span(level);
+    for (uint64_t cur = va;;) {
+        const uint64_t base = cur & ~(span - 1);
+        const uint64_t chunk_last = last < base + (span - 1) ? last : base + (span - 1);
+        const unsigned i = level_index(cur, level);
+        const Pte e(table[i]);
+        if (e.present()) {
+            if (e.is_leaf(level)) fn(base, &table[i], level);
+            else visit_walk(policy_.table_ptr(e.table()), level - 1, cur, chunk_last, fn);
+        }
+        if (chunk_last == last) return;
+        cur = chunk_last + 1;
+    }
+}
+
+template <PageTablePolicy Policy>
+template <typename Fn>
+Status PageTableEditor<Policy>::visit_leaves(uint64_t va, uint64_t size, Fn&& fn) {
+    TRY(check_range(va, size));
+    visit_walk(policy_.table_ptr(root_), 4, va, va + (size - 1), fn);
+    return Status::success();
 }
 
 template <PageTablePolicy Policy>

@@ -25,11 +25,14 @@ inline constexpr uint64_t PS = 1ull << 7;   // page size (levels 2, 3)
 inline constexpr uint64_t G = 1ull << 8;    // global (leaves)
 inline constexpr uint64_t PAT_4K = 1ull << 7;     // PAT bit of a 4 KiB leaf
 inline constexpr uint64_t PAT_LARGE = 1ull << 12; // PAT bit of a 2M/1G leaf
+inline constexpr uint64_t SW0 = 1ull << 9;  // bits 9-11: ignored by the MMU,
+inline constexpr uint64_t SW1 = 1ull << 10; // free for software (the native
+inline constexpr uint64_t SW2 = 1ull << 11; // MMU keeps mapping limits there)
 inline constexpr uint64_t NX = 1ull << 63;  // no execute (needs EFER.NXE)
 inline constexpr uint64_t ADDR_MASK = 0x000FFFFFFFFFF000ull;
 
 // Attribute bits a caller may ask for on a leaf; P is implied.
-inline constexpr uint64_t LEAF_ATTRS = P | RW | US | PWT | PCD | A | D | G | NX;
+inline constexpr uint64_t LEAF_ATTRS = P | RW | US | PWT | PCD | A | D | G | SW0 | SW1 | SW2 | NX;
 
 // Architectural maximum physical address width (MAXPHYADDR <= 52).
 inline constexpr unsigned MAX_PHYS_BITS = 52;

@@ -1,0 +1,97 @@
+// A native domain's memory objects: memory regions (frames of its own
+// partition) and address spaces (page tables the domain edits through
+// native calls). Issue 4; the reference is docs/native-abi.md.
+//
+// Invariants (checked by vm_audit):
+//   - every leaf of every address space of domain D maps frames that D owns
+//     and whose type is PageType::Memory — never a page table, a handle
+//     frame, a free frame or another domain's frame;
+//   - a Memory frame's ref_count is the number of 4 KiB translations of it
+//     (a 2 MiB leaf counts once for each of its 512 frames);
+//   - a Memory frame belongs to exactly one live region, or is an orphan
+//     (FRAME_ORPHAN: its region is gone, or it was mapped at build time)
+//     with ref_count > 0; an orphan goes back to the partition with its last
+//     mapping;
+//   - a leaf is writable only with pte::SW0 ("may be writable": the region
+//     handle had the write right) and executable only with pte::SW1.
+//
+// Locking: Domain::mm_lock around every edit and count change, taken with
+// lock_polling(tlb_serve_requests) because its holder may wait for TLB
+// shootdown acknowledgements. Objects are freed by kobject_unref, never under
+// mm_lock (their destroy takes it).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cap/handle_table.hpp"
+#include "lib/addr.hpp"
+#include "lib/result.hpp"
+
+namespace virtue {
+
+struct Domain;
+
+inline constexpr uint64_t kMaxRegionPages = uint64_t{1} << 20; // 4 GiB
+inline constexpr uint32_t kRegionInlinePages = 16;
+
+struct MemRegion {
+    KObject kobj;
+    Domain* domain = nullptr;
+    uint64_t pages = 0;
+    // Frame list: inline for small regions, else a directory frame of
+    // 1024 index-frame MFNs, each index frame 1024 data-frame MFNs (all
+    // from the partition).
+    uint32_t directory = 0;
+    uint32_t inline_mfns[kRegionInlinePages] = {};
+    MemRegion* next = nullptr; // Domain::regions
+};
+
+struct AddressSpace {
+    KObject kobj;
+    Domain* domain = nullptr;
+    PhysAddr root;                   // PML4, from the partition
+    volatile uint64_t active_cpus = 0; // CPUs with it in CR3 (scheduler)
+    AddressSpace* next = nullptr;    // Domain::aspaces
+};
+
+// Native protection bits (VIRTUE_PROT_*, VIRTUE_CACHE_*, VIRTUE_MAP_*).
+struct MapRequest {
+    uint64_t va = 0;
+    uint64_t offset = 0; // bytes into the region
+    uint64_t size = 0;
+    uint64_t prot = 0;
+    uint32_t region_rights = 0; // of the handle the caller used
+};
+
+// Creates a region of `pages` zeroed frames. Err::InvalidArgument (pages),
+// Err::NoMemory (partition too small; nothing kept).
+Result<MemRegion*> region_create(Domain& d, uint64_t pages);
+Mfn region_frame(const MemRegion& r, uint64_t page);
+
+// Creates an empty address space. Err::NoSpace... see native.toml:
+// Err::Range (kMaxAddressSpaces reached), Err::NoMemory.
+Result<AddressSpace*> aspace_create(Domain& d);
+
+// The calls of native.toml (aspace_map ... aspace_read_bits), on objects of
+// the calling domain. Errors: InvalidArgument, Fault (range outside the
+// domain's half), Range (outside the region), Exists (already mapped),
+// NotFound (protect of a hole), Permission (rights), NoMemory.
+Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req);
+Status aspace_unmap(AddressSpace& as, uint64_t va, uint64_t size);
+Status aspace_protect(AddressSpace& as, uint64_t va, uint64_t size, uint64_t prot);
+// Writes the bitmap through copy_to_user (to the *calling* thread's address
+// space); returns the number of set bits.
+Result<uint64_t> aspace_read_bits(AddressSpace& as, uint64_t va, uint64_t size, uint64_t flags,
+                                  uint64_t user_bitmap);
+
+// Build time: maps a fresh partition frame at va with protection `prot`
+// (VIRTUE_PROT_*); the frame becomes an orphan Memory frame the domain may
+// later unmap (and so free) or re-protect.
+Status aspace_map_boot_frame(AddressSpace& as, uint64_t va, Mfn m, uint64_t prot);
+
+// Checks the invariants above for every object of d; logs and counts
+// violations.
+uint64_t vm_audit(Domain& d);
+
+} // namespace virtue

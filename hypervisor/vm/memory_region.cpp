@@ -1,0 +1,144 @@
+// Memory regions: frames of a domain's own partition, named by handles.
+#include "console/console.hpp"
+#include "lib/string.hpp"
+#include "vm/vm_internal.hpp"
+
+namespace virtue {
+namespace {
+using namespace vm_detail;
+
+constexpr uint64_t kMfnsPerFrame = PAGE_SIZE / sizeof(uint32_t); // 1024
+
+uint32_t* frame_u32(uint32_t mfn) { return arch::phys_ptr<uint32_t>(to_phys(Mfn(mfn))); }
+
+uint32_t& mfn_slot(MemRegion& r, uint64_t i) {
+    if (r.pages <= kRegionInlinePages) return r.inline_mfns[i];
+    return frame_u32(frame_u32(r.directory)[i / kMfnsPerFrame])[i % kMfnsPerFrame];
+}
+
+uint64_t index_frames(uint64_t pages) {
+    return pages <= kRegionInlinePages ? 0 : (pages + kMfnsPerFrame - 1) / kMfnsPerFrame;
+}
+
+// Gives the data frames [0, filled) and the frame-list frames back. Frames
+// still mapped become orphans instead (their last unmap frees them). Runs
+// of kChunkPages aligned, contiguous, unmapped frames go back as chunks.
+void give_back(Domain& d, MemRegion& r, uint64_t filled, uint64_t lists) {
+    for (uint64_t i = 0; i < filled;) {
+        Mfn first(mfn_slot(r, i));
+        if (i % kChunkPages == 0 && filled - i >= kChunkPages && first.raw() % kChunkPages == 0) {
+            bool whole = true;
+            for (uint64_t k = 0; k < kChunkPages && whole; k++)
+                whole = mfn_slot(r, i + k) == first.raw() + k && frame_info(first + k).ref_count == 0;
+            if (whole) {
+                for (uint64_t k = 0; k < kChunkPages; k++) frame_info(first + k).type = PageType::None;
+                domain_free_chunk(d, first);
+                i += kChunkPages;
+                continue;
+            }
+        }
+        FrameInfo& f = frame_info(first);
+        if (f.ref_count) {
+            f.flags |= FRAME_ORPHAN;
+        } else {
+            f.type = PageType::None;
+            domain_free_frame(d, first);
+        }
+        i++;
+    }
+    if (r.directory) {
+        uint32_t* dir = frame_u32(r.directory);
+        for (uint64_t k = 0; k < lists; k++) domain_free_frame(d, Mfn(dir[k]));
+        domain_free_frame(d, Mfn(r.directory));
+        r.directory = 0;
+    }
+}
+
+void unlink(Domain& d, MemRegion& r) {
+    for (MemRegion** p = &d.regions; *p; p = &(*p)->next)
+        if (*p == &r) {
+            *p = r.next;
+            return;
+        }
+}
+
+void region_destroy(KObject* o) {
+    auto* r = reinterpret_cast<MemRegion*>(reinterpret_cast<char*>(o) - offsetof(MemRegion, kobj));
+    Domain& d = *r->domain;
+    if (d.tearing_down) {
+        unlink(d, *r); // the partition goes back whole: no per-frame work
+    } else {
+        MmLock lock(d);
+        unlink(d, *r);
+        give_back(d, *r, r->pages, index_frames(r->pages));
+    }
+    r->~MemRegion();
+    (void)heap_free(r);
+}
+
+} // namespace
+
+Mfn region_frame(const MemRegion& r, uint64_t page) {
+    return Mfn(mfn_slot(const_cast<MemRegion&>(r), page));
+}
+
+Result<MemRegion*> region_create(Domain& d, uint64_t pages) {
+    if (pages == 0 || pages > kMaxRegionPages) return Err::InvalidArgument;
+    const uint64_t lists = index_frames(pages);
+    if (pages + lists + (lists ? 1 : 0) > __atomic_load_n(&d.free_frames, __ATOMIC_RELAXED)) return Err::NoMemory;
+    auto mem = heap_alloc(sizeof(MemRegion));
+    if (!mem) return mem.error();
+    auto* r = new (*mem) MemRegion();
+    r->kobj = KObject{ObjType::MemoryRegion, 1, &region_destroy};
+    r->domain = &d;
+    r->pages = pages;
+
+    // Frame list, then the frames: 512-page-aligned parts from whole
+    // chunks while there are any (2 MiB pages for aspace_map), the rest
+    // one by one. Zeroing happens here, outside mm_lock.
+    uint64_t lists_done = 0, filled = 0;
+    Err failure = Err::NoMemory;
+    bool ok = true;
+    if (lists) {
+        auto dir = domain_alloc_frame(d);
+        ok = dir.ok();
+        if (ok) r->directory = static_cast<uint32_t>(dir->raw());
+        for (; ok && lists_done < lists; lists_done++) {
+            auto idx = domain_alloc_frame(d);
+            if (!(ok = idx.ok())) break;
+            frame_u32(r->directory)[lists_done] = static_cast<uint32_t>(idx->raw());
+        }
+    }
+    while (ok && filled < pages) {
+        if (filled % kChunkPages == 0 && pages - filled >= kChunkPages) {
+            if (auto chunk = domain_alloc_chunk(d)) {
+                for (uint64_t k = 0; k < kChunkPages; k++)
+                    mfn_slot(*r, filled + k) = static_cast<uint32_t>(chunk->raw() + k);
+                filled += kChunkPages;
+                continue;
+            }
+        }
+        auto m = domain_alloc_frame(d);
+        if (!(ok = m.ok())) break;
+        mfn_slot(*r, filled++) = static_cast<uint32_t>(m->raw());
+    }
+    MmLock lock(d);
+    if (!ok) {
+        // Not yet Memory frames: all go back (give_back sees ref_count 0).
+        give_back(d, *r, filled, lists_done);
+        r->~MemRegion();
+        (void)heap_free(r);
+        return failure;
+    }
+    for (uint64_t i = 0; i < pages; i++) {
+        FrameInfo& f = frame_info(Mfn(mfn_slot(*r, i)));
+        f.type = PageType::Memory;
+        f.ref_count = 0;
+        f.flags &= static_cast<uint8_t>(~FRAME_ORPHAN);
+    }
+    r->next = d.regions;
+    d.regions = r;
+    return r;
+}
+
+} // namespace virtue
