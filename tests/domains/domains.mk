@@ -2,3 +2,4 @@
 # hypercalls/sdk/README.md).
 $(eval $(call native_domain,test-domain,tests/domains/test_domain/main.cpp))
 $(eval $(call native_domain,fuzzer,tests/domains/fuzzer/main.cpp))
+$(eval $(call native_domain,memory-test,tests/domains/memory_test/main.cpp))

@@ -8,8 +8,8 @@
 // "fuzzer: done <n> calls, <k> failures, per-errno counts: ok=.. EPERM=..
 // EFAULT=.. EINVAL=.. ENOSYS=..", exiting with 0 if k == 0, else 1.
 //
-// Call numbers: 90% in [0x1000, 0x1018) (the native calls and unknown
-// numbers after them), 10% random 64-bit. exit is never issued.
+// Call numbers: 90% among the native calls and the 8 unknown numbers after
+// them, 10% random 64-bit. exit is never issued.
 //
 // Safety rules, so that the fuzzer cannot corrupt or flood itself:
 //   - calls that write (console_read, domain_info, and unknown numbers, in
@@ -23,7 +23,9 @@
 //
 // Checks (any failure counts):
 //   - every result is >= 0 or one of -EPERM, -EFAULT, -EINVAL, -ENOSYS;
-//   - numbers other than the six issued native calls return -ENOSYS;
+//   - numbers other than the native calls return -ENOSYS;
+//   - the memory calls follow their documented errors, never succeed outside
+//     the user half, and memory_audit always reports 0 violations;
 //   - a pointer outside the domain's half (>= 0x800000000000: hypervisor,
 //     direct map, non-canonical, wrapping) never succeeds: domain_info always,
 //     console_write/console_read when the length is not 0 (an empty range
@@ -165,7 +167,7 @@ int64_t issue(const Call& c) {
 Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
     Call c{};
     do {
-        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(24) : rng.next();
+        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(VIRTUE_NR_memory_audit - VIRTUE_NATIVE_BASE + 9) : rng.next();
     } while (c.nr == VIRTUE_NR_exit);
     for (auto& a : c.a) a = scalar(rng);
     switch (c.nr) {
@@ -187,6 +189,9 @@ Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
     case VIRTUE_NR_handle_query:
         c.a[1] = pointer(rng, output_kind(rng), stack, stack_size);
         break;
+    case VIRTUE_NR_aspace_read_bits:
+        c.a[4] = pointer(rng, output_kind(rng), stack, stack_size);
+        break;
     case VIRTUE_NR_sleep_until: {
         uint64_t t = now();
         c.a[0] = rng.below(64) == 0 ? t + rng.below(1000000 + 1) : rng.below(3) == 0 ? 0 : t - rng.below(t + 1);
@@ -200,9 +205,10 @@ Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
 // Why a result breaks the contract, or nullptr if it is allowed.
 const char* violation(const Call& c, int64_t r) {
     if (r < 0 && r != -XEN_EPERM && r != -XEN_EFAULT && r != -XEN_EINVAL && r != -XEN_ENOSYS && r != -XEN_ESRCH &&
-        r != -XEN_EBADF && r != -XEN_EXDEV && r != -XEN_EACCES && r != -XEN_EMFILE)
+        r != -XEN_EBADF && r != -XEN_EXDEV && r != -XEN_EACCES && r != -XEN_EMFILE && r != -XEN_ENODEV &&
+        r != -XEN_ENOMEM && r != -XEN_ENOSPC && r != -XEN_ERANGE && r != -XEN_EEXIST && r != -XEN_ENOENT)
         return "errno outside the documented set";
-    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_handle_query;
+    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_memory_audit;
     if (!known) return r == -XEN_ENOSYS ? nullptr : "unknown number did not return -ENOSYS";
     bool kernel_ptr = c.a[0] >= kUserEnd;
     switch (c.nr) {
@@ -243,6 +249,24 @@ const char* violation(const Call& c, int64_t r) {
         return r == 0 || r == -XEN_EBADF || r == -XEN_EXDEV || r == -XEN_EINVAL || r == -XEN_EFAULT
                    ? nullptr
                    : "handle_query result outside its contract";
+    case VIRTUE_NR_memory_create:
+        if (c.a[1] != 0 || c.a[0] == 0 || c.a[0] > (1u << 20))
+            return r == -XEN_EINVAL ? nullptr : "memory_create with bad pages or flags not -EINVAL";
+        return r > 0 || r == -XEN_ENOMEM || r == -XEN_EMFILE ? nullptr : "memory_create result outside its contract";
+    case VIRTUE_NR_aspace_create:
+        return r > 0 || r == -XEN_ENOMEM || r == -XEN_ENOSPC || r == -XEN_EMFILE
+                   ? nullptr
+                   : "aspace_create result outside its contract";
+    case VIRTUE_NR_aspace_map:
+    case VIRTUE_NR_aspace_unmap:
+    case VIRTUE_NR_aspace_protect:
+    case VIRTUE_NR_aspace_read_bits: {
+        // The va argument: outside the user half never succeeds.
+        if (c.a[1] >= kUserEnd && r >= 0) return "mapping call outside the user half succeeded";
+        if (c.nr == VIRTUE_NR_aspace_read_bits && c.a[4] >= kUserEnd && r >= 0) return "bitmap outside the user half";
+        return r >= 0 && c.nr != VIRTUE_NR_aspace_read_bits && r != 0 ? "mapping call returned > 0" : nullptr;
+    }
+    case VIRTUE_NR_memory_audit: return r == 0 ? nullptr : "memory audit found violations";
     default: return r > 0 ? "yield/sleep_until returned > 0" : nullptr; // yield, sleep_until
     }
 }

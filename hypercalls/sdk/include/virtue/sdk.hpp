@@ -15,6 +15,7 @@
 #include <virtue/native_calls.hpp>
 
 #include "format.hpp"
+#include "objects.hpp"
 
 namespace virtue {
 

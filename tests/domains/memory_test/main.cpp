@@ -1,0 +1,484 @@
+// memory-test: the memory and address-space calls (issue 4), driven by its
+// bootargs, for the integration tests. Lines it prints:
+//
+//   checks      "check <label>: ok" / "check <label>: FAIL got <v> expected <e>"
+//               per check, then "memory: <n> checks, <m> failed"
+//   tlb=R       needs vcpus >= 2: threads 1.. spin on a shared epoch; thread 0
+//               replaces the page at one address R times (unmap, map another
+//               region) and each reader then reads it once. Prints
+//               "tlb: <R> rounds, <k> readers, <s> stale reads, audit <a>"
+//               (readers also map and unmap pages of their own meanwhile)
+//   mmfuzz=N    N random memory operations checked against a model of what
+//               must be mapped where; "mmfuzz: <N> ops, <f> failures, audit
+//               <a>, <b> bytes not returned"
+// then "memory-test: done" and status 0 (1 if anything failed).
+#include <stdlib.h>
+#include <string.h>
+#include <xen/errno.h>
+
+#include <virtue/sdk.hpp>
+
+namespace {
+
+using virtue::print;
+namespace sys = virtue::sys;
+
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kRW = VIRTUE_PROT_READ | VIRTUE_PROT_WRITE;
+constexpr uint64_t kR = VIRTUE_PROT_READ;
+
+bool g_failed = false;
+
+struct Checks {
+    unsigned total = 0, failed = 0;
+    void expect(const char* label, int64_t got, int64_t want) {
+        total++;
+        if (got == want) {
+            print("check %s: ok\n", label);
+            return;
+        }
+        failed++;
+        g_failed = true;
+        print("check %s: FAIL got %lld expected %lld\n", label, static_cast<long long>(got),
+              static_cast<long long>(want));
+    }
+    void expect_true(const char* label, bool v) { expect(label, v ? 1 : 0, 1); }
+};
+
+uint64_t free_bytes() {
+    virtue_domain_info info{};
+    sys::domain_info(&info);
+    return info.free_bytes;
+}
+
+volatile uint64_t* word(uint64_t va) { return reinterpret_cast<volatile uint64_t*>(va); }
+
+// ---- checks: every call's success and error paths ----
+
+void do_checks() {
+    Checks c;
+    const int64_t einval = -XEN_EINVAL, efault = -XEN_EFAULT, erange = -XEN_ERANGE, eexist = -XEN_EEXIST,
+                  eacces = -XEN_EACCES, enoent = -XEN_ENOENT, enodev = -XEN_ENODEV, ebadf = -XEN_EBADF,
+                  exdev = -XEN_EXDEV, enomem = -XEN_ENOMEM;
+    const uint64_t free0 = free_bytes();
+    const uint64_t base = 0x100000000ull; // 4 GiB: nothing of the image there
+
+    // memory_create
+    c.expect("create_zero", sys::memory_create(0, 0), einval);
+    c.expect("create_too_big", sys::memory_create((1u << 20) + 1, 0), einval);
+    c.expect("create_flags", sys::memory_create(1, 1), einval);
+    c.expect("create_beyond_partition", sys::memory_create(free0 / kPage + 1, 0), enomem);
+    c.expect_true("create_failed_changes_nothing", free_bytes() == free0);
+    virtue::Memory mem;
+    c.expect("create", virtue::Memory::create(4, mem), 0);
+    c.expect_true("create_takes_frames", free_bytes() == free0 - 4 * kPage);
+    virtue_handle_info hi{};
+    c.expect("query_memory", mem.query(hi), 0);
+    c.expect_true("memory_type_rights", hi.type == VIRTUE_OBJ_MEMORY &&
+                                            hi.rights == (VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER |
+                                                          VIRTUE_RIGHT_READ | VIRTUE_RIGHT_WRITE |
+                                                          VIRTUE_RIGHT_EXECUTE | VIRTUE_RIGHT_MAP));
+    virtue::AddressSpace as;
+    c.expect("aspace_self", virtue::AddressSpace::self(as), 0);
+
+    // aspace_map: success, then every refusal
+    c.expect("map", as.map(base, mem, 0, 4 * kPage, kRW), 0);
+    *word(base) = 0x1111;
+    *word(base + 3 * kPage) = 0x4444;
+    c.expect_true("map_zeroed_and_writable", *word(base + kPage) == 0 && *word(base) == 0x1111);
+    c.expect("map_overlap", as.map(base + 3 * kPage, mem, 0, 2 * kPage, kR), eexist);
+    c.expect("map_va_unaligned", as.map(base + 0x10000 + 8, mem, 0, kPage, kR), einval);
+    c.expect("map_offset_unaligned", as.map(base + 0x10000, mem, 8, kPage, kR), einval);
+    c.expect("map_size_zero", as.map(base + 0x10000, mem, 0, 0, kR), einval);
+    c.expect("map_size_unaligned", as.map(base + 0x10000, mem, 0, 100, kR), einval);
+    c.expect("map_prot_none", as.map(base + 0x10000, mem, 0, kPage, 0), einval);
+    c.expect("map_prot_unknown", as.map(base + 0x10000, mem, 0, kPage, kR | 0x8000), einval);
+    c.expect("map_hypervisor", as.map(0xffff800000000000ull, mem, 0, kPage, kR), efault);
+    c.expect("map_direct_map", as.map(0xffff830000000000ull, mem, 0, kPage, kR), efault);
+    c.expect("map_crossing_top", as.map(0x7ffffffff000ull, mem, 0, 2 * kPage, kR), efault);
+    c.expect("map_offset_beyond", as.map(base + 0x10000, mem, 4 * kPage, kPage, kR), erange);
+    c.expect("map_size_beyond", as.map(base + 0x10000, mem, 2 * kPage, 3 * kPage, kR), erange);
+    c.expect("map_bad_handle", sys::aspace_map(0, base + 0x10000, mem.get(), 0, kPage, kR), ebadf);
+    uint64_t foreign = (as.get() & ~(0x7fffull << 40)) | (((as.get() >> 40) + 1) & 0x7fff) << 40;
+    c.expect("map_foreign_aspace", sys::aspace_map(foreign, base + 0x10000, mem.get(), 0, kPage, kR), exdev);
+    uint64_t foreign_mem = (mem.get() & ~(0x7fffull << 40)) | (((mem.get() >> 40) + 1) & 0x7fff) << 40;
+    c.expect("map_foreign_memory", sys::aspace_map(as.get(), base + 0x10000, foreign_mem, 0, kPage, kR), exdev);
+    c.expect("map_wrong_type_aspace", sys::aspace_map(mem.get(), base + 0x10000, mem.get(), 0, kPage, kR), enodev);
+    c.expect("map_wrong_type_memory", sys::aspace_map(as.get(), base + 0x10000, as.get(), 0, kPage, kR), enodev);
+    virtue::Handle ro_mem;
+    c.expect("dup_memory_read_only", mem.duplicate(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP, ro_mem), 0);
+    c.expect("map_write_without_right", sys::aspace_map(as.get(), base + 0x10000, ro_mem.get(), 0, kPage, kRW), eacces);
+    c.expect("map_exec_without_right",
+             sys::aspace_map(as.get(), base + 0x10000, ro_mem.get(), 0, kPage, kR | VIRTUE_PROT_EXEC), eacces);
+    virtue::Handle nomap_mem;
+    c.expect("dup_memory_no_map", mem.duplicate(VIRTUE_RIGHT_READ, nomap_mem), 0);
+    c.expect("map_without_map_right", sys::aspace_map(as.get(), base + 0x10000, nomap_mem.get(), 0, kPage, kR), eacces);
+    virtue::Handle ro_as;
+    c.expect("dup_aspace_read_only", as.duplicate(VIRTUE_RIGHT_READ, ro_as), 0);
+    c.expect("map_aspace_without_right", sys::aspace_map(ro_as.get(), base + 0x10000, mem.get(), 0, kPage, kR), eacces);
+
+    // A read-only alias of the same frames; protect cannot exceed the handle's rights.
+    const uint64_t alias = base + 0x10000;
+    c.expect("map_alias_read_only", sys::aspace_map(as.get(), alias, ro_mem.get(), 0, 4 * kPage, kR), 0);
+    c.expect_true("alias_shares_frames", *word(alias) == 0x1111 && *word(alias + 3 * kPage) == 0x4444);
+    c.expect("protect_beyond_rights", as.protect(alias, kPage, kRW), eacces);
+    c.expect("protect_exec_beyond_rights", as.protect(alias, kPage, kR | VIRTUE_PROT_EXEC), eacces);
+    c.expect("protect_hole", as.protect(base, 8 * kPage, kR), enoent);
+    c.expect("protect_unaligned", as.protect(base + 1, kPage, kR), einval);
+    c.expect("protect_map_flag", as.protect(base, kPage, kR | VIRTUE_MAP_SMALL_PAGES), einval);
+    c.expect("protect_hypervisor", as.protect(0xffff800000000000ull, kPage, kR), efault);
+    c.expect("protect_wrong_type", sys::aspace_protect(mem.get(), base, kPage, kR), enodev);
+    c.expect("protect_read_only", as.protect(base, 4 * kPage, kR), 0);
+    c.expect("protect_back_to_rw", as.protect(base, 4 * kPage, kRW), 0);
+    *word(base + kPage) = 0x2222;
+    c.expect_true("protect_rw_writes", *word(alias + kPage) == 0x2222);
+
+    // Accessed/dirty bits (4 KiB pages so each page has its own).
+    virtue::Memory bits_mem;
+    c.expect("create_bits", virtue::Memory::create(16, bits_mem), 0);
+    const uint64_t bva = base + 0x100000;
+    c.expect("map_small_pages", as.map(bva, bits_mem, 0, 16 * kPage, kRW | VIRTUE_MAP_SMALL_PAGES), 0);
+    static uint8_t bitmap[8];
+    c.expect("dirty_clear", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, bitmap), 0);
+    *word(bva + 1 * kPage) = 1;
+    *word(bva + 5 * kPage) = 5;
+    (void)*word(bva + 9 * kPage); // read only: accessed, not dirty
+    memset(bitmap, 0xff, sizeof bitmap);
+    c.expect("dirty_count", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_DIRTY, bitmap), 2);
+    c.expect_true("dirty_bitmap", bitmap[0] == 0x22 && bitmap[1] == 0);
+    c.expect("dirty_clear_again", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, bitmap), 2);
+    c.expect("dirty_after_clear", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_DIRTY, bitmap), 0);
+    *word(bva + 5 * kPage) = 6; // dirty again once the TLB entry was flushed
+    c.expect("dirty_sets_again", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_DIRTY, bitmap), 1);
+    c.expect_true("dirty_bitmap_again", bitmap[0] == 0x20);
+    c.expect("accessed_clear", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_ACCESSED | VIRTUE_BITS_CLEAR, bitmap),
+             3);
+    (void)*word(bva + 9 * kPage);
+    c.expect("accessed_one", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_ACCESSED, bitmap), 1);
+    c.expect_true("accessed_bitmap", bitmap[1] == 0x02);
+    c.expect("bits_hole_is_zero", as.read_bits(bva + 16 * kPage, 8 * kPage, VIRTUE_BITS_DIRTY, bitmap), 0);
+    c.expect("bits_both_flags", as.read_bits(bva, kPage, VIRTUE_BITS_DIRTY | VIRTUE_BITS_ACCESSED, bitmap), einval);
+    c.expect("bits_no_flag", as.read_bits(bva, kPage, 0, bitmap), einval);
+    c.expect("bits_unknown_flag", as.read_bits(bva, kPage, VIRTUE_BITS_DIRTY | 0x100, bitmap), einval);
+    c.expect("bits_too_big", as.read_bits(bva, (4ull << 30) + kPage, VIRTUE_BITS_DIRTY, bitmap), einval);
+    c.expect("bits_bitmap_kernel",
+             as.read_bits(bva, kPage, VIRTUE_BITS_DIRTY, reinterpret_cast<uint8_t*>(0xffff830000000000ull)), efault);
+    c.expect("bits_bitmap_read_only",
+             as.read_bits(bva, kPage, VIRTUE_BITS_DIRTY, reinterpret_cast<uint8_t*>(alias)), efault);
+    c.expect("bits_clear_without_map_right",
+             sys::aspace_read_bits(ro_as.get(), bva, kPage, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, bitmap), eacces);
+    c.expect("bits_read_with_read_right", sys::aspace_read_bits(ro_as.get(), bva, kPage, VIRTUE_BITS_DIRTY, bitmap),
+             0);
+
+    // Large pages: a 512-page region at a 2 MiB-aligned address.
+    virtue::Memory big;
+    c.expect("create_2m", virtue::Memory::create(512, big), 0);
+    const uint64_t lva = base + 0x40000000;
+    c.expect("map_2m", as.map(lva, big, 0, 512 * kPage, kRW), 0);
+    *word(lva + 100 * kPage) = 0x100;
+    c.expect("clear_cutting_large_page", as.read_bits(lva, kPage, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, bitmap),
+             einval);
+    c.expect("large_page_dirty_is_shared", as.read_bits(lva, 8 * kPage, VIRTUE_BITS_DIRTY, bitmap), 8);
+    c.expect("unmap_splits_large_page", as.unmap(lva + 200 * kPage, kPage), 0);
+    c.expect_true("split_keeps_the_rest", *word(lva + 100 * kPage) == 0x100);
+    c.expect("audit_after_split", sys::memory_audit(), 0);
+
+    // aspace_unmap refusals; a hole is fine
+    c.expect("unmap_unaligned", as.unmap(base + 8, kPage), einval);
+    c.expect("unmap_zero", as.unmap(base, 0), einval);
+    c.expect("unmap_hypervisor", as.unmap(0xffff800000000000ull, kPage), efault);
+    c.expect("unmap_wrong_type", sys::aspace_unmap(mem.get(), base, kPage), enodev);
+    c.expect("unmap_without_right", sys::aspace_unmap(ro_as.get(), base, kPage), eacces);
+    c.expect("unmap_hole", as.unmap(base + 0x200000, 16 * kPage), 0);
+
+    // Closing a mapped region: its frames live on while mapped.
+    c.expect("audit_mapped", sys::memory_audit(), 0);
+    mem.reset();
+    ro_mem.reset();
+    nomap_mem.reset();
+    c.expect_true("closed_region_still_mapped", *word(alias + 3 * kPage) == 0x4444);
+    c.expect("audit_orphans", sys::memory_audit(), 0);
+    c.expect("unmap_orphans", as.unmap(base, 4 * kPage), 0);
+    c.expect("unmap_orphan_alias", as.unmap(alias, 4 * kPage), 0);
+    c.expect("unmap_bits", as.unmap(bva, 16 * kPage), 0);
+    c.expect("unmap_2m", as.unmap(lva, 512 * kPage), 0);
+    bits_mem.reset();
+    big.reset();
+    c.expect("audit_all_gone", sys::memory_audit(), 0);
+    c.expect_true("all_frames_back", free_bytes() == free0);
+
+    // Address spaces: create, map into one that is not loaded, bound.
+    {
+        virtue::AddressSpace other;
+        c.expect("aspace_create", virtue::AddressSpace::create(other), 0);
+        c.expect("query_aspace", other.query(hi), 0);
+        c.expect_true("aspace_type", hi.type == VIRTUE_OBJ_ADDRESS_SPACE);
+        virtue::Memory m2;
+        c.expect("create_for_other", virtue::Memory::create(2, m2), 0);
+        c.expect("map_other", other.map(base, m2, 0, 2 * kPage, kRW), 0);
+        c.expect("unmap_other_part", other.unmap(base, kPage), 0);
+        c.expect("audit_other", sys::memory_audit(), 0);
+        // Closing the address space with a mapping left: frames come back.
+    }
+    c.expect_true("aspace_frames_back", free_bytes() == free0);
+    virtue::AddressSpace spaces[32];
+    int made = 0;
+    int64_t last = 0;
+    for (auto& s : spaces) {
+        last = virtue::AddressSpace::create(s);
+        if (last < 0) break;
+        made++;
+    }
+    c.expect("aspace_limit", last, -XEN_ENOSPC);
+    c.expect_true("aspace_limit_is_31_more", made == 31);
+    for (auto& s : spaces) s.reset();
+    c.expect_true("aspaces_freed", free_bytes() == free0);
+    c.expect("audit_end", sys::memory_audit(), 0);
+    print("memory: %u checks, %u failed\n", c.total, c.failed);
+}
+
+// ---- tlb: shootdown across CPUs ----
+
+constexpr uint64_t kTlbVa = 0x200000000ull;
+constexpr unsigned kMaxReaders = 63;
+volatile uint64_t g_epoch = 0;
+volatile uint64_t g_expected = 0;
+volatile uint64_t g_ack[kMaxReaders + 1];
+volatile uint64_t g_stale = 0;
+volatile bool g_tlb_go = false;
+volatile bool g_tlb_stop = false;
+uint64_t g_aspace = 0;
+
+int tlb_reader(unsigned index) {
+    virtue::Memory own;
+    if (virtue::Memory::create(1, own) < 0) virtue::panic("reader %u: no memory", index);
+    const uint64_t own_va = kTlbVa + 0x10000000ull * index;
+    uint64_t seen = 0;
+    for (;;) {
+        uint64_t e;
+        while ((e = __atomic_load_n(&g_epoch, __ATOMIC_ACQUIRE)) == seen && !g_tlb_stop) {}
+        if (g_tlb_stop) break;
+        seen = e;
+        uint64_t v = *word(kTlbVa); // through whatever this CPU's TLB holds
+        if (v != g_expected) __atomic_add_fetch(&g_stale, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_ack[index], e, __ATOMIC_RELEASE);
+        // Concurrent edits of the same address space from this CPU.
+        if (sys::aspace_map(g_aspace, own_va, own.get(), 0, kPage, kRW) == 0) {
+            *word(own_va) = e;
+            sys::aspace_unmap(g_aspace, own_va, kPage);
+        }
+    }
+    return 0;
+}
+
+void do_tlb(uint64_t rounds) {
+    virtue_domain_info info{};
+    sys::domain_info(&info);
+    const unsigned readers = info.vcpus - 1;
+    if (readers == 0 || readers > kMaxReaders) virtue::panic("tlb needs 2..64 vcpus");
+    virtue::AddressSpace as;
+    virtue::AddressSpace::self(as);
+    g_aspace = as.get();
+    virtue::Memory regions[2];
+    for (unsigned i = 0; i < 2; i++) {
+        if (virtue::Memory::create(1, regions[i]) < 0) virtue::panic("tlb: no memory");
+        as.map(kTlbVa + 0x1000 * (i + 1), regions[i], 0, kPage, kRW); // to fill them
+        *word(kTlbVa + 0x1000 * (i + 1)) = 0xA000 + i;
+        as.unmap(kTlbVa + 0x1000 * (i + 1), kPage);
+    }
+    g_tlb_go = true;
+    for (uint64_t r = 1; r <= rounds; r++) {
+        const unsigned which = r % 2;
+        if (r > 1) as.unmap(kTlbVa, kPage);
+        if (as.map(kTlbVa, regions[which], 0, kPage, kR) != 0) virtue::panic("tlb: map failed");
+        g_expected = 0xA000 + which;
+        __atomic_store_n(&g_epoch, r, __ATOMIC_RELEASE);
+        for (unsigned i = 1; i <= readers; i++)
+            while (__atomic_load_n(&g_ack[i], __ATOMIC_ACQUIRE) != r) {}
+    }
+    g_tlb_stop = true;
+    int64_t audit = sys::memory_audit();
+    print("tlb: %llu rounds, %u readers, %llu stale reads, audit %lld\n", static_cast<unsigned long long>(rounds),
+          readers, static_cast<unsigned long long>(g_stale), static_cast<long long>(audit));
+    if (g_stale || audit) g_failed = true;
+}
+
+// ---- mmfuzz: random operations against a model ----
+
+struct Rng {
+    uint64_t s;
+    uint64_t next() {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        return s * 0x2545f4914f6cdd1dull;
+    }
+    uint64_t below(uint64_t n) { return next() % n; }
+};
+
+constexpr uint64_t kWindow = 0x300000000ull; // the fuzzed range: kSlots pages
+constexpr unsigned kSlots = 2048;            // 8 MiB of address space
+constexpr unsigned kRegions = 8;
+
+struct FuzzRegion {
+    virtue::Memory mem;
+    uint64_t pages = 0;
+    bool writable = true; // the handle's rights
+};
+struct Slot {
+    int region = -1; // -1: unmapped
+    uint64_t page = 0;
+    bool write = false;
+};
+FuzzRegion g_regions[kRegions];
+Slot g_slots[kSlots];
+uint64_t g_stamps[kRegions][64]; // what page p of region r holds (pages < 64 are stamped)
+
+void do_mmfuzz(uint64_t ops) {
+    Rng rng{0x9e3779b97f4a7c15ull};
+    virtue::AddressSpace as;
+    virtue::AddressSpace::self(as);
+    const uint64_t free0 = free_bytes();
+    uint64_t failures = 0;
+    auto fail = [&](const char* what, int64_t rc) {
+        if (failures++ < 20) print("mmfuzz: FAIL %s (%lld)\n", what, static_cast<long long>(rc));
+    };
+    uint64_t stamp = 1;
+    for (uint64_t n = 0; n < ops; n++) {
+        const unsigned op = static_cast<unsigned>(rng.below(100));
+        const unsigned ri = static_cast<unsigned>(rng.below(kRegions));
+        FuzzRegion& R = g_regions[ri];
+        const unsigned s0 = static_cast<unsigned>(rng.below(kSlots));
+        const unsigned len = 1 + static_cast<unsigned>(rng.below(s0 + 16 < kSlots ? 16 : kSlots - s0));
+        if (op < 12) { // (re)create a region; mappings of the old one stay
+            const uint64_t pages = rng.below(4) == 0 ? 512 : 1 + rng.below(48);
+            virtue::Memory m;
+            int64_t rc = virtue::Memory::create(pages, m);
+            if (rc == 0) {
+                if (R.pages) {
+                    for (auto& s : g_slots) // keep the model's view of the orphans
+                        if (s.region == static_cast<int>(ri)) s.region = static_cast<int>(kRegions + ri);
+                }
+                R.writable = rng.below(4) != 0;
+                if (!R.writable) {
+                    virtue::Handle ro;
+                    m.duplicate(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP, ro);
+                    R.mem = virtue::Memory(ro.release());
+                } else {
+                    R.mem = static_cast<virtue::Memory&&>(m);
+                }
+                R.pages = pages;
+                for (auto& st : g_stamps[ri]) st = 0;
+            } else if (rc != -XEN_ENOMEM && rc != -XEN_EMFILE) {
+                fail("memory_create", rc);
+            }
+        } else if (op < 45) { // map
+            if (!R.pages) continue;
+            const uint64_t first = rng.below(R.pages);
+            const uint64_t count = len < R.pages - first ? len : R.pages - first;
+            const bool write = rng.below(2) && R.writable;
+            bool busy = false;
+            for (unsigned k = 0; k < count; k++) busy |= g_slots[s0 + k].region >= 0;
+            uint64_t prot = (write ? kRW : kR) | (rng.below(3) == 0 ? VIRTUE_MAP_SMALL_PAGES : 0);
+            int64_t rc = as.map(kWindow + s0 * kPage, R.mem, first * kPage, count * kPage, prot);
+            int64_t want = busy ? -XEN_EEXIST : 0;
+            if (rc != want && !(rc == -XEN_ENOMEM && !busy)) fail("map", rc);
+            if (rc == 0)
+                for (unsigned k = 0; k < count; k++) g_slots[s0 + k] = Slot{static_cast<int>(ri), first + k, write};
+        } else if (op < 70) { // unmap
+            int64_t rc = as.unmap(kWindow + s0 * kPage, len * kPage);
+            if (rc != 0 && rc != -XEN_ENOMEM) fail("unmap", rc);
+            if (rc == 0)
+                for (unsigned k = 0; k < len; k++) g_slots[s0 + k] = Slot{};
+        } else if (op < 85) { // protect
+            const bool write = rng.below(2);
+            bool hole = false, allowed = true;
+            for (unsigned k = 0; k < len; k++) {
+                const Slot& s = g_slots[s0 + k];
+                hole |= s.region < 0;
+                if (s.region >= 0 && write && !g_regions[s.region % kRegions].writable && s.region < int(kRegions))
+                    allowed = false;
+            }
+            int64_t rc = as.protect(kWindow + s0 * kPage, len * kPage, write ? kRW : kR);
+            if (hole) {
+                if (rc != -XEN_ENOENT && rc != -XEN_EACCES) fail("protect of a hole", rc);
+            } else if (!allowed) {
+                if (rc != -XEN_EACCES) fail("protect beyond rights", rc);
+            } else if (rc == 0) {
+                for (unsigned k = 0; k < len; k++) g_slots[s0 + k].write = write;
+            } else if (rc != -XEN_EACCES && rc != -XEN_ENOMEM) {
+                fail("protect", rc); // EACCES: an orphan of a read-only region
+            }
+        } else if (op < 90) { // dirty bits
+            static uint8_t bm[kSlots / 8];
+            int64_t rc = as.read_bits(kWindow + s0 * kPage, len * kPage,
+                                      VIRTUE_BITS_DIRTY | (rng.below(2) ? VIRTUE_BITS_CLEAR : 0), bm);
+            if (rc < 0 && rc != -XEN_EINVAL) fail("read_bits", rc);
+        } else if (op < 95) { // write a stamp through a writable slot, read it everywhere
+            Slot& s = g_slots[s0];
+            if (s.region < 0 || s.region >= int(kRegions) || !s.write || s.page >= 64) continue;
+            *word(kWindow + s0 * kPage) = ++stamp;
+            g_stamps[s.region][s.page] = stamp;
+        } else if (op < 97) { // hostile handles
+            uint64_t junk = rng.next();
+            int64_t rc = sys::aspace_map(junk, kWindow, R.mem.get(), 0, kPage, kR);
+            if (rc >= 0) fail("map with a junk handle", rc);
+            rc = sys::aspace_unmap(R.mem.get() ? R.mem.get() : 1, kWindow, kSlots * kPage);
+            if (rc >= 0 && R.mem.get()) fail("unmap through a memory handle", rc);
+        } else { // close a region: its mapped frames live on
+            if (!R.pages) continue;
+            for (auto& s : g_slots)
+                if (s.region == static_cast<int>(ri)) s.region = static_cast<int>(kRegions + ri);
+            R.mem.reset();
+            R.pages = 0;
+        }
+        // Every mapped, stamped page of a live region reads its stamp.
+        for (unsigned probe = 0; probe < 4; probe++) {
+            const unsigned k = static_cast<unsigned>(rng.below(kSlots));
+            const Slot& s = g_slots[k];
+            if (s.region < 0 || s.region >= int(kRegions) || s.page >= 64) continue;
+            if (*word(kWindow + k * kPage) != g_stamps[s.region][s.page]) fail("content differs from the model", k);
+        }
+        if (n % 64 == 63) {
+            int64_t a = sys::memory_audit();
+            if (a != 0) fail("audit", a);
+        }
+    }
+    int64_t audit = sys::memory_audit();
+    as.unmap(kWindow, kSlots * kPage);
+    for (auto& r : g_regions) {
+        r.mem.reset();
+        r.pages = 0;
+    }
+    for (auto& s : g_slots) s = Slot{};
+    const int64_t left = static_cast<int64_t>(free0) - static_cast<int64_t>(free_bytes());
+    // Page tables of the window may stay (they are freed when empty: none here).
+    print("mmfuzz: %llu ops, %llu failures, audit %lld, %lld bytes not returned\n",
+          static_cast<unsigned long long>(ops), static_cast<unsigned long long>(failures),
+          static_cast<long long>(audit), static_cast<long long>(left));
+    if (failures || audit || left) g_failed = true;
+}
+
+} // namespace
+
+int thread_main(unsigned index) {
+    while (!g_tlb_go) sys::yield();
+    return tlb_reader(index);
+}
+
+int main() {
+    for (size_t i = 0; i < virtue::arg_count(); i++) {
+        const char* w = virtue::arg(i);
+        const char* v;
+        if (!strcmp(w, "checks")) do_checks();
+        else if (!strncmp(w, "tlb=", 4)) do_tlb(strtoul(w + 4, nullptr, 0));
+        else if (!strncmp(w, "mmfuzz=", 7)) do_mmfuzz(strtoul(w + 7, nullptr, 0));
+        else {
+            v = w;
+            print("memory-test: unknown action '%s'\n", v);
+            return 2;
+        }
+    }
+    print("memory-test: done\n");
+    return g_failed ? 1 : 0;
+}

@@ -1,0 +1,91 @@
+// Helpers for integration tests that boot device-tree configurations from
+// tests/configs/ with the SDK-built domains (tests/domains/,
+// hypercalls/examples/).
+#pragma once
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <regex>
+#include <string>
+
+#include "qemu_runner.hpp"
+
+namespace virtue::test {
+
+inline std::string build_dir() {
+    const char* b = std::getenv("VIRTUE_BUILD");
+    return b && *b ? b : "build";
+}
+
+// Boots tests/configs/<config>.dts with every test image available as a
+// module ("test", "spinner", "fuzzer", "hello", "memory-test").
+inline BootResult boot_config(const std::string& config, int smp = 1, int timeout_s = 90, int mem_mib = 256,
+                              const std::string& console_input = "", const std::string& extra_cmdline = "") {
+    BootSpec spec;
+    spec.cmdline = "console=com1 com1=115200,8n1 loglvl=info debug-exit=0xf4 shutdown-when-done";
+    if (!extra_cmdline.empty()) spec.cmdline += " " + extra_cmdline;
+    spec.smp = smp;
+    spec.mem_mib = mem_mib;
+    spec.timeout_s = timeout_s;
+    spec.console_input = console_input;
+    std::string b = build_dir();
+    spec.modules = {{b + "/test-configs/" + config + ".dtb", "config"},
+                    {b + "/domains/test-domain.elf", "test"},
+                    {b + "/domains/spinner.elf", "spinner"},
+                    {b + "/domains/fuzzer.elf", "fuzzer"},
+                    {b + "/domains/hello.elf", "hello"},
+                    {b + "/domains/memory-test.elf", "memory-test"}};
+    BootResult r = boot(spec);
+    BOOST_TEST_MESSAGE(r.console);
+    return r;
+}
+
+inline void require_clean_end(const BootResult& r) {
+    BOOST_REQUIRE_MESSAGE(!r.timed_out, "QEMU timed out");
+    BOOST_TEST(!r.contains("PANIC"));
+    BOOST_TEST(r.contains("all domains have ended"));
+    BOOST_TEST(r.exit_status == EXIT_SUCCESS_STATUS);
+}
+
+// Position of the first line containing text, or npos.
+inline size_t line_of(const BootResult& r, const std::string& text) {
+    auto lines = r.lines();
+    for (size_t i = 0; i < lines.size(); i++)
+        if (lines[i].find(text) != std::string::npos) return i;
+    return std::string::npos;
+}
+
+struct Ended {
+    long status = 0;
+    double cpu_ms = 0;
+    bool found = false;
+};
+
+// "d3 'name' exited (status 0): ran 4.012 s, cpu 1333.100 ms"
+inline Ended ended(const BootResult& r, const std::string& name) {
+    std::smatch m;
+    std::regex re("d\\d+ '" + name + "' ([a-z ]+) \\(status (-?\\d+)\\): ran [0-9.]+ s, cpu ([0-9.]+) ms");
+    Ended e;
+    if (std::regex_search(r.console, m, re)) {
+        e.found = true;
+        e.status = std::stol(m[2]);
+        e.cpu_ms = std::stod(m[3]);
+    }
+    return e;
+}
+
+// Every domain's frames came back: "dN: F frames returned, 0 still owned",
+// and the final census has no domain frames.
+inline void check_reclaimed(const BootResult& r, size_t domains) {
+    std::regex re(R"(d\d+: (\d+) frames returned, (\d+) still owned)");
+    size_t n = 0;
+    for (auto it = std::sregex_iterator(r.console.begin(), r.console.end(), re); it != std::sregex_iterator(); ++it) {
+        n++;
+        BOOST_TEST((*it)[2].str() == "0");
+    }
+    BOOST_TEST(n == domains);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(all domains have ended[\s\S]*frames: \d+ RAM, \d+ free, \d+ hypervisor, 0 domain)")));
+}
+
+} // namespace virtue::test
