@@ -7,6 +7,8 @@
 //                       (thread 1 sleeps until needed, then yields back)
 //   bootargs "xdomain"  switches between domains: yield ping-pong with "pong"
 //   bootargs "pong"     yields for pong-seconds (default 5), then exits
+//   bootargs "memory"   address-space calls: map+unmap, protect and
+//                       dirty-bit queries over 1 GiB of mappings
 #include <virtue/sdk.hpp>
 
 #include <xen/errno.h>
@@ -58,9 +60,72 @@ uint64_t tsc_khz_per_mhz() {
     return (t1 - t0) * 1000 / static_cast<uint64_t>(n1 - n0); // cycles per 1000 ns
 }
 
+// Cycles of one operation: median of `runs` single runs (for slow ones).
+template <typename Op> uint64_t measure_slow(int runs, Op op) {
+    uint64_t per[15];
+    if (runs > 15) runs = 15;
+    for (int b = 0; b < runs; b++) {
+        uint64_t t0 = rdtsc();
+        op();
+        per[b] = rdtsc() - t0;
+    }
+    return median(per, runs);
+}
+
 void report(const char* what, uint64_t cycles, uint64_t cyc_per_us) {
     uint64_t ns = cycles * 1000 / cyc_per_us;
     virtue::print("bench: %s: %lu cycles, %lu ns\n", what, cycles, ns);
+}
+
+void check(int64_t rc, const char* what) {
+    if (rc < 0) virtue::panic("bench: %s failed: %ld", what, rc);
+}
+
+void memory_figures(uint64_t cyc_per_us) {
+    constexpr uint64_t kPage = 4096, kVa = 0x100000000ull, k1G = 1ull << 30;
+    constexpr uint64_t kRW = VIRTUE_PROT_READ | VIRTUE_PROT_WRITE;
+    virtue::AddressSpace as;
+    check(virtue::AddressSpace::self(as), "address_space_self");
+    virtue::Memory one, big;
+    check(virtue::Memory::create(1, one), "memory_create");
+    check(virtue::Memory::create(512, big), "memory_create 512");
+    // Warm up the page tables above the leaves, as a program that maps
+    // repeatedly in one area would have them.
+    check(as.map(kVa + k1G, one, 0, kPage, kRW), "map");
+    report("map+unmap of 1 page (4 KiB)", measure([&] {
+               as.map(kVa, one, 0, kPage, kRW);
+               as.unmap(kVa, kPage);
+           }), cyc_per_us);
+    report("map+unmap of 512 pages as one 2 MiB page", measure([&] {
+               as.map(kVa, big, 0, 512 * kPage, kRW);
+               as.unmap(kVa, 512 * kPage);
+           }), cyc_per_us);
+    report("map+unmap of 512 pages as 4 KiB pages", measure_slow(11, [&] {
+               as.map(kVa, big, 0, 512 * kPage, kRW | VIRTUE_MAP_SMALL_PAGES);
+               as.unmap(kVa, 512 * kPage);
+           }), cyc_per_us);
+    check(as.unmap(kVa + k1G, kPage), "unmap");
+
+    // 1 GiB of mappings: the same 2 MiB region 512 times, in 4 KiB pages
+    // (262144 entries) and then in 2 MiB pages (512 entries).
+    for (int small = 1; small >= 0; small--) {
+        const uint64_t prot = kRW | (small ? VIRTUE_MAP_SMALL_PAGES : 0);
+        for (uint64_t i = 0; i < 512; i++) check(as.map(kVa + i * 512 * kPage, big, 0, 512 * kPage, prot), "map 1 GiB");
+        const char* kind = small ? "4 KiB pages" : "2 MiB pages";
+        char what[96];
+        virtue::snprintf(what, sizeof what, "protect of 1 GiB in %s (read-only and back)", kind);
+        report(what, measure_slow(5, [&] {
+                   as.protect(kVa, k1G, VIRTUE_PROT_READ);
+                   as.protect(kVa, k1G, kRW);
+               }) / 2, cyc_per_us);
+        static uint8_t bitmap[(k1G / kPage) / 8];
+        virtue::snprintf(what, sizeof what, "dirty-bit query over 1 GiB in %s", kind);
+        report(what, measure_slow(5, [&] { as.read_bits(kVa, k1G, VIRTUE_BITS_DIRTY, bitmap); }), cyc_per_us);
+        virtue::snprintf(what, sizeof what, "dirty-bit query and clear over 1 GiB in %s", kind);
+        report(what, measure_slow(5, [&] { as.read_bits(kVa, k1G, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, bitmap); }),
+               cyc_per_us);
+        check(as.unmap(kVa, k1G), "unmap 1 GiB");
+    }
 }
 
 } // namespace
@@ -85,6 +150,11 @@ int main() {
     }
     uint64_t cyc_per_us = tsc_khz_per_mhz();
     virtue::print("bench: tsc %lu cycles/us\n", cyc_per_us);
+    if (virtue::has_arg("memory")) {
+        memory_figures(cyc_per_us);
+        virtue::print("bench: done\n");
+        return 0;
+    }
     if (virtue::has_arg("xdomain")) {
         // The pong domain yields back each time: one yield = two switches.
         uint64_t pingpong = measure([] { virtue::sys::yield(); });
