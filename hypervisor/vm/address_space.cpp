@@ -77,6 +77,7 @@ void unlink(Domain& d, AddressSpace& as) {
 void aspace_destroy(KObject* o) {
     AddressSpace& as = as_of(o);
     Domain& d = *as.domain;
+    __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(AddressSpace)), __ATOMIC_RELAXED);
     if (d.tearing_down) {
         unlink(d, as);
         d.aspace_count--;
@@ -132,6 +133,7 @@ Result<AddressSpace*> aspace_create(Domain& d) {
     MmLock lock(d);
     as->next = d.aspaces;
     d.aspaces = as;
+    __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(AddressSpace)), __ATOMIC_RELAXED);
     return as;
 }
 

@@ -65,6 +65,7 @@ void unlink(Domain& d, MemRegion& r) {
 void region_destroy(KObject* o) {
     auto* r = reinterpret_cast<MemRegion*>(reinterpret_cast<char*>(o) - offsetof(MemRegion, kobj));
     Domain& d = *r->domain;
+    __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(MemRegion)), __ATOMIC_RELAXED);
     if (d.tearing_down) {
         unlink(d, *r); // the partition goes back whole: no per-frame work
     } else {
@@ -138,6 +139,7 @@ Result<MemRegion*> region_create(Domain& d, uint64_t pages) {
     }
     r->next = d.regions;
     d.regions = r;
+    __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(MemRegion)), __ATOMIC_RELAXED);
     return r;
 }
 
