@@ -65,6 +65,22 @@ void shootdown(AddressSpace& as, TlbFlush flush, uint64_t va, uint64_t size) {
     if (flush.needed) arch::tlb_shootdown(as.active_cpus, as.root.raw(), va, size);
 }
 
+// Runs fn(editor, deferred) under the domain's mm_lock, then gives back what
+// it deferred (fn has done its shootdown by then).
+template <typename Fn> Status edit(AddressSpace& as, Fn fn) {
+    Domain& d = *as.domain;
+    Deferred deferred;
+    Status result = Status::success();
+    {
+        MmLock lock(d);
+        TablePolicy policy{&d, &deferred};
+        Editor editor(policy, as.root);
+        result = fn(editor, deferred);
+    }
+    deferred.release(d);
+    return result;
+}
+
 void unlink(Domain& d, AddressSpace& as) {
     for (AddressSpace** p = &d.aspaces; *p; p = &(*p)->next)
         if (*p == &as) {
@@ -153,17 +169,12 @@ Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req) {
                      ((req.region_rights & VIRTUE_RIGHT_EXECUTE) ? pte::SW1 : 0);
     const MapOptions opt{!(req.prot & VIRTUE_MAP_SMALL_PAGES)};
 
-    Domain& d = *as.domain;
-    Deferred deferred;
-    Status result = Status::success();
-    {
-        MmLock lock(d);
-        TablePolicy policy{&d, &deferred};
-        Editor editor(policy, as.root);
+    return edit(as, [&](Editor& editor, Deferred&) -> Status {
         bool busy = false;
         (void)editor.visit_leaves(req.va, req.size, [&](uint64_t, uint64_t*, unsigned) { busy = true; });
         if (busy) return Err::Exists;
         // One editor call per physically contiguous run of the region.
+        Status result = Status::success();
         TlbFlush flush;
         uint64_t done = 0;
         while (done < pages && result) {
@@ -189,55 +200,37 @@ Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req) {
             for (uint64_t i = 0; i < pages; i++) frame_info(region_frame(r, first + i)).ref_count++;
         }
         shootdown(as, flush, req.va, req.size);
-    }
-    deferred.release(d);
-    return result;
+        return result;
+    });
 }
 
 Status aspace_unmap(AddressSpace& as, uint64_t va, uint64_t size) {
     TRY(check_user_range(va, size));
-    Domain& d = *as.domain;
-    Deferred deferred;
-    Status result = Status::success();
-    {
-        MmLock lock(d);
-        TablePolicy policy{&d, &deferred};
-        Editor editor(policy, as.root);
-        DropCtx ctx{&d, &deferred};
+    return edit(as, [&](Editor& editor, Deferred& deferred) -> Status {
+        DropCtx ctx{as.domain, &deferred};
         auto r = editor.unmap(va, size, drop_refs, &ctx);
-        if (r) shootdown(as, *r, va, size);
-        else result = r.error();
-    }
-    deferred.release(d);
-    return result;
+        if (!r) return r.error();
+        shootdown(as, *r, va, size);
+        return Status::success();
+    });
 }
 
 Status aspace_protect(AddressSpace& as, uint64_t va, uint64_t size, uint64_t prot) {
     TRY(check_user_range(va, size));
     auto bits = leaf_bits(prot, false);
     if (!bits) return bits.error();
-    Domain& d = *as.domain;
-    Deferred deferred;
-    Status result = Status::success();
-    {
-        MmLock lock(d);
-        TablePolicy policy{&d, &deferred};
-        Editor editor(policy, as.root);
+    return edit(as, [&](Editor& editor, Deferred&) -> Status {
         bool allowed = true;
         (void)editor.visit_leaves(va, size, [&](uint64_t, uint64_t* e, unsigned) {
             if ((prot & VIRTUE_PROT_WRITE) && !(*e & pte::SW0)) allowed = false;
             if ((prot & VIRTUE_PROT_EXEC) && !(*e & pte::SW1)) allowed = false;
         });
-        if (!allowed) {
-            result = Err::Permission;
-        } else {
-            auto r = editor.protect(va, size, PteFlags(*bits));
-            if (r) shootdown(as, *r, va, size);
-            else result = r.error();
-        }
-    }
-    deferred.release(d);
-    return result;
+        if (!allowed) return Err::Permission;
+        auto r = editor.protect(va, size, PteFlags(*bits));
+        if (!r) return r.error();
+        shootdown(as, *r, va, size);
+        return Status::success();
+    });
 }
 
 Result<uint64_t> aspace_read_bits(AddressSpace& as, uint64_t va, uint64_t size, uint64_t flags,
