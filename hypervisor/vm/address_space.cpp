@@ -281,7 +281,12 @@ Result<uint64_t> aspace_read_bits(AddressSpace& as, uint64_t va, uint64_t size, 
                 cleared = true;
             }
         });
-        if (int64_t r = copy_to_user(user_bitmap + p0 / 8, buf, (n + 7) / 8); r < 0) return Err::Fault;
+        if (int64_t r = copy_to_user(user_bitmap + p0 / 8, buf, (n + 7) / 8); r < 0) {
+            // Cannot happen while we hold mm_lock (the bitmap was checked),
+            // but cleared bits must never stay behind cached entries.
+            if (cleared) shootdown(as, TlbFlush{true, false}, va, size);
+            return Err::Fault;
+        }
     }
     if (cleared) shootdown(as, TlbFlush{true, false}, va, size);
     return set;

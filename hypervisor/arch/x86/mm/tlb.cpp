@@ -9,6 +9,10 @@
 namespace virtue::arch {
 namespace {
 
+// AddressSpace::active_cpus is one 64-bit word; smp_boot never starts a CPU
+// with an index >= MAX_CPUS.
+static_assert(MAX_CPUS <= 64, "the active-CPU mask must grow with MAX_CPUS");
+
 // Above this many pages the local flush reloads CR3 instead of invlpg.
 constexpr uint64_t kInvlpgLimit = 32;
 
