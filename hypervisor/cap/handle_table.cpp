@@ -71,11 +71,12 @@ Result<uint64_t> HandleTable::insert(KObject& obj, uint32_t rights) {
     return insert_locked(obj, rights);
 }
 
-Result<KObject*> HandleTable::get(uint64_t h, ObjType type, uint32_t needed) {
+Result<KObject*> HandleTable::get(uint64_t h, ObjType type, uint32_t needed, uint32_t* rights) {
     TRY_ASSIGN(uint32_t index, slot_of(h));
     HandleSlot& s = slots_[index];
     if (type != ObjType::None && s.object->type != type) return Err::WrongType;
     if ((s.rights & needed) != needed) return Err::Permission;
+    if (rights) *rights = s.rights;
     kobject_ref(*s.object);
     return s.object;
 }

@@ -84,7 +84,8 @@ class HandleTable {
 
     // The object behind h, which must be of `type` (ObjType::None: any) and
     // grant every bit of `needed`; the caller gets a reference to drop.
-    Result<KObject*> get(uint64_t h, ObjType type, uint32_t needed);
+    // `rights`, if given, receives all the rights h grants.
+    Result<KObject*> get(uint64_t h, ObjType type, uint32_t needed, uint32_t* rights = nullptr);
 
     // A second handle to the same object with `rights`, a subset of h's;
     // needs RIGHT_DUPLICATE. Err::Permission for rights h does not have.

@@ -84,6 +84,13 @@ void push_singles(Domain& d, Mfn first, uint64_t count) {
     }
 }
 
+// Puts the free 2 MiB run starting at `first` on the chunk list. Caller
+// holds d.lock (or owns d alone).
+void push_chunk(Domain& d, Mfn first) {
+    frame_info(first).next = d.chunk_head;
+    d.chunk_head = static_cast<uint32_t>(first.raw());
+}
+
 // Reserves the whole partition up front, in the largest blocks available.
 Status reserve_partition(Domain& d, uint64_t frames) {
     unsigned max_order = BuddyAllocator::MAX_ORDER;
@@ -106,11 +113,8 @@ Status reserve_partition(Domain& d, uint64_t frames) {
         // regions that can use large pages; smaller ones single frames.
         const uint64_t frames_in_block = uint64_t{1} << order;
         if (frames_in_block >= kChunkPages) {
-            for (uint64_t c = frames_in_block; c >= kChunkPages; c -= kChunkPages) {
-                Mfn first = *block + (c - kChunkPages);
-                frame_info(first).next = d.chunk_head;
-                d.chunk_head = static_cast<uint32_t>(first.raw());
-            }
+            for (uint64_t c = frames_in_block; c >= kChunkPages; c -= kChunkPages)
+                push_chunk(d, *block + (c - kChunkPages));
         } else {
             push_singles(d, *block, frames_in_block);
         }
@@ -227,8 +231,7 @@ void domain_free_frame(Domain& d, Mfn m) {
 
 void domain_free_chunk(Domain& d, Mfn first) {
     IrqLockGuard guard(d.lock);
-    frame_info(first).next = d.chunk_head;
-    d.chunk_head = static_cast<uint32_t>(first.raw());
+    push_chunk(d, first);
     d.free_frames += kChunkPages;
 }
 

@@ -25,12 +25,12 @@ Status map_page(Domain& d, uint64_t va, Mfn m, uint64_t prot) {
 }
 
 // Maps fresh zeroed partition frames over [va, va + pages * 4 KiB).
-Status map_fresh(Domain& d, uint64_t va, uint64_t pages, uint64_t flags, Mfn* first_out = nullptr) {
+Status map_fresh(Domain& d, uint64_t va, uint64_t pages, uint64_t prot, Mfn* first_out = nullptr) {
     for (uint64_t i = 0; i < pages; i++) {
         auto m = domain_alloc_frame(d);
         if (!m) return m.error();
         if (i == 0 && first_out) *first_out = *m;
-        TRY(map_page(d, va + i * PAGE_SIZE, *m, flags));
+        TRY(map_page(d, va + i * PAGE_SIZE, *m, prot));
     }
     return Status::success();
 }

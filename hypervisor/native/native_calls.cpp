@@ -184,13 +184,12 @@ template <typename T, ObjType kType> class HandleRef {
     HandleRef(uint64_t handle, uint32_t needed) {
         Domain& d = caller();
         IrqLockGuard guard(d.handles_lock);
-        auto o = d.handles.get(handle, kType, needed);
+        auto o = d.handles.get(handle, kType, needed, &rights_);
         if (!o) {
             error_ = handle_errno(o.error());
             return;
         }
         obj_ = *o;
-        rights_ = d.handles.query(handle)->rights;
     }
     ~HandleRef() {
         if (obj_) kobject_unref(*obj_);

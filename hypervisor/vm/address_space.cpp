@@ -245,68 +245,62 @@ Result<uint64_t> aspace_read_bits(AddressSpace& as, uint64_t va, uint64_t size, 
     const uint64_t pages = size >> PAGE_SHIFT;
     const uint64_t end = va + size;
 
-    Domain& d = *as.domain;
-    Deferred deferred; // stays empty: nothing is unmapped
-    MmLock lock(d);
-    // Validated under the lock: no thread can unmap the bitmap meanwhile.
-    if (!user_range_ok(user_bitmap, (pages + 7) / 8, UserAccess::Write)) return Err::Fault;
-    TablePolicy policy{&d, &deferred};
-    Editor editor(policy, as.root);
-    if (clear) {
-        bool cuts = false;
-        (void)editor.visit_leaves(va, size, [&](uint64_t leaf, uint64_t*, unsigned level) {
-            if (leaf < va || leaf + level_span(level) > end) cuts = true;
-        });
-        if (cuts) return Err::InvalidArgument;
-    }
-    // In slices of kSlicePages pages: one bitmap buffer on the stack.
-    constexpr uint64_t kSlicePages = 4096;
-    uint8_t buf[kSlicePages / 8];
     uint64_t set = 0;
-    bool cleared = false;
-    for (uint64_t p0 = 0; p0 < pages; p0 += kSlicePages) {
-        const uint64_t n = pages - p0 < kSlicePages ? pages - p0 : kSlicePages;
-        const uint64_t s_va = va + (p0 << PAGE_SHIFT), s_end = s_va + (n << PAGE_SHIFT);
-        memset(buf, 0, (n + 7) / 8);
-        (void)editor.visit_leaves(s_va, n << PAGE_SHIFT, [&](uint64_t leaf, uint64_t* e, unsigned level) {
-            if (!(*e & bit)) return;
-            const uint64_t lo = leaf > s_va ? leaf : s_va;
-            const uint64_t leaf_end = leaf + level_span(level);
-            const uint64_t hi = leaf_end < s_end ? leaf_end : s_end;
-            for (uint64_t p = (lo - s_va) >> PAGE_SHIFT; p < (hi - s_va) >> PAGE_SHIFT; p++)
-                buf[p / 8] |= static_cast<uint8_t>(1u << (p % 8));
-            set += (hi - lo) >> PAGE_SHIFT;
-            if (clear) {
-                __atomic_and_fetch(e, ~bit, __ATOMIC_RELAXED); // the MMU sets bits concurrently
-                cleared = true;
-            }
-        });
-        if (int64_t r = copy_to_user(user_bitmap + p0 / 8, buf, (n + 7) / 8); r < 0) {
-            // Cannot happen while we hold mm_lock (the bitmap was checked),
-            // but cleared bits must never stay behind cached entries.
-            if (cleared) shootdown(as, TlbFlush{true, false}, va, size);
-            return Err::Fault;
+    Status result = edit(as, [&](Editor& editor, Deferred&) -> Status {
+        // Validated under the lock: no thread can unmap the bitmap meanwhile.
+        if (!user_range_ok(user_bitmap, (pages + 7) / 8, UserAccess::Write)) return Err::Fault;
+        if (clear) {
+            bool cuts = false;
+            (void)editor.visit_leaves(va, size, [&](uint64_t leaf, uint64_t*, unsigned level) {
+                if (leaf < va || leaf + level_span(level) > end) cuts = true;
+            });
+            if (cuts) return Err::InvalidArgument;
         }
-    }
-    if (cleared) shootdown(as, TlbFlush{true, false}, va, size);
+        // In slices of kSlicePages pages: one bitmap buffer on the stack.
+        constexpr uint64_t kSlicePages = 4096;
+        uint8_t buf[kSlicePages / 8];
+        bool cleared = false;
+        Status copied = Status::success();
+        for (uint64_t p0 = 0; p0 < pages && copied; p0 += kSlicePages) {
+            const uint64_t n = pages - p0 < kSlicePages ? pages - p0 : kSlicePages;
+            const uint64_t s_va = va + (p0 << PAGE_SHIFT), s_end = s_va + (n << PAGE_SHIFT);
+            memset(buf, 0, (n + 7) / 8);
+            (void)editor.visit_leaves(s_va, n << PAGE_SHIFT, [&](uint64_t leaf, uint64_t* e, unsigned level) {
+                if (!(*e & bit)) return;
+                const uint64_t lo = leaf > s_va ? leaf : s_va;
+                const uint64_t leaf_end = leaf + level_span(level);
+                const uint64_t hi = leaf_end < s_end ? leaf_end : s_end;
+                for (uint64_t p = (lo - s_va) >> PAGE_SHIFT; p < (hi - s_va) >> PAGE_SHIFT; p++)
+                    buf[p / 8] |= static_cast<uint8_t>(1u << (p % 8));
+                set += (hi - lo) >> PAGE_SHIFT;
+                if (clear) {
+                    __atomic_and_fetch(e, ~bit, __ATOMIC_RELAXED); // the MMU sets bits concurrently
+                    cleared = true;
+                }
+            });
+            // Cannot fail while we hold mm_lock (the bitmap was checked).
+            if (copy_to_user(user_bitmap + p0 / 8, buf, (n + 7) / 8) < 0) copied = Err::Fault;
+        }
+        // Cleared bits must never stay behind cached entries, even on failure.
+        if (cleared) shootdown(as, TlbFlush{true, false}, va, size);
+        return copied;
+    });
+    if (!result) return result.error();
     return set;
 }
 
 Status aspace_map_boot_frame(AddressSpace& as, uint64_t va, Mfn m, uint64_t prot) {
     auto bits = leaf_bits(prot, false);
     if (!bits) return bits.error();
-    Domain& d = *as.domain;
-    Deferred deferred;
-    MmLock lock(d);
-    TablePolicy policy{&d, &deferred};
-    Editor editor(policy, as.root);
-    auto r = editor.map(va, to_phys(m), PAGE_SIZE, PteFlags(*bits | pte::SW0 | pte::SW1), MapOptions{false});
-    if (!r) return r.error();
-    FrameInfo& f = frame_info(m);
-    f.type = PageType::Memory;
-    f.flags |= FRAME_ORPHAN;
-    f.ref_count = 1;
-    return Status::success();
+    return edit(as, [&](Editor& editor, Deferred&) -> Status {
+        auto r = editor.map(va, to_phys(m), PAGE_SIZE, PteFlags(*bits | pte::SW0 | pte::SW1), MapOptions{false});
+        if (!r) return r.error();
+        FrameInfo& f = frame_info(m);
+        f.type = PageType::Memory;
+        f.flags |= FRAME_ORPHAN;
+        f.ref_count = 1;
+        return Status::success();
+    });
 }
 
 } // namespace virtue

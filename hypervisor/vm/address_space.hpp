@@ -69,8 +69,8 @@ struct MapRequest {
 Result<MemRegion*> region_create(Domain& d, uint64_t pages);
 Mfn region_frame(const MemRegion& r, uint64_t page);
 
-// Creates an empty address space. Err::NoSpace... see native.toml:
-// Err::Range (kMaxAddressSpaces reached), Err::NoMemory.
+// Creates an empty address space. Err::Range (the domain has
+// kMaxAddressSpaces already), Err::NoMemory.
 Result<AddressSpace*> aspace_create(Domain& d);
 
 // The calls of native.toml (aspace_map ... aspace_read_bits), on objects of

@@ -98,7 +98,6 @@ Result<MemRegion*> region_create(Domain& d, uint64_t pages) {
     // chunks while there are any (2 MiB pages for aspace_map), the rest
     // one by one. Zeroing happens here, outside mm_lock.
     uint64_t lists_done = 0, filled = 0;
-    Err failure = Err::NoMemory;
     bool ok = true;
     if (lists) {
         auto dir = domain_alloc_frame(d);
@@ -129,7 +128,7 @@ Result<MemRegion*> region_create(Domain& d, uint64_t pages) {
         give_back(d, *r, filled, lists_done);
         r->~MemRegion();
         (void)heap_free(r);
-        return failure;
+        return Err::NoMemory;
     }
     for (uint64_t i = 0; i < pages; i++) {
         FrameInfo& f = frame_info(Mfn(mfn_slot(*r, i)));

@@ -59,6 +59,11 @@ BOOST_AUTO_TEST_CASE(insert_get_query_close) {
     BOOST_TEST(*got == &obj);
     BOOST_TEST(obj.refs == 3u); // the caller's reference
     kobject_unref(**got);
+    uint32_t rights = 0;
+    auto with_rights = tb.t.get(*h, ObjType::Test, 0, &rights); // all rights, not just the needed ones
+    BOOST_REQUIRE(with_rights.ok());
+    BOOST_TEST(rights == (RIGHT_READ | RIGHT_DUPLICATE));
+    kobject_unref(**with_rights);
 
     auto info = tb.t.query(*h);
     BOOST_REQUIRE(info.ok());

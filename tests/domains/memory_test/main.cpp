@@ -18,6 +18,8 @@
 
 #include <virtue/sdk.hpp>
 
+#include "../checks.hpp"
+
 namespace {
 
 using virtue::print;
@@ -29,21 +31,7 @@ constexpr uint64_t kR = VIRTUE_PROT_READ;
 
 bool g_failed = false;
 
-struct Checks {
-    unsigned total = 0, failed = 0;
-    void expect(const char* label, int64_t got, int64_t want) {
-        total++;
-        if (got == want) {
-            print("check %s: ok\n", label);
-            return;
-        }
-        failed++;
-        g_failed = true;
-        print("check %s: FAIL got %lld expected %lld\n", label, static_cast<long long>(got),
-              static_cast<long long>(want));
-    }
-    void expect_true(const char* label, bool v) { expect(label, v ? 1 : 0, 1); }
-};
+using test_domains::Checks;
 
 uint64_t free_bytes() {
     virtue_domain_info info{};
@@ -235,6 +223,7 @@ void do_checks() {
     c.expect_true("aspaces_freed", free_bytes() == free0);
     c.expect("audit_end", sys::memory_audit(), 0);
     print("memory: %u checks, %u failed\n", c.total, c.failed);
+    if (c.failed) g_failed = true;
 }
 
 // ---- tlb: shootdown across CPUs ----

@@ -35,6 +35,8 @@
 
 #include <virtue/sdk.hpp>
 
+#include "../checks.hpp"
+
 namespace {
 
 using virtue::print;
@@ -93,21 +95,7 @@ void do_bootinfo() {
 
 // ---- errors ----
 
-struct Checks {
-    unsigned total = 0, failed = 0;
-    void expect(const char* label, int64_t got, int64_t expected) {
-        total++;
-        if (got == expected) {
-            print("check %s: ok\n", label);
-        } else {
-            failed++;
-            print("check %s: FAIL got %lld expected %lld\n", label, static_cast<long long>(got),
-                  static_cast<long long>(expected));
-        }
-    }
-    // A condition that is not a single value: got/expected are printed as 1/0.
-    void expect_true(const char* label, bool ok) { expect(label, ok ? 1 : 0, 1); }
-};
+using test_domains::Checks;
 
 // A call by raw number with all six argument registers zero.
 int64_t raw_call(uint64_t nr) {
