@@ -18,4 +18,18 @@ _start:
     ud2
     .size _start, . - _start
 
+/*
+ * Entry point of threads made by virtue::Thread (runtime/thread.cpp):
+ * rsp = top of the thread's stack (16-byte aligned), rdi = fn, rsi = arg.
+ */
+    .section .text.__virtue_thread_entry, "ax", @progbits
+    .globl __virtue_thread_entry
+    .type __virtue_thread_entry, @function
+__virtue_thread_entry:
+    xor %ebp, %ebp
+    and $-16, %rsp
+    call __virtue_thread_start  /* never returns */
+    ud2
+    .size __virtue_thread_entry, . - __virtue_thread_entry
+
     .section .note.GNU-stack, "", @progbits

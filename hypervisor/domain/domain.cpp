@@ -237,53 +237,34 @@ void domain_free_chunk(Domain& d, Mfn first) {
 
 Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, uint64_t a0, uint64_t a1,
                                   uint64_t a2) {
-    if (d.thread_count >= kMaxThreadsPerDomain) return Err::Range;
-    auto mem = heap_alloc(sizeof(Thread));
-    if (!mem) return mem.error();
-    if (reinterpret_cast<uint64_t>(*mem) & 15) panic("heap returned a misaligned Thread");
-    auto stack = kernel_stack_alloc();
-    if (!stack) {
-        (void)heap_free(*mem);
-        return stack.error();
-    }
-    Thread* t = new (*mem) Thread();
-    t->domain = &d;
-    t->id = d.thread_count;
-    t->kernel_stack = *stack;
-    t->entity.account = &d.account;
-    t->aspace = d.aspace0;
-    kobject_ref(t->aspace->kobj);
-    arch::fpu_init_state(t->fpu);
-
-    // The first switch_context to this thread "returns" into
-    // thread_first_entry, which leaves to ring 3 through this frame.
-    auto* frame = reinterpret_cast<arch::InterruptFrame*>(t->kernel_stack.top - sizeof(arch::InterruptFrame));
-    memset(frame, 0, sizeof *frame);
-    frame->rip = entry;
-    frame->cs = arch::RING3_CS64;
-    frame->rflags = 0x202;
-    frame->rsp = user_rsp;
-    frame->ss = arch::RING3_DS;
-    frame->rdi = a0;
-    frame->rsi = a1;
-    frame->rdx = a2;
-    auto* sw = reinterpret_cast<uint64_t*>(frame) - 7; // r15 r14 r13 r12 rbx rbp, return address
-    for (int i = 0; i < 6; i++) sw[i] = 0;
-    sw[6] = reinterpret_cast<uint64_t>(&thread_first_entry);
-    t->kernel_rsp = reinterpret_cast<uint64_t>(sw);
-
-    d.threads[d.thread_count++] = t;
-    d.overhead_bytes += heap_footprint(sizeof(Thread)) + kKernelStackBytes;
-    return t;
+    return thread_create(d, *d.aspace0, entry, user_rsp, a0, a1, a2);
 }
+
+namespace {
+// Boot threads: the ones created before domain_start (the domain holds
+// their creator references until then).
+template <typename Fn> void for_each_boot_thread(Domain& d, Fn fn) {
+    Thread* boot[kMaxThreadsPerDomain];
+    uint32_t n = 0;
+    {
+        IrqLockGuard guard(d.lock);
+        for (Thread* t : d.threads)
+            if (t) boot[n++] = t;
+    }
+    for (uint32_t i = 0; i < n; i++) fn(*boot[i], i);
+}
+} // namespace
 
 void domain_start(Domain& d) {
     d.state = DomainState::Running;
     __atomic_fetch_add(&g_unfinished, 1, __ATOMIC_ACQ_REL);
-    // One reference per thread, plus ours until the loop is done: the
-    // threads may run and leave on other CPUs before it ends.
-    __atomic_store_n(&d.refs, d.thread_count + 1, __ATOMIC_RELEASE);
-    for (uint32_t i = 0; i < d.thread_count; i++) sched_start_thread(*d.threads[i], i);
+    // Our reference until the loop is done: the threads may run and leave
+    // on other CPUs before it ends.
+    __atomic_store_n(&d.refs, 1, __ATOMIC_RELEASE);
+    for_each_boot_thread(d, [&](Thread& t, uint32_t i) {
+        if (Status s = thread_start(t, i); !s) log_error("d%u: boot thread %u not started", d.id, t.id);
+        kobject_unref(t.kobj); // the creator reference
+    });
     domain_put(d);
 }
 
@@ -305,7 +286,13 @@ void domain_kill(Domain& d, int64_t status, const char* reason) {
         sched_set_paused(d, false);
     }
     __atomic_fetch_add(&d.refs, 1, __ATOMIC_ACQ_REL); // threads may leave meanwhile
-    for (uint32_t i = 0; i < d.thread_count; i++) sched_wake_to_exit(*d.threads[i]);
+    {
+        // Slots hold threads not yet destroyed (a thread being destroyed
+        // waits for this lock to leave its slot).
+        IrqLockGuard guard(d.lock);
+        for (Thread* t : d.threads)
+            if (t) sched_interrupt(*t);
+    }
     domain_put(d);
 }
 
@@ -339,17 +326,6 @@ void unregister_and_free(Domain& d, uint64_t* left_after_release = nullptr) {
     (void)heap_free(&d);
 }
 
-void free_threads(Domain& d) {
-    for (uint32_t i = 0; i < d.thread_count; i++) {
-        Thread* t = d.threads[i];
-        kobject_unref(t->aspace->kobj);
-        kernel_stack_free(t->kernel_stack);
-        t->~Thread();
-        (void)heap_free(t);
-    }
-    d.thread_count = 0;
-}
-
 // Frees every object of the domain. Its partition goes back whole
 // afterwards, so the objects skip their per-frame work (tearing_down).
 void free_objects(Domain& d) {
@@ -358,7 +334,7 @@ void free_objects(Domain& d) {
         IrqLockGuard guard(d.handles_lock);
         d.handles.close_all([](KObject* o) { kobject_unref(*o); });
     }
-    free_threads(d);
+    if (d.thread_count) log_error("d%u: %u threads left after teardown", d.id, d.thread_count);
     if (d.aspace0) kobject_unref(d.aspace0->kobj);
     d.aspace0 = nullptr;
     if (d.aspaces || d.regions) log_error("d%u: objects left after teardown", d.id);
@@ -366,6 +342,7 @@ void free_objects(Domain& d) {
 } // namespace
 
 void domain_destroy_unstarted(Domain& d) {
+    for_each_boot_thread(d, [](Thread& t, uint32_t) { kobject_unref(t.kobj); });
     free_objects(d);
     unregister_and_free(d);
 }

@@ -19,6 +19,7 @@
 #include "arch/user_entry.hpp"
 #include "cap/handle_table.hpp"
 #include "domain/kernel_stack.hpp"
+#include "domain/thread.hpp"
 #include "lib/addr.hpp"
 #include "lib/result.hpp"
 #include "lib/spinlock.hpp"
@@ -37,26 +38,6 @@ inline constexpr uint32_t kMaxAddressSpaces = 32;
 inline constexpr uint64_t kChunkPages = 512;        // a 2 MiB run of the partition
 inline constexpr size_t kDomainNameMax = 32;
 inline constexpr size_t kConsoleLineMax = 256;
-
-enum class ThreadState : uint8_t { Runnable, Running, Sleeping, Dead };
-
-struct Thread {
-    uint64_t kernel_rsp = 0;       // first: switch_context's save slot       // saved by switch_context while not running
-    KernelStack kernel_stack;      // guarded, from the pool (kernel_stack.hpp); none for idle
-    Domain* domain = nullptr;      // nullptr: a CPU's idle context
-    uint32_t id = 0;               // index in the domain
-    volatile ThreadState state = ThreadState::Runnable;
-    uint32_t cpu = 0;              // CPU whose queue/sleep list holds it, or that runs it
-    uint64_t wake_at_ns = 0;       // Sleeping: deadline
-    uint64_t fs_base = 0;          // user FS base (set_tls_base)
-    AddressSpace* aspace = nullptr; // where it runs (holds a reference)
-    Thread* sleep_next = nullptr;  // per-CPU sleep list, sorted by wake_at_ns
-    sched::Entity entity;
-    // What handles name (no destroy: the domain frees its threads after it
-    // has emptied its handle table).
-    KObject kobj{ObjType::Thread, 1, nullptr};
-    arch::FpuState fpu;
-};
 
 enum class DomainState : uint8_t { Building, Running, Dying };
 
@@ -97,10 +78,13 @@ struct Domain {
     uint64_t image_start = 0, image_end = 0, entry = 0;
     uint64_t boot_info_va = 0, boot_info_size = 0;
 
-    // Threads.
+    // Threads (domain/thread.hpp): slots of live Thread objects (under
+    // `lock`; a slot does not hold a reference).
     Thread* threads[kMaxThreadsPerDomain] = {};
-    uint32_t thread_count = 0;
-    // References: one per started thread that has not left, plus short
+    uint32_t thread_count = 0;   // occupied slots
+    uint32_t next_thread_id = 0;
+    uint32_t live_threads = 0;   // started and not exited; the last to exit ends the domain
+    // References: one per started thread until it is reaped, plus short
     // holds (domain_kill). The last domain_put destroys the domain.
     uint32_t refs = 0;
 
@@ -140,13 +124,14 @@ Result<Mfn> domain_alloc_frame(Domain& d);
 // the partition has none left whole).
 Result<Mfn> domain_alloc_chunk(Domain& d);
 
-// Adds a thread that will enter ring 3 at `entry` with `user_rsp` and the
-// given first three arguments (rdi, rsi, rdx), in the domain's first
-// address space. Not yet runnable.
+// Adds a boot thread that will enter ring 3 at `entry` with `user_rsp` and
+// the given first three arguments (rdi, rsi, rdx), in the domain's first
+// address space. Not yet runnable; the domain holds its creator reference
+// until domain_start.
 Result<Thread*> domain_add_thread(Domain& d, uint64_t entry, uint64_t user_rsp, uint64_t a0, uint64_t a1,
                                   uint64_t a2);
 
-// Makes every thread runnable (spread over the online CPUs).
+// Starts every boot thread (spread over the online CPUs).
 void domain_start(Domain& d);
 
 // Bracket the creation of a group of domains (boot): "all domains have

@@ -4,6 +4,7 @@
 #include <xen/errno.h>
 
 #include "arch/cpu.hpp"
+#include "arch/percpu.hpp"
 #include "arch/user_entry.hpp"
 #include "console/console.hpp"
 #include "domain/domain.hpp"
@@ -13,6 +14,7 @@
 #include "native_dispatch.hpp"
 #include "sched/scheduler.hpp"
 #include "time/clock.hpp"
+#include "time/timer_object.hpp"
 #include "vm/address_space.hpp"
 
 namespace virtue {
@@ -67,8 +69,14 @@ int64_t call_yield() {
 }
 
 int64_t call_sleep_until(uint64_t deadline_ns) {
-    sched_sleep_until(deadline_ns);
-    return 0;
+    // Nothing wakes a sleeper but its deadline, a suspend or death; a
+    // stray Signaled (a wake meant for an earlier wait) just sleeps again.
+    for (;;) {
+        sched_prepare_wait();
+        WakeReason why = sched_block(deadline_ns);
+        if (why == WakeReason::Timeout) return 0;
+        if (why == WakeReason::Interrupted) return -XEN_EAGAIN;
+    }
 }
 
 int64_t call_system_time() { return static_cast<int64_t>(system_time_ns()); }
@@ -96,7 +104,7 @@ int64_t call_domain_info(uint64_t info) {
 
 int64_t call_exit(uint64_t status) {
     domain_kill(caller(), static_cast<int64_t>(status), "exited");
-    sched_exit_current();
+    thread_exit_current(static_cast<int64_t>(status));
 }
 
 int64_t call_set_tls_base(uint64_t base) {
@@ -143,6 +151,9 @@ namespace {
 static_assert(static_cast<uint32_t>(ObjType::Thread) == VIRTUE_OBJ_THREAD);
 static_assert(static_cast<uint32_t>(ObjType::AddressSpace) == VIRTUE_OBJ_ADDRESS_SPACE);
 static_assert(static_cast<uint32_t>(ObjType::MemoryRegion) == VIRTUE_OBJ_MEMORY);
+static_assert(static_cast<uint32_t>(ObjType::Timer) == VIRTUE_OBJ_TIMER);
+static_assert(kThreadPriorityDefault == VIRTUE_PRIORITY_DEFAULT);
+static_assert(kMaxThreadsPerDomain == 64); // native.toml says so
 static_assert(RIGHT_DUPLICATE == VIRTUE_RIGHT_DUPLICATE && RIGHT_TRANSFER == VIRTUE_RIGHT_TRANSFER);
 
 int64_t handle_errno(Err e) {
@@ -177,6 +188,10 @@ int64_t vm_errno(Err e) {
     }
 }
 
+template <typename T> T& container_of_kobj(KObject* o) {
+    return *reinterpret_cast<T*>(reinterpret_cast<char*>(o) - offsetof(T, kobj));
+}
+
 // A reference to the object behind a handle of the caller (dropped by the
 // destructor, outside every lock), with the handle's rights.
 template <typename T, ObjType kType> class HandleRef {
@@ -198,7 +213,7 @@ template <typename T, ObjType kType> class HandleRef {
     HandleRef& operator=(const HandleRef&) = delete;
     int64_t error() const { return error_; } // 0 when the handle was good
     uint32_t rights() const { return rights_; }
-    T& operator*() const { return *reinterpret_cast<T*>(reinterpret_cast<char*>(obj_) - offsetof(T, kobj)); }
+    T& operator*() const { return container_of_kobj<T>(obj_); }
 
   private:
     KObject* obj_ = nullptr;
@@ -207,11 +222,16 @@ template <typename T, ObjType kType> class HandleRef {
 };
 using AspaceRef = HandleRef<AddressSpace, ObjType::AddressSpace>;
 using MemoryRef = HandleRef<MemRegion, ObjType::MemoryRegion>;
+using ThreadRef = HandleRef<Thread, ObjType::Thread>;
+using TimerRef = HandleRef<Timer, ObjType::Timer>;
 
 constexpr uint32_t kMemoryRights = VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_READ |
                                    VIRTUE_RIGHT_WRITE | VIRTUE_RIGHT_EXECUTE | VIRTUE_RIGHT_MAP;
-constexpr uint32_t kAspaceRights =
-    VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP;
+constexpr uint32_t kAspaceRights = VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_READ |
+                                   VIRTUE_RIGHT_EXECUTE | VIRTUE_RIGHT_MAP;
+constexpr uint32_t kThreadRights =
+    VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_READ | VIRTUE_RIGHT_WRITE;
+constexpr uint32_t kTimerRights = kThreadRights;
 
 // Hands the creator's reference of a new object to a new handle (or
 // destroys the object if the table is full).
@@ -222,9 +242,9 @@ int64_t publish(KObject& obj, uint32_t rights) {
 }
 } // namespace
 
-int64_t call_thread_self() { return new_handle(current_thread()->kobj); }
+int64_t call_thread_self() { return new_handle(current_thread()->kobj, kThreadRights); }
 
-int64_t call_address_space_self() { return new_handle(current_thread()->aspace->kobj); }
+int64_t call_address_space_self() { return new_handle(current_thread()->aspace->kobj, kAspaceRights); }
 
 int64_t call_handle_duplicate(uint64_t handle, uint64_t rights) {
     if (rights >> 32) return -XEN_EINVAL;
@@ -308,6 +328,220 @@ int64_t call_aspace_read_bits(uint64_t aspace, uint64_t va, uint64_t size, uint6
 }
 
 int64_t call_memory_audit() { return static_cast<int64_t>(vm_audit(caller())); }
+
+// ---- Threads ----
+
+int64_t call_thread_create(uint64_t aspace, uint64_t entry, uint64_t stack, uint64_t arg0, uint64_t arg1) {
+    AspaceRef as(aspace, VIRTUE_RIGHT_EXECUTE);
+    if (as.error()) return as.error();
+    if (entry >= arch::USER_LIMIT || stack > arch::USER_LIMIT || (stack & 15)) return -XEN_EINVAL;
+    auto t = thread_create(caller(), *as, entry, stack, arg0, arg1, 0);
+    if (!t) return t.error() == Err::Range ? -XEN_ENOSPC : -XEN_ENOMEM;
+    return publish((*t)->kobj, kThreadRights);
+}
+
+namespace {
+// Errors for operations that need a started, not exited thread; under
+// t.events.lock.
+int64_t started_alive_locked(const Thread& t) {
+    if (t.exited) return -XEN_ESRCH;
+    if (!t.started) return -XEN_EINVAL;
+    return 0;
+}
+} // namespace
+
+int64_t call_thread_start(uint64_t thread) {
+    ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
+    if (t.error()) return t.error();
+    Thread& th = *t;
+    Status s = thread_start(th, th.id); // spread: an idle CPU is kicked at once
+    if (!s) return s.error() == Err::Busy ? -XEN_EBUSY : -XEN_ESRCH;
+    return 0;
+}
+
+int64_t call_thread_suspend(uint64_t thread) {
+    ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
+    if (t.error()) return t.error();
+    Thread& target = *t;
+    {
+        IrqLockGuard guard(target.events.lock);
+        if (int64_t e = started_alive_locked(target)) return e;
+        __atomic_store_n(&target.suspend_requested, true, __ATOMIC_RELEASE);
+        if (target.stopped) return 0;
+    }
+    sched_interrupt(target); // a blocked target's call ends; a remote one enters the hypervisor
+    if (&target == current_thread()) return 0; // stops on its way out of this call
+    // The target stops at its next way to ring 3: wait for that (or for
+    // its exit, or for someone resuming it first).
+    bool done = wait_until(target.events, kNoDeadline, [](Waitable&, void* ctx) {
+        Thread& th = *static_cast<Thread*>(ctx);
+        return th.stopped || th.exited || !th.suspend_requested;
+    }, &target);
+    return done ? 0 : -XEN_EAGAIN;
+}
+
+int64_t call_thread_resume(uint64_t thread) {
+    ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
+    if (t.error()) return t.error();
+    Thread& target = *t;
+    {
+        IrqLockGuard guard(target.events.lock);
+        if (int64_t e = started_alive_locked(target)) return e;
+        if (!target.suspend_requested) return 0;
+        __atomic_store_n(&target.suspend_requested, false, __ATOMIC_RELEASE);
+        target.stopped = false;
+    }
+    sched_resume(target);
+    return 0;
+}
+
+namespace {
+constexpr uint64_t kUserFlags = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800; // CF PF AF ZF SF TF DF OF
+constexpr uint64_t kFlagsFixed = 0x202;                                                  // IF, reserved bit 1
+
+// Runs fn(frame) on a stopped thread's ring-3 registers, under its lock
+// (a resume waits for it).
+template <typename Fn> int64_t with_stopped_regs(Thread& t, Fn fn) {
+    IrqLockGuard guard(t.events.lock);
+    if (t.exited) return -XEN_ESRCH;
+    if (!t.stopped) return -XEN_EBUSY;
+    return fn(t.user_frame());
+}
+} // namespace
+
+int64_t call_thread_read_regs(uint64_t thread, uint64_t regs) {
+    if (regs & 7) return -XEN_EINVAL;
+    ThreadRef t(thread, VIRTUE_RIGHT_READ);
+    if (t.error()) return t.error();
+    virtue_thread_regs out{};
+    int64_t r = with_stopped_regs(*t, [&](const arch::InterruptFrame& f) {
+        out = {f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp, f.rsp, f.r8, f.r9, f.r10,
+               f.r11, f.r12, f.r13, f.r14, f.r15, f.rip, f.rflags, 0};
+        return int64_t{0};
+    });
+    if (r < 0) return r;
+    Thread& th = *t;
+    out.fs_base = th.fs_base;
+    return copy_to_user(regs, &out, sizeof out); // outside the lock: it may fault
+}
+
+int64_t call_thread_write_regs(uint64_t thread, uint64_t regs) {
+    if (regs & 7) return -XEN_EINVAL;
+    ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
+    if (t.error()) return t.error();
+    virtue_thread_regs in;
+    if (int64_t r = copy_from_user(&in, regs, sizeof in); r < 0) return r;
+    if (in.rip >= arch::USER_LIMIT || in.fs_base >= arch::USER_LIMIT) return -XEN_EINVAL;
+    if (in.rflags & ~(kUserFlags | kFlagsFixed)) return -XEN_EINVAL;
+    Thread& th = *t;
+    return with_stopped_regs(th, [&](arch::InterruptFrame& f) {
+        f.rax = in.rax, f.rbx = in.rbx, f.rcx = in.rcx, f.rdx = in.rdx, f.rsi = in.rsi, f.rdi = in.rdi;
+        f.rbp = in.rbp, f.rsp = in.rsp, f.r8 = in.r8, f.r9 = in.r9, f.r10 = in.r10, f.r11 = in.r11;
+        f.r12 = in.r12, f.r13 = in.r13, f.r14 = in.r14, f.r15 = in.r15, f.rip = in.rip;
+        f.rflags = (in.rflags & kUserFlags) | kFlagsFixed;
+        // FS base is loaded at every switch to the thread; a stopped thread
+        // is not running, so the next switch picks this up.
+        th.fs_base = in.fs_base;
+        return int64_t{0};
+    });
+}
+
+int64_t call_thread_set_priority(uint64_t thread, uint64_t priority) {
+    ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
+    if (t.error()) return t.error();
+    if (priority > kThreadPriorityMax) return -XEN_EINVAL;
+    sched_set_priority(*t, static_cast<uint32_t>(priority));
+    return 0;
+}
+
+int64_t call_thread_set_affinity(uint64_t thread, uint64_t cpu) {
+    ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
+    if (t.error()) return t.error();
+    if (cpu != VIRTUE_CPU_ANY && cpu >= arch::g_nr_cpus_online) return -XEN_EINVAL;
+    sched_set_affinity(*t, cpu == VIRTUE_CPU_ANY ? sched::kAnyCpu : static_cast<uint32_t>(cpu));
+    return 0;
+}
+
+int64_t call_thread_exit(uint64_t status) { thread_exit_current(static_cast<int64_t>(status)); }
+
+int64_t call_thread_join(uint64_t thread, uint64_t deadline_ns, uint64_t status) {
+    if (status & 7) return -XEN_EINVAL;
+    ThreadRef t(thread, VIRTUE_RIGHT_READ);
+    if (t.error()) return t.error();
+    Thread& target = *t;
+    if (&target == current_thread()) return -XEN_EDEADLK;
+    Waitable* w = &target.events;
+    int64_t r = wait_any(&w, 1, deadline_ns);
+    if (r == kWaitTimedOut) return -XEN_ETIMEDOUT;
+    if (r == kWaitInterrupted) return -XEN_EAGAIN;
+    if (status) {
+        int64_t value = target.exit_status; // written before `exited`, under the lock we saw it under
+        return copy_to_user(status, &value, sizeof value);
+    }
+    return 0;
+}
+
+// ---- Timers and waiting ----
+
+int64_t call_timer_create() {
+    auto t = timer_create(caller());
+    if (!t) return -XEN_ENOMEM;
+    return publish((*t)->kobj, kTimerRights);
+}
+
+int64_t call_timer_set(uint64_t timer, uint64_t deadline_ns, uint64_t period_ns) {
+    TimerRef t(timer, VIRTUE_RIGHT_WRITE);
+    if (t.error()) return t.error();
+    Status s = timer_set(*t, deadline_ns, period_ns);
+    return s ? 0 : -XEN_EINVAL;
+}
+
+int64_t call_timer_cancel(uint64_t timer) {
+    TimerRef t(timer, VIRTUE_RIGHT_WRITE);
+    if (t.error()) return t.error();
+    timer_cancel(*t);
+    return 0;
+}
+
+int64_t call_wait_any(uint64_t handles, uint64_t count, uint64_t deadline_ns) {
+    if (count == 0 || count > kWaitAnyMax || (handles & 7)) return -XEN_EINVAL;
+    uint64_t hs[kWaitAnyMax];
+    if (int64_t r = copy_from_user(hs, handles, count * sizeof(uint64_t)); r < 0) return r;
+    KObject* objs[kWaitAnyMax];
+    Waitable* waits[kWaitAnyMax];
+    size_t held = 0;
+    int64_t result = 0;
+    Domain& d = caller();
+    {
+        IrqLockGuard guard(d.handles_lock);
+        for (; held < count; held++) {
+            auto q = d.handles.query(hs[held]);
+            if (!q) {
+                result = handle_errno(q.error());
+                break;
+            }
+            ObjType type = q->type;
+            if (type != ObjType::Thread && type != ObjType::Timer) {
+                result = -XEN_ENODEV;
+                break;
+            }
+            auto o = d.handles.get(hs[held], type, VIRTUE_RIGHT_READ);
+            if (!o) {
+                result = handle_errno(o.error());
+                break;
+            }
+            objs[held] = *o;
+            waits[held] = type == ObjType::Thread ? &container_of_kobj<Thread>(*o).events
+                                                  : &container_of_kobj<Timer>(*o).events;
+        }
+    }
+    if (result == 0) {
+        int64_t r = wait_any(waits, count, deadline_ns);
+        result = r == kWaitTimedOut ? -XEN_ETIMEDOUT : r == kWaitInterrupted ? -XEN_EAGAIN : r;
+    }
+    for (size_t i = 0; i < held; i++) kobject_unref(*objs[i]);
+    return result;
+}
 
 } // namespace native
 

@@ -173,7 +173,10 @@ Status RunQueue::remove(Entity& e) {
 
 Entity* RunQueue::pick() {
     Entity* e = best(true, [](const Entity&) { return true; });
-    if (e) unlink(*e);
+    if (!e) return nullptr;
+    for (Entity* c = e->next; c; c = c->next)
+        if (c->account == e->account && c->level > e->level) e = c;
+    unlink(*e);
     return e;
 }
 

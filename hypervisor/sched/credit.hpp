@@ -104,6 +104,7 @@ struct Entity {
     ShareAccount* account = nullptr; // its domain's account (required)
     bool queued = false;
     uint32_t affinity_cpu = kAnyCpu; // kAnyCpu = may run anywhere; otherwise pinned (never stolen)
+    uint8_t level = 8;               // priority among the entities of the same account (higher first)
 
     Priority priority() const { return account->priority(); }
     bool eligible() const { return account->eligible(); }
@@ -111,6 +112,7 @@ struct Entity {
 
 // Per-CPU run queue: FIFO per priority class, picked Under first, then Over;
 // entities whose account is capped (not eligible) are skipped but stay queued.
+// Within one account, higher levels go first (pick()).
 class RunQueue {
   public:
     RunQueue() = default;
@@ -122,7 +124,11 @@ class RunQueue {
     Status enqueue(Entity& e);
     // Err::NotFound if e is not queued in this queue.
     Status remove(Entity& e);
-    // Removes and returns the best eligible entity, or nullptr.
+    // Removes and returns the best eligible entity, or nullptr. The account
+    // whose turn it is is chosen as above; among that account's queued
+    // entities the one with the highest level goes first (FIFO among equal
+    // levels), so levels order threads within a domain's share and never
+    // take CPU time from another domain.
     Entity* pick();
     // Best eligible entity a CPU with index thief_cpu may steal: Under
     // entities only when only_under is true; never one pinned to another CPU.

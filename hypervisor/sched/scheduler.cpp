@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "arch/apic.hpp"
 #include "arch/cpu.hpp"
 #include "arch/paging.hpp"
 #include "arch/percpu.hpp"
@@ -23,6 +24,7 @@
 #include "lib/format.hpp"
 #include "mm/memory.hpp"
 #include "time/clock.hpp"
+#include "time/timer_object.hpp"
 #include "vm/address_space.hpp"
 
 namespace virtue {
@@ -37,7 +39,8 @@ struct CpuSched {
     Thread* current = nullptr;    // nullptr: the idle context runs
     Thread idle;                  // the idle context's saved stack pointer
     Thread* sleepers = nullptr;   // sorted by wake_at_ns
-    Thread* to_release = nullptr; // exited thread: drop its domain reference after the switch
+    Thread* to_release = nullptr; // exited thread: reap it after the switch
+    Thread* to_migrate = nullptr; // switched out to move to its pinned CPU (queued after the switch)
     AddressSpace* loaded = nullptr; // whose root is in CR3 (nullptr: the hypervisor's)
     uint64_t last_charge_tsc = 0;
     uint64_t slice_start_ns = 0;
@@ -82,10 +85,52 @@ void refill_all(uint64_t elapsed_ns) {
         &elapsed_ns);
 }
 
+// The rule that makes "lock g_sched[t.cpu], then check t.cpu is unchanged"
+// a valid way to own a thread's scheduling state: t.cpu only changes under
+// the lock of the CPU it names before the change.
 void enqueue_locked(CpuSched& cs, Thread& t) {
     t.state = ThreadState::Runnable;
     t.cpu = index_of(cs);
     if (Status s = cs.rq.enqueue(t.entity); !s) panic("run queue: thread already queued (%s)", err_name(s.error()));
+}
+
+// An idle CPU halts until its next tick; work queued for it from elsewhere
+// sends it an IPI so that it looks now.
+void kick_if_idle(CpuSched& cs) {
+    uint32_t c = index_of(cs);
+    if (cs.current == nullptr && c != arch::cpu_index())
+        arch::lapic_send_ipi(arch::g_percpu[c].apic_id, arch::VECTOR_RESCHEDULE);
+}
+
+// Runs fn(cs) with the lock of the CPU that owns t's scheduling state.
+template <typename Fn> void with_thread_cpu(Thread& t, Fn fn) {
+    for (;;) {
+        uint32_t c = __atomic_load_n(&t.cpu, __ATOMIC_ACQUIRE);
+        CpuSched& cs = g_sched[c];
+        IrqLockGuard guard(cs.lock);
+        if (t.cpu != c) continue; // moved meanwhile; its new CPU's lock decides
+        fn(cs);
+        return;
+    }
+}
+
+void remove_sleeper_locked(CpuSched& cs, Thread& t) {
+    for (Thread** p = &cs.sleepers; *p; p = &(*p)->sleep_next)
+        if (*p == &t) {
+            *p = t.sleep_next;
+            break;
+        }
+    t.sleep_next = nullptr;
+    t.has_deadline = false;
+}
+
+// Blocked -> Runnable on the CPU it blocked on.
+void unblock_locked(CpuSched& cs, Thread& t, WakeReason why) {
+    if (t.has_deadline) remove_sleeper_locked(cs, t);
+    t.wake_reason = why;
+    adjust_runnable(t, +1);
+    enqueue_locked(cs, t);
+    kick_if_idle(cs);
 }
 
 // Takes an "under" thread (or any thread when we would otherwise idle) from
@@ -96,6 +141,7 @@ Thread* steal(uint32_t me, bool only_under) {
         CpuSched& other = g_sched[(me + k) % n];
         if (!other.rq.size() || !other.lock.try_lock()) continue;
         Thread* t = thread_of(other.rq.steal(me, only_under));
+        if (t) t->cpu = me; // under the victim's lock (see enqueue_locked)
         other.lock.unlock();
         if (t) return t;
     }
@@ -117,9 +163,18 @@ Thread* pick_next_locked(CpuSched& cs) {
 void finish_switch() {
     CpuSched& cs = mine();
     Thread* gone = cs.to_release;
+    Thread* moving = cs.to_migrate;
     cs.to_release = nullptr;
+    cs.to_migrate = nullptr;
     cs.lock.unlock();
-    if (gone) domain_put(*gone->domain);
+    if (moving) {
+        // moving->cpu already names the destination (set under our lock).
+        CpuSched& dest = g_sched[moving->cpu];
+        IrqLockGuard guard(dest.lock);
+        enqueue_locked(dest, *moving);
+        kick_if_idle(dest);
+    }
+    if (gone) thread_reap(*gone);
 }
 
 // Loads an address space (nullptr: the hypervisor's tables). Its CPU bit is
@@ -176,13 +231,45 @@ void schedule() {
 }
 
 void wake_sleepers_locked(CpuSched& cs, uint64_t now) {
-    while (cs.sleepers && cs.sleepers->wake_at_ns <= now) {
-        Thread* t = cs.sleepers;
-        cs.sleepers = t->sleep_next;
-        t->sleep_next = nullptr;
-        adjust_runnable(*t, +1);
-        enqueue_locked(cs, *t);
+    while (cs.sleepers && cs.sleepers->wake_at_ns <= now) unblock_locked(cs, *cs.sleepers, WakeReason::Timeout);
+}
+
+// On the way to ring 3 with a suspend request: stop here until resumed.
+// `stopped` is published first (its waiters may read the registers at
+// once: they are final); the state change is under the CPU lock, which
+// sched_resume takes too, so a resume either comes first (and we go on)
+// or finds the thread Suspended.
+void stop_current(Thread& t) {
+    {
+        IrqLockGuard guard(t.events.lock);
+        if (!t.suspend_requested) return;
+        t.stopped = true;
+        t.events.wake_all_locked();
     }
+    CpuSched& cs = mine();
+    charge_current(cs);
+    cs.lock.lock();
+    if (!__atomic_load_n(&t.suspend_requested, __ATOMIC_ACQUIRE) || t.domain->state == DomainState::Dying) {
+        cs.lock.unlock();
+        IrqLockGuard guard(t.events.lock);
+        if (!t.suspend_requested) t.stopped = false;
+        return;
+    }
+    adjust_runnable(t, -1);
+    t.state = ThreadState::Suspended;
+    switch_locked(cs, &t, pick_next_locked(cs));
+}
+
+// The running thread is pinned to another CPU: switch away and let
+// finish_switch queue it there.
+void migrate_current(Thread& t, uint32_t dest) {
+    CpuSched& cs = mine();
+    charge_current(cs);
+    cs.lock.lock();
+    t.state = ThreadState::Runnable;
+    t.cpu = dest; // under the lock of the CPU it named (see enqueue_locked)
+    cs.to_migrate = &t;
+    switch_locked(cs, &t, pick_next_locked(cs));
 }
 
 } // namespace
@@ -191,7 +278,7 @@ void wake_sleepers_locked(CpuSched& cs, uint64_t now) {
 extern "C" void sched_thread_first_run() {
     finish_switch();
     Thread* t = current_thread();
-    if (t->domain->state == DomainState::Dying) sched_exit_current();
+    if (t->domain->state == DomainState::Dying) thread_exit_current(t->domain->exit_status);
 }
 
 void sched_init_this_cpu() { mine().last_charge_tsc = arch::rdtsc(); }
@@ -200,10 +287,12 @@ Thread* current_thread() { return mine().current; }
 
 void sched_start_thread(Thread& t, uint32_t hint) {
     uint32_t n = arch::g_nr_cpus_online ? arch::g_nr_cpus_online : 1;
-    CpuSched& cs = g_sched[hint % n];
+    uint32_t pinned = t.entity.affinity_cpu;
+    CpuSched& cs = g_sched[pinned != sched::kAnyCpu ? pinned : hint % n];
     adjust_runnable(t, +1);
     IrqLockGuard guard(cs.lock);
     enqueue_locked(cs, t);
+    kick_if_idle(cs);
 }
 
 void sched_yield() {
@@ -211,26 +300,91 @@ void sched_yield() {
     schedule();
 }
 
-void sched_sleep_until(uint64_t deadline_ns) {
+void sched_prepare_wait() {
+    CpuSched& cs = mine();
+    IrqLockGuard guard(cs.lock);
+    cs.current->wake_pending = false;
+}
+
+WakeReason sched_block(uint64_t deadline_ns) {
     CpuSched& cs = mine();
     Thread* t = cs.current;
-    if (!t || system_time_ns() >= deadline_ns) return;
+    if (!t) panic("sched_block on an idle context");
     charge_current(cs);
     cs.lock.lock();
-    // domain_kill wakes only threads already asleep: a thread of a dying
-    // domain must not start sleeping (it leaves on its way back to ring 3).
-    if (t->domain->state == DomainState::Dying) {
+    if (t->wake_pending) {
+        t->wake_pending = false;
         cs.lock.unlock();
-        return;
+        return WakeReason::Signaled;
+    }
+    // domain_kill and suspend interrupt only threads already blocked: a
+    // thread with either pending must not start blocking.
+    if (__atomic_load_n(&t->suspend_requested, __ATOMIC_ACQUIRE) || t->domain->state == DomainState::Dying) {
+        cs.lock.unlock();
+        return WakeReason::Interrupted;
+    }
+    if (deadline_ns != kNoDeadline && system_time_ns() >= deadline_ns) {
+        cs.lock.unlock();
+        return WakeReason::Timeout;
     }
     adjust_runnable(*t, -1);
-    t->state = ThreadState::Sleeping;
-    t->wake_at_ns = deadline_ns;
-    Thread** p = &cs.sleepers;
-    while (*p && (*p)->wake_at_ns <= deadline_ns) p = &(*p)->sleep_next;
-    t->sleep_next = *p;
-    *p = t;
+    t->state = ThreadState::Blocked;
+    t->has_deadline = deadline_ns != kNoDeadline;
+    if (t->has_deadline) {
+        t->wake_at_ns = deadline_ns;
+        Thread** p = &cs.sleepers;
+        while (*p && (*p)->wake_at_ns <= deadline_ns) p = &(*p)->sleep_next;
+        t->sleep_next = *p;
+        *p = t;
+    }
     switch_locked(cs, t, pick_next_locked(cs));
+    return t->wake_reason;
+}
+
+void sched_wake(Thread& t) {
+    with_thread_cpu(t, [&](CpuSched& cs) {
+        if (t.state == ThreadState::Blocked) unblock_locked(cs, t, WakeReason::Signaled);
+        else t.wake_pending = true;
+    });
+}
+
+void sched_interrupt(Thread& t) {
+    with_thread_cpu(t, [&](CpuSched& cs) {
+        uint32_t c = index_of(cs);
+        if (t.state == ThreadState::Blocked) {
+            unblock_locked(cs, t, WakeReason::Interrupted);
+        } else if (t.state == ThreadState::Running && c != arch::cpu_index()) {
+            arch::lapic_send_ipi(arch::g_percpu[c].apic_id, arch::VECTOR_RESCHEDULE);
+        } else if (t.state == ThreadState::Suspended && t.domain->state == DomainState::Dying) {
+            adjust_runnable(t, +1);
+            enqueue_locked(cs, t);
+            kick_if_idle(cs);
+        }
+    });
+}
+
+void sched_resume(Thread& t) {
+    with_thread_cpu(t, [&](CpuSched& cs) {
+        if (t.state != ThreadState::Suspended) return;
+        adjust_runnable(t, +1);
+        enqueue_locked(cs, t);
+        kick_if_idle(cs);
+    });
+}
+
+void sched_set_affinity(Thread& t, uint32_t cpu) {
+    __atomic_store_n(&t.entity.affinity_cpu, cpu, __ATOMIC_RELEASE);
+    // A running thread moves on its next way to ring 3; a queued one
+    // when it is next picked (it goes through the same path).
+    with_thread_cpu(t, [&](CpuSched& cs) {
+        uint32_t c = index_of(cs);
+        if (t.state == ThreadState::Running && c != arch::cpu_index() && cpu != c)
+            arch::lapic_send_ipi(arch::g_percpu[c].apic_id, arch::VECTOR_RESCHEDULE);
+    });
+}
+
+void sched_set_priority(Thread& t, uint32_t level) {
+    with_thread_cpu(t, [&](CpuSched&) { t.entity.level = static_cast<uint8_t>(level); });
 }
 
 void sched_exit_current() {
@@ -246,24 +400,7 @@ void sched_exit_current() {
     panic("a dead thread was scheduled again");
 }
 
-void sched_wake_to_exit(Thread& t) {
-    for (;;) {
-        uint32_t c = __atomic_load_n(&t.cpu, __ATOMIC_ACQUIRE);
-        CpuSched& cs = g_sched[c];
-        IrqLockGuard guard(cs.lock);
-        if (t.cpu != c) continue; // moved meanwhile; its new CPU's lock decides
-        if (t.state != ThreadState::Sleeping) return;
-        for (Thread** p = &cs.sleepers; *p; p = &(*p)->sleep_next)
-            if (*p == &t) {
-                *p = t.sleep_next;
-                break;
-            }
-        t.sleep_next = nullptr;
-        adjust_runnable(t, +1);
-        enqueue_locked(cs, t);
-        return;
-    }
-}
+void sched_resched_ipi() { mine().need_resched = true; }
 
 void sched_set_paused(Domain& d, bool paused) {
     IrqLockGuard guard(g_account_lock);
@@ -284,6 +421,7 @@ void sched_tick() {
         refill_all(now - g_last_refill_ns);
         g_last_refill_ns = now;
     }
+    timers_expire(now);
     {
         LockGuard guard(cs.lock);
         wake_sleepers_locked(cs, now);
@@ -308,7 +446,16 @@ void user_return_work(arch::InterruptFrame&) {
     Thread* t = cs->current;
     if (!t) return;
     for (;;) {
-        if (t->domain->state == DomainState::Dying) sched_exit_current();
+        if (t->domain->state == DomainState::Dying) thread_exit_current(t->domain->exit_status);
+        if (__atomic_load_n(&t->suspend_requested, __ATOMIC_ACQUIRE)) {
+            stop_current(*t);
+            if (t->suspend_requested && t->domain->state != DomainState::Dying) continue;
+        }
+        uint32_t pinned = __atomic_load_n(&t->entity.affinity_cpu, __ATOMIC_ACQUIRE);
+        if (pinned != sched::kAnyCpu && pinned != arch::cpu_index()) {
+            migrate_current(*t, pinned);
+            continue;
+        }
         cs = &mine(); // a switch may have moved this thread to another CPU
         if (!cs->need_resched) return;
         schedule();
@@ -331,7 +478,7 @@ void user_fault_kill_current(arch::InterruptFrame& frame) {
         log_error("d%u '%s' thread %u: unhandled exception %lu in ring 3: domain killed", t->domain->id,
                   t->domain->name, t->id, frame.vector);
     domain_kill(*t->domain, -1, "killed by an unhandled fault");
-    sched_exit_current();
+    thread_exit_current(-1);
 }
 
 } // namespace virtue

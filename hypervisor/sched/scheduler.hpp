@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "arch/descriptors.hpp"
+#include "domain/thread.hpp"
 
 namespace virtue {
 
@@ -25,7 +26,8 @@ inline constexpr uint64_t kPeriodNs = 30'000'000; // credit refill
 
 void sched_init_this_cpu();
 
-// Makes a new thread runnable, on CPU (hint % online CPUs).
+// Makes a started thread runnable, on its pinned CPU or on CPU
+// (hint % online CPUs). Called by thread_start.
 void sched_start_thread(Thread& t, uint32_t hint);
 
 // The running thread (nullptr on a CPU's idle context).
@@ -33,11 +35,39 @@ Thread* current_thread();
 
 // Blocking points of the running thread (interrupts off).
 void sched_yield();
-void sched_sleep_until(uint64_t deadline_ns);
+
+// The protocol of sched/wait.hpp: sched_prepare_wait() before checking the
+// condition, sched_block() after. sched_block returns at once when a wake
+// came in between (Signaled), when the thread is asked to stop or its domain
+// is dying (Interrupted), or when the deadline has passed (Timeout);
+// otherwise it sleeps until sched_wake, sched_interrupt or the deadline (on
+// the first tick at or after it). kNoDeadline (sched/wait.hpp): none.
+void sched_prepare_wait();
+WakeReason sched_block(uint64_t deadline_ns);
+
+// Makes a Blocked thread runnable (Signaled); a thread not blocked yet has
+// its wake remembered for its next sched_block.
+void sched_wake(Thread& t);
+// Suspend and kill: a Blocked thread wakes with Interrupted; one running on
+// another CPU is sent there into the hypervisor (IPI) so it sees the request
+// at once. A Suspended thread of a dying domain is made runnable to leave.
+void sched_interrupt(Thread& t);
+
+// Lets a Suspended thread run again (the caller has cleared its request).
+void sched_resume(Thread& t);
+
+// Affinity (sched::kAnyCpu or a CPU index below the online count) and
+// priority within the domain (0..kThreadPriorityMax). A thread pinned to
+// another CPU moves there on its next way to ring 3.
+void sched_set_affinity(Thread& t, uint32_t cpu);
+void sched_set_priority(Thread& t, uint32_t level);
+
+// The last step of a dead thread: switches away for good (thread.cpp).
 [[noreturn]] void sched_exit_current();
 
-// domain_kill: make a sleeping thread runnable so that it leaves.
-void sched_wake_to_exit(Thread& t);
+// The reschedule IPI (arch traps): the running thread re-checks its
+// requests on its way back to ring 3; an idle CPU looks at its queue.
+void sched_resched_ipi();
 
 // Pause flag of a domain's share (paused threads are not picked).
 void sched_set_paused(Domain& d, bool paused);

@@ -3,3 +3,4 @@
 $(eval $(call native_domain,test-domain,tests/domains/test_domain/main.cpp))
 $(eval $(call native_domain,fuzzer,tests/domains/fuzzer/main.cpp))
 $(eval $(call native_domain,memory-test,tests/domains/memory_test/main.cpp))
+$(eval $(call native_domain,thread-test,tests/domains/thread_test/main.cpp))

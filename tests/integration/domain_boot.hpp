@@ -19,7 +19,8 @@ inline std::string build_dir() {
 }
 
 // Boots tests/configs/<config>.dts with every test image available as a
-// module ("test", "spinner", "fuzzer", "hello", "memory-test").
+// module ("test", "spinner", "fuzzer", "hello", "memory-test", "thread-test",
+// "two-process").
 inline BootResult boot_config(const std::string& config, int smp = 1, int timeout_s = 90, int mem_mib = 256,
                               const std::string& console_input = "", const std::string& extra_cmdline = "") {
     BootSpec spec;
@@ -35,7 +36,9 @@ inline BootResult boot_config(const std::string& config, int smp = 1, int timeou
                     {b + "/domains/spinner.elf", "spinner"},
                     {b + "/domains/fuzzer.elf", "fuzzer"},
                     {b + "/domains/hello.elf", "hello"},
-                    {b + "/domains/memory-test.elf", "memory-test"}};
+                    {b + "/domains/memory-test.elf", "memory-test"},
+                    {b + "/domains/thread-test.elf", "thread-test"},
+                    {b + "/domains/two-process.elf", "two-process"}};
     BootResult r = boot(spec);
     BOOST_TEST_MESSAGE(r.console);
     return r;

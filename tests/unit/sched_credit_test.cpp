@@ -348,6 +348,27 @@ BOOST_AUTO_TEST_CASE(runqueue_priority_is_read_live) {
     BOOST_TEST(rq.pick() == &ea);
 }
 
+BOOST_AUTO_TEST_CASE(runqueue_levels_order_threads_within_one_account_only) {
+    ShareAccount a = under(), b = under();
+    Entity a_low = entity(a), b1 = entity(b), a_high = entity(a), a_high2 = entity(a), b_high = entity(b);
+    a_low.level = 2;
+    a_high.level = 9;
+    a_high2.level = 9;
+    b1.level = 8;
+    b_high.level = 15;
+    RunQueue rq;
+    for (Entity* e : {&a_low, &b1, &a_high, &a_high2, &b_high}) BOOST_TEST(rq.enqueue(*e).ok());
+    // a's turn (it is first in the queue): its highest level goes, FIFO among
+    // equal levels; b's higher level does not jump ahead of a's turn.
+    BOOST_TEST(rq.pick() == &a_high);
+    // Now b1 is not first: a_low is, so a goes again.
+    BOOST_TEST(rq.pick() == &a_high2);
+    BOOST_TEST(rq.pick() == &a_low);
+    BOOST_TEST(rq.pick() == &b_high);
+    BOOST_TEST(rq.pick() == &b1);
+    BOOST_TEST(rq.pick() == nullptr);
+}
+
 BOOST_AUTO_TEST_CASE(runqueue_skips_capped_but_keeps_them) {
     ShareAccount c = under(), o = over();
     c.capped = true;

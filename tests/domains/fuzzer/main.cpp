@@ -9,7 +9,9 @@
 // EFAULT=.. EINVAL=.. ENOSYS=..", exiting with 0 if k == 0, else 1.
 //
 // Call numbers: 90% among the native calls and the 8 unknown numbers after
-// them, 10% random 64-bit. exit is never issued.
+// them, 10% random 64-bit. exit and thread_exit are never issued. (Handle
+// arguments are random values: a live handle is practically never hit, so
+// the fuzzer cannot suspend or join itself.)
 //
 // Safety rules, so that the fuzzer cannot corrupt or flood itself:
 //   - calls that write (console_read, domain_info, and unknown numbers, in
@@ -167,8 +169,8 @@ int64_t issue(const Call& c) {
 Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
     Call c{};
     do {
-        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(VIRTUE_NR_memory_audit - VIRTUE_NATIVE_BASE + 9) : rng.next();
-    } while (c.nr == VIRTUE_NR_exit);
+        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(VIRTUE_NR_wait_any - VIRTUE_NATIVE_BASE + 9) : rng.next();
+    } while (c.nr == VIRTUE_NR_exit || c.nr == VIRTUE_NR_thread_exit);
     for (auto& a : c.a) a = scalar(rng);
     switch (c.nr) {
     case VIRTUE_NR_console_write: {
@@ -192,6 +194,12 @@ Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
     case VIRTUE_NR_aspace_read_bits:
         c.a[4] = pointer(rng, output_kind(rng), stack, stack_size);
         break;
+    case VIRTUE_NR_thread_read_regs:
+        c.a[1] = pointer(rng, output_kind(rng), stack, stack_size);
+        break;
+    case VIRTUE_NR_thread_join:
+        c.a[2] = pointer(rng, output_kind(rng), stack, stack_size);
+        break;
     case VIRTUE_NR_sleep_until: {
         uint64_t t = now();
         c.a[0] = rng.below(64) == 0 ? t + rng.below(1000000 + 1) : rng.below(3) == 0 ? 0 : t - rng.below(t + 1);
@@ -206,9 +214,10 @@ Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
 const char* violation(const Call& c, int64_t r) {
     if (r < 0 && r != -XEN_EPERM && r != -XEN_EFAULT && r != -XEN_EINVAL && r != -XEN_ENOSYS && r != -XEN_ESRCH &&
         r != -XEN_EBADF && r != -XEN_EXDEV && r != -XEN_EACCES && r != -XEN_EMFILE && r != -XEN_ENODEV &&
-        r != -XEN_ENOMEM && r != -XEN_ENOSPC && r != -XEN_ERANGE && r != -XEN_EEXIST && r != -XEN_ENOENT)
+        r != -XEN_ENOMEM && r != -XEN_ENOSPC && r != -XEN_ERANGE && r != -XEN_EEXIST && r != -XEN_ENOENT &&
+        r != -XEN_EBUSY && r != -XEN_EDEADLK && r != -XEN_ETIMEDOUT && r != -XEN_EAGAIN)
         return "errno outside the documented set";
-    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_memory_audit;
+    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_wait_any;
     if (!known) return r == -XEN_ENOSYS ? nullptr : "unknown number did not return -ENOSYS";
     bool kernel_ptr = c.a[0] >= kUserEnd;
     switch (c.nr) {
@@ -267,7 +276,21 @@ const char* violation(const Call& c, int64_t r) {
         return r >= 0 && c.nr != VIRTUE_NR_aspace_read_bits && r != 0 ? "mapping call returned > 0" : nullptr;
     }
     case VIRTUE_NR_memory_audit: return r == 0 ? nullptr : "memory audit found violations";
-    default: return r > 0 ? "yield/sleep_until returned > 0" : nullptr; // yield, sleep_until
+    case VIRTUE_NR_thread_create:
+        if ((c.a[1] >= kUserEnd || c.a[2] > kUserEnd || (c.a[2] & 15)) && r >= 0)
+            return "thread_create with a bad entry or stack succeeded";
+        return r > 0 || r < 0 ? nullptr : "thread_create returned 0";
+    case VIRTUE_NR_timer_create: return r > 0 || r == -XEN_ENOMEM || r == -XEN_EMFILE ? nullptr : "timer_create";
+    case VIRTUE_NR_wait_any:
+        if (c.a[0] >= kUserEnd && r >= 0) return "wait_any read outside the user half";
+        return r < 0 || static_cast<uint64_t>(r) < c.a[1] ? nullptr : "wait_any index beyond count";
+    case VIRTUE_NR_thread_join:
+        if (c.a[2] >= kUserEnd && r == 0) return "thread_join wrote outside the user half";
+        return r > 0 ? "thread_join returned > 0" : nullptr;
+    case VIRTUE_NR_thread_read_regs:
+        if (c.a[1] >= kUserEnd && r == 0) return "thread_read_regs wrote outside the user half";
+        return r > 0 ? "thread_read_regs returned > 0" : nullptr;
+    default: return r > 0 ? "call returned > 0" : nullptr; // yield, sleep_until, thread and timer controls
     }
 }
 

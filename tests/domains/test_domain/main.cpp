@@ -225,7 +225,9 @@ void do_handles() {
     int64_t self = sys::thread_self();
     c.expect_true("thread_self_is_handle", self > 0);
     c.expect("query_thread", sys::handle_query(static_cast<uint64_t>(self), &hi), 0);
-    c.expect_true("query_thread_type", hi.type == 1 && hi.rights == 0xffffffffu);
+    c.expect_true("query_thread_type", hi.type == VIRTUE_OBJ_THREAD &&
+                                           hi.rights == (VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER |
+                                                         VIRTUE_RIGHT_READ | VIRTUE_RIGHT_WRITE));
     int64_t as = sys::address_space_self();
     c.expect("query_aspace", sys::handle_query(static_cast<uint64_t>(as), &hi), 0);
     c.expect_true("query_aspace_type", hi.type == 2);

@@ -11,6 +11,7 @@
 // the out object empty.
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <virtue/native_calls.hpp>
@@ -85,5 +86,72 @@ class AddressSpace : public Handle {
         return sys::aspace_read_bits(get(), va, size, flags, bitmap);
     }
 };
+
+// A thread of this domain running fn(arg) on its own stack (thread_create).
+//
+//   virtue::Thread t;
+//   virtue::Thread::create(worker, &job, t);   // created stopped
+//   t.start();
+//   int64_t status; t.join(VIRTUE_DEADLINE_NONE, &status);  // fn's return value
+//
+// create() takes the stack from malloc; it is freed when the owner is
+// destroyed after a successful join, and kept otherwise (a thread that may
+// still run must keep its stack). The thread's %fs block lives at the top of
+// its stack. create_in() starts the thread in another address space, where
+// fn must be mapped at the same address (see fork_image) and stack_top is
+// the top of a stack mapped there (16-byte aligned).
+class Thread : public Handle {
+  public:
+    using Fn = int64_t (*)(void* arg);
+    static constexpr size_t kDefaultStack = 16 * 1024;
+
+    Thread() = default;
+    Thread(Thread&& o) noexcept : Handle(static_cast<Handle&&>(o)), block_(o.block_), joined_(o.joined_) {
+        o.block_ = nullptr;
+    }
+    ~Thread();
+
+    static int64_t create(Fn fn, void* arg, Thread& out, size_t stack_bytes = kDefaultStack);
+    static int64_t create_in(const AddressSpace& as, Fn fn, void* arg, uint64_t stack_top, Thread& out);
+    static int64_t self(Thread& out) { return adopt(sys::thread_self(), out); }
+
+    int64_t start() const { return sys::thread_start(get()); }
+    int64_t suspend() const { return sys::thread_suspend(get()); }
+    int64_t resume() const { return sys::thread_resume(get()); }
+    int64_t read_regs(virtue_thread_regs& r) const { return sys::thread_read_regs(get(), &r); }
+    int64_t write_regs(const virtue_thread_regs& r) const { return sys::thread_write_regs(get(), &r); }
+    int64_t set_priority(uint64_t p) const { return sys::thread_set_priority(get(), p); }
+    int64_t set_affinity(uint64_t cpu) const { return sys::thread_set_affinity(get(), cpu); }
+    // Waits for the thread's exit (-EAGAIN if the caller was suspended
+    // meanwhile: call again); status gets fn's return value.
+    int64_t join(uint64_t deadline_ns, int64_t* status = nullptr);
+
+  private:
+    void* block_ = nullptr; // stack + %fs block (malloc)
+    bool joined_ = false;
+};
+
+// A one-shot or periodic timer (timer_create); wait with wait_any.
+class Timer : public Handle {
+  public:
+    using Handle::Handle;
+    static int64_t create(Timer& out) { return adopt(sys::timer_create(), out); }
+    int64_t set(uint64_t deadline_ns, uint64_t period_ns = 0) const { return sys::timer_set(get(), deadline_ns, period_ns); }
+    int64_t cancel() const { return sys::timer_cancel(get()); }
+};
+
+// Blocks until one of the handles is ready (index) or the deadline
+// (-ETIMEDOUT).
+inline int64_t wait_any(const uint64_t* handles, uint64_t count, uint64_t deadline_ns) {
+    return sys::wait_any(handles, count, deadline_ns);
+}
+
+// A copy of this program's whole image (code, data, heap, statics) in a new
+// memory region, mapped at the same addresses in `as` with the image's own
+// protections: a second process that starts as a snapshot of this one and
+// then lives apart (like fork). Threads started there with
+// Thread::create_in(as, ...) need a stack mapped there too.
+// Returns 0 or a negated errno.
+int64_t fork_image(const AddressSpace& as, Memory& image_out);
 
 } // namespace virtue

@@ -106,6 +106,10 @@ extern "C" void handle_interrupt(InterruptFrame* frame) {
         lapic_eoi();
         tlb_serve_requests();
         break;
+    case VECTOR_RESCHEDULE:
+        lapic_eoi();
+        sched_resched_ipi();
+        break;
     case VECTOR_SPURIOUS:
         break; // no EOI for spurious interrupts
     default:

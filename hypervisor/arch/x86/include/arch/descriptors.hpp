@@ -67,6 +67,8 @@ inline constexpr unsigned IST_MACHINE_CHECK = 3;
 
 // Interrupt vectors the hypervisor uses.
 inline constexpr uint8_t VECTOR_TIMER = 0xf0;
+// 0xf1: TLB shootdown (arch/tlb.hpp)
+inline constexpr uint8_t VECTOR_RESCHEDULE = 0xf2; // look at the run queue / the running thread's requests
 inline constexpr uint8_t VECTOR_SPURIOUS = 0xff;
 
 void gdt_load_this_cpu();   // builds and loads this CPU's GDT + TSS

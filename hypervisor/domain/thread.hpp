@@ -1,0 +1,102 @@
+// Threads: the schedulable part of a domain.
+//
+// A thread runs in one of its domain's address spaces. Life cycle:
+//
+//   New --thread_start--> Runnable <-> Running -> Dead
+//                            ^  |  \-> Blocked (wait, sleep, join) --wake/deadline--^
+//                            |  \--> Suspended (stopped on its way to ring 3) --resume--^
+//
+// A thread that is New or Suspended is "stopped": its ring-3 registers (the
+// InterruptFrame at the top of its kernel stack) can be read and written.
+// Suspending a blocked thread interrupts its wait (the call returns -EAGAIN
+// when it is resumed), so a suspend always completes.
+//
+// References (KObject): a creator's (boot threads: the domain's until
+// domain_start; others: the handle thread_create returns), one per handle,
+// and one "run" reference from thread_start until the scheduler has
+// switched away from the dead thread. The domain's thread slots point at
+// live Thread objects without holding a reference; the object removes
+// itself when it is destroyed.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/user_entry.hpp"
+#include "cap/handle_table.hpp"
+#include "domain/kernel_stack.hpp"
+#include "lib/result.hpp"
+#include "sched/credit.hpp"
+#include "sched/wait.hpp"
+
+namespace virtue {
+
+struct Domain;
+struct AddressSpace;
+
+enum class ThreadState : uint8_t { New, Runnable, Running, Blocked, Suspended, Dead };
+
+enum class WakeReason : uint8_t { Signaled, Timeout, Interrupted };
+
+// Priorities within a domain's share (sched/credit.hpp: Entity::level).
+inline constexpr uint32_t kThreadPriorityMax = 15;
+inline constexpr uint32_t kThreadPriorityDefault = 8;
+
+struct Thread {
+    uint64_t kernel_rsp = 0;       // first: switch_context's save slot (while not running)
+    KernelStack kernel_stack;      // guarded, from the pool (kernel_stack.hpp); none for idle
+    Domain* domain = nullptr;      // nullptr: a CPU's idle context
+    uint32_t id = 0;               // unique in the domain, never reused
+    uint32_t slot = 0;             // index in Domain::threads
+    volatile ThreadState state = ThreadState::New;
+    uint32_t cpu = 0;              // CPU whose queue/sleep list holds it, or that runs it
+
+    // Blocking (under the lock of the CPU in `cpu`).
+    uint64_t wake_at_ns = 0;       // Blocked with a deadline: on the CPU's sleep list
+    bool has_deadline = false;
+    bool wake_pending = false;     // a wake came while it was not (yet) blocked
+    WakeReason wake_reason = WakeReason::Signaled;
+    Thread* sleep_next = nullptr;  // per-CPU sleep list, sorted by wake_at_ns
+
+    // Suspension: suspend_requested under the CPU lock; `stopped` under
+    // events.lock (register access checks it there).
+    bool suspend_requested = false;
+    bool stopped = true;           // New or Suspended: registers are stable
+    bool started = false;
+    bool exited = false;           // under events.lock
+    int64_t exit_status = 0;
+    // Signaled when the thread stops (suspend) or exits (join, wait_any).
+    Waitable events;
+
+    uint64_t fs_base = 0;          // user FS base (set_tls_base)
+    AddressSpace* aspace = nullptr; // where it runs (holds a reference)
+    sched::Entity entity;
+    KObject kobj{ObjType::Thread, 1, nullptr};
+    arch::FpuState fpu;
+
+    // The ring-3 registers, saved at the top of the kernel stack.
+    arch::InterruptFrame& user_frame() const {
+        return *reinterpret_cast<arch::InterruptFrame*>(kernel_stack.top - sizeof(arch::InterruptFrame));
+    }
+};
+
+// A new thread of d (New, not runnable) that will enter ring 3 in `aspace`
+// at `entry` with `user_rsp`, rdi = a0, rsi = a1, rdx = a2 and every other
+// register zero. Err::Range when the domain has kMaxThreadsPerDomain
+// threads, Err::NoMemory without hypervisor memory.
+Result<Thread*> thread_create(Domain& d, AddressSpace& aspace, uint64_t entry, uint64_t user_rsp, uint64_t a0,
+                              uint64_t a1, uint64_t a2);
+
+// New -> Runnable (takes the run reference and a domain reference).
+// Err::Busy if it was started before; Err::NotFound if the domain is dying.
+Status thread_start(Thread& t, uint32_t cpu_hint);
+
+// Ends the calling thread (it is the running one). The last started thread
+// of a domain to exit ends the domain with its status.
+[[noreturn]] void thread_exit_current(int64_t status);
+
+// The scheduler's last step for a dead thread, on another stack: frees its
+// kernel stack and drops the run reference.
+void thread_reap(Thread& t);
+
+} // namespace virtue
