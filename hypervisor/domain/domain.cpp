@@ -261,10 +261,16 @@ void domain_start(Domain& d) {
     // Our reference until the loop is done: the threads may run and leave
     // on other CPUs before it ends.
     __atomic_store_n(&d.refs, 1, __ATOMIC_RELEASE);
+    // Also counted as a live thread until every boot thread is started, so
+    // that the first one to exit cannot end the domain before the others
+    // have been started.
+    __atomic_store_n(&d.live_threads, 1, __ATOMIC_RELEASE);
     for_each_boot_thread(d, [&](Thread& t, uint32_t i) {
         if (Status s = thread_start(t, i); !s) log_error("d%u: boot thread %u not started", d.id, t.id);
         kobject_unref(t.kobj); // the creator reference
     });
+    if (__atomic_sub_fetch(&d.live_threads, 1, __ATOMIC_ACQ_REL) == 0)
+        domain_kill(d, __atomic_load_n(&d.last_thread_status, __ATOMIC_ACQUIRE), "its last thread exited");
     domain_put(d);
 }
 

@@ -84,6 +84,7 @@ struct Domain {
     uint32_t thread_count = 0;   // occupied slots
     uint32_t next_thread_id = 0;
     uint32_t live_threads = 0;   // started and not exited; the last to exit ends the domain
+    int64_t last_thread_status = 0; // of the latest thread_exit
     // References: one per started thread until it is reaped, plus short
     // holds (domain_kill). The last domain_put destroys the domain.
     uint32_t refs = 0;

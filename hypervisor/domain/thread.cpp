@@ -121,6 +121,7 @@ void thread_exit_current(int64_t status) {
         t.exited = true;
         t.events.wake_all_locked();
     }
+    __atomic_store_n(&d.last_thread_status, status, __ATOMIC_RELEASE);
     if (__atomic_sub_fetch(&d.live_threads, 1, __ATOMIC_ACQ_REL) == 0)
         domain_kill(d, status, "its last thread exited");
     sched_exit_current();

@@ -253,6 +253,9 @@ void stop_current(Thread& t) {
         cs.lock.unlock();
         IrqLockGuard guard(t.events.lock);
         if (!t.suspend_requested) t.stopped = false;
+        // Resumed before it switched out: thread_write_regs may have set a
+        // new FS base meanwhile (a switch would have loaded it).
+        arch::wrmsr(arch::MSR_FS_BASE, t.fs_base);
         return;
     }
     adjust_runnable(t, -1);

@@ -56,6 +56,8 @@ void domain_figures() {
     std::printf("\n# Address-space calls (ring-3 rdtsc; 1 page and 512 pages: median of 101 batches of 200 "
                 "or 11 single runs; 1 GiB: median of 5 runs)\n");
     print_bench_lines(boot_config("bench_memory", 1));
+    std::printf("\n# Threads (ring-3 rdtsc, median of 101 batches of 200; QEMU TCG, 1 CPU)\n");
+    print_bench_lines(boot_config("bench_threads", 1));
 
     std::printf("\n# Domain creation from the device tree (hypervisor-measured, 4 MiB test domains)\n");
     BootResult r = boot_config("three", 1);

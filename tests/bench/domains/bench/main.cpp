@@ -9,6 +9,8 @@
 //   bootargs "pong"     yields for pong-seconds (default 5), then exits
 //   bootargs "memory"   address-space calls: map+unmap, protect and
 //                       dirty-bit queries over 1 GiB of mappings
+//   bootargs "threads"  thread create+start+join+close, a wait_any that finds
+//                       its object ready
 #include <virtue/sdk.hpp>
 
 #include <xen/errno.h>
@@ -128,6 +130,23 @@ void memory_figures(uint64_t cyc_per_us) {
     }
 }
 
+int64_t return_zero(void*) { return 0; }
+
+void thread_figures(uint64_t cyc_per_us) {
+    report("thread create+start+join+close (SDK, stack from malloc)", measure([] {
+               virtue::Thread t;
+               virtue::Thread::create(return_zero, nullptr, t, 4096);
+               t.start();
+               t.join(VIRTUE_DEADLINE_NONE);
+           }), cyc_per_us);
+    virtue::Thread done;
+    check(virtue::Thread::create(return_zero, nullptr, done, 4096), "thread_create");
+    check(done.start(), "thread_start");
+    check(done.join(VIRTUE_DEADLINE_NONE), "thread_join");
+    uint64_t h = done.get();
+    report("wait_any on one object that is ready", measure([&] { virtue::sys::wait_any(&h, 1, 0); }), cyc_per_us);
+}
+
 } // namespace
 
 int thread_main(unsigned) {
@@ -150,6 +169,11 @@ int main() {
     }
     uint64_t cyc_per_us = tsc_khz_per_mhz();
     virtue::print("bench: tsc %lu cycles/us\n", cyc_per_us);
+    if (virtue::has_arg("threads")) {
+        thread_figures(cyc_per_us);
+        virtue::print("bench: done\n");
+        return 0;
+    }
     if (virtue::has_arg("memory")) {
         memory_figures(cyc_per_us);
         virtue::print("bench: done\n");
