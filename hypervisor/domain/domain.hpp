@@ -35,6 +35,7 @@ inline constexpr uint32_t kMaxThreadsPerDomain = 64;
 inline constexpr size_t kMaxDomains = 256;
 inline constexpr uint32_t kHandlesPerDomain = 128; // fits one partition frame
 inline constexpr uint32_t kMaxAddressSpaces = 32;
+inline constexpr uint32_t kFaultHandlerSlots = kMaxThreadsPerDomain + kMaxAddressSpaces; // one per possible target
 inline constexpr uint64_t kChunkPages = 512;        // a 2 MiB run of the partition
 inline constexpr size_t kDomainNameMax = 32;
 inline constexpr size_t kConsoleLineMax = 256;
@@ -85,6 +86,9 @@ struct Domain {
     uint32_t next_thread_id = 0;
     uint32_t live_threads = 0;   // started and not exited; the last to exit ends the domain
     int64_t last_thread_status = 0; // of the latest thread_exit
+    // Fault handlers (domain/fault.hpp), under `lock`: a partition frame of
+    // kFaultHandlerSlots entries, taken at the first registration.
+    FaultHandlerEntry* fault_handlers = nullptr;
     // References: one per started thread until it is reaped, plus short
     // holds (domain_kill). The last domain_put destroys the domain.
     uint32_t refs = 0;

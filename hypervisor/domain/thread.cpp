@@ -26,10 +26,18 @@ bool thread_exited(Waitable& w, bool) {
 void destroy_thread(KObject* o) {
     Thread* t = reinterpret_cast<Thread*>(reinterpret_cast<char*>(o) - offsetof(Thread, kobj));
     Domain& d = *t->domain;
+    fault_handlers_forget(d, t->kobj);
     {
         IrqLockGuard guard(d.lock);
         d.threads[t->slot] = nullptr;
         d.thread_count--;
+    }
+    // Faults still queued to it as a handler: their threads stay stopped
+    // (only they wait), and the queue's references go.
+    while (Thread* f = t->fault_head) {
+        t->fault_head = f->fault_next;
+        f->fault_next = nullptr;
+        kobject_unref(f->kobj);
     }
     if (t->kernel_stack.top) kernel_stack_free(t->kernel_stack);
     kobject_unref(t->aspace->kobj);

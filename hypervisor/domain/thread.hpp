@@ -24,6 +24,7 @@
 
 #include "arch/user_entry.hpp"
 #include "cap/handle_table.hpp"
+#include "domain/fault.hpp"
 #include "domain/kernel_stack.hpp"
 #include "lib/result.hpp"
 #include "sched/credit.hpp"
@@ -67,6 +68,19 @@ struct Thread {
     int64_t exit_status = 0;
     // Signaled when the thread stops (suspend) or exits (join, wait_any).
     Waitable events;
+    // thread_kill: exit with kill_status on the way to ring 3.
+    bool kill_requested = false;
+    int64_t kill_status = 0;
+
+    // In-domain fault handling (domain/fault.hpp). As a faulting thread:
+    // what happened, and the link in its handler's queue. As a handler: the
+    // queue of faulting threads (each holding a reference), under
+    // faults.lock; ready while not empty.
+    FaultRecord fault;
+    Thread* fault_next = nullptr;
+    Waitable faults;
+    Thread* fault_head = nullptr;
+    Thread* fault_tail = nullptr;
 
     uint64_t fs_base = 0;          // user FS base (set_tls_base)
     AddressSpace* aspace = nullptr; // where it runs (holds a reference)

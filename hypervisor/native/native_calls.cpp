@@ -8,6 +8,7 @@
 #include "arch/user_entry.hpp"
 #include "console/console.hpp"
 #include "domain/domain.hpp"
+#include "domain/fault.hpp"
 #include "lib/string.hpp"
 #include "mm/memory.hpp"
 #include "native/user_memory.hpp"
@@ -373,11 +374,11 @@ int64_t call_thread_suspend(uint64_t thread) {
     if (&target == current_thread()) return 0; // stops on its way out of this call
     // The target stops at its next way to ring 3: wait for that (or for
     // its exit, or for someone resuming it first).
-    bool done = wait_until(target.events, kNoDeadline, [](Waitable&, void* ctx) {
+    int64_t r = wait_until(target.events, kNoDeadline, [](Waitable&, void* ctx) {
         Thread& th = *static_cast<Thread*>(ctx);
         return th.stopped || th.exited || !th.suspend_requested;
     }, &target);
-    return done ? 0 : -XEN_EAGAIN;
+    return r == 0 ? 0 : -XEN_EAGAIN;
 }
 
 int64_t call_thread_resume(uint64_t thread) {
@@ -478,6 +479,91 @@ int64_t call_thread_join(uint64_t thread, uint64_t deadline_ns, uint64_t status)
         int64_t value = target.exit_status; // written before `exited`, under the lock we saw it under
         return copy_to_user(status, &value, sizeof value);
     }
+    return 0;
+}
+
+int64_t call_thread_kill(uint64_t thread, uint64_t status) {
+    ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
+    if (t.error()) return t.error();
+    Thread& target = *t;
+    {
+        IrqLockGuard guard(target.events.lock);
+        if (int64_t e = started_alive_locked(target)) return e;
+        target.kill_status = static_cast<int64_t>(status);
+        __atomic_store_n(&target.kill_requested, true, __ATOMIC_RELEASE);
+        __atomic_store_n(&target.suspend_requested, false, __ATOMIC_RELEASE);
+        target.stopped = false;
+    }
+    sched_resume(target);    // a stopped one runs to leave
+    sched_interrupt(target); // a blocked one's call ends; a remote one enters the hypervisor
+    return 0;
+}
+
+// ---- In-domain fault handling ----
+
+int64_t call_fault_handler_set(uint64_t target, uint64_t handler) {
+    Domain& d = caller();
+    KObject* target_obj = nullptr;
+    {
+        IrqLockGuard guard(d.handles_lock);
+        auto q = d.handles.query(target);
+        if (!q) return handle_errno(q.error());
+        uint32_t needed;
+        if (q->type == ObjType::AddressSpace) needed = VIRTUE_RIGHT_MAP;
+        else if (q->type == ObjType::Thread) needed = VIRTUE_RIGHT_WRITE;
+        else return -XEN_ENODEV;
+        auto o = d.handles.get(target, q->type, needed);
+        if (!o) return handle_errno(o.error());
+        target_obj = *o;
+    }
+    auto set = [&](Thread* h) -> int64_t {
+        Status s = fault_handler_set(d, *target_obj, h);
+        if (s) return 0;
+        if (s.error() == Err::InvalidArgument) return -XEN_EINVAL;
+        return s.error() == Err::NoMemory ? -XEN_ENOMEM : -XEN_ENOSPC;
+    };
+    int64_t result;
+    if (!handler) {
+        result = set(nullptr);
+    } else {
+        ThreadRef h(handler, VIRTUE_RIGHT_WRITE);
+        result = h.error();
+        if (!result) {
+            Thread& th = *h;
+            IrqLockGuard guard(th.events.lock);
+            if (th.exited) result = -XEN_ESRCH;
+        }
+        if (!result) result = set(&*h);
+    }
+    kobject_unref(*target_obj);
+    return result;
+}
+
+int64_t call_fault_wait(uint64_t deadline_ns, uint64_t info) {
+    if (info & 7) return -XEN_EINVAL;
+    if (!user_range_ok(info, sizeof(virtue_fault_info), UserAccess::Write)) return -XEN_EFAULT;
+    Thread* f = nullptr;
+    int64_t r = fault_take(deadline_ns, &f);
+    if (r == kWaitTimedOut) return -XEN_ETIMEDOUT;
+    if (r == kWaitInterrupted) return -XEN_EAGAIN;
+    int64_t h = new_handle(f->kobj, kThreadRights);
+    if (h < 0) {
+        fault_untake(*f); // it stays queued, with the queue's reference
+        return h;
+    }
+    virtue_fault_info out{};
+    out.thread = static_cast<uint64_t>(h);
+    out.thread_id = f->id;
+    out.vector = f->fault.vector;
+    out.error_code = f->fault.error_code;
+    out.address = f->fault.address;
+    out.rip = f->fault.rip;
+    if (int64_t c = copy_to_user(info, &out, sizeof out); c < 0) {
+        call_handle_close(static_cast<uint64_t>(h));
+        fault_untake(*f);
+        return c;
+    }
+    kobject_unref(f->kobj); // the queue's reference; the new handle holds its own
     return 0;
 }
 

@@ -322,7 +322,8 @@ WakeReason sched_block(uint64_t deadline_ns) {
     }
     // domain_kill and suspend interrupt only threads already blocked: a
     // thread with either pending must not start blocking.
-    if (__atomic_load_n(&t->suspend_requested, __ATOMIC_ACQUIRE) || t->domain->state == DomainState::Dying) {
+    if (__atomic_load_n(&t->suspend_requested, __ATOMIC_ACQUIRE) || __atomic_load_n(&t->kill_requested, __ATOMIC_ACQUIRE) ||
+        t->domain->state == DomainState::Dying) {
         cs.lock.unlock();
         return WakeReason::Interrupted;
     }
@@ -450,6 +451,7 @@ void user_return_work(arch::InterruptFrame&) {
     if (!t) return;
     for (;;) {
         if (t->domain->state == DomainState::Dying) thread_exit_current(t->domain->exit_status);
+        if (__atomic_load_n(&t->kill_requested, __ATOMIC_ACQUIRE)) thread_exit_current(t->kill_status);
         if (__atomic_load_n(&t->suspend_requested, __ATOMIC_ACQUIRE)) {
             stop_current(*t);
             if (t->suspend_requested && t->domain->state != DomainState::Dying) continue;

@@ -68,28 +68,30 @@ int64_t wait_any(Waitable* const* objs, size_t n, uint64_t deadline_ns) {
     return result;
 }
 
-bool wait_until(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, void* ctx), void* ctx) {
+int64_t wait_until(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, void* ctx), void* ctx) {
     Waiter me;
     me.thread = current_thread();
-    bool ok = false;
+    int64_t result = 0;
     for (;;) {
         sched_prepare_wait();
         {
             IrqLockGuard guard(w.lock);
             if (pred(w, ctx)) {
-                ok = true;
                 w.delist_locked(me);
                 break;
             }
             if (!me.enlisted) w.enlist_locked(me);
         }
-        if (sched_block(deadline_ns) != WakeReason::Signaled) break;
+        WakeReason why = sched_block(deadline_ns);
+        if (why == WakeReason::Timeout) result = kWaitTimedOut;
+        if (why == WakeReason::Interrupted) result = kWaitInterrupted;
+        if (result) break;
     }
     if (me.enlisted) {
         IrqLockGuard guard(w.lock);
         w.delist_locked(me);
     }
-    return ok;
+    return result;
 }
 
 } // namespace virtue

@@ -61,7 +61,8 @@ inline constexpr int64_t kWaitInterrupted = -2; // suspend, or the domain is dyi
 int64_t wait_any(Waitable* const* objs, size_t n, uint64_t deadline_ns);
 
 // One object, any condition: blocks until pred() (evaluated under w.lock)
-// holds — true — or the deadline passes or the thread is interrupted (false).
-bool wait_until(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, void* ctx), void* ctx);
+// holds (0), or the deadline passes (kWaitTimedOut) or the thread is
+// interrupted (kWaitInterrupted).
+int64_t wait_until(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, void* ctx), void* ctx);
 
 } // namespace virtue

@@ -93,6 +93,7 @@ void unlink(Domain& d, AddressSpace& as) {
 void aspace_destroy(KObject* o) {
     AddressSpace& as = as_of(o);
     Domain& d = *as.domain;
+    fault_handlers_forget(d, as.kobj);
     __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(AddressSpace)), __ATOMIC_RELAXED);
     if (d.tearing_down) {
         unlink(d, as);

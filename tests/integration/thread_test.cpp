@@ -47,3 +47,26 @@ BOOST_AUTO_TEST_CASE(two_processes_in_one_domain_keep_their_own_memory) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(native_faults)
+
+// A handler thread serves 10,000 demand-zero page faults and an invalid
+// opcode; one fault it never answers blocks only its thread; a handler that
+// faults itself ends its own domain and nothing else.
+BOOST_AUTO_TEST_CASE(faults_go_to_the_domains_own_handler_thread) {
+    BootResult r = boot_config("handled_faults", 2, 300);
+    require_clean_end(r);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(pager\) faults: 10000 served, 0 non-zero pages, ud2 fixed 1, unanswered thread blocked alone 1, killed 1, handler errors 0, \d+ cycles per fault)")));
+    BOOST_TEST(ended(r, "pager").status == 0);
+    BOOST_TEST(r.contains("(badhandler) handlerfault: the handler faults now"));
+    BOOST_TEST(!r.contains("still alive (wrong)"));
+    Ended bad = ended(r, "badhandler");
+    BOOST_TEST(bad.found);
+    BOOST_TEST(bad.status == -1);
+    BOOST_TEST(r.contains("'badhandler' killed by an unhandled fault"));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(witness\) errors: [1-9]\d* checks, 0 failed)")));
+    BOOST_TEST(ended(r, "witness").status == 0);
+    check_reclaimed(r, 3);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

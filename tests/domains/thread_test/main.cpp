@@ -8,6 +8,13 @@
 //              status 5). Prints "lastexit: main leaves" first.
 //   churn=N    N rounds of create/start/join/close of 4 threads each; prints
 //              "churn: <N> rounds, <f> failures"
+//   faults=N   a handler thread serves N demand-zero page faults of a worker
+//              (every touch faults: 256 frames recycled over 4096 pages),
+//              fixes an invalid opcode by moving rip, and leaves one fault
+//              unanswered while the rest goes on; prints "faults: <N>
+//              served, <z> non-zero pages, ud2 fixed <0|1>, unanswered
+//              thread blocked alone <0|1>, <c> cycles per fault"
+//   handlerfault  the handler thread itself faults: the domain dies
 // then "thread-test: done" and status 0 (1 if anything failed).
 #include <stdlib.h>
 #include <string.h>
@@ -331,11 +338,14 @@ void check_limits(Checks& c) {
     c.expect("create_after_close", virtue::Thread::create(return_arg, nullptr, again), 0);
 }
 
+void check_faults_and_kill(Checks& c);
+
 void do_checks() {
     Checks c;
     check_create_and_join(c);
     check_priority_and_affinity(c);
     check_timers_and_wait(c);
+    check_faults_and_kill(c);
     check_limits(c);
     print("threads: %u checks, %u failed\n", c.total, c.failed);
     if (c.failed) g_failed = true;
@@ -374,6 +384,205 @@ void do_churn(unsigned long rounds) {
     if (failures) g_failed = true;
 }
 
+// ---- In-domain fault handling ----
+
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kDemand = 0x200000000000ull; // 4096 pages, mapped on demand
+constexpr uint64_t kDemandPages = 4096;
+constexpr uint64_t kNever = 0x300000000000ull;  // faults here are never answered
+constexpr uint64_t kWindow = 0x310000000000ull; // the handler's view of the frame pool
+constexpr uint64_t kPoolPages = 256;
+
+inline uint64_t rdtsc() {
+    uint32_t lo, hi;
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t{hi} << 32) | lo;
+}
+
+struct FaultState {
+    virtue::AddressSpace as;
+    virtue::Memory pool;
+    uint64_t mapped_at[kPoolPages] = {}; // VA each pool frame is mapped at (0: none)
+    uint64_t next = 0;
+    volatile uint64_t served = 0, ud2_fixed = 0, never_handle = 0, stop = 0, errors = 0;
+};
+
+int64_t fault_handler(void* arg) {
+    auto& st = *static_cast<FaultState*>(arg);
+    while (!st.stop) {
+        virtue_fault_info fi{};
+        int64_t rc = sys::fault_wait(now() + 20 * kMs, &fi);
+        if (rc == -XEN_ETIMEDOUT) continue;
+        if (rc < 0) {
+            st.errors = st.errors + 1;
+            continue;
+        }
+        if (fi.vector == 14 && fi.address >= kDemand && fi.address < kDemand + kDemandPages * kPage) {
+            uint64_t slot = st.next++ % kPoolPages;
+            if (st.mapped_at[slot] && st.as.unmap(st.mapped_at[slot], kPage) < 0) st.errors = st.errors + 1;
+            memset(reinterpret_cast<void*>(kWindow + slot * kPage), 0, kPage);
+            uint64_t page = fi.address & ~(kPage - 1);
+            if (st.as.map(page, st.pool, slot * kPage, kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE) < 0)
+                st.errors = st.errors + 1;
+            st.mapped_at[slot] = page;
+            st.served = st.served + 1;
+            sys::thread_resume(fi.thread);
+            sys::handle_close(fi.thread);
+        } else if (fi.vector == 6) {
+            virtue_thread_regs r{};
+            sys::thread_read_regs(fi.thread, &r);
+            r.rip += 2; // ud2
+            sys::thread_write_regs(fi.thread, &r);
+            st.ud2_fixed = 1;
+            sys::thread_resume(fi.thread);
+            sys::handle_close(fi.thread);
+        } else if (fi.vector == 14 && fi.address == kNever) {
+            st.never_handle = fi.thread; // left stopped; main kills it later
+        } else {
+            sys::thread_kill(fi.thread, -14);
+            sys::handle_close(fi.thread);
+        }
+    }
+    return 0;
+}
+
+struct WorkerArgs {
+    uint64_t touches;
+    volatile uint64_t nonzero;
+    volatile uint64_t cycles;
+};
+
+int64_t demand_worker(void* arg) {
+    auto& w = *static_cast<WorkerArgs*>(arg);
+    asm volatile("ud2"); // the handler skips it
+    uint64_t t0 = rdtsc();
+    for (uint64_t i = 0; i < w.touches; i++) {
+        auto* p = reinterpret_cast<volatile uint64_t*>(kDemand + (i % kDemandPages) * kPage + (i % 8) * 8);
+        if (*p != 0) w.nonzero = w.nonzero + 1; // faults: a fresh zero page
+        *p = i + 1;
+        if (*p != i + 1) w.nonzero = w.nonzero + 1;
+    }
+    w.cycles = (rdtsc() - t0) / (w.touches ? w.touches : 1);
+    return 0;
+}
+
+int64_t never_worker(void*) {
+    return static_cast<int64_t>(*reinterpret_cast<volatile uint64_t*>(kNever)); // stops here for good
+}
+
+void do_faults(unsigned long n) {
+    static FaultState st;
+    auto fail = [](const char* what, int64_t rc) {
+        print("faults: %s failed: %lld\n", what, static_cast<long long>(rc));
+        g_failed = true;
+    };
+    if (int64_t rc = virtue::AddressSpace::self(st.as); rc < 0) return fail("aspace_self", rc);
+    if (int64_t rc = virtue::Memory::create(kPoolPages, st.pool); rc < 0) return fail("memory_create", rc);
+    if (int64_t rc = st.as.map(kWindow, st.pool, 0, kPoolPages * kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE); rc < 0)
+        return fail("map window", rc);
+    virtue::Thread handler, worker, never;
+    static WorkerArgs wa;
+    wa.touches = n;
+    if (int64_t rc = virtue::Thread::create(fault_handler, &st, handler); rc < 0) return fail("handler", rc);
+    if (int64_t rc = virtue::Thread::create(demand_worker, &wa, worker); rc < 0) return fail("worker", rc);
+    if (int64_t rc = virtue::Thread::create(never_worker, nullptr, never); rc < 0) return fail("never", rc);
+    // The address space's handler serves every thread; the "never" worker
+    // gets it through its own registration (same handler).
+    if (int64_t rc = sys::fault_handler_set(st.as.get(), handler.get()); rc < 0) return fail("set aspace", rc);
+    if (int64_t rc = sys::fault_handler_set(never.get(), handler.get()); rc < 0) return fail("set thread", rc);
+    handler.start();
+    never.start();
+    // The unanswered fault comes first: everything else must go on.
+    while (!st.never_handle) sys::sleep_until(now() + 10 * kMs);
+    worker.start();
+    int64_t status = -1;
+    int64_t jr = worker.join(now() + 600'000 * kMs, &status);
+    bool alone = jr == 0 && status == 0 && never.join(0) == -XEN_ETIMEDOUT;
+    // Now end the stopped one: thread_kill lets it go, to exit.
+    sys::thread_kill(st.never_handle, -77);
+    int64_t never_status = 0;
+    bool killed = never.join(now() + 5000 * kMs, &never_status) == 0 && never_status == -77;
+    st.stop = 1;
+    handler.join(now() + 5000 * kMs);
+    sys::handle_close(st.never_handle);
+    print("faults: %llu served, %llu non-zero pages, ud2 fixed %llu, unanswered thread blocked alone %d, "
+          "killed %d, handler errors %llu, %llu cycles per fault\n",
+          static_cast<unsigned long long>(st.served), static_cast<unsigned long long>(wa.nonzero),
+          static_cast<unsigned long long>(st.ud2_fixed), alone ? 1 : 0, killed ? 1 : 0,
+          static_cast<unsigned long long>(st.errors), static_cast<unsigned long long>(wa.cycles));
+    if (st.served != n || wa.nonzero || !st.ud2_fixed || !alone || !killed || st.errors) g_failed = true;
+    // Handlers go with the objects: the table forgets them.
+    sys::fault_handler_set(st.as.get(), 0);
+}
+
+int64_t faulting_handler(void*) {
+    return static_cast<int64_t>(*reinterpret_cast<volatile uint64_t*>(kNever));
+}
+
+void do_handlerfault() {
+    virtue::AddressSpace as;
+    virtue::AddressSpace::self(as);
+    virtue::Thread h;
+    virtue::Thread::create(faulting_handler, nullptr, h);
+    sys::fault_handler_set(as.get(), h.get());
+    print("handlerfault: the handler faults now\n");
+    h.start();
+    h.join(VIRTUE_DEADLINE_NONE);
+    print("handlerfault: still alive (wrong)\n");
+}
+
+void check_faults_and_kill(Checks& c) {
+    virtue::AddressSpace as;
+    c.expect("fh_aspace_self", virtue::AddressSpace::self(as), 0);
+    virtue::Thread h, self;
+    c.expect("fh_handler_create", virtue::Thread::create(return_arg, nullptr, h), 0);
+    c.expect("fh_self", virtue::Thread::self(self), 0);
+    virtue::Memory mem;
+    virtue::Memory::create(1, mem);
+    c.expect("fh_bad_target", sys::fault_handler_set(0, h.get()), -XEN_EBADF);
+    c.expect("fh_foreign_target", sys::fault_handler_set(foreign_of(as.get()), h.get()), -XEN_EXDEV);
+    c.expect("fh_memory_target", sys::fault_handler_set(mem.get(), h.get()), -XEN_ENODEV);
+    c.expect("fh_memory_handler", sys::fault_handler_set(as.get(), mem.get()), -XEN_ENODEV);
+    c.expect("fh_bad_handler", sys::fault_handler_set(as.get(), 12345), -XEN_EBADF);
+    c.expect("fh_self_handler", sys::fault_handler_set(h.get(), h.get()), -XEN_EINVAL);
+    virtue::Handle as_ro, h_ro;
+    as.duplicate(VIRTUE_RIGHT_READ, as_ro);
+    h.duplicate(VIRTUE_RIGHT_READ, h_ro);
+    c.expect("fh_target_without_map", sys::fault_handler_set(as_ro.get(), h.get()), -XEN_EACCES);
+    c.expect("fh_handler_without_write", sys::fault_handler_set(as.get(), h_ro.get()), -XEN_EACCES);
+    c.expect("fh_set_thread", sys::fault_handler_set(self.get(), h.get()), 0);
+    c.expect("fh_remove_thread", sys::fault_handler_set(self.get(), 0), 0);
+    c.expect("fh_remove_unset", sys::fault_handler_set(as.get(), 0), 0);
+    c.expect("kill_new", sys::thread_kill(h.get(), 1), -XEN_EINVAL);
+    h.start();
+    h.join(VIRTUE_DEADLINE_NONE);
+    c.expect("fh_exited_handler", sys::fault_handler_set(as.get(), h.get()), -XEN_ESRCH);
+    c.expect("kill_exited", sys::thread_kill(h.get(), 1), -XEN_ESRCH);
+    c.expect("kill_without_write", sys::thread_kill(h_ro.get(), 1), -XEN_EACCES);
+    virtue_fault_info fi{};
+    c.expect("fault_wait_unaligned",
+             sys::fault_wait(0, reinterpret_cast<virtue_fault_info*>(reinterpret_cast<uint64_t>(&fi) + 4)), -XEN_EINVAL);
+    c.expect("fault_wait_kernel_ptr", sys::fault_wait(0, reinterpret_cast<virtue_fault_info*>(0xffff800000000000ull)),
+             -XEN_EFAULT);
+    c.expect("fault_wait_nothing", sys::fault_wait(now() + 20 * kMs, &fi), -XEN_ETIMEDOUT);
+    // thread_kill of a running spinner and of a sleeping thread.
+    static volatile uint64_t spins;
+    static volatile int64_t slept;
+    virtue::Thread spinner, sleeper;
+    virtue::Thread::create(spin_count, const_cast<uint64_t*>(&spins), spinner);
+    virtue::Thread::create(sleep_long, const_cast<int64_t*>(&slept), sleeper);
+    spinner.start();
+    sleeper.start();
+    sys::sleep_until(now() + 20 * kMs);
+    int64_t st1 = 0, st2 = 0;
+    c.expect("kill_spinner", sys::thread_kill(spinner.get(), -5), 0);
+    c.expect("kill_sleeper", sys::thread_kill(sleeper.get(), -6), 0);
+    c.expect("join_killed_spinner", spinner.join(now() + 5000 * kMs, &st1), 0);
+    c.expect("join_killed_sleeper", sleeper.join(now() + 5000 * kMs, &st2), 0);
+    c.expect("killed_spinner_status", st1, -5);
+    c.expect("killed_sleeper_status", st2, -6);
+}
+
 } // namespace
 
 int main() {
@@ -382,6 +591,8 @@ int main() {
         if (!strcmp(w, "checks")) do_checks();
         else if (!strcmp(w, "lastexit")) do_lastexit();
         else if (!strncmp(w, "churn=", 6)) do_churn(strtoul(w + 6, nullptr, 0));
+        else if (!strncmp(w, "faults=", 7)) do_faults(strtoul(w + 7, nullptr, 0));
+        else if (!strcmp(w, "handlerfault")) do_handlerfault();
         else {
             print("thread-test: unknown action '%s'\n", w);
             return 2;

@@ -5,6 +5,7 @@
 #include "arch/descriptors.hpp"
 #include "arch/percpu.hpp"
 #include "arch/tlb.hpp"
+#include "domain/fault.hpp"
 #include "console/console.hpp"
 #include "core/panic.hpp"
 #include "core/symbols.hpp"
@@ -89,8 +90,13 @@ extern "C" void handle_interrupt(InterruptFrame* frame) {
         // NMI and machine checks are about the machine, not the domain that
         // happened to run.
         if (from_user && v != 2 && v != 18) {
-            // A domain's fault never reaches the hypervisor's fatal path: the
-            // domain (with no handler of its own) dies alone.
+            // A domain's fault never reaches the hypervisor's fatal path: it
+            // goes to the domain's own handler thread, or (without one) the
+            // domain dies alone.
+            if (fault_deliver(*frame)) {
+                user_return_work(*frame); // stops here until handled
+                return;
+            }
             dump_user_fault(*frame);
             user_fault_kill_current(*frame); // does not return
         }

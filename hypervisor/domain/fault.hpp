@@ -1,0 +1,67 @@
+// In-domain fault handling (issue 4): a ring-3 exception of a thread goes,
+// as a message, to a handler thread of the same domain instead of killing
+// the domain.
+//
+// A handler is registered for an address space (faults of every thread
+// running in it) or for one thread (which wins over its address space's).
+// Delivery, in the faulting thread's own exception path: the thread records
+// the fault, queues itself on the handler's fault queue, wakes the handler
+// and stops as if suspended (thread_suspend's machinery), so the handler can
+// read and write its registers, fix the mapping and thread_resume it (the
+// instruction runs again) or thread_kill it. The hypervisor never waits for
+// the handler: only the faulting thread waits. With no handler, or when the
+// faulting thread is itself a registered handler, or its handler has
+// exited, the domain dies as before.
+//
+// Registrations live in a small table per domain (Domain::fault_handlers,
+// under Domain::lock) that names targets and handlers by pointer without
+// holding references; a thread or address space that is destroyed removes
+// its entries first, so the table never points at a freed object.
+#pragma once
+
+#include <stdint.h>
+
+#include "arch/descriptors.hpp"
+#include "cap/handle_table.hpp"
+#include "lib/result.hpp"
+
+namespace virtue {
+
+struct Domain;
+struct Thread;
+
+// What a faulting thread reports (kept in the Thread while it waits).
+struct FaultRecord {
+    uint64_t vector = 0;
+    uint64_t error_code = 0;
+    uint64_t address = 0; // CR2 for #PF
+    uint64_t rip = 0;
+};
+
+struct FaultHandlerEntry {
+    const KObject* target = nullptr; // an AddressSpace's or Thread's kobj; nullptr: free
+    Thread* handler = nullptr;
+};
+
+// Registers (handler != nullptr) or removes the handler for target.
+// Err::NoMemory when the table is full; Err::InvalidArgument when target is
+// the handler thread itself.
+Status fault_handler_set(Domain& d, const KObject& target, Thread* handler);
+
+// Forgets every entry naming obj as target or handler (its destroy path).
+void fault_handlers_forget(Domain& d, const KObject& obj);
+
+// The current thread took exception frame.vector in ring 3: queue it to its
+// handler and return true (it stops on its way back to ring 3), or return
+// false (no usable handler: the caller kills the domain).
+bool fault_deliver(arch::InterruptFrame& frame);
+
+// For the handler: waits for the next fault queued to the calling thread
+// and takes it off the queue: 0 and *out = the faulting thread (with a
+// reference the caller drops), or kWaitTimedOut / kWaitInterrupted.
+int64_t fault_take(uint64_t deadline_ns, Thread** out);
+// Puts a taken fault back at the head of the queue (the handler could not
+// be told about it).
+void fault_untake(Thread& faulting);
+
+} // namespace virtue
