@@ -20,8 +20,9 @@
 //     construction;
 //   - console_write may also get its own rodata, stack and bss, but then only
 //     with length 0 or > 4096 (which must fail with -EINVAL);
-//   - sleep_until gets deadlines in the past, and 1 time in 64 one at most
-//     1 ms ahead (the scheduler tick is 10 ms, so that still blocks a little).
+//   - sleep_until and fault_wait get deadlines in the past, and 1 time in 64
+//     one at most 1 ms ahead (the scheduler tick is 10 ms, so that still
+//     blocks a little).
 //
 // Checks (any failure counts):
 //   - every result is >= 0 or one of -EPERM, -EFAULT, -EINVAL, -ENOSYS;
@@ -169,7 +170,7 @@ int64_t issue(const Call& c) {
 Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
     Call c{};
     do {
-        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(VIRTUE_NR_wait_any - VIRTUE_NATIVE_BASE + 9) : rng.next();
+        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(VIRTUE_NR_fault_wait - VIRTUE_NATIVE_BASE + 9) : rng.next();
     } while (c.nr == VIRTUE_NR_exit || c.nr == VIRTUE_NR_thread_exit);
     for (auto& a : c.a) a = scalar(rng);
     switch (c.nr) {
@@ -200,9 +201,13 @@ Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
     case VIRTUE_NR_thread_join:
         c.a[2] = pointer(rng, output_kind(rng), stack, stack_size);
         break;
-    case VIRTUE_NR_sleep_until: {
+    case VIRTUE_NR_sleep_until:
+    case VIRTUE_NR_fault_wait: {
+        // Deadlines: the only wait that needs no handle (nothing is ever
+        // queued for the fuzzer) must end soon.
         uint64_t t = now();
         c.a[0] = rng.below(64) == 0 ? t + rng.below(1000000 + 1) : rng.below(3) == 0 ? 0 : t - rng.below(t + 1);
+        if (c.nr == VIRTUE_NR_fault_wait) c.a[1] = pointer(rng, output_kind(rng), stack, stack_size);
         break;
     }
     default: break;
@@ -217,7 +222,7 @@ const char* violation(const Call& c, int64_t r) {
         r != -XEN_ENOMEM && r != -XEN_ENOSPC && r != -XEN_ERANGE && r != -XEN_EEXIST && r != -XEN_ENOENT &&
         r != -XEN_EBUSY && r != -XEN_EDEADLK && r != -XEN_ETIMEDOUT && r != -XEN_EAGAIN)
         return "errno outside the documented set";
-    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_wait_any;
+    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_fault_wait;
     if (!known) return r == -XEN_ENOSYS ? nullptr : "unknown number did not return -ENOSYS";
     bool kernel_ptr = c.a[0] >= kUserEnd;
     switch (c.nr) {
@@ -287,6 +292,8 @@ const char* violation(const Call& c, int64_t r) {
     case VIRTUE_NR_thread_join:
         if (c.a[2] >= kUserEnd && r == 0) return "thread_join wrote outside the user half";
         return r > 0 ? "thread_join returned > 0" : nullptr;
+    case VIRTUE_NR_fault_wait:
+        return r == 0 ? "fault_wait reported a fault nobody made" : nullptr;
     case VIRTUE_NR_thread_read_regs:
         if (c.a[1] >= kUserEnd && r == 0) return "thread_read_regs wrote outside the user half";
         return r > 0 ? "thread_read_regs returned > 0" : nullptr;
