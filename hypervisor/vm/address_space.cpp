@@ -174,6 +174,11 @@ Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req) {
         bool busy = false;
         (void)editor.visit_leaves(req.va, req.size, [&](uint64_t, uint64_t*, unsigned) { busy = true; });
         if (busy) return Err::Exists;
+        // A frame's mapping count is 32 bits: refuse long before it could
+        // wrap (a huge partition could otherwise map one frame 2^32 times).
+        constexpr uint32_t kMaxFrameMappings = 1u << 30;
+        for (uint64_t i = 0; i < pages; i++)
+            if (frame_info(region_frame(r, first + i)).ref_count >= kMaxFrameMappings) return Err::NoMemory;
         // One editor call per physically contiguous run of the region.
         Status result = Status::success();
         TlbFlush flush;
