@@ -3,6 +3,7 @@
 
 #include "arch/cpu.hpp"
 #include "arch/paging.hpp"
+#include "console/console.hpp"
 #include "mm/memory.hpp"
 #include "domain/domain.hpp"
 #include "sched/scheduler.hpp"
@@ -30,6 +31,49 @@ bool is_handler_locked(Domain& d, const Thread& t) {
     for (const FaultHandlerEntry& e : entries(d))
         if (e.target && e.handler == &t) return true;
     return false;
+}
+
+// Queue edits, under d.lock; the handler's Waitable lock too (readiness).
+void enqueue_locked(Thread& h, Thread& t) {
+    IrqLockGuard queue(h.faults.lock);
+    t.fault_next = nullptr;
+    if (h.fault_tail) h.fault_tail->fault_next = &t;
+    else h.fault_head = &t;
+    h.fault_tail = &t;
+    t.fault_owner = &h;
+    h.faults.wake_all_locked();
+}
+
+Thread* pop_locked(Thread& h) {
+    IrqLockGuard queue(h.faults.lock);
+    Thread* t = h.fault_head;
+    if (!t) return nullptr;
+    h.fault_head = t->fault_next;
+    if (!h.fault_head) h.fault_tail = nullptr;
+    t->fault_next = nullptr;
+    t->fault_owner = nullptr;
+    return t;
+}
+
+// Takes t off the queue it is on; true if it was on one (the caller drops
+// the queue's reference).
+bool dequeue_locked(Thread& t) {
+    Thread* h = t.fault_owner;
+    if (!h) return false;
+    IrqLockGuard queue(h->faults.lock);
+    Thread* last = nullptr;
+    for (Thread** p = &h->fault_head; *p;) {
+        if (*p == &t) {
+            *p = t.fault_next;
+            continue;
+        }
+        last = *p;
+        p = &(*p)->fault_next;
+    }
+    h->fault_tail = last;
+    t.fault_next = nullptr;
+    t.fault_owner = nullptr;
+    return true;
 }
 
 bool queue_not_empty(Waitable& w, void*) {
@@ -81,50 +125,142 @@ void fault_handlers_forget(Domain& d, const KObject& obj) {
 bool fault_deliver(arch::InterruptFrame& frame) {
     Thread& t = *current_thread();
     Domain& d = *t.domain;
+    const FaultRecord record{frame.vector, frame.error_code, frame.vector == 14 ? arch::read_cr2() : 0, frame.rip};
+    {
+        // First the stop request: once the handler can see the fault, its
+        // answer (which clears both) must not be overtaken by it.
+        IrqLockGuard guard(t.events.lock);
+        t.fault = record;
+        t.fault_pending = true;
+        __atomic_store_n(&t.suspend_requested, true, __ATOMIC_RELEASE);
+    }
+    bool handled = false;
     {
         IrqLockGuard guard(d.lock);
         // A handler that faults has nobody to ask: the domain dies.
-        if (is_handler_locked(d, t)) return false;
-        Thread* h = lookup_locked(d, t.kobj);
-        if (!h) h = lookup_locked(d, t.aspace->kobj);
-        if (!h) return false;
+        Thread* h = nullptr;
+        if (!is_handler_locked(d, t)) {
+            h = lookup_locked(d, t.kobj);
+            if (!h) h = lookup_locked(d, t.aspace->kobj);
+        }
         // h is alive: a thread leaves the table (under this lock) before it
         // is destroyed.
-        IrqLockGuard queue_guard(h->faults.lock);
-        if (h->exited) return false;
-        t.fault = {frame.vector, frame.error_code, frame.vector == 14 ? arch::read_cr2() : 0, frame.rip};
-        kobject_ref(t.kobj); // the queue's reference
-        t.fault_next = nullptr;
-        if (h->fault_tail) h->fault_tail->fault_next = &t;
-        else h->fault_head = &t;
-        h->fault_tail = &t;
-        h->faults.wake_all_locked();
+        if (h && !h->faults_closed && !t.fault_owner) {
+            handled = true;
+            bool pending;
+            {
+                IrqLockGuard events(t.events.lock);
+                pending = t.fault_pending;
+            }
+            // Not pending: resumed or killed already (by a thread that
+            // guessed); it goes on without the handler.
+            if (pending) {
+                kobject_ref(t.kobj); // the queue's reference
+                enqueue_locked(*h, t);
+            }
+        }
     }
-    // Stop before the next instruction in ring 3 (user_return_work), as if
-    // suspended: the handler resumes or kills this thread.
-    IrqLockGuard guard(t.events.lock);
-    __atomic_store_n(&t.suspend_requested, true, __ATOMIC_RELEASE);
-    return true;
+    if (!handled) {
+        IrqLockGuard guard(t.events.lock);
+        t.fault_pending = false;
+        __atomic_store_n(&t.suspend_requested, false, __ATOMIC_RELEASE);
+    }
+    // Handled: the thread stops before its next instruction in ring 3
+    // (user_return_work), as if suspended.
+    return handled;
 }
 
 int64_t fault_take(uint64_t deadline_ns, Thread** out) {
     Thread& self = *current_thread();
-    if (int64_t r = wait_until(self.faults, deadline_ns, queue_not_empty, nullptr); r != 0) return r;
-    IrqLockGuard guard(self.faults.lock);
-    Thread* t = self.fault_head; // not empty: only this thread takes
-    self.fault_head = t->fault_next;
-    if (!self.fault_head) self.fault_tail = nullptr;
-    t->fault_next = nullptr;
-    *out = t; // the queue's reference goes to the caller
-    return 0;
+    Domain& d = *self.domain;
+    for (;;) {
+        if (int64_t r = wait_until(self.faults, deadline_ns, queue_not_empty, nullptr); r != 0) return r;
+        Thread* f;
+        {
+            IrqLockGuard guard(d.lock);
+            f = pop_locked(self);
+        }
+        if (!f) continue; // answered meanwhile
+        // The faulting thread is on its way to stop (it cannot block before
+        // that): wait for it, so that its registers can be read at once.
+        int64_t r = wait_until(f->events, kNoDeadline, [](Waitable&, void* ctx) {
+            Thread& th = *static_cast<Thread*>(ctx);
+            return th.stopped || th.exited || !th.fault_pending;
+        }, f);
+        if (r != 0) {
+            fault_untake(*f);
+            return r;
+        }
+        bool usable;
+        {
+            IrqLockGuard guard(f->events.lock);
+            usable = f->stopped && f->fault_pending && !f->exited;
+        }
+        if (usable) {
+            *out = f; // the queue's reference goes to the caller
+            return 0;
+        }
+        kobject_unref(f->kobj);
+    }
 }
 
 void fault_untake(Thread& faulting) {
     Thread& self = *current_thread();
-    IrqLockGuard guard(self.faults.lock);
-    faulting.fault_next = self.fault_head;
-    self.fault_head = &faulting;
-    if (!self.fault_tail) self.fault_tail = &faulting;
+    Domain& d = *self.domain;
+    bool keep;
+    {
+        IrqLockGuard guard(d.lock);
+        {
+            IrqLockGuard events(faulting.events.lock);
+            keep = faulting.fault_pending;
+        }
+        keep = keep && !self.faults_closed && !faulting.fault_owner;
+        if (keep) {
+            IrqLockGuard queue(self.faults.lock);
+            faulting.fault_next = self.fault_head;
+            self.fault_head = &faulting;
+            if (!self.fault_tail) self.fault_tail = &faulting;
+            faulting.fault_owner = &self;
+        }
+    }
+    if (!keep) kobject_unref(faulting.kobj);
+}
+
+void fault_answered(Thread& t) {
+    bool dropped;
+    {
+        IrqLockGuard guard(t.domain->lock);
+        dropped = dequeue_locked(t);
+    }
+    if (dropped) kobject_unref(t.kobj); // the caller holds one too
+}
+
+void fault_thread_gone(Thread& t) {
+    Domain& d = *t.domain;
+    Thread* orphans;
+    bool dropped;
+    {
+        IrqLockGuard guard(d.lock);
+        t.faults_closed = true;
+        dropped = dequeue_locked(t);
+        {
+            IrqLockGuard queue(t.faults.lock);
+            orphans = t.fault_head;
+            t.fault_head = t.fault_tail = nullptr;
+        }
+        for (Thread* f = orphans; f; f = f->fault_next) f->fault_owner = nullptr;
+    }
+    if (orphans && d.state != DomainState::Dying) {
+        log_error("d%u '%s': fault handler thread %u is gone with faults unanswered: domain killed", d.id, d.name,
+                  t.id);
+        domain_kill(d, -1, "a fault handler left faults unanswered");
+    }
+    while (Thread* f = orphans) {
+        orphans = f->fault_next;
+        f->fault_next = nullptr;
+        kobject_unref(f->kobj);
+    }
+    if (dropped) kobject_unref(t.kobj); // the exiting thread's run reference keeps it
 }
 
 } // namespace virtue

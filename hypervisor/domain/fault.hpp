@@ -5,13 +5,26 @@
 // A handler is registered for an address space (faults of every thread
 // running in it) or for one thread (which wins over its address space's).
 // Delivery, in the faulting thread's own exception path: the thread records
-// the fault, queues itself on the handler's fault queue, wakes the handler
-// and stops as if suspended (thread_suspend's machinery), so the handler can
-// read and write its registers, fix the mapping and thread_resume it (the
-// instruction runs again) or thread_kill it. The hypervisor never waits for
-// the handler: only the faulting thread waits. With no handler, or when the
-// faulting thread is itself a registered handler, or its handler has
-// exited, the domain dies as before.
+// the fault, marks itself "suspend requested" and "fault pending", queues
+// itself on the handler's fault queue, wakes the handler and stops as if
+// suspended (thread_suspend's machinery). The handler takes the fault once
+// the thread has stopped, so it can read and write its registers, fix the
+// mapping and thread_resume it (the instruction runs again) or thread_kill
+// it. The hypervisor never waits for the handler: only the faulting thread
+// waits. With no handler, or when the faulting thread is itself a
+// registered handler, or its handler has exited, the domain dies as before;
+// faults still queued to a handler when it exits die the same way.
+//
+// Who may answer: any thread holding the faulting thread's handle with
+// RIGHT_WRITE. A resume or kill before the handler took the fault takes it
+// off the queue (fault_answered), so a queue holds only unanswered faults
+// and a thread is on at most one queue.
+//
+// Locking: registrations, the queues (fault_head/tail, fault_next,
+// fault_owner) and the "handler gone" flag are under Domain::lock; queue
+// changes also take the handler's `faults` Waitable lock (its readiness)
+// inside it. fault_pending and the stop state are under the faulting
+// thread's events lock, taken inside Domain::lock when both are needed.
 //
 // Registrations live in a small table per domain (Domain::fault_handlers,
 // under Domain::lock) that names targets and handlers by pointer without
@@ -56,12 +69,23 @@ void fault_handlers_forget(Domain& d, const KObject& obj);
 // false (no usable handler: the caller kills the domain).
 bool fault_deliver(arch::InterruptFrame& frame);
 
-// For the handler: waits for the next fault queued to the calling thread
-// and takes it off the queue: 0 and *out = the faulting thread (with a
-// reference the caller drops), or kWaitTimedOut / kWaitInterrupted.
+// For the handler: waits for the next unanswered fault queued to the
+// calling thread, takes it off the queue and waits for its thread to have
+// stopped: 0 and *out = the faulting thread (with a reference the caller
+// drops), or kWaitTimedOut / kWaitInterrupted.
 int64_t fault_take(uint64_t deadline_ns, Thread** out);
 // Puts a taken fault back at the head of the queue (the handler could not
-// be told about it).
+// be told about it), unless it was answered meanwhile. Drops *faulting's
+// reference in that case, otherwise the queue keeps it.
 void fault_untake(Thread& faulting);
+
+// t was resumed or killed (t.fault_pending already cleared under its
+// events lock): take it off the queue it may still be on.
+void fault_answered(Thread& t);
+
+// t exits or is destroyed: it leaves the queue it is on, and as a handler
+// it takes no more faults; faults still queued to it kill the domain (they
+// have nobody to answer them, as if there were no handler).
+void fault_thread_gone(Thread& t);
 
 } // namespace virtue

@@ -32,13 +32,8 @@ void destroy_thread(KObject* o) {
         d.threads[t->slot] = nullptr;
         d.thread_count--;
     }
-    // Faults still queued to it as a handler: their threads stay stopped
-    // (only they wait), and the queue's references go.
-    while (Thread* f = t->fault_head) {
-        t->fault_head = f->fault_next;
-        f->fault_next = nullptr;
-        kobject_unref(f->kobj);
-    }
+    // A handler that never ran: its queued faults have nobody to answer.
+    fault_thread_gone(*t);
     if (t->kernel_stack.top) kernel_stack_free(t->kernel_stack);
     kobject_unref(t->aspace->kobj);
     __atomic_fetch_sub(&d.overhead_bytes, kThreadOverheadBytes(heap_footprint(sizeof(Thread))), __ATOMIC_RELAXED);
@@ -123,6 +118,7 @@ Status thread_start(Thread& t, uint32_t cpu_hint) {
 void thread_exit_current(int64_t status) {
     Thread& t = *current_thread();
     Domain& d = *t.domain;
+    fault_thread_gone(t);
     {
         IrqLockGuard guard(t.events.lock);
         t.exit_status = status;

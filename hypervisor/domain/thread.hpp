@@ -73,14 +73,19 @@ struct Thread {
     int64_t kill_status = 0;
 
     // In-domain fault handling (domain/fault.hpp). As a faulting thread:
-    // what happened, and the link in its handler's queue. As a handler: the
-    // queue of faulting threads (each holding a reference), under
-    // faults.lock; ready while not empty.
+    // what happened and whether it still waits for an answer (under
+    // events.lock), the queue it is on and its link there (under the
+    // domain's lock). As a handler: the queue of faulting threads (each
+    // holding a reference; under the domain's lock and faults.lock; ready
+    // while not empty), and whether it has gone (takes no more faults).
     FaultRecord fault;
+    bool fault_pending = false;
+    Thread* fault_owner = nullptr;
     Thread* fault_next = nullptr;
     Waitable faults;
     Thread* fault_head = nullptr;
     Thread* fault_tail = nullptr;
+    bool faults_closed = false;
 
     uint64_t fs_base = 0;          // user FS base (set_tls_base)
     AddressSpace* aspace = nullptr; // where it runs (holds a reference)

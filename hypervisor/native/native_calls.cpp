@@ -385,13 +385,18 @@ int64_t call_thread_resume(uint64_t thread) {
     ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
     if (t.error()) return t.error();
     Thread& target = *t;
+    bool answered;
     {
         IrqLockGuard guard(target.events.lock);
         if (int64_t e = started_alive_locked(target)) return e;
         if (!target.suspend_requested) return 0;
         __atomic_store_n(&target.suspend_requested, false, __ATOMIC_RELEASE);
         target.stopped = false;
+        answered = target.fault_pending; // resuming answers a fault
+        target.fault_pending = false;
+        target.events.wake_all_locked(); // a suspender waiting for the stop gives up
     }
+    if (answered) fault_answered(target);
     sched_resume(target);
     return 0;
 }
@@ -486,6 +491,7 @@ int64_t call_thread_kill(uint64_t thread, uint64_t status) {
     ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
     if (t.error()) return t.error();
     Thread& target = *t;
+    bool answered;
     {
         IrqLockGuard guard(target.events.lock);
         if (int64_t e = started_alive_locked(target)) return e;
@@ -493,7 +499,11 @@ int64_t call_thread_kill(uint64_t thread, uint64_t status) {
         __atomic_store_n(&target.kill_requested, true, __ATOMIC_RELEASE);
         __atomic_store_n(&target.suspend_requested, false, __ATOMIC_RELEASE);
         target.stopped = false;
+        answered = target.fault_pending;
+        target.fault_pending = false;
+        target.events.wake_all_locked();
     }
+    if (answered) fault_answered(target);
     sched_resume(target);    // a stopped one runs to leave
     sched_interrupt(target); // a blocked one's call ends; a remote one enters the hypervisor
     return 0;

@@ -235,27 +235,29 @@ void wake_sleepers_locked(CpuSched& cs, uint64_t now) {
 }
 
 // On the way to ring 3 with a suspend request: stop here until resumed.
-// `stopped` is published first (its waiters may read the registers at
-// once: they are final); the state change is under the CPU lock, which
-// sched_resume takes too, so a resume either comes first (and we go on)
-// or finds the thread Suspended.
+// The request is checked and `stopped` published under the thread's events
+// lock (every change of suspend_requested is made under it), and the CPU
+// lock is taken before that lock is dropped: a resume (which clears the
+// request under the events lock, then takes the CPU lock) either comes
+// before the check, and the thread goes on, or finds it Suspended.
+// `stopped` is published first because its waiters may read the registers
+// at once (they are final); the wake happens before the CPU lock is taken
+// (waking may need this CPU's lock).
 void stop_current(Thread& t) {
-    {
-        IrqLockGuard guard(t.events.lock);
-        if (!t.suspend_requested) return;
-        t.stopped = true;
-        t.events.wake_all_locked();
-    }
     CpuSched& cs = mine();
+    t.events.lock.lock();
+    if (!t.suspend_requested || t.domain->state == DomainState::Dying) {
+        t.events.lock.unlock();
+        return;
+    }
+    t.stopped = true;
+    t.events.wake_all_locked();
     charge_current(cs);
     cs.lock.lock();
-    if (!__atomic_load_n(&t.suspend_requested, __ATOMIC_ACQUIRE) || t.domain->state == DomainState::Dying) {
+    t.events.lock.unlock();
+    if (t.domain->state == DomainState::Dying) {
+        // domain_kill came between the checks: leave instead of stopping.
         cs.lock.unlock();
-        IrqLockGuard guard(t.events.lock);
-        if (!t.suspend_requested) t.stopped = false;
-        // Resumed before it switched out: thread_write_regs may have set a
-        // new FS base meanwhile (a switch would have loaded it).
-        arch::wrmsr(arch::MSR_FS_BASE, t.fs_base);
         return;
     }
     adjust_runnable(t, -1);
@@ -281,7 +283,9 @@ void migrate_current(Thread& t, uint32_t dest) {
 extern "C" void sched_thread_first_run() {
     finish_switch();
     Thread* t = current_thread();
-    if (t->domain->state == DomainState::Dying) thread_exit_current(t->domain->exit_status);
+    // Requests that came before it first ran (kill, suspend, a pin to
+    // another CPU, a dying domain) are honoured before its first instruction.
+    user_return_work(t->user_frame());
 }
 
 void sched_init_this_cpu() { mine().last_charge_tsc = arch::rdtsc(); }
@@ -293,6 +297,9 @@ void sched_start_thread(Thread& t, uint32_t hint) {
     uint32_t pinned = t.entity.affinity_cpu;
     CpuSched& cs = g_sched[pinned != sched::kAnyCpu ? pinned : hint % n];
     adjust_runnable(t, +1);
+    // Move it under the lock of the CPU it names now (see enqueue_locked),
+    // then queue it (still New: nobody acts on it in between).
+    with_thread_cpu(t, [&](CpuSched&) { t.cpu = index_of(cs); });
     IrqLockGuard guard(cs.lock);
     enqueue_locked(cs, t);
     kick_if_idle(cs);
@@ -453,8 +460,9 @@ void user_return_work(arch::InterruptFrame&) {
         if (t->domain->state == DomainState::Dying) thread_exit_current(t->domain->exit_status);
         if (__atomic_load_n(&t->kill_requested, __ATOMIC_ACQUIRE)) thread_exit_current(t->kill_status);
         if (__atomic_load_n(&t->suspend_requested, __ATOMIC_ACQUIRE)) {
+            // Resumed, killed or the domain dies meanwhile: look again.
             stop_current(*t);
-            if (t->suspend_requested && t->domain->state != DomainState::Dying) continue;
+            continue;
         }
         uint32_t pinned = __atomic_load_n(&t->entity.affinity_cpu, __ATOMIC_ACQUIRE);
         if (pinned != sched::kAnyCpu && pinned != arch::cpu_index()) {

@@ -15,6 +15,11 @@
 //              served, <z> non-zero pages, ud2 fixed <0|1>, unanswered
 //              thread blocked alone <0|1>, <c> cycles per fault"
 //   handlerfault  the handler thread itself faults: the domain dies
+//   orphanfault   the handler thread exits while a fault is queued to it:
+//              the domain dies ("orphanfault: handler leaves" first)
+//   storm=N    two threads suspend, read and resume one spinner N times
+//              each, racing; prints "storm: <N> rounds, <r> reads, <f>
+//              failures" (needs 2 CPUs)
 // then "thread-test: done" and status 0 (1 if anything failed).
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +397,7 @@ constexpr uint64_t kDemandPages = 4096;
 constexpr uint64_t kNever = 0x300000000000ull;  // faults here are never answered
 constexpr uint64_t kWindow = 0x310000000000ull; // the handler's view of the frame pool
 constexpr uint64_t kPoolPages = 256;
+constexpr uint64_t kAnswered = 0x320000000000ull; // check_fault_answered_elsewhere
 
 inline uint64_t rdtsc() {
     uint32_t lo, hi;
@@ -531,6 +537,43 @@ void do_handlerfault() {
     print("handlerfault: still alive (wrong)\n");
 }
 
+int64_t touch_two(void*) {
+    *reinterpret_cast<volatile uint64_t*>(kAnswered) = 1;
+    *reinterpret_cast<volatile uint64_t*>(kAnswered + kPage) = 2;
+    return 0;
+}
+
+// A fault answered (resumed) by a thread other than the handler before the
+// handler took it leaves the handler's queue: the same thread can fault
+// again, and the handler sees only that second fault. The calling thread is
+// the handler.
+void check_fault_answered_elsewhere(Checks& c, virtue::AddressSpace& as, virtue::Thread& self) {
+    virtue::Memory mem;
+    c.expect("fa_memory", virtue::Memory::create(2, mem), 0);
+    virtue::Thread w;
+    c.expect("fa_create", virtue::Thread::create(touch_two, nullptr, w), 0);
+    c.expect("fa_set", sys::fault_handler_set(w.get(), self.get()), 0);
+    w.start();
+    // Waits for the faulting thread to stop (it faults at once).
+    c.expect("fa_suspend_faulted", w.suspend(), 0);
+    virtue_thread_regs regs{};
+    c.expect("fa_read_regs", sys::thread_read_regs(w.get(), &regs), 0);
+    c.expect("fa_map_first", as.map(kAnswered, mem, 0, kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE), 0);
+    c.expect("fa_resume_elsewhere", w.resume(), 0);
+    virtue_fault_info fi{};
+    c.expect("fa_second_fault", sys::fault_wait(now() + 5000 * kMs, &fi), 0);
+    c.expect("fa_second_address", fi.address, kAnswered + kPage);
+    c.expect("fa_map_second", as.map(kAnswered + kPage, mem, kPage, kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE), 0);
+    c.expect("fa_resume", sys::thread_resume(fi.thread), 0);
+    sys::handle_close(fi.thread);
+    int64_t status = -1;
+    c.expect("fa_join", w.join(now() + 5000 * kMs, &status), 0);
+    c.expect("fa_status", status, 0);
+    c.expect("fa_queue_empty", sys::fault_wait(now() + 20 * kMs, &fi), -XEN_ETIMEDOUT);
+    c.expect("fa_values", *reinterpret_cast<volatile uint64_t*>(kAnswered + kPage), 2);
+    c.expect("fa_unmap", as.unmap(kAnswered, 2 * kPage), 0);
+}
+
 void check_faults_and_kill(Checks& c) {
     virtue::AddressSpace as;
     c.expect("fh_aspace_self", virtue::AddressSpace::self(as), 0);
@@ -581,6 +624,83 @@ void check_faults_and_kill(Checks& c) {
     c.expect("join_killed_sleeper", sleeper.join(now() + 5000 * kMs, &st2), 0);
     c.expect("killed_spinner_status", st1, -5);
     c.expect("killed_sleeper_status", st2, -6);
+    check_fault_answered_elsewhere(c, as, self);
+}
+
+volatile uint64_t g_handler_go, g_about_to_fault;
+
+int64_t flag_and_fault(void*) {
+    g_about_to_fault = 1;
+    return static_cast<int64_t>(*reinterpret_cast<volatile uint64_t*>(kNever));
+}
+
+int64_t leaving_handler(void*) {
+    while (!g_handler_go) sys::sleep_until(now() + 5 * kMs);
+    print("orphanfault: handler leaves\n");
+    return 0;
+}
+
+void do_orphanfault() {
+    virtue::AddressSpace as;
+    virtue::AddressSpace::self(as);
+    virtue::Thread h, w;
+    virtue::Thread::create(leaving_handler, nullptr, h);
+    virtue::Thread::create(flag_and_fault, nullptr, w);
+    sys::fault_handler_set(w.get(), h.get());
+    h.start();
+    w.start();
+    // The worker faults right after it flags (it has a CPU of its own).
+    while (!g_about_to_fault) sys::sleep_until(now() + 5 * kMs);
+    sys::sleep_until(now() + 200 * kMs);
+    g_handler_go = 1;
+    h.join(VIRTUE_DEADLINE_NONE);
+    sys::sleep_until(now() + 1000 * kMs);
+    print("orphanfault: not killed (wrong)\n");
+}
+
+struct Storm {
+    virtue::Thread* target;
+    unsigned long rounds;
+    volatile uint64_t reads, failures;
+};
+
+int64_t storm_body(void* arg) {
+    auto& s = *static_cast<Storm*>(arg);
+    for (unsigned long i = 0; i < s.rounds; i++) {
+        // Another thread may resume it first: then suspend returns early
+        // and the registers may be busy; nothing may hang or fail otherwise.
+        if (s.target->suspend() != 0) s.failures = s.failures + 1;
+        virtue_thread_regs r{};
+        int64_t rc = sys::thread_read_regs(s.target->get(), &r);
+        if (rc == 0) __atomic_add_fetch(&s.reads, 1, __ATOMIC_RELAXED);
+        else if (rc != -XEN_EBUSY) s.failures = s.failures + 1;
+        if (s.target->resume() != 0) s.failures = s.failures + 1;
+    }
+    return 0;
+}
+
+void do_storm(unsigned long rounds) {
+    static volatile uint64_t spins;
+    virtue::Thread spinner, a, b;
+    static Storm st;
+    st.target = &spinner;
+    st.rounds = rounds;
+    virtue::Thread::create(spin_count, const_cast<uint64_t*>(&spins), spinner);
+    spinner.start();
+    virtue::Thread::create(storm_body, &st, a);
+    virtue::Thread::create(storm_body, &st, b);
+    a.start();
+    b.start();
+    unsigned long failures = 0;
+    if (a.join(now() + 120'000 * kMs) != 0) failures++;
+    if (b.join(now() + 120'000 * kMs) != 0) failures++;
+    if (sys::thread_kill(spinner.get(), 3) != 0) failures++;
+    int64_t status = 0;
+    if (spinner.join(now() + 5000 * kMs, &status) != 0 || status != 3) failures++;
+    failures += st.failures;
+    print("storm: %lu rounds, %llu reads, %lu failures\n", rounds, static_cast<unsigned long long>(st.reads),
+          failures);
+    if (failures || !st.reads) g_failed = true;
 }
 
 } // namespace
@@ -593,6 +713,8 @@ int main() {
         else if (!strncmp(w, "churn=", 6)) do_churn(strtoul(w + 6, nullptr, 0));
         else if (!strncmp(w, "faults=", 7)) do_faults(strtoul(w + 7, nullptr, 0));
         else if (!strcmp(w, "handlerfault")) do_handlerfault();
+        else if (!strcmp(w, "orphanfault")) do_orphanfault();
+        else if (!strncmp(w, "storm=", 6)) do_storm(strtoul(w + 6, nullptr, 0));
         else {
             print("thread-test: unknown action '%s'\n", w);
             return 2;
