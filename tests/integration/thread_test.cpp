@@ -78,4 +78,26 @@ BOOST_AUTO_TEST_CASE(faults_go_to_the_domains_own_handler_thread) {
     check_reclaimed(r, 4);
 }
 
+// The GC write-barrier example: each cycle, the pages the mutator wrote
+// are found both by write-protection faults served in the domain and by
+// the dirty bits, and the two agree page for page (mutator and handler on
+// two CPUs: protect and clear flush the other CPU's TLB).
+BOOST_AUTO_TEST_CASE(gc_write_barrier_by_protection_faults_and_dirty_bits) {
+    BootResult r = boot_config("gc_barrier", 2, 120);
+    require_clean_end(r);
+    std::regex cycle(R"(\(gc\) gc-barrier: cycle (\d): (\d+) pages written, (\d+) barrier faults, (\d+) dirty pages, same pages)");
+    int cycles = 0;
+    for (auto it = std::sregex_iterator(r.console.begin(), r.console.end(), cycle); it != std::sregex_iterator(); ++it) {
+        const std::smatch& m = *it;
+        BOOST_TEST(std::stoi(m[2]) > 0);
+        BOOST_TEST(m[2] == m[3]);
+        BOOST_TEST(m[2] == m[4]);
+        cycles++;
+    }
+    BOOST_TEST(cycles == 8);
+    BOOST_TEST(r.contains("(gc) gc-barrier: 8 of 8 cycles agree, 0 stray faults"));
+    BOOST_TEST(ended(r, "gc").status == 0);
+    check_reclaimed(r, 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
