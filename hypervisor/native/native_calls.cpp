@@ -456,7 +456,9 @@ int64_t call_thread_set_priority(uint64_t thread, uint64_t priority) {
     ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
     if (t.error()) return t.error();
     if (priority > kThreadPriorityMax) return -XEN_EINVAL;
-    sched_set_priority(*t, static_cast<uint32_t>(priority));
+    Thread& th = *t;
+    if (__atomic_load_n(&th.kill_requested, __ATOMIC_ACQUIRE)) return 0; // leaving at the top priority
+    sched_set_priority(th, static_cast<uint32_t>(priority));
     return 0;
 }
 
@@ -495,6 +497,7 @@ int64_t call_thread_kill(uint64_t thread, uint64_t status) {
     {
         IrqLockGuard guard(target.events.lock);
         if (int64_t e = started_alive_locked(target)) return e;
+        if (target.kill_requested) return 0; // the first kill's status stands
         target.kill_status = static_cast<int64_t>(status);
         __atomic_store_n(&target.kill_requested, true, __ATOMIC_RELEASE);
         __atomic_store_n(&target.suspend_requested, false, __ATOMIC_RELEASE);
@@ -504,6 +507,9 @@ int64_t call_thread_kill(uint64_t thread, uint64_t status) {
         target.events.wake_all_locked();
     }
     if (answered) fault_answered(target);
+    // It must run to leave: first among its domain's threads, so that
+    // higher priorities cannot hold its exit (and its join) back.
+    sched_set_priority(target, kThreadPriorityMax);
     sched_resume(target);    // a stopped one runs to leave
     sched_interrupt(target); // a blocked one's call ends; a remote one enters the hypervisor
     return 0;

@@ -8,9 +8,14 @@
 //               region) and each reader then reads it once. Prints
 //               "tlb: <R> rounds, <k> readers, <s> stale reads, audit <a>"
 //               (readers also map and unmap pages of their own meanwhile)
-//   mmfuzz=N    N random memory operations checked against a model of what
-//               must be mapped where; "mmfuzz: <N> ops, <f> failures, audit
-//               <a>, <b> bytes not returned"
+//   mmfuzz=N    N random operations checked against a model: memory calls
+//               on this address space (what must be mapped where), maps and
+//               unmaps in a second one (a forked image), and thread calls on
+//               up to 6 threads running in either (create, start, suspend,
+//               resume, read registers, priority, affinity, kill, join,
+//               close) with the errno each state allows; the hypervisor's
+//               memory audit every 64 ops; "mmfuzz: <N> ops, <f> failures,
+//               audit <a>, <b> bytes not returned, <t> threads"
 // then "memory-test: done" and status 0 (1 if anything failed).
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +328,158 @@ FuzzRegion g_regions[kRegions];
 Slot g_slots[kSlots];
 uint64_t g_stamps[kRegions][64]; // what page p of region r holds (pages < 64 are stamped)
 
+// Threads of the fuzz: what each may be doing, as far as the model knows.
+enum class FuzzState { None, New, Running, Suspended, Killed };
+enum FuzzKind : uint64_t { kSpin, kSleep, kReturn };
+struct FuzzThread {
+    virtue::Thread t;
+    FuzzState state = FuzzState::None;
+    FuzzKind kind = kSpin;
+    bool in_other = false;
+    int64_t kill_status = 0;
+};
+constexpr unsigned kFuzzThreads = 6;
+FuzzThread g_threads[kFuzzThreads];
+constexpr uint64_t kOtherStacks = 0x500000000ull; // in the second address space, 4 pages each
+constexpr uint64_t kStackPages = 4;
+
+// kSpin spins (yielding now and then), kSleep sleeps in 1 ms steps,
+// kReturn exits at once with its kind. Runs in either address space.
+int64_t fuzz_body(void* arg) {
+    const auto kind = static_cast<FuzzKind>(reinterpret_cast<uint64_t>(arg));
+    if (kind == kReturn) return kReturn;
+    volatile uint64_t n = 0;
+    for (;;) {
+        n = n + 1;
+        if (kind == kSleep) sys::sleep_until(sys::system_time() + 1'000'000);
+        else if (n % 256 == 0) sys::yield();
+    }
+}
+
+// One random thread operation on slot `ft`; checks what the call returns
+// against what the model allows.
+template <typename Fail>
+void fuzz_thread_op(Rng& rng, FuzzThread& ft, unsigned slot, const virtue::AddressSpace& other, Fail fail) {
+    const unsigned op = static_cast<unsigned>(rng.below(10));
+    // A kReturn thread may have exited whenever it was started.
+    const bool may_have_exited = ft.kind == kReturn && ft.state == FuzzState::Running;
+    const int64_t esrch = -XEN_ESRCH;
+    auto either = [&](int64_t rc, int64_t a, const char* what) {
+        if (rc != a && !(may_have_exited && rc == esrch)) fail(what, rc);
+    };
+    if (ft.state == FuzzState::None) {
+        ft.kind = static_cast<FuzzKind>(rng.below(3));
+        ft.in_other = rng.below(2);
+        void* arg = reinterpret_cast<void*>(uint64_t{ft.kind});
+        int64_t rc = ft.in_other ? virtue::Thread::create_in(other, fuzz_body, arg,
+                                                             kOtherStacks + (slot + 1) * kStackPages * kPage, ft.t)
+                                 : virtue::Thread::create(fuzz_body, arg, ft.t, 16 * 1024);
+        if (rc == 0) ft.state = FuzzState::New;
+        else if (rc != -XEN_ENOMEM && rc != -XEN_ENOSPC && rc != -XEN_EMFILE) fail("thread_create", rc);
+        return;
+    }
+    switch (op) {
+    case 0:
+    case 1: { // start
+        int64_t rc = ft.t.start();
+        if (ft.state == FuzzState::New) {
+            if (rc != 0) fail("thread_start", rc);
+            else ft.state = FuzzState::Running;
+        } else if (rc != -XEN_EBUSY) {
+            fail("thread_start twice", rc);
+        }
+        break;
+    }
+    case 2: { // suspend: returns once stopped
+        int64_t rc = ft.t.suspend();
+        if (ft.state == FuzzState::New) {
+            if (rc != -XEN_EINVAL) fail("suspend of a new thread", rc);
+        } else if (ft.state == FuzzState::Killed) {
+            if (rc != 0 && rc != esrch) fail("suspend of a killed thread", rc);
+        } else {
+            either(rc, 0, "thread_suspend");
+            if (rc == 0) ft.state = FuzzState::Suspended;
+        }
+        break;
+    }
+    case 3: { // resume
+        int64_t rc = ft.t.resume();
+        if (ft.state == FuzzState::New) {
+            if (rc != -XEN_EINVAL) fail("resume of a new thread", rc);
+        } else if (ft.state == FuzzState::Killed) {
+            if (rc != 0 && rc != esrch) fail("resume of a killed thread", rc);
+        } else {
+            either(rc, 0, "thread_resume");
+            if (rc == 0) ft.state = FuzzState::Running;
+        }
+        break;
+    }
+    case 4: { // registers: readable exactly when stopped
+        virtue_thread_regs r{};
+        int64_t rc = ft.t.read_regs(r);
+        if (ft.state == FuzzState::New || ft.state == FuzzState::Suspended) {
+            if (ft.state == FuzzState::Suspended && ft.kind == kReturn) {
+                if (rc != 0 && rc != esrch) fail("read_regs of a stopped thread", rc);
+            } else if (rc != 0) {
+                fail("read_regs of a stopped thread", rc);
+            }
+            if (rc == 0 && r.rip >= 0x800000000000ull) fail("read_regs rip", static_cast<int64_t>(r.rip));
+        } else if (rc != -XEN_EBUSY && rc != esrch && !(ft.state == FuzzState::Running && rc == 0)) {
+            fail("read_regs of a running thread", rc);
+        }
+        break;
+    }
+    case 5: { // priority and affinity: allowed in every state
+        if (int64_t rc = ft.t.set_priority(rng.below(16)); rc != 0) fail("thread_set_priority", rc);
+        uint64_t cpu = rng.below(3) == 2 ? VIRTUE_CPU_ANY : rng.below(2);
+        if (int64_t rc = ft.t.set_affinity(cpu); rc != 0) fail("thread_set_affinity", rc);
+        break;
+    }
+    case 6:
+    case 7: { // kill
+        int64_t status = -static_cast<int64_t>(rng.below(1000)) - 1;
+        int64_t rc = sys::thread_kill(ft.t.get(), static_cast<uint64_t>(status));
+        if (ft.state == FuzzState::New) {
+            if (rc != -XEN_EINVAL) fail("kill of a new thread", rc);
+        } else if (ft.state == FuzzState::Killed) {
+            if (rc != 0 && rc != esrch) fail("kill twice", rc);
+        } else {
+            if (rc != 0 && !(ft.kind == kReturn && rc == esrch)) fail("thread_kill", rc);
+            if (rc == 0 && ft.state != FuzzState::Killed) ft.kill_status = status;
+            ft.state = FuzzState::Killed;
+            if (rc != 0) ft.kill_status = kReturn;
+        }
+        break;
+    }
+    case 8: { // join: at once for a killed thread, a poll otherwise
+        int64_t status = 0;
+        if (ft.state == FuzzState::Killed) {
+            int64_t rc = ft.t.join(sys::system_time() + 5'000'000'000ll, &status);
+            if (rc != 0) fail("join of a killed thread", rc);
+            else if (status != ft.kill_status && status != kReturn) fail("status of a killed thread", status);
+        } else {
+            int64_t rc = ft.t.join(0, &status);
+            bool exited = ft.kind == kReturn && ft.state != FuzzState::New && rc == 0 && status == kReturn;
+            if (rc != -XEN_ETIMEDOUT && !exited) fail("join poll", rc);
+        }
+        break;
+    }
+    default: { // close (after ending it: a closed thread would spin for ever)
+        if (ft.state == FuzzState::Running || ft.state == FuzzState::Suspended) {
+            sys::thread_kill(ft.t.get(), 0);
+            if (int64_t rc = ft.t.join(sys::system_time() + 5'000'000'000ll); rc != 0) fail("join before close", rc);
+        }
+        ft.t.reset();
+        ft.state = FuzzState::None;
+        break;
+    }
+    }
+}
+
+template <typename Fail>
+void mmfuzz_step(Rng& rng, virtue::AddressSpace& as, virtue::AddressSpace& other, uint64_t& stamp,
+                 uint64_t& threads_made, Fail fail, uint64_t n);
+
 void do_mmfuzz(uint64_t ops) {
     Rng rng{0x9e3779b97f4a7c15ull};
     virtue::AddressSpace as;
@@ -332,9 +489,79 @@ void do_mmfuzz(uint64_t ops) {
     auto fail = [&](const char* what, int64_t rc) {
         if (failures++ < 20) print("mmfuzz: FAIL %s (%lld)\n", what, static_cast<long long>(rc));
     };
-    uint64_t stamp = 1;
-    for (uint64_t n = 0; n < ops; n++) {
-        const unsigned op = static_cast<unsigned>(rng.below(100));
+    // The second address space: a copy of this image, stacks for threads.
+    uint64_t threads_made = 0;
+    {
+        virtue::AddressSpace other;
+        virtue::Memory image, stacks;
+        if (int64_t rc = virtue::AddressSpace::create(other); rc < 0) fail("aspace_create", rc);
+        if (int64_t rc = virtue::fork_image(other, image); rc < 0) fail("fork_image", rc);
+        if (int64_t rc = virtue::Memory::create(kFuzzThreads * kStackPages, stacks); rc < 0) fail("stacks", rc);
+        if (int64_t rc = other.map(kOtherStacks, stacks, 0, kFuzzThreads * kStackPages * kPage, kRW); rc < 0)
+            fail("map stacks", rc);
+        uint64_t stamp = 1;
+        for (uint64_t n = 0; n < ops; n++)
+            mmfuzz_step(rng, as, other, stamp, threads_made, fail, n);
+        for (unsigned i = 0; i < kFuzzThreads; i++) { // end every thread
+            FuzzThread& ft = g_threads[i];
+            if (ft.state == FuzzState::Running || ft.state == FuzzState::Suspended) sys::thread_kill(ft.t.get(), 0);
+            if (ft.state != FuzzState::None && ft.state != FuzzState::New &&
+                ft.t.join(sys::system_time() + 5'000'000'000ll) != 0)
+                fail("final join", i);
+            ft.t.reset();
+            ft.state = FuzzState::None;
+        }
+    }
+    int64_t audit = sys::memory_audit();
+    as.unmap(kWindow, kSlots * kPage);
+    for (auto& r : g_regions) {
+        r.mem.reset();
+        r.pages = 0;
+    }
+    for (auto& s : g_slots) s = Slot{};
+    // An exited thread lets go of its address space when the scheduler has
+    // switched away from it, just after join returns: wait for that.
+    int64_t left = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        left = static_cast<int64_t>(free0) - static_cast<int64_t>(free_bytes());
+        if (left == 0) break;
+        sys::sleep_until(sys::system_time() + 10'000'000);
+    }
+    print("mmfuzz: %llu ops, %llu failures, audit %lld, %lld bytes not returned, %llu threads\n",
+          static_cast<unsigned long long>(ops), static_cast<unsigned long long>(failures),
+          static_cast<long long>(audit), static_cast<long long>(left), static_cast<unsigned long long>(threads_made));
+    if (failures || audit || left || !threads_made) g_failed = true;
+}
+
+template <typename Fail>
+void mmfuzz_step(Rng& rng, virtue::AddressSpace& as, virtue::AddressSpace& other, uint64_t& stamp,
+                 uint64_t& threads_made, Fail fail, uint64_t n) {
+    {
+        const unsigned op = static_cast<unsigned>(rng.below(125));
+        if (op >= 100) {
+            if (op < 120) { // a thread call
+                const unsigned slot = static_cast<unsigned>(rng.below(kFuzzThreads));
+                const bool was_empty = g_threads[slot].state == FuzzState::None;
+                fuzz_thread_op(rng, g_threads[slot], slot, other, fail);
+                if (was_empty && g_threads[slot].state == FuzzState::New) threads_made++;
+            } else { // map or unmap one of the regions in the other address space
+                FuzzRegion& R = g_regions[rng.below(kRegions)];
+                const uint64_t s0 = rng.below(kSlots - 16);
+                if (rng.below(2) && R.pages) {
+                    int64_t rc = other.map(kWindow + s0 * kPage, R.mem, 0, (R.pages < 16 ? R.pages : 16) * kPage,
+                                           R.writable ? kRW : kR);
+                    if (rc != 0 && rc != -XEN_EEXIST && rc != -XEN_ENOMEM) fail("map in the other space", rc);
+                } else {
+                    int64_t rc = other.unmap(kWindow + s0 * kPage, 16 * kPage);
+                    if (rc != 0 && rc != -XEN_ENOMEM) fail("unmap in the other space", rc);
+                }
+            }
+            if (n % 64 == 63) {
+                int64_t a = sys::memory_audit();
+                if (a != 0) fail("audit", a);
+            }
+            return;
+        }
         const unsigned ri = static_cast<unsigned>(rng.below(kRegions));
         FuzzRegion& R = g_regions[ri];
         const unsigned s0 = static_cast<unsigned>(rng.below(kSlots));
@@ -362,7 +589,7 @@ void do_mmfuzz(uint64_t ops) {
                 fail("memory_create", rc);
             }
         } else if (op < 45) { // map
-            if (!R.pages) continue;
+            if (!R.pages) return;
             const uint64_t first = rng.below(R.pages);
             const uint64_t count = len < R.pages - first ? len : R.pages - first;
             const bool write = rng.below(2) && R.writable;
@@ -405,7 +632,7 @@ void do_mmfuzz(uint64_t ops) {
             if (rc < 0 && rc != -XEN_EINVAL) fail("read_bits", rc);
         } else if (op < 95) { // write a stamp through a writable slot, read it everywhere
             Slot& s = g_slots[s0];
-            if (s.region < 0 || s.region >= int(kRegions) || !s.write || s.page >= 64) continue;
+            if (s.region < 0 || s.region >= int(kRegions) || !s.write || s.page >= 64) return;
             *word(kWindow + s0 * kPage) = ++stamp;
             g_stamps[s.region][s.page] = stamp;
         } else if (op < 97) { // hostile handles
@@ -415,7 +642,7 @@ void do_mmfuzz(uint64_t ops) {
             rc = sys::aspace_unmap(R.mem.get() ? R.mem.get() : 1, kWindow, kSlots * kPage);
             if (rc >= 0 && R.mem.get()) fail("unmap through a memory handle", rc);
         } else { // close a region: its mapped frames live on
-            if (!R.pages) continue;
+            if (!R.pages) return;
             for (auto& s : g_slots)
                 if (s.region == static_cast<int>(ri)) s.region = static_cast<int>(kRegions + ri);
             R.mem.reset();
@@ -425,7 +652,7 @@ void do_mmfuzz(uint64_t ops) {
         for (unsigned probe = 0; probe < 4; probe++) {
             const unsigned k = static_cast<unsigned>(rng.below(kSlots));
             const Slot& s = g_slots[k];
-            if (s.region < 0 || s.region >= int(kRegions) || s.page >= 64) continue;
+            if (s.region < 0 || s.region >= int(kRegions) || s.page >= 64) return;
             if (*word(kWindow + k * kPage) != g_stamps[s.region][s.page]) fail("content differs from the model", k);
         }
         if (n % 64 == 63) {
@@ -433,19 +660,6 @@ void do_mmfuzz(uint64_t ops) {
             if (a != 0) fail("audit", a);
         }
     }
-    int64_t audit = sys::memory_audit();
-    as.unmap(kWindow, kSlots * kPage);
-    for (auto& r : g_regions) {
-        r.mem.reset();
-        r.pages = 0;
-    }
-    for (auto& s : g_slots) s = Slot{};
-    const int64_t left = static_cast<int64_t>(free0) - static_cast<int64_t>(free_bytes());
-    // Page tables of the window may stay (they are freed when empty: none here).
-    print("mmfuzz: %llu ops, %llu failures, audit %lld, %lld bytes not returned\n",
-          static_cast<unsigned long long>(ops), static_cast<unsigned long long>(failures),
-          static_cast<long long>(audit), static_cast<long long>(left));
-    if (failures || audit || left) g_failed = true;
 }
 
 } // namespace

@@ -537,6 +537,34 @@ void do_handlerfault() {
     print("handlerfault: still alive (wrong)\n");
 }
 
+// A killed thread leaves even when higher priorities of its domain keep
+// every CPU busy, and a second kill keeps the first status.
+void check_kill_beats_priorities(Checks& c, virtue::Thread& self) {
+    static volatile uint64_t spins[3];
+    virtue::Thread hi[2], low;
+    c.expect("kp_self_top", self.set_priority(15), 0);
+    for (unsigned i = 0; i < 2; i++) {
+        virtue::Thread::create(spin_count, const_cast<uint64_t*>(&spins[i]), hi[i]);
+        hi[i].set_priority(15);
+        hi[i].set_affinity(i);
+        hi[i].start();
+    }
+    virtue::Thread::create(spin_count, const_cast<uint64_t*>(&spins[2]), low);
+    low.set_priority(0);
+    low.start();
+    sys::sleep_until(now() + 30 * kMs);
+    c.expect("kp_kill_low", sys::thread_kill(low.get(), static_cast<uint64_t>(-21)), 0);
+    c.expect("kp_kill_low_again", sys::thread_kill(low.get(), static_cast<uint64_t>(-22)), 0);
+    int64_t status = 0;
+    c.expect("kp_join_low", low.join(now() + 3000 * kMs, &status), 0);
+    c.expect("kp_first_status_stands", status, -21);
+    for (auto& h : hi) {
+        sys::thread_kill(h.get(), 0);
+        c.expect("kp_join_high", h.join(now() + 3000 * kMs), 0);
+    }
+    c.expect("kp_self_default", self.set_priority(VIRTUE_PRIORITY_DEFAULT), 0);
+}
+
 int64_t touch_two(void*) {
     *reinterpret_cast<volatile uint64_t*>(kAnswered) = 1;
     *reinterpret_cast<volatile uint64_t*>(kAnswered + kPage) = 2;
@@ -624,6 +652,7 @@ void check_faults_and_kill(Checks& c) {
     c.expect("join_killed_sleeper", sleeper.join(now() + 5000 * kMs, &st2), 0);
     c.expect("killed_spinner_status", st1, -5);
     c.expect("killed_sleeper_status", st2, -6);
+    check_kill_beats_priorities(c, self);
     check_fault_answered_elsewhere(c, as, self);
 }
 
