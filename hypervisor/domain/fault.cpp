@@ -126,51 +126,30 @@ bool fault_deliver(arch::InterruptFrame& frame) {
     Thread& t = *current_thread();
     Domain& d = *t.domain;
     const FaultRecord record{frame.vector, frame.error_code, frame.vector == 14 ? arch::read_cr2() : 0, frame.rip};
+    IrqLockGuard guard(d.lock);
+    // A handler that faults has nobody to ask: the domain dies.
+    if (is_handler_locked(d, t)) return false;
+    Thread* h = lookup_locked(d, t.kobj);
+    if (!h) h = lookup_locked(d, t.aspace->kobj);
+    // h is alive: a thread leaves the table (under this lock) before it is
+    // destroyed. A running thread is on no queue (answering takes it off).
+    if (!h || h->faults_closed || t.fault_owner) return false;
     {
-        // First the stop request: once the handler can see the fault, its
-        // answer (which clears both) must not be overtaken by it.
-        IrqLockGuard guard(t.events.lock);
+        // The stop request with the fault, under both locks: an answer
+        // (which clears both under both) sees all of it or none.
+        IrqLockGuard events(t.events.lock);
         t.fault = record;
         t.fault_pending = true;
         __atomic_store_n(&t.suspend_requested, true, __ATOMIC_RELEASE);
     }
-    bool handled = false;
-    {
-        IrqLockGuard guard(d.lock);
-        // A handler that faults has nobody to ask: the domain dies.
-        Thread* h = nullptr;
-        if (!is_handler_locked(d, t)) {
-            h = lookup_locked(d, t.kobj);
-            if (!h) h = lookup_locked(d, t.aspace->kobj);
-        }
-        // h is alive: a thread leaves the table (under this lock) before it
-        // is destroyed.
-        if (h && !h->faults_closed && !t.fault_owner) {
-            handled = true;
-            bool pending;
-            {
-                IrqLockGuard events(t.events.lock);
-                pending = t.fault_pending;
-            }
-            // Not pending: resumed or killed already (by a thread that
-            // guessed); it goes on without the handler.
-            if (pending) {
-                kobject_ref(t.kobj); // the queue's reference
-                enqueue_locked(*h, t);
-            }
-        }
-    }
-    if (!handled) {
-        IrqLockGuard guard(t.events.lock);
-        t.fault_pending = false;
-        __atomic_store_n(&t.suspend_requested, false, __ATOMIC_RELEASE);
-    }
-    // Handled: the thread stops before its next instruction in ring 3
+    kobject_ref(t.kobj); // the queue's reference
+    enqueue_locked(*h, t);
+    // The thread stops before its next instruction in ring 3
     // (user_return_work), as if suspended.
-    return handled;
+    return true;
 }
 
-int64_t fault_take(uint64_t deadline_ns, Thread** out) {
+int64_t fault_take(uint64_t deadline_ns, Thread** out, FaultRecord* record) {
     Thread& self = *current_thread();
     Domain& d = *self.domain;
     for (;;) {
@@ -179,11 +158,12 @@ int64_t fault_take(uint64_t deadline_ns, Thread** out) {
         {
             IrqLockGuard guard(d.lock);
             f = pop_locked(self);
+            if (f) f->fault_taker = &self;
         }
         if (!f) continue; // answered meanwhile
         // The faulting thread is on its way to stop (it cannot block before
         // that): wait for it, so that its registers can be read at once.
-        int64_t r = wait_until(f->events, kNoDeadline, [](Waitable&, void* ctx) {
+        int64_t r = wait_until(f->events, deadline_ns, [](Waitable&, void* ctx) {
             Thread& th = *static_cast<Thread*>(ctx);
             return th.stopped || th.exited || !th.fault_pending;
         }, f);
@@ -193,8 +173,12 @@ int64_t fault_take(uint64_t deadline_ns, Thread** out) {
         }
         bool usable;
         {
-            IrqLockGuard guard(f->events.lock);
-            usable = f->stopped && f->fault_pending && !f->exited;
+            IrqLockGuard guard(d.lock);
+            IrqLockGuard events(f->events.lock);
+            // Queued again: answered and faulted anew; the queue reports it.
+            usable = f->stopped && f->fault_pending && !f->exited && !f->fault_owner;
+            if (usable) *record = f->fault;
+            else if (f->fault_taker == &self) f->fault_taker = nullptr;
         }
         if (usable) {
             *out = f; // the queue's reference goes to the caller
@@ -215,6 +199,7 @@ void fault_untake(Thread& faulting) {
             keep = faulting.fault_pending;
         }
         keep = keep && !self.faults_closed && !faulting.fault_owner;
+        if (faulting.fault_taker == &self) faulting.fault_taker = nullptr;
         if (keep) {
             IrqLockGuard queue(self.faults.lock);
             faulting.fault_next = self.fault_head;
@@ -226,40 +211,45 @@ void fault_untake(Thread& faulting) {
     if (!keep) kobject_unref(faulting.kobj);
 }
 
-void fault_answered(Thread& t) {
-    bool dropped;
-    {
-        IrqLockGuard guard(t.domain->lock);
-        dropped = dequeue_locked(t);
-    }
-    if (dropped) kobject_unref(t.kobj); // the caller holds one too
+bool fault_answered_locked(Thread& t) {
+    t.fault_taker = nullptr;
+    return dequeue_locked(t);
 }
 
 void fault_thread_gone(Thread& t) {
     Domain& d = *t.domain;
-    Thread* orphans;
-    bool dropped;
+    // Unlinked under the lock into a local list: once it is dropped, an
+    // orphan may be resumed, fault again and join another queue.
+    Thread* orphans[kMaxThreadsPerDomain];
+    uint32_t n = 0;
+    bool taken_unanswered = false, dropped;
     {
         IrqLockGuard guard(d.lock);
         t.faults_closed = true;
         dropped = dequeue_locked(t);
         {
             IrqLockGuard queue(t.faults.lock);
-            orphans = t.fault_head;
+            for (Thread* f = t.fault_head; f && n < kMaxThreadsPerDomain;) {
+                Thread* next = f->fault_next;
+                f->fault_next = nullptr;
+                f->fault_owner = nullptr;
+                orphans[n++] = f;
+                f = next;
+            }
             t.fault_head = t.fault_tail = nullptr;
         }
-        for (Thread* f = orphans; f; f = f->fault_next) f->fault_owner = nullptr;
+        for (Thread* other : d.threads)
+            if (other && other->fault_taker == &t) {
+                other->fault_taker = nullptr;
+                taken_unanswered = true;
+            }
     }
-    if (orphans && d.state != DomainState::Dying) {
+    if ((n || taken_unanswered) && d.state != DomainState::Dying) {
         log_error("d%u '%s': fault handler thread %u is gone with faults unanswered: domain killed", d.id, d.name,
                   t.id);
         domain_kill(d, -1, "a fault handler left faults unanswered");
     }
-    while (Thread* f = orphans) {
-        orphans = f->fault_next;
-        f->fault_next = nullptr;
-        kobject_unref(f->kobj);
-    }
+    for (uint32_t i = 0; i < n; i++) kobject_unref(orphans[i]->kobj);
     if (dropped) kobject_unref(t.kobj); // the exiting thread's run reference keeps it
 }
 

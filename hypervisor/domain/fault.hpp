@@ -17,11 +17,13 @@
 //
 // Who may answer: any thread holding the faulting thread's handle with
 // RIGHT_WRITE. A resume or kill before the handler took the fault takes it
-// off the queue (fault_answered), so a queue holds only unanswered faults
-// and a thread is on at most one queue.
+// off the queue in the same critical section (fault_answered_locked), so a
+// thread is on a queue exactly while its fault is pending and untaken, and
+// on at most one.
 //
 // Locking: registrations, the queues (fault_head/tail, fault_next,
-// fault_owner) and the "handler gone" flag are under Domain::lock; queue
+// fault_owner), fault_taker and the "handler gone" flag are under
+// Domain::lock; queue
 // changes also take the handler's `faults` Waitable lock (its readiness)
 // inside it. fault_pending and the stop state are under the faulting
 // thread's events lock, taken inside Domain::lock when both are needed.
@@ -71,21 +73,25 @@ bool fault_deliver(arch::InterruptFrame& frame);
 
 // For the handler: waits for the next unanswered fault queued to the
 // calling thread, takes it off the queue and waits for its thread to have
-// stopped: 0 and *out = the faulting thread (with a reference the caller
-// drops), or kWaitTimedOut / kWaitInterrupted.
-int64_t fault_take(uint64_t deadline_ns, Thread** out);
+// stopped: 0, *out = the faulting thread (with a reference the caller
+// drops) and *record = its fault, or kWaitTimedOut / kWaitInterrupted. The
+// fault counts as taken by the caller until it is answered.
+int64_t fault_take(uint64_t deadline_ns, Thread** out, FaultRecord* record);
 // Puts a taken fault back at the head of the queue (the handler could not
 // be told about it), unless it was answered meanwhile. Drops *faulting's
 // reference in that case, otherwise the queue keeps it.
 void fault_untake(Thread& faulting);
 
-// t was resumed or killed (t.fault_pending already cleared under its
-// events lock): take it off the queue it may still be on.
-void fault_answered(Thread& t);
+// Under t's domain lock, in the same hold as the answer itself (resume or
+// kill clearing t.fault_pending under t's events lock): forgets that t's
+// fault was taken and takes t off the queue it may still be on. True if it
+// was on one: the caller drops the queue's reference after the lock.
+bool fault_answered_locked(Thread& t);
 
 // t exits or is destroyed: it leaves the queue it is on, and as a handler
-// it takes no more faults; faults still queued to it kill the domain (they
-// have nobody to answer them, as if there were no handler).
+// it takes no more faults; faults still queued to it, or taken by it and
+// not answered, kill the domain (nobody is left to answer them, as if there
+// were no handler).
 void fault_thread_gone(Thread& t);
 
 } // namespace virtue

@@ -80,7 +80,8 @@ struct Thread {
     // while not empty), and whether it has gone (takes no more faults).
     FaultRecord fault;
     bool fault_pending = false;
-    Thread* fault_owner = nullptr;
+    Thread* fault_owner = nullptr; // the handler whose queue holds it
+    Thread* fault_taker = nullptr; // the handler that took its fault, until answered
     Thread* fault_next = nullptr;
     Waitable faults;
     Thread* fault_head = nullptr;

@@ -385,18 +385,23 @@ int64_t call_thread_resume(uint64_t thread) {
     ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
     if (t.error()) return t.error();
     Thread& target = *t;
-    bool answered;
+    bool dropped = false;
     {
-        IrqLockGuard guard(target.events.lock);
-        if (int64_t e = started_alive_locked(target)) return e;
-        if (!target.suspend_requested) return 0;
-        __atomic_store_n(&target.suspend_requested, false, __ATOMIC_RELEASE);
-        target.stopped = false;
-        answered = target.fault_pending; // resuming answers a fault
-        target.fault_pending = false;
-        target.events.wake_all_locked(); // a suspender waiting for the stop gives up
+        IrqLockGuard domain_guard(target.domain->lock); // the fault queues (domain/fault.hpp)
+        bool answered;
+        {
+            IrqLockGuard guard(target.events.lock);
+            if (int64_t e = started_alive_locked(target)) return e;
+            if (!target.suspend_requested) return 0;
+            __atomic_store_n(&target.suspend_requested, false, __ATOMIC_RELEASE);
+            target.stopped = false;
+            answered = target.fault_pending; // resuming answers a fault
+            target.fault_pending = false;
+            target.events.wake_all_locked(); // a suspender waiting for the stop gives up
+        }
+        if (answered) dropped = fault_answered_locked(target);
     }
-    if (answered) fault_answered(target);
+    if (dropped) kobject_unref(target.kobj); // the queue's; the handle's remains
     sched_resume(target);
     return 0;
 }
@@ -493,20 +498,25 @@ int64_t call_thread_kill(uint64_t thread, uint64_t status) {
     ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
     if (t.error()) return t.error();
     Thread& target = *t;
-    bool answered;
+    bool dropped = false;
     {
-        IrqLockGuard guard(target.events.lock);
-        if (int64_t e = started_alive_locked(target)) return e;
-        if (target.kill_requested) return 0; // the first kill's status stands
-        target.kill_status = static_cast<int64_t>(status);
-        __atomic_store_n(&target.kill_requested, true, __ATOMIC_RELEASE);
-        __atomic_store_n(&target.suspend_requested, false, __ATOMIC_RELEASE);
-        target.stopped = false;
-        answered = target.fault_pending;
-        target.fault_pending = false;
-        target.events.wake_all_locked();
+        IrqLockGuard domain_guard(target.domain->lock); // the fault queues (domain/fault.hpp)
+        bool answered;
+        {
+            IrqLockGuard guard(target.events.lock);
+            if (int64_t e = started_alive_locked(target)) return e;
+            if (target.kill_requested) return 0; // the first kill's status stands
+            target.kill_status = static_cast<int64_t>(status);
+            __atomic_store_n(&target.kill_requested, true, __ATOMIC_RELEASE);
+            __atomic_store_n(&target.suspend_requested, false, __ATOMIC_RELEASE);
+            target.stopped = false;
+            answered = target.fault_pending;
+            target.fault_pending = false;
+            target.events.wake_all_locked();
+        }
+        if (answered) dropped = fault_answered_locked(target);
     }
-    if (answered) fault_answered(target);
+    if (dropped) kobject_unref(target.kobj);
     // It must run to leave: first among its domain's threads, so that
     // higher priorities cannot hold its exit (and its join) back.
     sched_set_priority(target, kThreadPriorityMax);
@@ -559,7 +569,8 @@ int64_t call_fault_wait(uint64_t deadline_ns, uint64_t info) {
     if (info & 7) return -XEN_EINVAL;
     if (!user_range_ok(info, sizeof(virtue_fault_info), UserAccess::Write)) return -XEN_EFAULT;
     Thread* f = nullptr;
-    int64_t r = fault_take(deadline_ns, &f);
+    FaultRecord record;
+    int64_t r = fault_take(deadline_ns, &f, &record);
     if (r == kWaitTimedOut) return -XEN_ETIMEDOUT;
     if (r == kWaitInterrupted) return -XEN_EAGAIN;
     int64_t h = new_handle(f->kobj, kThreadRights);
@@ -570,10 +581,10 @@ int64_t call_fault_wait(uint64_t deadline_ns, uint64_t info) {
     virtue_fault_info out{};
     out.thread = static_cast<uint64_t>(h);
     out.thread_id = f->id;
-    out.vector = f->fault.vector;
-    out.error_code = f->fault.error_code;
-    out.address = f->fault.address;
-    out.rip = f->fault.rip;
+    out.vector = record.vector;
+    out.error_code = record.error_code;
+    out.address = record.address;
+    out.rip = record.rip;
     if (int64_t c = copy_to_user(info, &out, sizeof out); c < 0) {
         call_handle_close(static_cast<uint64_t>(h));
         fault_untake(*f);

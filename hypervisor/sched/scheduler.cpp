@@ -256,8 +256,11 @@ void stop_current(Thread& t) {
     cs.lock.lock();
     t.events.lock.unlock();
     if (t.domain->state == DomainState::Dying) {
-        // domain_kill came between the checks: leave instead of stopping.
+        // domain_kill came between the checks: leave instead of stopping
+        // (not stopped: its registers are about to change).
         cs.lock.unlock();
+        IrqLockGuard guard(t.events.lock);
+        t.stopped = false;
         return;
     }
     adjust_runnable(t, -1);

@@ -43,9 +43,11 @@ struct DropCtx {
     Domain* domain;
     Deferred* deferred;
 };
-void drop_refs(void* ctx, PhysAddr pa, uint64_t bytes, PteFlags) {
+void drop_refs(void* ctx, PhysAddr pa, uint64_t bytes, PteFlags flags) {
     auto* c = static_cast<DropCtx*>(ctx);
+    if (uncached(flags.raw())) flush_frames(pa, bytes);
     for (uint64_t off = 0; off < bytes; off += PAGE_SIZE) {
+        poll_long_loop(off >> PAGE_SHIFT);
         Mfn m = (pa + off).mfn();
         FrameInfo& f = frame_info(m);
         if (f.owner != c->domain->id || f.type != PageType::Memory || f.ref_count == 0) {
@@ -177,8 +179,10 @@ Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req) {
         // A frame's mapping count is 32 bits: refuse long before it could
         // wrap (a huge partition could otherwise map one frame 2^32 times).
         constexpr uint32_t kMaxFrameMappings = 1u << 30;
-        for (uint64_t i = 0; i < pages; i++)
+        for (uint64_t i = 0; i < pages; i++) {
+            poll_long_loop(i);
             if (frame_info(region_frame(r, first + i)).ref_count >= kMaxFrameMappings) return Err::NoMemory;
+        }
         // One editor call per physically contiguous run of the region.
         Status result = Status::success();
         TlbFlush flush;
@@ -187,6 +191,7 @@ Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req) {
             uint64_t run = 1;
             const Mfn start = region_frame(r, first + done);
             while (done + run < pages && region_frame(r, first + done + run) == start + run) run++;
+            if (uncached(flags)) flush_frames(to_phys(start), run << PAGE_SHIFT);
             auto m = editor.map(req.va + (done << PAGE_SHIFT), to_phys(start), run << PAGE_SHIFT,
                                 PteFlags(flags), opt);
             if (m) {
@@ -203,7 +208,10 @@ Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req) {
                 if (u) flush.needed |= u->needed;
             }
         } else {
-            for (uint64_t i = 0; i < pages; i++) frame_info(region_frame(r, first + i)).ref_count++;
+            for (uint64_t i = 0; i < pages; i++) {
+                poll_long_loop(i);
+                frame_info(region_frame(r, first + i)).ref_count++;
+            }
         }
         shootdown(as, flush, req.va, req.size);
         return result;

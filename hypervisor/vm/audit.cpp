@@ -23,7 +23,10 @@ struct Audit {
 template <typename Fn> void for_each_partition_frame(Domain& d, Fn fn) {
     for (uint32_t head = d.block_head; head != FRAME_NIL; head = frame_info(Mfn(head)).prev) {
         const uint64_t n = uint64_t{1} << frame_info(Mfn(head)).order;
-        for (uint64_t i = 0; i < n; i++) fn(Mfn(head + i));
+        for (uint64_t i = 0; i < n; i++) {
+            poll_long_loop(i);
+            fn(Mfn(head + i));
+        }
     }
 }
 
@@ -39,6 +42,7 @@ void check_mappings(Audit& a, AddressSpace& as) {
         if (nx && !(entry & pte::NX) && !(entry & pte::SW1)) a.fail("executable beyond the region's rights", va, entry);
         const Mfn first = Pte(entry).leaf_addr(level).mfn();
         for (uint64_t k = 0; k < level_span(level) / PAGE_SIZE; k++) {
+            poll_long_loop(k);
             const Mfn m = first + k;
             if (!frame_in_table(m)) {
                 a.fail("mapping of a frame outside RAM", va, m.raw());
@@ -64,6 +68,7 @@ uint64_t vm_audit(Domain& d) {
     for (AddressSpace* as = d.aspaces; as; as = as->next) check_mappings(a, *as);
     for (MemRegion* r = d.regions; r; r = r->next)
         for (uint64_t i = 0; i < r->pages; i++) {
+            poll_long_loop(i);
             const Mfn m = region_frame(*r, i);
             if (!frame_in_table(m) || frame_info(m).owner != d.id) {
                 a.fail("region frame the domain does not own", i, m.raw());

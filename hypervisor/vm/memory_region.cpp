@@ -25,6 +25,7 @@ uint64_t index_frames(uint64_t pages) {
 // of kChunkPages aligned, contiguous, unmapped frames go back as chunks.
 void give_back(Domain& d, MemRegion& r, uint64_t filled, uint64_t lists) {
     for (uint64_t i = 0; i < filled;) {
+        poll_long_loop(i);
         Mfn first(mfn_slot(r, i));
         if (i % kChunkPages == 0 && filled - i >= kChunkPages && first.raw() % kChunkPages == 0) {
             bool whole = true;
@@ -110,6 +111,7 @@ Result<MemRegion*> region_create(Domain& d, uint64_t pages) {
         }
     }
     while (ok && filled < pages) {
+        arch::tlb_serve_requests(); // zeroing takes a while (vm_internal.hpp: poll_long_loop)
         if (filled % kChunkPages == 0 && pages - filled >= kChunkPages) {
             if (auto chunk = domain_alloc_chunk(d)) {
                 for (uint64_t k = 0; k < kChunkPages; k++)
@@ -131,6 +133,7 @@ Result<MemRegion*> region_create(Domain& d, uint64_t pages) {
         return Err::NoMemory;
     }
     for (uint64_t i = 0; i < pages; i++) {
+        poll_long_loop(i);
         FrameInfo& f = frame_info(Mfn(mfn_slot(*r, i)));
         f.type = PageType::Memory;
         f.ref_count = 0;

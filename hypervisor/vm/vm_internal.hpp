@@ -11,6 +11,29 @@
 
 namespace virtue::vm_detail {
 
+// Per-frame loops can run long (a region may have 2^20 frames, a 1 GiB
+// leaf covers 2^18) and the hypervisor runs with interrupts off: every
+// 4096 frames they answer the TLB shootdown requests other CPUs may be
+// waiting for, so that only the calling CPU (whose domain pays for the
+// time) waits for them.
+inline void poll_long_loop(uint64_t i) {
+    if ((i & 4095) == 4095) arch::tlb_serve_requests();
+}
+
+// Cache-disabled or write-through user mappings of partition RAM, which the
+// hypervisor's direct map covers write-back: the frames' cache lines are
+// written back and invalidated when such a mapping is made (the zeroes the
+// hypervisor wrote may still sit in a cache, and an uncached read would see
+// what the frame held before) and when it goes (a later write-back mapping
+// must not hit lines filled before the uncached writes).
+inline bool uncached(uint64_t leaf_flags) { return leaf_flags & (pte::PCD | pte::PWT); }
+inline void flush_frames(PhysAddr pa, uint64_t bytes) {
+    for (uint64_t off = 0; off < bytes; off += PAGE_SIZE) {
+        arch::clflush_range(arch::phys_ptr<void>(pa + off), PAGE_SIZE);
+        poll_long_loop(off >> PAGE_SHIFT);
+    }
+}
+
 // Frames that may be reused only after a TLB shootdown (page tables other
 // CPUs may still walk, frames they may still reach), linked through
 // FrameInfo::next.

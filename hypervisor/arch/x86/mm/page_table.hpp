@@ -248,19 +248,27 @@ void PageTableEditor<Policy>::widen(uint64_t& entry, PteFlags leaf, Job& job) {
 // level down that translate exactly as it did.
 template <PageTablePolicy Policy>
 void PageTableEditor<Policy>::split(uint64_t* table, unsigned i, unsigned level, Job& job) {
-    const Pte old(table[i]);
     const PhysAddr t = take(job.stash);
     uint64_t* child = policy_.table_ptr(t);
     const unsigned sub = level - 1;
-    uint64_t attrs = old.raw() & pte::LEAF_ATTRS;
-    if (sub == 1)
-        attrs |= (old.raw() & pte::PAT_LARGE) ? pte::PAT_4K : 0;
-    else
-        attrs |= pte::PS | (old.raw() & pte::PAT_LARGE);
-    const uint64_t base = old.leaf_addr(level).raw();
-    for (unsigned j = 0; j < 512; ++j) child[j] = (base + j * level_span(sub)) | attrs;
-    table[i] = Pte::make_table(t, table_attrs(old.leaf_flags())).raw();
-    note_change(job, old);
+    uint64_t seen = __atomic_load_n(&table[i], __ATOMIC_RELAXED);
+    for (;;) {
+        const Pte old(seen);
+        uint64_t attrs = old.raw() & pte::LEAF_ATTRS;
+        if (sub == 1)
+            attrs |= (old.raw() & pte::PAT_LARGE) ? pte::PAT_4K : 0;
+        else
+            attrs |= pte::PS | (old.raw() & pte::PAT_LARGE);
+        const uint64_t base = old.leaf_addr(level).raw();
+        for (unsigned j = 0; j < 512; ++j) child[j] = (base + j * level_span(sub)) | attrs;
+        // A CPU may set the accessed or dirty bit of the large leaf while
+        // it is copied: install the table only over the value copied.
+        const uint64_t table_entry = Pte::make_table(t, table_attrs(old.leaf_flags())).raw();
+        if (__atomic_compare_exchange_n(&table[i], &seen, table_entry, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            note_change(job, old);
+            return;
+        }
+    }
 }
 
 template <PageTablePolicy Policy>
@@ -333,9 +341,11 @@ Status PageTableEditor<Policy>::unmap_walk(uint64_t* table, unsigned level, uint
             // a hole: nothing to do
         } else if (e.is_leaf(level) && whole) {
             if constexpr (pass == Pass::Commit) {
-                table[i] = 0;
-                note_change(job, e);
-                if (job.removed) job.removed(job.removed_ctx, e.leaf_addr(level), span, e.leaf_flags());
+                // Exchanged: the flags reported include a dirty bit set
+                // up to the last moment.
+                const Pte gone(__atomic_exchange_n(&table[i], uint64_t{0}, __ATOMIC_ACQ_REL));
+                note_change(job, gone);
+                if (job.removed) job.removed(job.removed_ctx, gone.leaf_addr(level), span, gone.leaf_flags());
             }
         } else if (e.is_leaf(level)) {
             if constexpr (pass == Pass::Count) {
@@ -393,7 +403,11 @@ Status PageTableEditor<Policy>::protect_walk(uint64_t* table, unsigned level, ui
                 // unchanged: no split needed either
             } else if (whole) {
                 if constexpr (pass == Pass::Commit) {
-                    table[i] = updated;
+                    // Keep accessed/dirty bits a CPU sets meanwhile.
+                    uint64_t seen = e.raw();
+                    while (!__atomic_compare_exchange_n(&table[i], &seen, (seen & ~PROTECT_ATTRS) | job.flags.raw(),
+                                                        false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+                    }
                     note_change(job, e);
                 }
             } else if constexpr (pass == Pass::Count) {

@@ -53,6 +53,15 @@ inline void invlpg(uint64_t va) { asm volatile("invlpg (%0)" : : "r"(va) : "memo
 inline void flush_tlb_local() { write_cr3(read_cr3()); }
 
 inline void cpu_relax() { asm volatile("pause" ::: "memory"); }
+
+// Writes back and invalidates the cache lines of [p, p + bytes) (64-byte
+// lines, as on every x86-64 CPU with CLFLUSH), ordered after earlier stores
+// and before later ones.
+inline void clflush_range(void* p, uint64_t bytes) {
+    asm volatile("mfence" ::: "memory");
+    for (uint64_t off = 0; off < bytes; off += 64) asm volatile("clflush (%0)" ::"r"(static_cast<char*>(p) + off) : "memory");
+    asm volatile("mfence" ::: "memory");
+}
 inline void halt() { asm volatile("hlt" ::: "memory"); }
 inline void irq_disable() { asm volatile("cli" ::: "memory"); }
 inline void irq_enable() { asm volatile("sti" ::: "memory"); }
