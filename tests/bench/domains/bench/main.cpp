@@ -126,8 +126,17 @@ void memory_figures(uint64_t cyc_per_us) {
         virtue::snprintf(what, sizeof what, "dirty-bit query and clear over 1 GiB in %s", kind);
         report(what, measure_slow(5, [&] { as.read_bits(kVa, k1G, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, bitmap); }),
                cyc_per_us);
+        uint64_t t0 = rdtsc();
         check(as.unmap(kVa, k1G), "unmap 1 GiB");
+        virtue::snprintf(what, sizeof what, "unmap of 1 GiB in %s (one run)", kind);
+        report(what, rdtsc() - t0, cyc_per_us);
     }
+    // The longest a single call runs: creating (and zeroing) a region is
+    // linear in its frames; 4 GiB is the largest region.
+    report("memory_create+close of 16 MiB (4096 frames, zeroed)", measure_slow(5, [&] {
+               virtue::Memory m;
+               check(virtue::Memory::create(4096, m), "memory_create 16 MiB");
+           }), cyc_per_us);
 }
 
 int64_t return_zero(void*) { return 0; }
