@@ -19,6 +19,14 @@ uint32_t next_generation(uint32_t g) {
 
 void kobject_ref(KObject& o) { __atomic_fetch_add(&o.refs, 1, __ATOMIC_RELAXED); }
 
+bool kobject_try_ref(KObject& o) {
+    uint32_t refs = __atomic_load_n(&o.refs, __ATOMIC_ACQUIRE);
+    do {
+        if (refs == 0) return false;
+    } while (!__atomic_compare_exchange_n(&o.refs, &refs, refs + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    return true;
+}
+
 void kobject_unref(KObject& o) {
     if (__atomic_sub_fetch(&o.refs, 1, __ATOMIC_ACQ_REL) == 0 && o.destroy) o.destroy(&o);
 }

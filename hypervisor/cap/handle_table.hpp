@@ -39,6 +39,7 @@ enum class ObjType : uint8_t {
     AddressSpace,
     MemoryRegion,
     Timer,
+    EventChannel,
     Test, // unit tests only
 };
 
@@ -52,6 +53,9 @@ struct KObject {
 };
 void kobject_ref(KObject& o);
 void kobject_unref(KObject& o); // destroy() at zero
+// A reference unless the object is already on its way to destroy() (for
+// tables that name objects without holding references).
+bool kobject_try_ref(KObject& o);
 
 // Rights common to every object type; types add their own above bit 8.
 inline constexpr uint32_t RIGHT_DUPLICATE = 1u << 0; // may be duplicated

@@ -292,6 +292,9 @@ void domain_kill(Domain& d, int64_t status, const char* reason) {
         sched_set_paused(d, false);
     }
     __atomic_fetch_add(&d.refs, 1, __ATOMIC_ACQ_REL); // threads may leave meanwhile
+    // Its event channels close now (peers see it), inside this hold: no
+    // port of a domain whose last reference is gone is ever linked.
+    evtchn_domain_dying(d);
     {
         // Slots hold threads not yet destroyed (a thread being destroyed
         // waits for this lock to leave its slot).

@@ -20,6 +20,7 @@
 #include "cap/handle_table.hpp"
 #include "domain/kernel_stack.hpp"
 #include "domain/thread.hpp"
+#include "event/evtchn.hpp"
 #include "lib/addr.hpp"
 #include "lib/result.hpp"
 #include "lib/spinlock.hpp"
@@ -70,6 +71,9 @@ struct Domain {
     uint32_t aspace_count = 0;
     MemRegion* regions = nullptr;     // all live ones (under mm_lock)
     bool tearing_down = false;           // last reference gone: objects skip per-frame work
+
+    // Event channels (event/evtchn.hpp): ports, the shared_info page.
+    EventTable events;
 
     // Handles (cap/handle_table.hpp): one partition frame of slots.
     SpinLock handles_lock;

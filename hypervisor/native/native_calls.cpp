@@ -9,6 +9,7 @@
 #include "console/console.hpp"
 #include "domain/domain.hpp"
 #include "domain/fault.hpp"
+#include "event/evtchn.hpp"
 #include "lib/string.hpp"
 #include "mm/memory.hpp"
 #include "native/user_memory.hpp"
@@ -153,6 +154,11 @@ static_assert(static_cast<uint32_t>(ObjType::Thread) == VIRTUE_OBJ_THREAD);
 static_assert(static_cast<uint32_t>(ObjType::AddressSpace) == VIRTUE_OBJ_ADDRESS_SPACE);
 static_assert(static_cast<uint32_t>(ObjType::MemoryRegion) == VIRTUE_OBJ_MEMORY);
 static_assert(static_cast<uint32_t>(ObjType::Timer) == VIRTUE_OBJ_TIMER);
+static_assert(static_cast<uint32_t>(ObjType::EventChannel) == VIRTUE_OBJ_EVTCHN);
+static_assert(static_cast<uint32_t>(PortState::Interdomain) == VIRTUE_EVTCHN_INTERDOMAIN &&
+              static_cast<uint32_t>(PortState::Unbound) == VIRTUE_EVTCHN_UNBOUND &&
+              static_cast<uint32_t>(PortState::Ipi) == VIRTUE_EVTCHN_IPI &&
+              static_cast<uint32_t>(PortState::Closed) == VIRTUE_EVTCHN_CLOSED && VIRTUE_DOMID_SELF == DOMID_SELF);
 static_assert(kThreadPriorityDefault == VIRTUE_PRIORITY_DEFAULT);
 static_assert(kMaxThreadsPerDomain == 64); // native.toml says so
 static_assert(RIGHT_DUPLICATE == VIRTUE_RIGHT_DUPLICATE && RIGHT_TRANSFER == VIRTUE_RIGHT_TRANSFER);
@@ -225,6 +231,7 @@ using AspaceRef = HandleRef<AddressSpace, ObjType::AddressSpace>;
 using MemoryRef = HandleRef<MemRegion, ObjType::MemoryRegion>;
 using ThreadRef = HandleRef<Thread, ObjType::Thread>;
 using TimerRef = HandleRef<Timer, ObjType::Timer>;
+using PortRef = HandleRef<EventPort, ObjType::EventChannel>;
 
 constexpr uint32_t kMemoryRights = VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_READ |
                                    VIRTUE_RIGHT_WRITE | VIRTUE_RIGHT_EXECUTE | VIRTUE_RIGHT_MAP;
@@ -233,6 +240,7 @@ constexpr uint32_t kAspaceRights = VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFE
 constexpr uint32_t kThreadRights =
     VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_READ | VIRTUE_RIGHT_WRITE;
 constexpr uint32_t kTimerRights = kThreadRights;
+constexpr uint32_t kPortRights = kThreadRights;
 
 // Hands the creator's reference of a new object to a new handle (or
 // destroys the object if the table is full).
@@ -596,6 +604,61 @@ int64_t call_fault_wait(uint64_t deadline_ns, uint64_t info) {
 
 // ---- Timers and waiting ----
 
+// ---- Event channels ----
+
+namespace {
+int64_t port_errno(Err e) {
+    switch (e) {
+    case Err::Range: return -XEN_ENOSPC;
+    case Err::NoMemory: return -XEN_ENOMEM;
+    case Err::NotFound: return -XEN_ESRCH;
+    default: return -XEN_EINVAL;
+    }
+}
+
+// DOMID_SELF and the caller's own id name the caller; other reserved ids
+// name nobody.
+Result<domid_t> remote_domain(uint64_t domid) {
+    if (domid == DOMID_SELF) return caller().id;
+    if (domid >= DOMID_FIRST_RESERVED) return Err::InvalidArgument;
+    return static_cast<domid_t>(domid);
+}
+
+int64_t publish_port(Result<EventPort*> p) {
+    if (!p) return port_errno(p.error());
+    return publish((*p)->kobj, kPortRights);
+}
+} // namespace
+
+int64_t call_evtchn_alloc_unbound(uint64_t remote_domid) {
+    auto remote = remote_domain(remote_domid);
+    if (!remote) return -XEN_EINVAL;
+    return publish_port(evtchn_alloc_unbound(caller(), *remote));
+}
+
+int64_t call_evtchn_bind_interdomain(uint64_t remote_domid, uint64_t remote_port) {
+    auto remote = remote_domain(remote_domid);
+    if (!remote || remote_port == 0 || remote_port >= kMaxEventPorts) return -XEN_EINVAL;
+    return publish_port(evtchn_bind_interdomain(caller(), *remote, static_cast<evtchn_port_t>(remote_port)));
+}
+
+int64_t call_evtchn_bind_ipi() { return publish_port(evtchn_bind_ipi(caller(), 0)); }
+
+int64_t call_evtchn_send(uint64_t port) {
+    PortRef p(port, VIRTUE_RIGHT_WRITE);
+    if (p.error()) return p.error();
+    return evtchn_send(*p) ? 0 : -XEN_EINVAL;
+}
+
+int64_t call_evtchn_status(uint64_t port, uint64_t status) {
+    if (status & 3) return -XEN_EINVAL;
+    PortRef p(port, VIRTUE_RIGHT_READ);
+    if (p.error()) return p.error();
+    EventPortStatus st = evtchn_status(*p);
+    virtue_evtchn_status out{st.port, static_cast<uint32_t>(st.state), st.remote_domid, st.remote_port, st.vcpu, 0};
+    return copy_to_user(status, &out, sizeof out);
+}
+
 int64_t call_timer_create() {
     auto t = timer_create(caller());
     if (!t) return -XEN_ENOMEM;
@@ -634,7 +697,7 @@ int64_t call_wait_any(uint64_t handles, uint64_t count, uint64_t deadline_ns) {
                 break;
             }
             ObjType type = q->type;
-            if (type != ObjType::Thread && type != ObjType::Timer) {
+            if (type != ObjType::Thread && type != ObjType::Timer && type != ObjType::EventChannel) {
                 result = -XEN_ENODEV;
                 break;
             }
@@ -644,8 +707,9 @@ int64_t call_wait_any(uint64_t handles, uint64_t count, uint64_t deadline_ns) {
                 break;
             }
             objs[held] = *o;
-            waits[held] = type == ObjType::Thread ? &container_of_kobj<Thread>(*o).events
-                                                  : &container_of_kobj<Timer>(*o).events;
+            waits[held] = type == ObjType::Thread  ? &container_of_kobj<Thread>(*o).events
+                          : type == ObjType::Timer ? &container_of_kobj<Timer>(*o).events
+                                                   : &evtchn_waitable(container_of_kobj<EventPort>(*o));
         }
     }
     if (result == 0) {

@@ -20,7 +20,7 @@ inline std::string build_dir() {
 
 // Boots tests/configs/<config>.dts with every test image available as a
 // module ("test", "spinner", "fuzzer", "hello", "memory-test", "thread-test",
-// "two-process", "gc-barrier").
+// "two-process", "gc-barrier", "evtchn-test").
 inline BootResult boot_config(const std::string& config, int smp = 1, int timeout_s = 90, int mem_mib = 256,
                               const std::string& console_input = "", const std::string& extra_cmdline = "") {
     BootSpec spec;
@@ -39,7 +39,8 @@ inline BootResult boot_config(const std::string& config, int smp = 1, int timeou
                     {b + "/domains/memory-test.elf", "memory-test"},
                     {b + "/domains/thread-test.elf", "thread-test"},
                     {b + "/domains/two-process.elf", "two-process"},
-                    {b + "/domains/gc-barrier.elf", "gc-barrier"}};
+                    {b + "/domains/gc-barrier.elf", "gc-barrier"},
+                    {b + "/domains/evtchn-test.elf", "evtchn-test"}};
     BootResult r = boot(spec);
     BOOST_TEST_MESSAGE(r.console);
     return r;

@@ -140,6 +140,39 @@ class Timer : public Handle {
     int64_t cancel() const { return sys::timer_cancel(get()); }
 };
 
+// An event-channel port (Xen's event channels, named by a handle). The
+// channel closes with its last handle.
+//
+//   virtue::EventChannel ch;
+//   virtue::EventChannel::alloc_unbound(peer_domid, ch);  // tell the peer ch.port()
+//   ch.wait(VIRTUE_DEADLINE_NONE);                         // peer connected / sent
+//   ch.send();
+class EventChannel : public Handle {
+  public:
+    using Handle::Handle;
+    static int64_t alloc_unbound(uint64_t remote_domid, EventChannel& out) {
+        return adopt(sys::evtchn_alloc_unbound(remote_domid), out);
+    }
+    static int64_t bind_interdomain(uint64_t remote_domid, uint64_t remote_port, EventChannel& out) {
+        return adopt(sys::evtchn_bind_interdomain(remote_domid, remote_port), out);
+    }
+    static int64_t bind_ipi(EventChannel& out) { return adopt(sys::evtchn_bind_ipi(), out); }
+    int64_t send() const { return sys::evtchn_send(get()); }
+    int64_t status(virtue_evtchn_status& st) const { return sys::evtchn_status(get(), &st); }
+    // Its port number (what a peer binds to), or a negated errno.
+    int64_t port() const {
+        virtue_evtchn_status st{};
+        int64_t rc = status(st);
+        return rc < 0 ? rc : st.port;
+    }
+    // Waits for an event (or a hang-up): 0, or -ETIMEDOUT / -EAGAIN.
+    int64_t wait(uint64_t deadline_ns) const {
+        uint64_t h = get();
+        int64_t rc = sys::wait_any(&h, 1, deadline_ns);
+        return rc > 0 ? 0 : rc;
+    }
+};
+
 // Blocks until one of the handles is ready (index) or the deadline
 // (-ETIMEDOUT).
 inline int64_t wait_any(const uint64_t* handles, uint64_t count, uint64_t deadline_ns) {

@@ -1,0 +1,313 @@
+// Event channels (event/evtchn.hpp).
+#include "event/evtchn.hpp"
+
+#include "arch/cpu.hpp"
+#include "arch/paging.hpp"
+#include "domain/domain.hpp"
+#include "event/two_level.hpp"
+#include "mm/memory.hpp"
+
+namespace virtue {
+namespace {
+
+static_assert(kMaxEventPorts <= two_level::kMaxPorts);
+static_assert(kPortsPerBucket * sizeof(EventPort*) == PAGE_SIZE);
+
+EventPort& port_of(KObject* o) {
+    return *reinterpret_cast<EventPort*>(reinterpret_cast<char*>(o) - offsetof(EventPort, kobj));
+}
+
+// Ready for a native wait: an event (consumed by the wait that reports
+// it), or a change it must see (the port closed, or its peer went).
+bool port_ready(Waitable& w, bool consume) {
+    EventPort& p = *reinterpret_cast<EventPort*>(reinterpret_cast<char*>(&w) - offsetof(EventPort, events));
+    if (p.closed) return true;
+    if (p.hangup) {
+        if (consume) p.hangup = false;
+        return true;
+    }
+    shared_info& s = *p.domain->events.shared; // exists: the port got a number
+    return consume ? two_level::consume(s, p.port) : two_level::ready(s, p.port);
+}
+
+// Both tables locked in a fixed order (lower domid first), interrupts off.
+class PairLock {
+  public:
+    PairLock(Domain& a, Domain& b) : flags_(arch::irq_save()) {
+        first_ = &a;
+        second_ = &b == &a ? nullptr : &b;
+        if (second_ && second_->id < first_->id) {
+            Domain* t = first_;
+            first_ = second_;
+            second_ = t;
+        }
+        first_->events.lock.lock();
+        if (second_) second_->events.lock.lock();
+    }
+    ~PairLock() {
+        if (second_) second_->events.lock.unlock();
+        first_->events.lock.unlock();
+        arch::irq_restore(flags_);
+    }
+    PairLock(const PairLock&) = delete;
+    PairLock& operator=(const PairLock&) = delete;
+
+  private:
+    uint64_t flags_;
+    Domain* first_;
+    Domain* second_;
+};
+
+EventPort** slot_locked(EventTable& t, uint32_t port) {
+    if (port == 0 || port >= kMaxEventPorts) return nullptr;
+    EventPort** bucket = t.buckets[port / kPortsPerBucket];
+    return bucket ? &bucket[port % kPortsPerBucket] : nullptr;
+}
+
+EventPort* lookup_locked(EventTable& t, uint32_t port) {
+    EventPort** s = slot_locked(t, port);
+    return s ? *s : nullptr;
+}
+
+// Gives p the lowest free port number of d (Xen does the same), taking the
+// shared page and the bucket from the partition when first needed.
+Status reserve_locked(Domain& d, EventPort& p) {
+    EventTable& t = d.events;
+    if (t.dead) return Err::NotFound;
+    if (!t.shared) {
+        auto frame = domain_alloc_frame(d); // zeroed: nothing pending, nothing masked
+        if (!frame) return Err::NoMemory;
+        t.shared = arch::phys_ptr<shared_info>(to_phys(*frame));
+    }
+    for (uint32_t port = 1; port < kMaxEventPorts; port++) {
+        EventPort**& bucket = t.buckets[port / kPortsPerBucket];
+        if (!bucket) {
+            auto frame = domain_alloc_frame(d);
+            if (!frame) return Err::NoMemory;
+            bucket = arch::phys_ptr<EventPort*>(to_phys(*frame));
+        }
+        EventPort*& s = bucket[port % kPortsPerBucket];
+        if (s) continue;
+        s = &p;
+        p.port = port;
+        t.open++;
+        return Status::success();
+    }
+    return Err::Range;
+}
+
+// Sets q pending and wakes its native waiters. Called with the table lock
+// of the sending port's domain, which keeps q linked (and its domain and
+// shared page alive).
+void deliver(EventPort& q) {
+    shared_info& s = *q.domain->events.shared;
+    vcpu_info& v = s.vcpu_info[q.notify_vcpu < XEN_LEGACY_MAX_VCPUS ? q.notify_vcpu : 0];
+    auto how = two_level::set_pending(s, v, q.port);
+    if (how == two_level::Delivery::AlreadyPending || how == two_level::Delivery::Masked) return;
+    IrqLockGuard guard(q.events.lock);
+    if (q.events.waiters) q.events.wake_all_locked();
+}
+
+// Marks p closed for its waiters (and wakes them).
+void mark_closed(EventPort& p) {
+    IrqLockGuard guard(p.events.lock);
+    p.closed = true;
+    p.events.wake_all_locked();
+}
+
+// The other end of p went: p waits for that domain again (as in Xen).
+void hang_up_locked(EventPort& p, domid_t gone) {
+    p.state = PortState::Unbound;
+    p.peer = nullptr;
+    p.remote_domid = gone;
+    IrqLockGuard guard(p.events.lock);
+    p.hangup = true;
+    p.events.wake_all_locked();
+}
+
+// Frees p's number, under its domain's table lock.
+void release_locked(EventPort& p) {
+    EventTable& t = p.domain->events;
+    if (EventPort** s = slot_locked(t, p.port); s && *s == &p) *s = nullptr;
+    two_level::clear(*t.shared, p.port);
+    t.open--;
+    p.state = PortState::Closed;
+}
+
+void destroy_port(KObject* o) {
+    EventPort& p = port_of(o);
+    evtchn_close(p);
+    __atomic_fetch_sub(&p.domain->overhead_bytes, heap_footprint(sizeof(EventPort)), __ATOMIC_RELAXED);
+    p.~EventPort();
+    (void)heap_free(&p);
+}
+
+Result<EventPort*> new_port(Domain& d) {
+    auto mem = heap_alloc(sizeof(EventPort));
+    if (!mem) return mem.error();
+    EventPort* p = new (*mem) EventPort();
+    p->domain = &d;
+    p->kobj.destroy = destroy_port;
+    p->events.ready = port_ready;
+    __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(EventPort)), __ATOMIC_RELAXED);
+    return p;
+}
+
+// A port that never got a number.
+void discard(EventPort* p) {
+    p->closed = true;
+    kobject_unref(p->kobj);
+}
+
+} // namespace
+
+Result<EventPort*> evtchn_alloc_unbound(Domain& d, domid_t remote) {
+    auto p = new_port(d);
+    if (!p) return p.error();
+    {
+        IrqLockGuard guard(d.events.lock);
+        if (Status s = reserve_locked(d, **p); !s) {
+            discard(*p);
+            return s.error();
+        }
+        (*p)->state = PortState::Unbound;
+        (*p)->remote_domid = remote;
+    }
+    return *p;
+}
+
+Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_port_t remote_port) {
+    Domain* rd = &d;
+    if (remote != d.id) {
+        auto got = domain_get(remote);
+        if (!got) return Err::NotFound;
+        rd = *got;
+    }
+    Result<EventPort*> result = Err::InvalidArgument;
+    if (auto p = new_port(d); !p) {
+        result = p.error();
+    } else {
+        Status s = Status::success();
+        {
+            PairLock locks(d, *rd);
+            EventPort* rp = lookup_locked(rd->events, remote_port);
+            if (rd->events.dead) s = Err::NotFound;
+            else if (!rp || rp->state != PortState::Unbound || rp->remote_domid != d.id) s = Err::InvalidArgument;
+            else s = reserve_locked(d, **p);
+            if (s) {
+                EventPort& lp = **p;
+                lp.state = rp->state = PortState::Interdomain;
+                lp.peer = rp;
+                rp->peer = &lp;
+                lp.remote_domid = rd->id;
+                rp->remote_domid = d.id;
+                deliver(lp); // as Xen: the new end starts pending
+            }
+        }
+        if (s) result = *p;
+        else {
+            discard(*p);
+            result = s.error();
+        }
+    }
+    if (rd != &d) domain_put(*rd);
+    return result;
+}
+
+Result<EventPort*> evtchn_bind_ipi(Domain& d, uint32_t vcpu) {
+    auto p = new_port(d);
+    if (!p) return p.error();
+    {
+        IrqLockGuard guard(d.events.lock);
+        if (Status s = reserve_locked(d, **p); !s) {
+            discard(*p);
+            return s.error();
+        }
+        (*p)->state = PortState::Ipi;
+        (*p)->notify_vcpu = vcpu;
+    }
+    return *p;
+}
+
+Status evtchn_send(EventPort& p) {
+    IrqLockGuard guard(p.domain->events.lock);
+    switch (p.state) {
+    case PortState::Interdomain:
+        deliver(*p.peer);
+        return Status::success();
+    case PortState::Ipi:
+        deliver(p);
+        return Status::success();
+    case PortState::Unbound:
+        return Status::success(); // nobody listens yet: dropped, as in Xen
+    case PortState::Closed:
+        break;
+    }
+    return Err::InvalidArgument;
+}
+
+EventPortStatus evtchn_status(EventPort& p) {
+    IrqLockGuard guard(p.domain->events.lock);
+    EventPortStatus st{p.state, p.state == PortState::Closed ? 0 : p.port, DOMID_INVALID, 0, p.notify_vcpu};
+    if (p.state == PortState::Unbound || p.state == PortState::Interdomain) st.remote_domid = p.remote_domid;
+    if (p.state == PortState::Interdomain) st.remote_port = p.peer->port;
+    return st;
+}
+
+void evtchn_close(EventPort& p) {
+    Domain& d = *p.domain;
+    for (;;) {
+        Domain* rd = nullptr;
+        {
+            IrqLockGuard guard(d.events.lock);
+            if (p.state == PortState::Closed) break;
+            if (p.state != PortState::Interdomain || p.peer->domain == &d) {
+                if (p.state == PortState::Interdomain) hang_up_locked(*p.peer, d.id);
+                release_locked(p);
+                break;
+            }
+            // Both tables are needed, in domid order: hold the peer's
+            // domain while the locks are retaken.
+            rd = p.peer->domain;
+            __atomic_fetch_add(&rd->refs, 1, __ATOMIC_ACQ_REL);
+        }
+        bool done = false;
+        {
+            PairLock locks(d, *rd);
+            if (p.state != PortState::Interdomain || p.peer->domain != rd) {
+                // Changed meanwhile (the peer closed first): look again.
+            } else {
+                hang_up_locked(*p.peer, d.id);
+                release_locked(p);
+                done = true;
+            }
+        }
+        domain_put(*rd);
+        if (done) break;
+    }
+    mark_closed(p);
+}
+
+Waitable& evtchn_waitable(EventPort& p) { return p.events; }
+
+void evtchn_domain_dying(Domain& d) {
+    {
+        IrqLockGuard guard(d.events.lock);
+        d.events.dead = true;
+    }
+    // Native ports stay objects while handles name them; their channels
+    // close now. (The table holds no references: close each by number.)
+    for (uint32_t port = 1; port < kMaxEventPorts; port++) {
+        EventPort* p;
+        {
+            IrqLockGuard guard(d.events.lock);
+            p = lookup_locked(d.events, port);
+            if (p && !kobject_try_ref(p->kobj)) p = nullptr; // being destroyed: that closes it
+        }
+        if (!p) continue;
+        evtchn_close(*p);
+        kobject_unref(p->kobj);
+    }
+}
+
+} // namespace virtue

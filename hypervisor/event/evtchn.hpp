@@ -1,0 +1,119 @@
+// Event channels: Xen's asynchronous notifications between and within
+// domains, implemented once for both hypercall families (issue 5).
+//
+// A port is a number in a domain's port space (1..kMaxEventPorts-1; 0 is
+// never used, as in Xen) bound to an EventPort object. States follow Xen's
+// EVTCHNSTAT_*: Unbound (waiting for one named domain to connect),
+// Interdomain (connected to a port of another domain, or of the same one),
+// Ipi (loops back to the domain itself), Closed. Pending and mask bits live
+// in the domain's shared_info page (the 2-level ABI, event/two_level.hpp),
+// so a Xen PV guest reads them unchanged; native domains name ports by
+// handles and wait for them with wait_any (ready: pending and not masked,
+// or closed / hung up).
+//
+// Permission checks happen at binding (who may connect to an unbound port);
+// sending is a lock of the sender's own port table and a few atomic bit
+// operations on the receiver's page.
+//
+// Lifetime: an EventPort is a KObject. A port created through the native
+// family lives as long as its handles: the last one closes the channel. (The
+// Xen family will keep one reference per open port in the table instead,
+// dropped by EVTCHNOP_close.) A closed port keeps its object while handles
+// name it, answers every call with -EINVAL and is always ready to waits.
+// When a domain dies every port of it closes: an interdomain peer goes back
+// to Unbound (waiting for the dead domain, as in Xen) and its waiters wake
+// ("hung up").
+//
+// Locking: each domain's EventTable::lock guards its port table and the
+// state of its ports; binding or closing an interdomain channel takes both
+// domains' locks, the lower domid first. A port's Waitable lock (native
+// waiters, `hangup`) comes after them, then the CPU locks. Holding a
+// domain's table lock keeps the peers of its ports (and their domains)
+// alive: unlinking needs both locks.
+#pragma once
+
+#include <stdint.h>
+#include <xen/event_channel.h>
+#include <xen/xen.h>
+
+#include "cap/handle_table.hpp"
+#include "lib/result.hpp"
+#include "lib/spinlock.hpp"
+#include "sched/wait.hpp"
+
+namespace virtue {
+
+struct Domain;
+
+inline constexpr uint32_t kMaxEventPorts = 1024; // per domain, as Xen's default for guests
+inline constexpr uint32_t kPortsPerBucket = 512;  // one partition frame of pointers
+
+enum class PortState : uint8_t {
+    Closed = EVTCHNSTAT_closed,
+    Unbound = EVTCHNSTAT_unbound,
+    Interdomain = EVTCHNSTAT_interdomain,
+    Ipi = EVTCHNSTAT_ipi,
+};
+
+struct EventPort {
+    KObject kobj{ObjType::EventChannel, 1, nullptr};
+    Waitable events;           // native waiters
+    Domain* domain = nullptr;
+    evtchn_port_t port = 0;    // meaningful while not Closed
+    PortState state = PortState::Closed;
+    domid_t remote_domid = DOMID_INVALID; // Unbound: who may connect; Interdomain: the peer's domain
+    EventPort* peer = nullptr;            // Interdomain
+    uint32_t notify_vcpu = 0;
+    bool closed = false;       // under events.lock too: waits see it
+    bool hangup = false;       // under events.lock: the peer went; reported once by a wait
+};
+
+// Per domain (Domain::events).
+struct EventTable {
+    SpinLock lock;
+    shared_info* shared = nullptr;                       // a partition frame, from the first port
+    EventPort** buckets[kMaxEventPorts / kPortsPerBucket] = {};
+    uint32_t open = 0;                                   // ports not Closed
+    bool dead = false;                                   // the domain is dying: no new ports
+};
+
+// New ports of d, each returned with the caller's reference (the native
+// family hands it to a handle). Err::Range: d has kMaxEventPorts-1 ports;
+// Err::NoMemory: no partition frame for the tables; Err::NotFound: d is dying.
+// An unbound port that `remote` (a domid, possibly d's own) may connect to.
+Result<EventPort*> evtchn_alloc_unbound(Domain& d, domid_t remote);
+// Connects to port `remote_port` of domain `remote` (d itself allowed),
+// which must be unbound for d. Err::NotFound: no such live domain;
+// Err::InvalidArgument: no such port, or not unbound for d. Both ends start
+// pending (Xen: the new local port is set pending).
+Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_port_t remote_port);
+// A port whose events loop back to d.
+Result<EventPort*> evtchn_bind_ipi(Domain& d, uint32_t vcpu);
+
+// Sends on p (a port of d): Interdomain sets the peer pending, Ipi sets p
+// itself pending, Unbound drops the event (as Xen). Err::InvalidArgument if
+// p is closed.
+Status evtchn_send(EventPort& p);
+
+struct EventPortStatus {
+    PortState state;
+    evtchn_port_t port;
+    domid_t remote_domid;        // Unbound, Interdomain
+    evtchn_port_t remote_port;   // Interdomain
+    uint32_t vcpu;
+};
+EventPortStatus evtchn_status(EventPort& p);
+
+// Closes the channel (idempotent): the peer goes back to Unbound and its
+// waiters wake; this port's waiters wake too.
+void evtchn_close(EventPort& p);
+
+// The Waitable of a port, for wait_any.
+Waitable& evtchn_waitable(EventPort& p);
+
+// Domain death: closes every port and refuses new ones. Then, when the
+// domain is freed, evtchn_domain_free drops what is left (its tables are
+// partition frames and go with the partition).
+void evtchn_domain_dying(Domain& d);
+
+} // namespace virtue

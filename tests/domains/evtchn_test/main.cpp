@@ -1,0 +1,268 @@
+// evtchn-test: event channels between and inside native domains (issue 5),
+// driven by its bootargs, for the integration tests and the benchmarks.
+// Lines it prints:
+//
+//   checks          "check <label>: ok|FAIL ..." for every call's success and
+//                   error paths, then "evtchn: <n> checks, <m> failed"
+//   serve=N peer=D  opens an unbound port for domain D (the domain's first
+//                   port: number 1), answers N events with N events; prints
+//                   "serve: <N> round trips, <c> cycles each" (the cycles
+//                   from the first event to the last answer, per trip)
+//   ping=N peer=D   binds to port 1 of domain D (retrying while D is not up)
+//                   and sends N events, each after the answer to the last;
+//                   prints "ping: <N> round trips, <c> cycles each, <f> failures"
+//   victim peer=D   binds to port 1 of D, sends 3 events, then ends its
+//                   domain with status 7 while still connected
+//   survivor=K peer=D  opens port 1 for D, takes K events, then waits for
+//                   the hang-up; prints "survivor: <k> events, then peer
+//                   gone: state <s> remote <r>" and the status after
+// then "evtchn-test: done" and status 0 (1 if anything failed).
+#include <stdlib.h>
+#include <string.h>
+#include <xen/errno.h>
+
+#include <virtue/sdk.hpp>
+
+#include "../checks.hpp"
+
+namespace {
+
+using virtue::print;
+namespace sys = virtue::sys;
+using test_domains::Checks;
+
+constexpr uint64_t kMs = 1'000'000;
+bool g_failed = false;
+uint64_t g_peer = VIRTUE_DOMID_SELF;
+
+uint64_t now() { return static_cast<uint64_t>(sys::system_time()); }
+
+inline uint64_t rdtsc() {
+    uint32_t lo, hi;
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t{hi} << 32) | lo;
+}
+
+uint64_t own_domid() {
+    virtue_domain_info info{};
+    sys::domain_info(&info);
+    return info.domain_id;
+}
+
+uint64_t foreign_of(uint64_t h) { return (h & ~(0x7fffull << 40)) | (((h >> 40) + 1) & 0x7fff) << 40; }
+
+void do_checks() {
+    Checks c;
+    const int64_t einval = -XEN_EINVAL, esrch = -XEN_ESRCH, ebadf = -XEN_EBADF, exdev = -XEN_EXDEV,
+                  enodev = -XEN_ENODEV, eacces = -XEN_EACCES, efault = -XEN_EFAULT;
+    const uint64_t me = own_domid();
+
+    // alloc_unbound, status
+    virtue::EventChannel a;
+    c.expect("alloc_unbound_self", virtue::EventChannel::alloc_unbound(VIRTUE_DOMID_SELF, a), 0);
+    virtue_evtchn_status st{};
+    c.expect("status", a.status(st), 0);
+    c.expect("status_port_is_1", st.port, 1);
+    c.expect("status_unbound", st.state, VIRTUE_EVTCHN_UNBOUND);
+    c.expect("status_unbound_for_self", st.remote_domid, me);
+    virtue_handle_info hi{};
+    c.expect("query", a.query(hi), 0);
+    c.expect("query_type", hi.type, VIRTUE_OBJ_EVTCHN);
+    c.expect("alloc_reserved_domid", sys::evtchn_alloc_unbound(0x7ff1), einval);
+    c.expect("alloc_huge_domid", sys::evtchn_alloc_unbound(1ull << 40), einval);
+    c.expect("send_unbound_dropped", a.send(), 0);
+    c.expect("unbound_not_ready", a.wait(0), -XEN_ETIMEDOUT);
+
+    // bind_interdomain to our own unbound port (Xen allows DOMID_SELF)
+    virtue::EventChannel b;
+    c.expect("bind_self", virtue::EventChannel::bind_interdomain(VIRTUE_DOMID_SELF, 1, b), 0);
+    c.expect("bind_status", b.status(st), 0);
+    c.expect("bind_state", st.state, VIRTUE_EVTCHN_INTERDOMAIN);
+    c.expect("bind_remote_port", st.remote_port, 1);
+    c.expect("bind_local_port", st.port, 2);
+    c.expect("new_end_starts_pending", b.wait(0), 0);
+    c.expect("pending_consumed", b.wait(0), -XEN_ETIMEDOUT);
+    c.expect("a_now_interdomain", a.status(st) == 0 && st.state == VIRTUE_EVTCHN_INTERDOMAIN && st.remote_port == 2, 1);
+    c.expect("bind_twice", sys::evtchn_bind_interdomain(VIRTUE_DOMID_SELF, 1), einval);
+    c.expect("bind_port_0", sys::evtchn_bind_interdomain(VIRTUE_DOMID_SELF, 0), einval);
+    c.expect("bind_port_huge", sys::evtchn_bind_interdomain(VIRTUE_DOMID_SELF, 1u << 20), einval);
+    c.expect("bind_port_free", sys::evtchn_bind_interdomain(VIRTUE_DOMID_SELF, 900), einval);
+    c.expect("bind_no_domain", sys::evtchn_bind_interdomain(4000, 1), esrch);
+    c.expect("bind_reserved_domain", sys::evtchn_bind_interdomain(0x7ff2, 1), einval);
+    // An unbound port for another domain cannot be taken by this one.
+    virtue::EventChannel other;
+    c.expect("alloc_for_other", virtue::EventChannel::alloc_unbound(me + 1, other), 0);
+    c.expect("bind_not_for_me", sys::evtchn_bind_interdomain(VIRTUE_DOMID_SELF, other.port()), einval);
+
+    // send both ways; events merge while pending
+    c.expect("send_a", a.send(), 0);
+    c.expect("send_a_again", a.send(), 0);
+    c.expect("b_ready", b.wait(0), 0);
+    c.expect("merged", b.wait(0), -XEN_ETIMEDOUT);
+    c.expect("send_b", b.send(), 0);
+    uint64_t hs[2] = {a.get(), b.get()};
+    c.expect("wait_any_index", sys::wait_any(hs, 2, now() + 1000 * kMs), 0);
+
+    // ipi loops back
+    virtue::EventChannel ipi;
+    c.expect("bind_ipi", virtue::EventChannel::bind_ipi(ipi), 0);
+    c.expect("ipi_status", ipi.status(st) == 0 && st.state == VIRTUE_EVTCHN_IPI, 1);
+    c.expect("ipi_idle", ipi.wait(0), -XEN_ETIMEDOUT);
+    c.expect("ipi_send", ipi.send(), 0);
+    c.expect("ipi_ready", ipi.wait(0), 0);
+
+    // handles: rights and types
+    virtue::Handle ro, wo;
+    c.expect("dup_read_only", a.duplicate(VIRTUE_RIGHT_READ, ro), 0);
+    c.expect("dup_write_only", a.duplicate(VIRTUE_RIGHT_WRITE, wo), 0);
+    c.expect("send_without_write", sys::evtchn_send(ro.get()), eacces);
+    c.expect("status_without_read", sys::evtchn_status(wo.get(), &st), eacces);
+    uint64_t wo_h = wo.get();
+    c.expect("wait_without_read", sys::wait_any(&wo_h, 1, 0), eacces);
+    c.expect("send_bad_handle", sys::evtchn_send(0), ebadf);
+    c.expect("send_foreign_handle", sys::evtchn_send(foreign_of(a.get())), exdev);
+    virtue::Timer t;
+    virtue::Timer::create(t);
+    c.expect("send_timer", sys::evtchn_send(t.get()), enodev);
+    c.expect("status_timer", sys::evtchn_status(t.get(), &st), enodev);
+    c.expect("status_unaligned",
+             sys::evtchn_status(a.get(), reinterpret_cast<virtue_evtchn_status*>(reinterpret_cast<uint64_t>(&st) + 2)),
+             einval);
+    c.expect("status_kernel_ptr", sys::evtchn_status(a.get(), reinterpret_cast<virtue_evtchn_status*>(0xffff800000000000ull)),
+             efault);
+
+    // Closing one end: the other goes back to unbound (for us) and its
+    // waiters see the hang-up once.
+    b.reset();
+    c.expect("peer_closed_ready", a.wait(0), 0);
+    c.expect("peer_closed_once", a.wait(0), -XEN_ETIMEDOUT);
+    c.expect("after_close_status", a.status(st) == 0 && st.state == VIRTUE_EVTCHN_UNBOUND && st.remote_domid == me, 1);
+    c.expect("after_close_send", a.send(), 0);
+    // Port 2 is free again: a new bind gets it back, and port 1 is
+    // connectable again.
+    c.expect("rebind", virtue::EventChannel::bind_interdomain(VIRTUE_DOMID_SELF, 1, b), 0);
+    c.expect("rebind_port", b.port(), 2);
+
+    // The handle table runs out before the 1023 ports do: nothing leaks.
+    virtue::EventChannel many[130];
+    unsigned made = 0;
+    int64_t rc = 0;
+    for (auto& m : many) {
+        rc = virtue::EventChannel::bind_ipi(m);
+        if (rc < 0) break;
+        made++;
+    }
+    c.expect("exhaust_handles", rc, -XEN_EMFILE);
+    c.expect_true("made_some", made > 50);
+    for (auto& m : many) m.reset();
+    c.expect("ports_back_after_close", virtue::EventChannel::bind_ipi(many[0]), 0);
+    c.expect_true("lowest_free_port_reused", many[0].port() <= 5);
+
+    print("evtchn: %u checks, %u failed\n", c.total, c.failed);
+    if (c.failed) g_failed = true;
+}
+
+// Binds to port 1 of the peer, retrying while it is not there yet.
+int64_t connect(virtue::EventChannel& ch) {
+    int64_t rc = -XEN_ESRCH;
+    for (int tries = 0; tries < 5000; tries++) {
+        rc = virtue::EventChannel::bind_interdomain(g_peer, 1, ch);
+        if (rc == 0) return ch.wait(now() + 1000 * kMs); // the new end starts pending
+        sys::sleep_until(now() + 1 * kMs);
+    }
+    return rc;
+}
+
+void do_serve(unsigned long n) {
+    virtue::EventChannel ch;
+    if (int64_t rc = virtue::EventChannel::alloc_unbound(g_peer, ch); rc < 0 || ch.port() != 1) {
+        print("serve: alloc_unbound failed: %lld\n", static_cast<long long>(rc));
+        g_failed = true;
+        return;
+    }
+    uint64_t t0 = 0;
+    unsigned long done = 0;
+    for (; done < n; done++) {
+        if (ch.wait(now() + 10'000 * kMs) != 0) break;
+        if (done == 0) t0 = rdtsc();
+        ch.send();
+    }
+    uint64_t cycles = done > 1 ? (rdtsc() - t0) / (done - 1) : 0;
+    print("serve: %lu round trips, %llu cycles each\n", done, static_cast<unsigned long long>(cycles));
+    if (done != n) g_failed = true;
+}
+
+void do_ping(unsigned long n) {
+    virtue::EventChannel ch;
+    if (int64_t rc = connect(ch); rc != 0) {
+        print("ping: cannot connect: %lld\n", static_cast<long long>(rc));
+        g_failed = true;
+        return;
+    }
+    unsigned long failures = 0;
+    uint64_t t0 = rdtsc();
+    for (unsigned long i = 0; i < n; i++) {
+        if (ch.send() != 0) failures++;
+        if (ch.wait(now() + 10'000 * kMs) != 0) failures++;
+    }
+    uint64_t cycles = n ? (rdtsc() - t0) / n : 0;
+    print("ping: %lu round trips, %llu cycles each, %lu failures\n", n, static_cast<unsigned long long>(cycles),
+          failures);
+    if (failures) g_failed = true;
+}
+
+void do_victim() {
+    virtue::EventChannel ch;
+    if (connect(ch) != 0) {
+        print("victim: cannot connect\n");
+        sys::exit(1);
+    }
+    for (int i = 0; i < 3; i++) {
+        ch.send();
+        sys::sleep_until(now() + 20 * kMs); // separate events, not merged
+    }
+    print("victim: dies connected\n");
+    sys::exit(7);
+}
+
+void do_survivor(unsigned long k) {
+    virtue::EventChannel ch;
+    if (virtue::EventChannel::alloc_unbound(g_peer, ch) < 0) {
+        g_failed = true;
+        return;
+    }
+    unsigned long events = 0;
+    virtue_evtchn_status st{};
+    for (;;) {
+        if (ch.wait(now() + 10'000 * kMs) != 0) break;
+        ch.status(st);
+        if (st.state != VIRTUE_EVTCHN_INTERDOMAIN) break; // hung up
+        events++;
+    }
+    print("survivor: %lu events, then peer gone: state %u remote %u\n", events, st.state, st.remote_domid);
+    if (events != k || st.state != VIRTUE_EVTCHN_UNBOUND || st.remote_domid != g_peer) g_failed = true;
+    // Sending into the void is dropped, not an error.
+    if (ch.send() != 0) g_failed = true;
+}
+
+} // namespace
+
+int main() {
+    for (size_t i = 0; i < virtue::arg_count(); i++)
+        if (!strncmp(virtue::arg(i), "peer=", 5)) g_peer = strtoul(virtue::arg(i) + 5, nullptr, 0);
+    for (size_t i = 0; i < virtue::arg_count(); i++) {
+        const char* w = virtue::arg(i);
+        if (!strncmp(w, "peer=", 5)) continue;
+        if (!strcmp(w, "checks")) do_checks();
+        else if (!strncmp(w, "serve=", 6)) do_serve(strtoul(w + 6, nullptr, 0));
+        else if (!strncmp(w, "ping=", 5)) do_ping(strtoul(w + 5, nullptr, 0));
+        else if (!strcmp(w, "victim")) do_victim();
+        else if (!strncmp(w, "survivor=", 9)) do_survivor(strtoul(w + 9, nullptr, 0));
+        else {
+            print("evtchn-test: unknown action '%s'\n", w);
+            return 2;
+        }
+    }
+    print("evtchn-test: done\n");
+    return g_failed ? 1 : 0;
+}

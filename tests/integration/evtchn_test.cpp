@@ -1,0 +1,52 @@
+// Event channels (issue 5) end to end: tests/configs/evtchn.dts,
+// evtchn_pingpong.dts and evtchn_death.dts with tests/domains/evtchn_test.
+#include <boost/test/unit_test.hpp>
+
+#include <regex>
+#include <string>
+
+#include "domain_boot.hpp"
+
+using namespace virtue::test;
+
+BOOST_AUTO_TEST_SUITE(event_channels)
+
+BOOST_AUTO_TEST_CASE(evtchn_calls_succeed_and_refuse) {
+    BootResult r = boot_config("evtchn", 2, 120);
+    require_clean_end(r);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(evtchn\) evtchn: [1-9]\d* checks, 0 failed)")));
+    BOOST_TEST(!std::regex_search(r.console, std::regex(R"(\(evtchn\) check .*FAIL)")));
+    BOOST_TEST(ended(r, "evtchn").status == 0);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(witness\) errors: [1-9]\d* checks, 0 failed)")));
+    BOOST_TEST(ended(r, "witness").status == 0);
+    check_reclaimed(r, 2);
+}
+
+namespace {
+void check_pingpong(int cpus) {
+    BootResult r = boot_config("evtchn_pingpong", cpus, 240);
+    require_clean_end(r);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(client\) ping: 20000 round trips, \d+ cycles each, 0 failures)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(server\) serve: 20000 round trips, \d+ cycles each)")));
+    BOOST_TEST(ended(r, "server").status == 0);
+    BOOST_TEST(ended(r, "client").status == 0);
+    check_reclaimed(r, 2);
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(ping_pong_between_two_domains_on_one_cpu) { check_pingpong(1); }
+BOOST_AUTO_TEST_CASE(ping_pong_between_two_domains_on_two_cpus) { check_pingpong(2); }
+
+// The victim dies connected: the survivor's port goes back to unbound
+// (waiting for the dead domain), its wait wakes, and every frame returns.
+BOOST_AUTO_TEST_CASE(a_dying_peer_closes_the_channel) {
+    BootResult r = boot_config("evtchn_death", 2, 120);
+    require_clean_end(r);
+    BOOST_TEST(r.contains("(victim) victim: dies connected"));
+    BOOST_TEST(ended(r, "victim").status == 7);
+    BOOST_TEST(r.contains("(survivor) survivor: 3 events, then peer gone: state 1 remote 21"));
+    BOOST_TEST(ended(r, "survivor").status == 0);
+    check_reclaimed(r, 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,1 @@
+# Event channels: the 2-level ABI's bit logic (header only).
