@@ -40,6 +40,7 @@ enum class ObjType : uint8_t {
     MemoryRegion,
     Timer,
     EventChannel,
+    GrantMapping,
     Test, // unit tests only
 };
 

@@ -61,6 +61,7 @@ void release_partition(Domain& d) {
         for (uint64_t i = 0; i < (uint64_t{1} << fi.order); i++) {
             FrameInfo& f = frame_info(Mfn(head + i));
             f.ref_count = 0;
+            f.type_count = 0;
             f.type = PageType::None;
             f.flags &= static_cast<uint8_t>(~FRAME_ORPHAN);
             f.reserved1 = 0;
@@ -295,6 +296,7 @@ void domain_kill(Domain& d, int64_t status, const char* reason) {
     // Its event channels close now (peers see it), inside this hold: no
     // port of a domain whose last reference is gone is ever linked.
     evtchn_domain_dying(d);
+    grant_domain_dying(d);
     {
         // Slots hold threads not yet destroyed (a thread being destroyed
         // waits for this lock to leave its slot).

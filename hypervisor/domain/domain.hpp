@@ -21,6 +21,7 @@
 #include "domain/kernel_stack.hpp"
 #include "domain/thread.hpp"
 #include "event/evtchn.hpp"
+#include "grant/grant_table.hpp"
 #include "lib/addr.hpp"
 #include "lib/result.hpp"
 #include "lib/spinlock.hpp"
@@ -74,6 +75,8 @@ struct Domain {
 
     // Event channels (event/evtchn.hpp): ports, the shared_info page.
     EventTable events;
+    // Grant table (grant/grant_table.hpp), and this domain's mappings of grants.
+    GrantTable grants;
 
     // Handles (cap/handle_table.hpp): one partition frame of slots.
     SpinLock handles_lock;

@@ -22,10 +22,7 @@ EventPort& port_of(KObject* o) {
 bool port_ready(Waitable& w, bool consume) {
     EventPort& p = *reinterpret_cast<EventPort*>(reinterpret_cast<char*>(&w) - offsetof(EventPort, events));
     if (p.closed) return true;
-    if (p.hangup) {
-        if (consume) p.hangup = false;
-        return true;
-    }
+    if (p.hangup) return true; // level: until a new peer connects
     shared_info& s = *p.domain->events.shared; // exists: the port got a number
     return consume ? two_level::consume(s, p.port) : two_level::ready(s, p.port);
 }
@@ -125,9 +122,12 @@ void hang_up_locked(EventPort& p, domid_t gone) {
     p.events.wake_all_locked();
 }
 
-// Frees p's number, under its domain's table lock.
+// Frees p's number, under its domain's table lock. Waits see `closed`
+// before the number can be reused, so a stale waiter never consumes the
+// next port's event.
 void release_locked(EventPort& p) {
     EventTable& t = p.domain->events;
+    mark_closed(p);
     if (EventPort** s = slot_locked(t, p.port); s && *s == &p) *s = nullptr;
     two_level::clear(*t.shared, p.port);
     t.open--;
@@ -153,7 +153,8 @@ Result<EventPort*> new_port(Domain& d) {
     return p;
 }
 
-// A port that never got a number.
+// A port that never got a number (called without the table lock: the
+// destroy path takes it).
 void discard(EventPort* p) {
     p->closed = true;
     kobject_unref(p->kobj);
@@ -164,14 +165,18 @@ void discard(EventPort* p) {
 Result<EventPort*> evtchn_alloc_unbound(Domain& d, domid_t remote) {
     auto p = new_port(d);
     if (!p) return p.error();
+    Status s = Status::success();
     {
         IrqLockGuard guard(d.events.lock);
-        if (Status s = reserve_locked(d, **p); !s) {
-            discard(*p);
-            return s.error();
+        s = reserve_locked(d, **p);
+        if (s) {
+            (*p)->state = PortState::Unbound;
+            (*p)->remote_domid = remote;
         }
-        (*p)->state = PortState::Unbound;
-        (*p)->remote_domid = remote;
+    }
+    if (!s) {
+        discard(*p); // outside the lock: its destroy takes it
+        return s.error();
     }
     return *p;
 }
@@ -197,6 +202,10 @@ Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_por
             if (s) {
                 EventPort& lp = **p;
                 lp.state = rp->state = PortState::Interdomain;
+                {
+                    IrqLockGuard w(rp->events.lock);
+                    rp->hangup = false; // a new peer: the old one's hang-up is over
+                }
                 lp.peer = rp;
                 rp->peer = &lp;
                 lp.remote_domid = rd->id;
@@ -217,14 +226,18 @@ Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_por
 Result<EventPort*> evtchn_bind_ipi(Domain& d, uint32_t vcpu) {
     auto p = new_port(d);
     if (!p) return p.error();
+    Status s = Status::success();
     {
         IrqLockGuard guard(d.events.lock);
-        if (Status s = reserve_locked(d, **p); !s) {
-            discard(*p);
-            return s.error();
+        s = reserve_locked(d, **p);
+        if (s) {
+            (*p)->state = PortState::Ipi;
+            (*p)->notify_vcpu = vcpu;
         }
-        (*p)->state = PortState::Ipi;
-        (*p)->notify_vcpu = vcpu;
+    }
+    if (!s) {
+        discard(*p); // outside the lock: its destroy takes it
+        return s.error();
     }
     return *p;
 }

@@ -9,13 +9,14 @@
 // in the domain's shared_info page (the 2-level ABI, event/two_level.hpp),
 // so a Xen PV guest reads them unchanged; native domains name ports by
 // handles and wait for them with wait_any (ready: pending and not masked,
-// or closed / hung up).
+// or closed, or hung up — level-triggered until a new peer connects).
 //
 // Permission checks happen at binding (who may connect to an unbound port);
 // sending is a lock of the sender's own port table and a few atomic bit
 // operations on the receiver's page.
 //
-// Lifetime: an EventPort is a KObject. A port created through the native
+// Lifetime: an EventPort is a KObject; it does not hold its domain, so its
+// handles must stay in that domain (port handles carry no RIGHT_TRANSFER). A port created through the native
 // family lives as long as its handles: the last one closes the channel. (The
 // Xen family will keep one reference per open port in the table instead,
 // dropped by EVTCHNOP_close.) A closed port keeps its object while handles
@@ -65,7 +66,7 @@ struct EventPort {
     EventPort* peer = nullptr;            // Interdomain
     uint32_t notify_vcpu = 0;
     bool closed = false;       // under events.lock too: waits see it
-    bool hangup = false;       // under events.lock: the peer went; reported once by a wait
+    bool hangup = false;       // under events.lock: the peer went (until a new one connects)
 };
 
 // Per domain (Domain::events).
@@ -84,8 +85,8 @@ struct EventTable {
 Result<EventPort*> evtchn_alloc_unbound(Domain& d, domid_t remote);
 // Connects to port `remote_port` of domain `remote` (d itself allowed),
 // which must be unbound for d. Err::NotFound: no such live domain;
-// Err::InvalidArgument: no such port, or not unbound for d. Both ends start
-// pending (Xen: the new local port is set pending).
+// Err::InvalidArgument: no such port, or not unbound for d. The new local
+// end starts pending (as in Xen); the remote end does not.
 Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_port_t remote_port);
 // A port whose events loop back to d.
 Result<EventPort*> evtchn_bind_ipi(Domain& d, uint32_t vcpu);

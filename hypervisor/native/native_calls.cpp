@@ -10,6 +10,7 @@
 #include "domain/domain.hpp"
 #include "domain/fault.hpp"
 #include "event/evtchn.hpp"
+#include "grant/grant_table.hpp"
 #include "lib/string.hpp"
 #include "mm/memory.hpp"
 #include "native/user_memory.hpp"
@@ -155,6 +156,8 @@ static_assert(static_cast<uint32_t>(ObjType::AddressSpace) == VIRTUE_OBJ_ADDRESS
 static_assert(static_cast<uint32_t>(ObjType::MemoryRegion) == VIRTUE_OBJ_MEMORY);
 static_assert(static_cast<uint32_t>(ObjType::Timer) == VIRTUE_OBJ_TIMER);
 static_assert(static_cast<uint32_t>(ObjType::EventChannel) == VIRTUE_OBJ_EVTCHN);
+static_assert(static_cast<uint32_t>(ObjType::GrantMapping) == VIRTUE_OBJ_GRANT_MAPPING);
+static_assert(kMaxGrants == VIRTUE_MAX_GRANTS);
 static_assert(static_cast<uint32_t>(PortState::Interdomain) == VIRTUE_EVTCHN_INTERDOMAIN &&
               static_cast<uint32_t>(PortState::Unbound) == VIRTUE_EVTCHN_UNBOUND &&
               static_cast<uint32_t>(PortState::Ipi) == VIRTUE_EVTCHN_IPI &&
@@ -191,6 +194,7 @@ int64_t vm_errno(Err e) {
     case Err::NotFound: return -XEN_ENOENT;
     case Err::Permission: return -XEN_EACCES;
     case Err::NoMemory: return -XEN_ENOMEM;
+    case Err::Busy: return -XEN_EBUSY;
     default: return -XEN_EINVAL;
     }
 }
@@ -240,7 +244,8 @@ constexpr uint32_t kAspaceRights = VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFE
 constexpr uint32_t kThreadRights =
     VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_READ | VIRTUE_RIGHT_WRITE;
 constexpr uint32_t kTimerRights = kThreadRights;
-constexpr uint32_t kPortRights = kThreadRights;
+// No RIGHT_TRANSFER: a port does not hold its domain (event/evtchn.hpp).
+constexpr uint32_t kPortRights = VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_READ | VIRTUE_RIGHT_WRITE;
 
 // Hands the creator's reference of a new object to a new handle (or
 // destroys the object if the table is full).
@@ -657,6 +662,73 @@ int64_t call_evtchn_status(uint64_t port, uint64_t status) {
     EventPortStatus st = evtchn_status(*p);
     virtue_evtchn_status out{st.port, static_cast<uint32_t>(st.state), st.remote_domid, st.remote_port, st.vcpu, 0};
     return copy_to_user(status, &out, sizeof out);
+}
+
+// ---- Grants ----
+
+namespace {
+constexpr uint32_t kMappingRights = VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_READ;
+constexpr uint32_t kMaxCopyOps = 64;
+} // namespace
+
+int64_t call_grant_access(uint64_t memory, uint64_t page, uint64_t remote_domid, uint64_t flags) {
+    if (flags & ~uint64_t{VIRTUE_GRANT_READONLY}) return -XEN_EINVAL;
+    const bool readonly = flags & VIRTUE_GRANT_READONLY;
+    auto remote = remote_domain(remote_domid);
+    if (!remote) return -XEN_EINVAL;
+    MemoryRef mem(memory, VIRTUE_RIGHT_MAP | VIRTUE_RIGHT_READ | (readonly ? 0 : VIRTUE_RIGHT_WRITE));
+    if (mem.error()) return mem.error();
+    auto ref = grant_access(caller(), *mem, page, *remote, readonly);
+    if (ref) return *ref;
+    switch (ref.error()) {
+    case Err::Range: return -XEN_ENOSPC;
+    case Err::NoMemory: return -XEN_ENOMEM;
+    case Err::NotFound: return -XEN_ESRCH;
+    default: return -XEN_EINVAL;
+    }
+}
+
+int64_t call_grant_end(uint64_t ref) {
+    if (ref >= kMaxGrants) return -XEN_EINVAL;
+    Status s = grant_end(caller(), static_cast<grant_ref_t>(ref));
+    return s ? 0 : s.error() == Err::Busy ? -XEN_EBUSY : -XEN_EINVAL;
+}
+
+int64_t call_grant_map(uint64_t remote_domid, uint64_t ref, uint64_t aspace, uint64_t va, uint64_t flags) {
+    if (flags & ~uint64_t{VIRTUE_GRANT_READONLY}) return -XEN_EINVAL;
+    auto remote = remote_domain(remote_domid);
+    if (!remote || ref >= kMaxGrants) return -XEN_EINVAL;
+    AspaceRef as(aspace, VIRTUE_RIGHT_MAP);
+    if (as.error()) return as.error();
+    auto m = grant_map(caller(), *remote, static_cast<grant_ref_t>(ref), *as, va, flags & VIRTUE_GRANT_READONLY);
+    if (!m) {
+        switch (m.error()) {
+        case Err::NotFound: return -XEN_ESRCH;
+        case Err::Permission: return -XEN_EPERM;
+        case Err::Busy: return -XEN_EBUSY;
+        default: return vm_errno(m.error());
+        }
+    }
+    return publish((*m)->kobj, kMappingRights);
+}
+
+int64_t call_grant_copy(uint64_t ops, uint64_t count) {
+    if (count == 0 || count > kMaxCopyOps || (ops & 7)) return -XEN_EINVAL;
+    Domain& d = caller();
+    for (uint64_t i = 0; i < count; i++) {
+        const uint64_t at = ops + i * sizeof(virtue_grant_copy);
+        virtue_grant_copy op;
+        if (int64_t r = copy_from_user(&op, at, sizeof op); r < 0) return r;
+        int16_t status;
+        if ((op.flags & ~uint32_t{VIRTUE_GRANT_COPY_TO_REMOTE}) || op.ref >= kMaxGrants) status = GNTST_general_error;
+        else if (auto remote = remote_domain(op.remote_domid); !remote) status = GNTST_bad_domain;
+        else
+            status = grant_copy_one(d, *remote, op.ref, op.remote_offset, op.local_va, op.length,
+                                    op.flags & VIRTUE_GRANT_COPY_TO_REMOTE);
+        const int32_t st = status;
+        if (int64_t r = copy_to_user(at + offsetof(virtue_grant_copy, status), &st, sizeof st); r < 0) return r;
+    }
+    return 0;
 }
 
 int64_t call_timer_create() {

@@ -45,6 +45,7 @@ struct DropCtx {
 };
 void drop_refs(void* ctx, PhysAddr pa, uint64_t bytes, PteFlags flags) {
     auto* c = static_cast<DropCtx*>(ctx);
+    if (flags.raw() & pte::SW2) return; // a grant mapping: the grant counts it
     if (uncached(flags.raw())) flush_frames(pa, bytes);
     for (uint64_t off = 0; off < bytes; off += PAGE_SIZE) {
         poll_long_loop(off >> PAGE_SHIFT);
@@ -55,7 +56,7 @@ void drop_refs(void* ctx, PhysAddr pa, uint64_t bytes, PteFlags flags) {
                       static_cast<unsigned>(f.type), f.ref_count);
             continue;
         }
-        if (--f.ref_count == 0 && (f.flags & FRAME_ORPHAN)) {
+        if (--f.ref_count == 0 && f.type_count == 0 && (f.flags & FRAME_ORPHAN)) {
             f.flags &= static_cast<uint8_t>(~FRAME_ORPHAN);
             f.type = PageType::None;
             c->deferred->push(m);
@@ -221,6 +222,9 @@ Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req) {
 Status aspace_unmap(AddressSpace& as, uint64_t va, uint64_t size) {
     TRY(check_user_range(va, size));
     return edit(as, [&](Editor& editor, Deferred& deferred) -> Status {
+        bool granted = false;
+        (void)editor.visit_leaves(va, size, [&](uint64_t, uint64_t* e, unsigned) { granted |= (*e & pte::SW2) != 0; });
+        if (granted) return Err::Busy; // a grant mapping goes with its handle
         DropCtx ctx{as.domain, &deferred};
         auto r = editor.unmap(va, size, drop_refs, &ctx);
         if (!r) return r.error();
@@ -301,6 +305,31 @@ Result<uint64_t> aspace_read_bits(AddressSpace& as, uint64_t va, uint64_t size, 
     });
     if (!result) return result.error();
     return set;
+}
+
+Status aspace_map_foreign(AddressSpace& as, uint64_t va, Mfn frame, bool writable) {
+    TRY(check_user_range(va, PAGE_SIZE));
+    uint64_t flags = pte::US | pte::SW2 | (writable ? pte::RW | pte::SW0 : 0);
+    if (arch::paging_features().nx) flags |= pte::NX;
+    return edit(as, [&](Editor& editor, Deferred&) -> Status {
+        bool busy = false;
+        (void)editor.visit_leaves(va, PAGE_SIZE, [&](uint64_t, uint64_t*, unsigned) { busy = true; });
+        if (busy) return Err::Exists;
+        auto r = editor.map(va, to_phys(frame), PAGE_SIZE, PteFlags(flags), MapOptions{false});
+        if (!r) return r.error();
+        shootdown(as, *r, va, PAGE_SIZE);
+        return Status::success();
+    });
+}
+
+void aspace_unmap_foreign(AddressSpace& as, uint64_t va) {
+    if (as.domain->tearing_down) return; // its tables go whole
+    (void)edit(as, [&](Editor& editor, Deferred&) -> Status {
+        // A whole 4 KiB leaf: nothing splits, so this cannot fail.
+        auto r = editor.unmap(va, PAGE_SIZE);
+        if (r) shootdown(as, *r, va, PAGE_SIZE);
+        return Status::success();
+    });
 }
 
 Status aspace_map_boot_frame(AddressSpace& as, uint64_t va, Mfn m, uint64_t prot) {

@@ -85,6 +85,21 @@ Status aspace_protect(AddressSpace& as, uint64_t va, uint64_t size, uint64_t pro
 Result<uint64_t> aspace_read_bits(AddressSpace& as, uint64_t va, uint64_t size, uint64_t flags,
                                   uint64_t user_bitmap);
 
+// Grant mappings (grant/grant_table.hpp): a 4 KiB leaf of a frame of
+// another domain (or a granted frame of this one), marked pte::SW2 and not
+// counted in ref_counts; aspace_unmap refuses ranges holding one.
+// Err::Fault / InvalidArgument (va), Err::Exists (mapped), Err::NoMemory.
+Status aspace_map_foreign(AddressSpace& as, uint64_t va, Mfn frame, bool writable);
+void aspace_unmap_foreign(AddressSpace& as, uint64_t va);
+
+// Frames of d named by grants: holds (FrameInfo::type_count) keep a frame
+// whose region was closed until the last grant or foreign mapping of it
+// goes (then it returns to the partition). Each takes d's mm_lock.
+// frame_hold fails (Err::InvalidArgument) if the frame is not a Memory
+// frame of d.
+Status grant_frame_hold(Domain& d, Mfn frame);
+void grant_frame_release(Domain& d, Mfn frame);
+
 // Build time: maps a fresh partition frame at va with protection `prot`
 // (VIRTUE_PROT_*); the frame becomes an orphan Memory frame the domain may
 // later unmap (and so free) or re-protect.

@@ -38,6 +38,15 @@ void check_mappings(Audit& a, AddressSpace& as) {
     (void)editor.visit_leaves(0, arch::USER_LIMIT, [&](uint64_t va, uint64_t* e, unsigned level) {
         const uint64_t entry = *e;
         if (!(entry & pte::US)) a.fail("supervisor leaf in the domain's half", va, entry);
+        if (entry & pte::SW2) {
+            // A grant mapping: one 4 KiB frame held by its grant.
+            const Mfn m = Pte(entry).leaf_addr(level).mfn();
+            if (level != 1) a.fail("grant mapping larger than a page", va, entry);
+            if (!frame_in_table(m) || frame_info(m).type != PageType::Memory || frame_info(m).type_count == 0)
+                a.fail("grant mapping of a frame no grant holds", va, m.raw());
+            if ((entry & pte::RW) && !(entry & pte::SW0)) a.fail("writable beyond the grant", va, entry);
+            return;
+        }
         if ((entry & pte::RW) && !(entry & pte::SW0)) a.fail("writable beyond the region's rights", va, entry);
         if (nx && !(entry & pte::NX) && !(entry & pte::SW1)) a.fail("executable beyond the region's rights", va, entry);
         const Mfn first = Pte(entry).leaf_addr(level).mfn();
@@ -88,7 +97,8 @@ uint64_t vm_audit(Domain& d) {
         if (f.type == PageType::Memory) {
             if (mapped != f.ref_count) a.fail("mapping count differs from the mappings", m.raw(), f.ref_count);
             if ((f.flags & FRAME_ORPHAN) && in_region) a.fail("orphan frame still in a region", m.raw(), 0);
-            if ((f.flags & FRAME_ORPHAN) && f.ref_count == 0) a.fail("orphan frame neither mapped nor freed", m.raw(), 0);
+            if ((f.flags & FRAME_ORPHAN) && f.ref_count == 0 && f.type_count == 0)
+                a.fail("orphan frame neither mapped, granted nor freed", m.raw(), 0);
             if (!(f.flags & FRAME_ORPHAN) && !in_region) a.fail("memory frame in no region", m.raw(), 0);
         } else if (mapped || in_region) {
             a.fail("non-memory frame mapped or in a region", m.raw(), static_cast<uint64_t>(f.type));
@@ -101,7 +111,8 @@ uint64_t vm_audit(Domain& d) {
         uint64_t free = 0;
         auto check_free = [&](Mfn m) {
             const FrameInfo& f = frame_info(m);
-            if (f.type != PageType::None || f.ref_count || f.owner != d.id) a.fail("bad free frame", m.raw(), f.ref_count);
+            if (f.type != PageType::None || f.ref_count || f.type_count || f.owner != d.id)
+                a.fail("bad free frame", m.raw(), f.ref_count);
             free++;
         };
         for (uint32_t h = d.free_head; h != FRAME_NIL && free <= frames; h = frame_info(Mfn(h)).next) check_free(Mfn(h));

@@ -30,7 +30,8 @@ void give_back(Domain& d, MemRegion& r, uint64_t filled, uint64_t lists) {
         if (i % kChunkPages == 0 && filled - i >= kChunkPages && first.raw() % kChunkPages == 0) {
             bool whole = true;
             for (uint64_t k = 0; k < kChunkPages && whole; k++)
-                whole = mfn_slot(r, i + k) == first.raw() + k && frame_info(first + k).ref_count == 0;
+                whole = mfn_slot(r, i + k) == first.raw() + k && frame_info(first + k).ref_count == 0 &&
+                        frame_info(first + k).type_count == 0;
             if (whole) {
                 for (uint64_t k = 0; k < kChunkPages; k++) frame_info(first + k).type = PageType::None;
                 domain_free_chunk(d, first);
@@ -39,7 +40,7 @@ void give_back(Domain& d, MemRegion& r, uint64_t filled, uint64_t lists) {
             }
         }
         FrameInfo& f = frame_info(first);
-        if (f.ref_count) {
+        if (f.ref_count || f.type_count) { // mapped, or held by a grant
             f.flags |= FRAME_ORPHAN;
         } else {
             f.type = PageType::None;
@@ -79,6 +80,29 @@ void region_destroy(KObject* o) {
 }
 
 } // namespace
+
+Status grant_frame_hold(Domain& d, Mfn frame) {
+    MmLock lock(d);
+    if (!frame_in_table(frame)) return Err::InvalidArgument;
+    FrameInfo& f = frame_info(frame);
+    if (f.owner != d.id || f.type != PageType::Memory) return Err::InvalidArgument;
+    f.type_count++;
+    return Status::success();
+}
+
+void grant_frame_release(Domain& d, Mfn frame) {
+    bool free = false;
+    {
+        MmLock lock(d);
+        FrameInfo& f = frame_info(frame);
+        if (--f.type_count == 0 && f.ref_count == 0 && (f.flags & FRAME_ORPHAN)) {
+            f.flags &= static_cast<uint8_t>(~FRAME_ORPHAN);
+            f.type = PageType::None;
+            free = true;
+        }
+    }
+    if (free) domain_free_frame(d, frame);
+}
 
 Mfn region_frame(const MemRegion& r, uint64_t page) {
     return Mfn(mfn_slot(const_cast<MemRegion&>(r), page));

@@ -173,6 +173,18 @@ class EventChannel : public Handle {
     }
 };
 
+// A mapping of a page another domain granted (grant_map); the page is
+// unmapped when the last handle goes. Granting is sys::grant_access /
+// sys::grant_end; copying is sys::grant_copy.
+class GrantMapping : public Handle {
+  public:
+    using Handle::Handle;
+    static int64_t map(uint64_t remote_domid, uint64_t ref, const AddressSpace& as, uint64_t va, uint64_t flags,
+                       GrantMapping& out) {
+        return adopt(sys::grant_map(remote_domid, ref, as.get(), va, flags), out);
+    }
+};
+
 // Blocks until one of the handles is ready (index) or the deadline
 // (-ETIMEDOUT).
 inline int64_t wait_any(const uint64_t* handles, uint64_t count, uint64_t deadline_ns) {
