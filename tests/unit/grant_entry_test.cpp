@@ -7,7 +7,7 @@
 
 using namespace virtue::grant;
 
-BOOST_AUTO_TEST_SUITE(grant_entry)
+BOOST_AUTO_TEST_SUITE(grant_entry_protocol)
 
 BOOST_AUTO_TEST_CASE(pins_follow_the_entry) {
     grant_entry_v1_t e{};
