@@ -18,6 +18,19 @@
 //   survivor=K peer=D  opens port 1 for D, takes K events, then waits for
 //                   the hang-up; prints "survivor: <k> events, then peer
 //                   gone: state <s> remote <r>" and the status after
+//   source=MIB peer=D mode=copy|map [die=P]
+//                   the front end of a shared ring: sends MIB MiB in 4 KiB
+//                   pages through 32 granted buffers (grant refs 9..40,
+//                   read-only for D; the ring page is grant 8, the event
+//                   channel port 1); prints "source: <MIB> MiB sent,
+//                   checksum <x>". With die=P it ends its domain (status 9)
+//                   after P pages, its grants still mapped by the sink.
+//   sink peer=D mode=copy|map
+//                   the back end: takes each page by grant_copy (copy) or
+//                   reads it through a grant mapping (map); prints "sink:
+//                   <MIB> MiB received, checksum <x>, <r> MiB/s", or, when
+//                   the source dies, "sink: source died after <p> pages,
+//                   mapped pages still readable <0|1>"
 // then "evtchn-test: done" and status 0 (1 if anything failed).
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +39,7 @@
 #include <xen/xen.h>
 #include <xen/grant_table.h>
 
+#include <virtue/ring.hpp>
 #include <virtue/sdk.hpp>
 
 #include "../checks.hpp"
@@ -397,20 +411,208 @@ void do_survivor(unsigned long k) {
     if (ch.send() != 0) g_failed = true;
 }
 
+// ---- Bulk transfer through a shared ring ----
+
+struct XferReq {
+    uint32_t ref;  // grant of the page (0: end of transfer)
+    uint32_t len;
+    uint64_t seq;
+};
+struct XferRsp {
+    uint64_t seq;
+    int64_t status;
+};
+using XferRing = virtue::ring::SharedRing<XferReq, XferRsp>;
+
+constexpr uint64_t kRingVa = 0x300000000ull;
+constexpr uint64_t kDataVa = 0x310000000ull;
+constexpr uint32_t kBuffers = 32;
+constexpr uint32_t kRingRef = 8, kFirstDataRef = 9; // the order a fresh domain's grants get
+bool g_map_mode = false;
+uint64_t g_die_after = 0;
+
+uint64_t mix(uint64_t x) { // splitmix64
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+uint64_t fold(uint64_t sum, const volatile uint64_t* words) {
+    for (unsigned i = 0; i < 512; i++) sum = (sum ^ words[i]) * 0x100000001b3ull;
+    return sum;
+}
+
+void do_source(uint64_t mib) {
+    auto fail = [](const char* what, int64_t rc) {
+        print("source: %s failed: %lld\n", what, static_cast<long long>(rc));
+        g_failed = true;
+    };
+    virtue::AddressSpace as;
+    virtue::AddressSpace::self(as);
+    virtue::Memory ring_mem, data;
+    if (int64_t rc = virtue::Memory::create(1, ring_mem); rc < 0) return fail("ring memory", rc);
+    if (int64_t rc = virtue::Memory::create(kBuffers, data); rc < 0) return fail("data memory", rc);
+    as.map(kRingVa, ring_mem, 0, kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE);
+    as.map(kDataVa, data, 0, kBuffers * kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE);
+    virtue::ring::FrontRing<XferReq, XferRsp> front;
+    front.init(reinterpret_cast<XferRing*>(kRingVa), kPage);
+    if (int64_t ref = sys::grant_access(ring_mem.get(), 0, g_peer, 0); ref != kRingRef) return fail("ring grant", ref);
+    for (uint32_t b = 0; b < kBuffers; b++)
+        if (int64_t ref = sys::grant_access(data.get(), b, g_peer, VIRTUE_GRANT_READONLY); ref != kFirstDataRef + b)
+            return fail("data grant", ref);
+    virtue::EventChannel ch;
+    if (int64_t rc = virtue::EventChannel::alloc_unbound(g_peer, ch); rc < 0 || ch.port() != 1) return fail("port", rc);
+    if (int64_t rc = ch.wait(now() + 20'000 * kMs); rc != 0) return fail("sink connecting", rc);
+
+    const uint64_t pages = mib * 256;
+    uint64_t sent = 0, answered = 0, sum = 0xcbf29ce484222325ull;
+    bool ended = false;
+    while (answered < pages || !ended) {
+        // Fill free buffers (at most kBuffers outstanding, answered in order).
+        while (sent < pages && sent - answered < kBuffers && !front.full()) {
+            if (g_die_after && sent == g_die_after) {
+                print("source: dies with %llu pages sent\n", static_cast<unsigned long long>(sent));
+                sys::exit(9);
+            }
+            const uint32_t b = static_cast<uint32_t>(sent % kBuffers);
+            auto* w = reinterpret_cast<volatile uint64_t*>(kDataVa + b * kPage);
+            for (unsigned i = 0; i < 512; i++) w[i] = mix(sent * 512 + i);
+            sum = fold(sum, w);
+            *front.next_request() = XferReq{kFirstDataRef + b, 4096, sent};
+            sent++;
+        }
+        if (sent == pages && answered == pages && !ended && !front.full()) {
+            *front.next_request() = XferReq{0, 0, sent};
+            ended = true;
+        }
+        if (front.push_requests_and_check_notify()) ch.send();
+        XferRsp rsp;
+        bool progressed = false;
+        while (front.take_response(rsp)) {
+            progressed = true;
+            if (rsp.status != 0 || rsp.seq != answered) {
+                print("source: bad response %llu status %lld\n", static_cast<unsigned long long>(rsp.seq),
+                      static_cast<long long>(rsp.status));
+                g_failed = true;
+            }
+            if (rsp.seq < pages) answered++;
+        }
+        if (ended && answered == pages) break;
+        if (!progressed && !front.final_check_for_responses()) {
+            if (ch.wait(now() + 20'000 * kMs) != 0) return fail("waiting for responses", -1);
+        }
+    }
+    print("source: %llu MiB sent, checksum %016llx\n", static_cast<unsigned long long>(mib),
+          static_cast<unsigned long long>(sum));
+    // The sink unmaps when it sees the end; then the grants can end.
+    bool live[kBuffers + 1];
+    for (bool& l : live) l = true;
+    for (int tries = 0; tries < 2000; tries++) {
+        bool any = false;
+        for (uint32_t k = 0; k <= kBuffers; k++) {
+            if (live[k] && sys::grant_end(kRingRef + k) == 0) live[k] = false;
+            any |= live[k];
+        }
+        if (!any) break;
+        sys::sleep_until(now() + 5 * kMs);
+    }
+}
+
+void do_sink() {
+    auto fail = [](const char* what, int64_t rc) {
+        print("sink: %s failed: %lld\n", what, static_cast<long long>(rc));
+        g_failed = true;
+    };
+    virtue::AddressSpace as;
+    virtue::AddressSpace::self(as);
+    virtue::EventChannel ch;
+    if (int64_t rc = connect(ch); rc != 0) return fail("connect", rc);
+    virtue::GrantMapping ring_map, data_maps[kBuffers];
+    if (int64_t rc = virtue::GrantMapping::map(g_peer, kRingRef, as, kRingVa, 0, ring_map); rc < 0)
+        return fail("ring map", rc);
+    if (g_map_mode)
+        for (uint32_t b = 0; b < kBuffers; b++)
+            if (int64_t rc = virtue::GrantMapping::map(g_peer, kFirstDataRef + b, as, kDataVa + b * kPage,
+                                                       VIRTUE_GRANT_READONLY, data_maps[b]);
+                rc < 0)
+                return fail("data map", rc);
+    virtue::ring::BackRing<XferReq, XferRsp> back;
+    back.attach(reinterpret_cast<XferRing*>(kRingVa), kPage);
+    ch.send(); // ready
+    static uint64_t local[512];
+    uint64_t sum = 0xcbf29ce484222325ull, pages = 0;
+    uint64_t t0 = 0;
+    bool done = false;
+    while (!done) {
+        if (back.requests_overflow()) return fail("hostile front end", -1);
+        XferReq req;
+        bool any = false;
+        while (!done && back.take_request(req)) {
+            any = true;
+            if (!t0) t0 = now();
+            int64_t status = 0;
+            if (req.ref == 0) {
+                done = true;
+            } else if (req.ref < kFirstDataRef || req.ref >= kFirstDataRef + kBuffers || req.len != 4096) {
+                status = -1;
+            } else if (g_map_mode) {
+                sum = fold(sum, reinterpret_cast<volatile uint64_t*>(kDataVa + (req.ref - kFirstDataRef) * kPage));
+            } else {
+                virtue_grant_copy op{reinterpret_cast<uint64_t>(local), req.ref, static_cast<uint32_t>(g_peer), 0, 4096, 0, 0};
+                if (sys::grant_copy(&op, 1) != 0 || op.status != 0) status = op.status ? op.status : -1;
+                sum = fold(sum, local);
+            }
+            if (req.ref) pages++;
+            *back.next_response() = XferRsp{req.seq, status};
+        }
+        if (back.push_responses_and_check_notify()) ch.send();
+        if (done) break;
+        if (!any && !back.final_check_for_requests()) {
+            if (ch.wait(now() + 20'000 * kMs) != 0) return fail("waiting for requests", -1);
+            virtue_evtchn_status st{};
+            ch.status(st);
+            if (st.state != VIRTUE_EVTCHN_INTERDOMAIN) {
+                // The source died: its pages stay mapped until we let go.
+                int ok = 1;
+                if (g_map_mode) {
+                    uint64_t last = pages ? pages - 1 : 0;
+                    auto* w = reinterpret_cast<volatile uint64_t*>(kDataVa + (last % kBuffers) * kPage);
+                    ok = w[0] == mix(last * 512) && w[511] == mix(last * 512 + 511);
+                }
+                print("sink: source died after %llu pages, mapped pages still readable %d\n",
+                      static_cast<unsigned long long>(pages), ok);
+                if (!ok) g_failed = true;
+                return;
+            }
+        }
+    }
+    uint64_t ns = now() - t0;
+    uint64_t mib = pages / 256;
+    print("sink: %llu MiB received, checksum %016llx, %llu MiB/s\n", static_cast<unsigned long long>(mib),
+          static_cast<unsigned long long>(sum), static_cast<unsigned long long>(ns ? mib * 1'000'000'000ull / ns : 0));
+}
+
 } // namespace
 
 int main() {
     for (size_t i = 0; i < virtue::arg_count(); i++)
-        if (!strncmp(virtue::arg(i), "peer=", 5)) g_peer = strtoul(virtue::arg(i) + 5, nullptr, 0);
+    {
+        const char* a = virtue::arg(i);
+        if (!strncmp(a, "peer=", 5)) g_peer = strtoul(a + 5, nullptr, 0);
+        if (!strcmp(a, "mode=map")) g_map_mode = true;
+        if (!strncmp(a, "die=", 4)) g_die_after = strtoul(a + 4, nullptr, 0);
+    }
     for (size_t i = 0; i < virtue::arg_count(); i++) {
         const char* w = virtue::arg(i);
-        if (!strncmp(w, "peer=", 5)) continue;
+        if (!strncmp(w, "peer=", 5) || !strncmp(w, "mode=", 5) || !strncmp(w, "die=", 4)) continue;
         if (!strcmp(w, "checks")) do_checks();
         else if (!strcmp(w, "grants")) do_grant_checks();
         else if (!strncmp(w, "serve=", 6)) do_serve(strtoul(w + 6, nullptr, 0));
         else if (!strncmp(w, "ping=", 5)) do_ping(strtoul(w + 5, nullptr, 0));
         else if (!strcmp(w, "victim")) do_victim();
         else if (!strncmp(w, "survivor=", 9)) do_survivor(strtoul(w + 9, nullptr, 0));
+        else if (!strncmp(w, "source=", 7)) do_source(strtoul(w + 7, nullptr, 0));
+        else if (!strcmp(w, "sink")) do_sink();
         else {
             print("evtchn-test: unknown action '%s'\n", w);
             return 2;
