@@ -41,6 +41,7 @@ enum class ObjType : uint8_t {
     Timer,
     EventChannel,
     GrantMapping,
+    Endpoint,
     Test, // unit tests only
 };
 

@@ -297,6 +297,7 @@ void domain_kill(Domain& d, int64_t status, const char* reason) {
     // port of a domain whose last reference is gone is ever linked.
     evtchn_domain_dying(d);
     grant_domain_dying(d);
+    endpoint_domain_dying(d);
     {
         // Slots hold threads not yet destroyed (a thread being destroyed
         // waits for this lock to leave its slot).

@@ -22,6 +22,7 @@
 #include "domain/thread.hpp"
 #include "event/evtchn.hpp"
 #include "grant/grant_table.hpp"
+#include "ipc/endpoint.hpp"
 #include "lib/addr.hpp"
 #include "lib/result.hpp"
 #include "lib/spinlock.hpp"
@@ -77,6 +78,11 @@ struct Domain {
     EventTable events;
     // Grant table (grant/grant_table.hpp), and this domain's mappings of grants.
     GrantTable grants;
+    // IPC endpoints it serves (ipc/endpoint.hpp), under `lock`; no references.
+    Endpoint* endpoints = nullptr;
+    uint32_t endpoint_count = 0;
+    uint32_t next_endpoint_number = 0;
+    bool endpoints_closed = false; // dying: no new ones
 
     // Handles (cap/handle_table.hpp): one partition frame of slots.
     SpinLock handles_lock;

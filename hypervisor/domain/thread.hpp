@@ -34,6 +34,7 @@ namespace virtue {
 
 struct Domain;
 struct AddressSpace;
+struct IpcCall;
 
 enum class ThreadState : uint8_t { New, Runnable, Running, Blocked, Suspended, Dead };
 
@@ -87,6 +88,10 @@ struct Thread {
     Thread* fault_head = nullptr;
     Thread* fault_tail = nullptr;
     bool faults_closed = false;
+
+    // Synchronous IPC (ipc/endpoint.hpp): the call this thread received as
+    // a server and has not answered yet (it holds a reference).
+    IpcCall* reply_to = nullptr;
 
     uint64_t fs_base = 0;          // user FS base (set_tls_base)
     AddressSpace* aspace = nullptr; // where it runs (holds a reference)

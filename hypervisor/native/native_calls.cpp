@@ -11,6 +11,7 @@
 #include "domain/fault.hpp"
 #include "event/evtchn.hpp"
 #include "grant/grant_table.hpp"
+#include "ipc/endpoint.hpp"
 #include "lib/string.hpp"
 #include "mm/memory.hpp"
 #include "native/user_memory.hpp"
@@ -158,6 +159,7 @@ static_assert(static_cast<uint32_t>(ObjType::Timer) == VIRTUE_OBJ_TIMER);
 static_assert(static_cast<uint32_t>(ObjType::EventChannel) == VIRTUE_OBJ_EVTCHN);
 static_assert(static_cast<uint32_t>(ObjType::GrantMapping) == VIRTUE_OBJ_GRANT_MAPPING);
 static_assert(kMaxGrants == VIRTUE_MAX_GRANTS);
+static_assert(static_cast<uint32_t>(ObjType::Endpoint) == VIRTUE_OBJ_ENDPOINT && kIpcWords == 4);
 static_assert(static_cast<uint32_t>(PortState::Interdomain) == VIRTUE_EVTCHN_INTERDOMAIN &&
               static_cast<uint32_t>(PortState::Unbound) == VIRTUE_EVTCHN_UNBOUND &&
               static_cast<uint32_t>(PortState::Ipi) == VIRTUE_EVTCHN_IPI &&
@@ -236,6 +238,7 @@ using MemoryRef = HandleRef<MemRegion, ObjType::MemoryRegion>;
 using ThreadRef = HandleRef<Thread, ObjType::Thread>;
 using TimerRef = HandleRef<Timer, ObjType::Timer>;
 using PortRef = HandleRef<EventPort, ObjType::EventChannel>;
+using EndpointRef = HandleRef<Endpoint, ObjType::Endpoint>;
 
 constexpr uint32_t kMemoryRights = VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_READ |
                                    VIRTUE_RIGHT_WRITE | VIRTUE_RIGHT_EXECUTE | VIRTUE_RIGHT_MAP;
@@ -729,6 +732,139 @@ int64_t call_grant_copy(uint64_t ops, uint64_t count) {
         if (int64_t r = copy_to_user(at + offsetof(virtue_grant_copy, status), &st, sizeof st); r < 0) return r;
     }
     return 0;
+}
+
+// ---- Synchronous IPC ----
+
+namespace {
+constexpr uint32_t kServerRights =
+    VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_READ | VIRTUE_RIGHT_WRITE;
+constexpr uint32_t kClientRights = VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_WRITE;
+
+// Moves the handle a message carries out of the caller's table, for domain
+// `to`. Across domains only endpoint handles travel: every other object
+// belongs to its domain (threads, address spaces, memory, ports).
+int64_t take_carried(uint64_t h, domid_t to, IpcMessage& m) {
+    if (!h) return 0;
+    Domain& d = caller();
+    IrqLockGuard guard(d.handles_lock);
+    auto q = d.handles.query(h);
+    if (!q) return handle_errno(q.error());
+    if (!(q->rights & VIRTUE_RIGHT_TRANSFER)) return -XEN_EACCES;
+    if (to != d.id && q->type != ObjType::Endpoint) return -XEN_EPERM;
+    auto closed = d.handles.close(h);
+    if (!closed) return handle_errno(closed.error());
+    m.carried = *closed; // the handle's reference travels
+    m.carried_rights = q->rights;
+    return 0;
+}
+
+// A received message for user space; its carried object becomes a handle
+// of the caller (or is dropped, flagged, if the table is full).
+virtue_ipc_msg to_user(IpcMessage& m) {
+    virtue_ipc_msg out{};
+    for (uint32_t i = 0; i < kIpcWords; i++) out.word[i] = m.words[i];
+    out.sender_domid = m.sender;
+    if (m.carried) {
+        int64_t h = new_handle(*m.carried, m.carried_rights);
+        kobject_unref(*m.carried);
+        m.carried = nullptr;
+        if (h < 0) out.flags |= VIRTUE_IPC_HANDLE_LOST;
+        else out.handle = static_cast<uint64_t>(h);
+    }
+    return out;
+}
+
+int64_t read_msg(uint64_t msg, virtue_ipc_msg& in) {
+    if (msg & 7) return -XEN_EINVAL;
+    if (int64_t r = copy_from_user(&in, msg, sizeof in); r < 0) return r;
+    return 0;
+}
+
+int64_t wait_errno(int64_t r) { return r == kWaitTimedOut ? -XEN_ETIMEDOUT : r == kWaitInterrupted ? -XEN_EAGAIN : r; }
+
+int64_t receive(Endpoint& ep, uint64_t msg, uint64_t deadline_ns) {
+    IpcMessage m;
+    if (int64_t r = ipc_wait(ep, deadline_ns, m); r != 0) return wait_errno(r);
+    virtue_ipc_msg out = to_user(m);
+    return copy_to_user(msg, &out, sizeof out); // on a fault the call stays received
+}
+
+// Replies to the caller's received call with `msg` (already read).
+int64_t reply_with(const virtue_ipc_msg& in) {
+    Thread& self = *current_thread();
+    if (!self.reply_to) return -XEN_EINVAL;
+    IpcMessage m;
+    for (uint32_t i = 0; i < kIpcWords; i++) m.words[i] = in.word[i];
+    m.sender = caller().id;
+    if (int64_t r = take_carried(in.handle, self.reply_to->msg.sender, m); r < 0) return r;
+    return ipc_reply(m);
+}
+} // namespace
+
+int64_t call_endpoint_create(uint64_t client_domid) {
+    auto client = remote_domain(client_domid);
+    if (!client) return -XEN_EINVAL;
+    auto e = endpoint_create(caller(), *client);
+    if (!e) return e.error() == Err::Range ? -XEN_ENOSPC : e.error() == Err::NoMemory ? -XEN_ENOMEM : -XEN_ESRCH;
+    return publish((*e)->kobj, kServerRights);
+}
+
+int64_t call_endpoint_connect(uint64_t server_domid, uint64_t number) {
+    auto server = remote_domain(server_domid);
+    if (!server || number == 0 || number > UINT32_MAX) return -XEN_EINVAL;
+    auto e = endpoint_connect(*server, static_cast<uint32_t>(number), caller().id);
+    if (!e) return e.error() == Err::NotFound ? -XEN_ESRCH : e.error() == Err::Permission ? -XEN_EPERM : -XEN_EINVAL;
+    return publish((*e)->kobj, kClientRights);
+}
+
+int64_t call_endpoint_number(uint64_t endpoint) {
+    EndpointRef e(endpoint, VIRTUE_RIGHT_READ);
+    if (e.error()) return e.error();
+    Endpoint& ep = *e;
+    return ep.number;
+}
+
+int64_t call_ipc_call(uint64_t endpoint, uint64_t msg) {
+    virtue_ipc_msg in;
+    if (int64_t r = read_msg(msg, in); r < 0) return r;
+    if (!user_range_ok(msg, sizeof in, UserAccess::Write)) return -XEN_EFAULT;
+    EndpointRef e(endpoint, VIRTUE_RIGHT_WRITE);
+    if (e.error()) return e.error();
+    Endpoint& ep = *e;
+    IpcMessage m;
+    for (uint32_t i = 0; i < kIpcWords; i++) m.words[i] = in.word[i];
+    m.sender = caller().id;
+    if (int64_t r = take_carried(in.handle, ep.owner_id, m); r < 0) return r;
+    if (int64_t r = ipc_call(ep, m); r < 0) return r;
+    virtue_ipc_msg out = to_user(m);
+    return copy_to_user(msg, &out, sizeof out);
+}
+
+int64_t call_ipc_wait(uint64_t endpoint, uint64_t msg, uint64_t deadline_ns) {
+    if (msg & 7) return -XEN_EINVAL;
+    if (!user_range_ok(msg, sizeof(virtue_ipc_msg), UserAccess::Write)) return -XEN_EFAULT;
+    EndpointRef e(endpoint, VIRTUE_RIGHT_READ);
+    if (e.error()) return e.error();
+    return receive(*e, msg, deadline_ns);
+}
+
+int64_t call_ipc_reply(uint64_t msg) {
+    virtue_ipc_msg in;
+    if (int64_t r = read_msg(msg, in); r < 0) return r;
+    return reply_with(in);
+}
+
+int64_t call_ipc_reply_wait(uint64_t endpoint, uint64_t msg, uint64_t deadline_ns) {
+    virtue_ipc_msg in;
+    if (int64_t r = read_msg(msg, in); r < 0) return r;
+    if (!user_range_ok(msg, sizeof in, UserAccess::Write)) return -XEN_EFAULT;
+    EndpointRef e(endpoint, VIRTUE_RIGHT_READ);
+    if (e.error()) return e.error();
+    // Nothing to answer (the loop's first round) or a client that has gone
+    // (-ESRCH) is no reason not to take the next call.
+    if (int64_t r = reply_with(in); r < 0 && r != -XEN_EINVAL && r != -XEN_ESRCH) return r;
+    return receive(*e, msg, deadline_ns);
 }
 
 int64_t call_timer_create() {

@@ -38,15 +38,64 @@ BootResult boot_config(const std::string& config, int smp) {
     spec.modules = {{b + "/test-configs/" + config + ".dtb", "config"},
                     {b + "/domains/bench.elf", "bench"},
                     {b + "/domains/test-domain.elf", "test"},
-                    {b + "/domains/thread-test.elf", "thread-test"}};
+                    {b + "/domains/thread-test.elf", "thread-test"},
+                    {b + "/domains/evtchn-test.elf", "evtchn-test"}};
     return boot(spec);
 }
+
+double g_null_cycles = 0, g_null_ns = 0; // this run's null hypercall, for the ratios
 
 // Prints every "(bench) bench: <what>: N cycles, M ns" line of a run.
 void print_bench_lines(const BootResult& r) {
     std::regex re(R"(\(bench\) bench: (.+): (\d+) cycles, (\d+) ns)");
-    for (auto it = std::sregex_iterator(r.console.begin(), r.console.end(), re); it != std::sregex_iterator(); ++it)
+    for (auto it = std::sregex_iterator(r.console.begin(), r.console.end(), re); it != std::sregex_iterator(); ++it) {
         std::printf("%-58s %10s %10s\n", (*it)[1].str().c_str(), (*it)[2].str().c_str(), (*it)[3].str().c_str());
+        if ((*it)[1].str().rfind("null hypercall", 0) == 0) {
+            g_null_cycles = std::stod((*it)[2].str());
+            g_null_ns = std::stod((*it)[3].str());
+        }
+    }
+}
+
+// Event channels, rings and grants between two native domains
+// (tests/domains/evtchn_test), with ratios to this run's null hypercall.
+void ipc_figures() {
+    std::printf("\n# Between domains (tests/domains/evtchn_test; ratio: to the null hypercall above)\n");
+    std::printf("%-58s %10s %10s\n", "operation", "cycles", "ratio");
+    for (int cpus : {1, 2}) {
+        BootResult r = boot_config("evtchn_pingpong", cpus);
+        std::smatch m;
+        char what[80];
+        std::snprintf(what, sizeof what, "event channel round trip, %s", cpus == 1 ? "same CPU" : "two CPUs");
+        if (std::regex_search(r.console, m, std::regex(R"(\(client\) ping: \d+ round trips, (\d+) cycles each, 0 failures)")))
+            std::printf("%-58s %10s %10.0f\n", what, m[1].str().c_str(), g_null_cycles ? std::stod(m[1].str()) / g_null_cycles : 0);
+        else
+            std::printf("%-58s failed\n", what);
+    }
+    for (int cpus : {1, 2}) {
+        BootResult r = boot_config("ipc_pingpong", cpus);
+        std::smatch m;
+        char what[80];
+        std::snprintf(what, sizeof what, "IPC call/reply round trip, %s", cpus == 1 ? "same CPU" : "two CPUs");
+        if (std::regex_search(r.console, m, std::regex(R"(\(client\) ipcping: \d+ round trips, (\d+) cycles each, 0 failures)")))
+            std::printf("%-58s %10s %10.0f\n", what, m[1].str().c_str(), g_null_cycles ? std::stod(m[1].str()) / g_null_cycles : 0);
+        else
+            std::printf("%-58s failed\n", what);
+    }
+    std::printf("%-58s %10s %10s\n", "ring transfer of 256 MiB, 2 CPUs", "MiB/s", "ns/page ÷ null");
+    for (const char* mode : {"copy", "map"}) {
+        BootResult r = boot_config(std::string("xfer_") + mode, 2);
+        std::smatch m;
+        char what[80];
+        std::snprintf(what, sizeof what, "  4 KiB pages by grant %s", mode);
+        if (std::regex_search(r.console, m, std::regex(R"(\(sink\) sink: 256 MiB received, checksum [0-9a-f]+, (\d+) MiB/s)"))) {
+            double mibps = std::stod(m[1].str());
+            double ns_per_page = mibps > 0 ? 1e9 / (mibps * 256) : 0;
+            std::printf("%-58s %10s %10.0f\n", what, m[1].str().c_str(), g_null_ns ? ns_per_page / g_null_ns : 0);
+        } else {
+            std::printf("%-58s failed\n", what);
+        }
+    }
 }
 
 void domain_figures() {
@@ -73,6 +122,8 @@ void domain_figures() {
             std::printf("demand-zero fault run failed\n");
         }
     }
+
+    ipc_figures();
 
     std::printf("\n# Domain creation from the device tree (hypervisor-measured, 4 MiB test domains)\n");
     BootResult r = boot_config("three", 1);

@@ -1,5 +1,6 @@
-// Event channels (issue 5) end to end: tests/configs/evtchn.dts,
-// evtchn_pingpong.dts and evtchn_death.dts with tests/domains/evtchn_test.
+// Event channels, grants, rings and synchronous IPC (issue 5) end to end:
+// tests/configs/evtchn*.dts, xfer_*.dts and ipc_*.dts with
+// tests/domains/evtchn_test.
 #include <boost/test/unit_test.hpp>
 
 #include <regex>
@@ -15,6 +16,8 @@ BOOST_AUTO_TEST_CASE(evtchn_calls_succeed_and_refuse) {
     BootResult r = boot_config("evtchn", 2, 120);
     require_clean_end(r);
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(evtchn\) evtchn: [1-9]\d* checks, 0 failed)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(evtchn\) grants: [1-9]\d* checks, 0 failed)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(evtchn\) ipc: [1-9]\d* checks, 0 failed)")));
     BOOST_TEST(!std::regex_search(r.console, std::regex(R"(\(evtchn\) check .*FAIL)")));
     BOOST_TEST(ended(r, "evtchn").status == 0);
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(witness\) errors: [1-9]\d* checks, 0 failed)")));
@@ -79,6 +82,38 @@ BOOST_AUTO_TEST_CASE(granter_dies_while_its_pages_are_mapped) {
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(sink\) sink: source died after \d+ pages, mapped pages still readable 1)")));
     BOOST_TEST(ended(r, "sink").status == 0);
     check_reclaimed(r, 2);
+}
+
+namespace {
+void check_ipc_pingpong(int cpus) {
+    BootResult r = boot_config("ipc_pingpong", cpus, 240);
+    require_clean_end(r);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(client\) ipcping: 20000 round trips, \d+ cycles each, 0 failures)")));
+    BOOST_TEST(r.contains("(server) ipcserve: 20000 calls"));
+    BOOST_TEST(ended(r, "server").status == 0);
+    BOOST_TEST(ended(r, "client").status == 0);
+    check_reclaimed(r, 2);
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(ipc_call_reply_between_two_domains_on_one_cpu) { check_ipc_pingpong(1); }
+BOOST_AUTO_TEST_CASE(ipc_call_reply_between_two_domains_on_two_cpus) { check_ipc_pingpong(2); }
+
+// Death with a call outstanding, on either side: the other side gets a
+// clean error and both domains' frames come back.
+BOOST_AUTO_TEST_CASE(ipc_peers_die_mid_call) {
+    BootResult r = boot_config("ipc_death", 2, 120);
+    require_clean_end(r);
+    BOOST_TEST(r.contains("(dyingserver) ipcdie: got a call, dying without a reply"));
+    BOOST_TEST(ended(r, "dyingserver").status == 3);
+    BOOST_TEST(r.contains("(caller) ipconce: call returned -107")); // ENOTCONN
+    BOOST_TEST(ended(r, "caller").status == 0);
+    BOOST_TEST(r.contains("(dyingcaller) ipcorphan: calling"));
+    BOOST_TEST(!r.contains("call returned (wrong)"));
+    BOOST_TEST(ended(r, "dyingcaller").status == 4);
+    BOOST_TEST(r.contains("(slowserver) ipcslow: reply returned -3")); // ESRCH
+    BOOST_TEST(ended(r, "slowserver").status == 0);
+    check_reclaimed(r, 4);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

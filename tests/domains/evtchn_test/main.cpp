@@ -6,6 +6,20 @@
 //                   call's success and error paths, then "evtchn: <n>
 //                   checks, <m> failed"
 //   grants          the same for the grant calls: "grants: <n> checks, <m> failed"
+//   ipc             the same for endpoints and IPC, with a server thread in
+//                   this domain: "ipc: <n> checks, <m> failed"
+//   ipcserve=N peer=D  serves N calls on its first endpoint (number 1, for
+//                   D), answering word0 + 1; prints "ipcserve: <N> calls"
+//   ipcping=N peer=D   connects to endpoint 1 of D and calls N times; prints
+//                   "ipcping: <N> round trips, <c> cycles each, <f> failures"
+//   ipconce peer=D  connects to endpoint 1 of D, calls once and prints
+//                   "ipconce: call returned <rc>"
+//   ipcdie peer=D   serves endpoint 1 for D, receives one call and ends its
+//                   domain (status 3) without replying
+//   ipcorphan peer=D   calls endpoint 1 of D from a thread and ends its
+//                   domain (status 4) while the call is outstanding
+//   ipcslow peer=D  serves endpoint 1 for D, replies to one call after
+//                   300 ms; prints "ipcslow: reply returned <errno>"
 //   serve=N peer=D  opens an unbound port for domain D (the domain's first
 //                   port: number 1), answers N events with N events; prints
 //                   "serve: <N> round trips, <c> cycles each" (the cycles
@@ -411,6 +425,203 @@ void do_survivor(unsigned long k) {
     if (ch.send() != 0) g_failed = true;
 }
 
+// ---- Synchronous IPC ----
+
+struct EchoServer {
+    virtue::Endpoint* ep;
+    volatile uint64_t served, handles_received;
+};
+
+// Answers word0 + 1; word0 == 999: exits holding the call; a received
+// handle is counted and sent back with the reply.
+int64_t echo_server(void* arg) {
+    auto& s = *static_cast<EchoServer*>(arg);
+    virtue_ipc_msg m{};
+    for (;;) {
+        if (s.ep->reply_wait(m, VIRTUE_DEADLINE_NONE) != 0) return 1;
+        if (m.word[0] == 999) return 0;
+        s.served = s.served + 1;
+        if (m.handle) s.handles_received = s.handles_received + 1;
+        m.word[0] += 1; // m.handle goes back as it came
+    }
+}
+
+void do_ipc_checks() {
+    Checks c;
+    const int64_t einval = -XEN_EINVAL, esrch = -XEN_ESRCH, eperm = -XEN_EPERM, eacces = -XEN_EACCES,
+                  ebadf = -XEN_EBADF, efault = -XEN_EFAULT;
+    const uint64_t me = own_domid();
+    virtue::Endpoint server, client, other;
+    c.expect("create", virtue::Endpoint::create(VIRTUE_DOMID_SELF, server), 0);
+    c.expect("number", server.number(), 1);
+    c.expect("create_reserved_client", sys::endpoint_create(0x7ff5), einval);
+    c.expect("create_for_other", virtue::Endpoint::create(me + 1, other), 0);
+    c.expect("connect", virtue::Endpoint::connect(VIRTUE_DOMID_SELF, 1, client), 0);
+    c.expect("connect_not_for_me", sys::endpoint_connect(VIRTUE_DOMID_SELF, 2), eperm);
+    c.expect("connect_no_endpoint", sys::endpoint_connect(VIRTUE_DOMID_SELF, 77), einval);
+    c.expect("connect_number_0", sys::endpoint_connect(VIRTUE_DOMID_SELF, 0), einval);
+    c.expect("connect_no_domain", sys::endpoint_connect(4000, 1), esrch);
+    c.expect("connect_reserved", sys::endpoint_connect(0x7ff6, 1), einval);
+    c.expect("number_from_client", client.number(), eacces);
+    virtue_handle_info hi{};
+    c.expect("client_rights", client.query(hi) == 0 && hi.type == VIRTUE_OBJ_ENDPOINT &&
+                                  hi.rights == (VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_WRITE), 1);
+    virtue_ipc_msg m{};
+    c.expect("reply_without_call", virtue::Endpoint::reply(m), einval);
+    c.expect("wait_times_out", server.wait(m, now() + 20 * kMs), -XEN_ETIMEDOUT);
+    c.expect("wait_on_client_handle", client.wait(m, 0), eacces);
+    c.expect("call_unaligned", sys::ipc_call(client.get(), reinterpret_cast<virtue_ipc_msg*>(reinterpret_cast<uint64_t>(&m) + 4)),
+             einval);
+    c.expect("call_kernel_ptr", sys::ipc_call(client.get(), reinterpret_cast<virtue_ipc_msg*>(0xffff800000000000ull)), efault);
+    c.expect("call_bad_handle", sys::ipc_call(0, &m), ebadf);
+    virtue::Timer t;
+    virtue::Timer::create(t);
+    c.expect("call_timer", sys::ipc_call(t.get(), &m), -XEN_ENODEV);
+
+    static EchoServer es;
+    es.ep = &server;
+    virtue::Thread st;
+    virtue::Thread::create(echo_server, &es, st);
+    st.start();
+    m = {};
+    m.word[0] = 41;
+    m.word[3] = 7;
+    c.expect("call", client.call(m), 0);
+    c.expect("reply_word", m.word[0], 42);
+    c.expect("reply_keeps_words", m.word[3], 7);
+    c.expect("reply_sender", m.sender_domid, me);
+    // A handle travels with the call and back with the reply (same domain:
+    // any object with RIGHT_TRANSFER).
+    uint64_t th = t.get();
+    m = {};
+    m.handle = th;
+    c.expect("call_with_handle", client.call(m), 0);
+    c.expect("sender_lost_it", sys::handle_query(th, &hi), ebadf);
+    c.expect_true("handle_came_back", m.handle != 0 && sys::handle_query(m.handle, &hi) == 0 && hi.type == VIRTUE_OBJ_TIMER);
+    t.reset(m.handle);
+    virtue::Handle no_transfer;
+    t.duplicate(VIRTUE_RIGHT_READ, no_transfer);
+    m = {};
+    m.handle = no_transfer.get();
+    c.expect("call_handle_without_transfer", client.call(m), eacces);
+    m = {};
+    m.handle = 12345;
+    c.expect("call_bad_carried_handle", client.call(m), ebadf);
+    c.expect("served", es.served, 2);
+    c.expect("handles_received", es.handles_received, 1);
+    // The server thread exits holding a call: its client hears it.
+    m = {};
+    m.word[0] = 999;
+    c.expect("server_gone_with_the_call", client.call(m), -XEN_ENOTCONN);
+    c.expect("server_joined", st.join(now() + 2000 * kMs), 0);
+    print("ipc: %u checks, %u failed\n", c.total, c.failed);
+    if (c.failed) g_failed = true;
+}
+
+void do_ipc_serve(unsigned long n) {
+    virtue::Endpoint ep;
+    if (virtue::Endpoint::create(g_peer, ep) < 0 || ep.number() != 1) {
+        print("ipcserve: cannot create the endpoint\n");
+        g_failed = true;
+        return;
+    }
+    virtue_ipc_msg m{};
+    unsigned long served = 0;
+    for (; served < n; served++) {
+        if (ep.reply_wait(m, now() + 20'000 * kMs) != 0) break;
+        m.word[0] += 1;
+    }
+    if (served == n) virtue::Endpoint::reply(m);
+    print("ipcserve: %lu calls\n", served);
+    if (served != n) g_failed = true;
+}
+
+int64_t ipc_connect(virtue::Endpoint& ep) {
+    int64_t rc = -XEN_ESRCH;
+    for (int tries = 0; tries < 5000; tries++) {
+        rc = virtue::Endpoint::connect(g_peer, 1, ep);
+        if (rc == 0) return 0;
+        sys::sleep_until(now() + 1 * kMs);
+    }
+    return rc;
+}
+
+void do_ipc_ping(unsigned long n) {
+    virtue::Endpoint ep;
+    if (int64_t rc = ipc_connect(ep); rc != 0) {
+        print("ipcping: cannot connect: %lld\n", static_cast<long long>(rc));
+        g_failed = true;
+        return;
+    }
+    unsigned long failures = 0;
+    // Across domains only endpoint handles travel.
+    virtue::Timer t;
+    virtue::Timer::create(t);
+    virtue_ipc_msg m{};
+    m.handle = t.get();
+    if (ep.call(m) != -XEN_EPERM) failures++;
+    uint64_t t0 = rdtsc();
+    for (unsigned long i = 0; i < n; i++) {
+        m = {};
+        m.word[0] = i;
+        if (ep.call(m) != 0 || m.word[0] != i + 1) failures++;
+    }
+    uint64_t cycles = n ? (rdtsc() - t0) / n : 0;
+    print("ipcping: %lu round trips, %llu cycles each, %lu failures\n", n, static_cast<unsigned long long>(cycles),
+          failures);
+    if (failures) g_failed = true;
+}
+
+void do_ipc_once() {
+    virtue::Endpoint ep;
+    if (ipc_connect(ep) != 0) {
+        g_failed = true;
+        return;
+    }
+    virtue_ipc_msg m{};
+    print("ipconce: call returned %lld\n", static_cast<long long>(ep.call(m)));
+}
+
+void do_ipc_die() {
+    virtue::Endpoint ep;
+    virtue::Endpoint::create(g_peer, ep);
+    virtue_ipc_msg m{};
+    if (ep.wait(m, now() + 20'000 * kMs) == 0) print("ipcdie: got a call, dying without a reply\n");
+    sys::exit(3);
+}
+
+int64_t orphan_caller(void*) {
+    virtue::Endpoint ep;
+    if (ipc_connect(ep) != 0) return 1;
+    virtue_ipc_msg m{};
+    print("ipcorphan: calling\n");
+    ep.call(m); // never returns: the domain ends meanwhile
+    print("ipcorphan: call returned (wrong)\n");
+    return 0;
+}
+
+void do_ipc_orphan() {
+    virtue::Thread t;
+    virtue::Thread::create(orphan_caller, nullptr, t);
+    t.start();
+    sys::sleep_until(now() + 100 * kMs);
+    sys::exit(4);
+}
+
+void do_ipc_slow() {
+    virtue::Endpoint ep;
+    virtue::Endpoint::create(g_peer, ep);
+    virtue_ipc_msg m{};
+    if (ep.wait(m, now() + 20'000 * kMs) != 0) {
+        g_failed = true;
+        return;
+    }
+    sys::sleep_until(now() + 300 * kMs); // the client's domain dies meanwhile
+    int64_t rc = virtue::Endpoint::reply(m);
+    print("ipcslow: reply returned %lld\n", static_cast<long long>(rc));
+    if (rc != -XEN_ESRCH) g_failed = true;
+}
+
 // ---- Bulk transfer through a shared ring ----
 
 struct XferReq {
@@ -607,6 +818,13 @@ int main() {
         if (!strncmp(w, "peer=", 5) || !strncmp(w, "mode=", 5) || !strncmp(w, "die=", 4)) continue;
         if (!strcmp(w, "checks")) do_checks();
         else if (!strcmp(w, "grants")) do_grant_checks();
+        else if (!strcmp(w, "ipc")) do_ipc_checks();
+        else if (!strncmp(w, "ipcserve=", 9)) do_ipc_serve(strtoul(w + 9, nullptr, 0));
+        else if (!strncmp(w, "ipcping=", 8)) do_ipc_ping(strtoul(w + 8, nullptr, 0));
+        else if (!strcmp(w, "ipcdie")) do_ipc_die();
+        else if (!strcmp(w, "ipconce")) do_ipc_once();
+        else if (!strcmp(w, "ipcorphan")) do_ipc_orphan();
+        else if (!strcmp(w, "ipcslow")) do_ipc_slow();
         else if (!strncmp(w, "serve=", 6)) do_serve(strtoul(w + 6, nullptr, 0));
         else if (!strncmp(w, "ping=", 5)) do_ping(strtoul(w + 5, nullptr, 0));
         else if (!strcmp(w, "victim")) do_victim();

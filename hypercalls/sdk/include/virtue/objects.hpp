@@ -185,6 +185,28 @@ class GrantMapping : public Handle {
     }
 };
 
+// A synchronous IPC endpoint (endpoint_create / endpoint_connect).
+//
+//   server: virtue::Endpoint ep; virtue::Endpoint::create(client_domid, ep);
+//           virtue_ipc_msg m{}; for (;;) { ep.reply_wait(m, VIRTUE_DEADLINE_NONE); m.word[0]++; }
+//   client: virtue::Endpoint ep; virtue::Endpoint::connect(server_domid, number, ep);
+//           virtue_ipc_msg m{}; m.word[0] = 41; ep.call(m);  // m.word[0] == 42
+class Endpoint : public Handle {
+  public:
+    using Handle::Handle;
+    static int64_t create(uint64_t client_domid, Endpoint& out) { return adopt(sys::endpoint_create(client_domid), out); }
+    static int64_t connect(uint64_t server_domid, uint64_t number, Endpoint& out) {
+        return adopt(sys::endpoint_connect(server_domid, number), out);
+    }
+    int64_t number() const { return sys::endpoint_number(get()); }
+    int64_t call(virtue_ipc_msg& m) const { return sys::ipc_call(get(), &m); }
+    int64_t wait(virtue_ipc_msg& m, uint64_t deadline_ns) const { return sys::ipc_wait(get(), &m, deadline_ns); }
+    static int64_t reply(const virtue_ipc_msg& m) { return sys::ipc_reply(&m); }
+    int64_t reply_wait(virtue_ipc_msg& m, uint64_t deadline_ns) const {
+        return sys::ipc_reply_wait(get(), &m, deadline_ns);
+    }
+};
+
 // Blocks until one of the handles is ready (index) or the deadline
 // (-ETIMEDOUT).
 inline int64_t wait_any(const uint64_t* handles, uint64_t count, uint64_t deadline_ns) {

@@ -1,0 +1,315 @@
+// Synchronous IPC (ipc/endpoint.hpp).
+#include "ipc/endpoint.hpp"
+
+#include <xen/errno.h>
+
+#include "domain/domain.hpp"
+#include "mm/memory.hpp"
+#include "sched/scheduler.hpp"
+
+namespace virtue {
+namespace {
+
+Endpoint& endpoint_of(KObject* o) {
+    return *reinterpret_cast<Endpoint*>(reinterpret_cast<char*>(o) - offsetof(Endpoint, kobj));
+}
+
+void drop_carried(IpcMessage& m) {
+    if (m.carried) kobject_unref(*m.carried);
+    m.carried = nullptr;
+}
+
+void call_unref(IpcCall* c) {
+    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    drop_carried(c->msg);
+    c->~IpcCall();
+    (void)heap_free(c);
+}
+
+bool call_answered(Waitable& w, void*) {
+    IpcCall& c = *reinterpret_cast<IpcCall*>(reinterpret_cast<char*>(&w) - offsetof(IpcCall, done));
+    return c.state == CallState::Replied || c.state == CallState::Failed;
+}
+
+bool has_call_or_dead(Waitable& w, void*) {
+    Endpoint& e = *reinterpret_cast<Endpoint*>(reinterpret_cast<char*>(&w) - offsetof(Endpoint, servers));
+    return e.head != nullptr || e.dead;
+}
+
+// Ends a call the client still waits for (Queued or Received) with an error.
+void fail_call(IpcCall& c, int64_t error) {
+    IrqLockGuard guard(c.done.lock);
+    if (c.state != CallState::Queued && c.state != CallState::Received) return;
+    c.state = CallState::Failed;
+    c.error = error;
+    c.done.wake_all_locked();
+}
+
+// Under e.lock (and so the queue's readiness under `servers`' lock).
+void enqueue_locked(Endpoint& e, IpcCall& c) {
+    IrqLockGuard ready(e.servers.lock);
+    c.next = nullptr;
+    if (e.tail) e.tail->next = &c;
+    else e.head = &c;
+    e.tail = &c;
+    c.queued = true;
+    e.servers.wake_all_locked();
+}
+
+IpcCall* pop_locked(Endpoint& e) {
+    IrqLockGuard ready(e.servers.lock);
+    IpcCall* c = e.head;
+    if (!c) return nullptr;
+    e.head = c->next;
+    if (!e.head) e.tail = nullptr;
+    c->next = nullptr;
+    c->queued = false;
+    return c;
+}
+
+void unlink_locked(Endpoint& e, IpcCall& c) {
+    IrqLockGuard ready(e.servers.lock);
+    IpcCall* last = nullptr;
+    for (IpcCall** p = &e.head; *p;) {
+        if (*p == &c) {
+            *p = c.next;
+            continue;
+        }
+        last = *p;
+        p = &(*p)->next;
+    }
+    e.tail = last;
+    c.next = nullptr;
+    c.queued = false;
+}
+
+void unlink_from_domain_locked(Domain& d, Endpoint& e) {
+    for (Endpoint** p = &d.endpoints; *p; p = &(*p)->next_in_domain)
+        if (*p == &e) {
+            *p = e.next_in_domain;
+            d.endpoint_count--;
+            return;
+        }
+}
+
+void destroy_endpoint(KObject* o) {
+    Endpoint& e = endpoint_of(o);
+    // A live owner still lists it (its death unlists every endpoint first,
+    // so a non-null owner is alive and found by its id).
+    domid_t owner_id;
+    {
+        IrqLockGuard guard(e.lock);
+        owner_id = e.owner ? e.owner->id : DOMID_INVALID;
+    }
+    if (owner_id != DOMID_INVALID) {
+        if (auto d = domain_get(owner_id)) {
+            {
+                IrqLockGuard guard((*d)->lock);
+                IrqLockGuard ep_guard(e.lock);
+                if (e.owner == *d) unlink_from_domain_locked(**d, e);
+            }
+            domain_put(**d);
+        }
+    }
+    e.~Endpoint();
+    (void)heap_free(&e);
+}
+
+} // namespace
+
+Result<Endpoint*> endpoint_create(Domain& d, domid_t client) {
+    auto mem = heap_alloc(sizeof(Endpoint));
+    if (!mem) return mem.error();
+    Endpoint* e = new (*mem) Endpoint();
+    e->kobj.destroy = destroy_endpoint;
+    e->servers.ready = nullptr;
+    e->client = client;
+    e->owner = &d;
+    e->owner_id = d.id;
+    IrqLockGuard guard(d.lock);
+    Err err = Err::NotFound;
+    if (d.state != DomainState::Dying && !d.endpoints_closed) {
+        if (d.endpoint_count >= kMaxEndpointsPerDomain) {
+            err = Err::Range;
+        } else {
+            e->number = ++d.next_endpoint_number;
+            e->next_in_domain = d.endpoints;
+            d.endpoints = e;
+            d.endpoint_count++;
+            return e;
+        }
+    }
+    e->owner = nullptr;
+    e->~Endpoint();
+    (void)heap_free(e);
+    return err;
+}
+
+Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t client) {
+    auto got = domain_get(server);
+    if (!got) return Err::NotFound;
+    Domain& d = **got;
+    Endpoint* found = nullptr;
+    Err err = Err::InvalidArgument;
+    {
+        IrqLockGuard guard(d.lock);
+        for (Endpoint* e = d.endpoints; e; e = e->next_in_domain) {
+            if (e->number != number) continue;
+            if (e->client != client) err = Err::Permission;
+            else if (kobject_try_ref(e->kobj)) found = e; // else: being destroyed
+            break;
+        }
+    }
+    domain_put(d);
+    if (found) return found;
+    return err;
+}
+
+int64_t ipc_call(Endpoint& ep, IpcMessage& msg) {
+    auto mem = heap_alloc(sizeof(IpcCall));
+    if (!mem) {
+        drop_carried(msg);
+        return -XEN_ENOMEM;
+    }
+    IpcCall* c = new (*mem) IpcCall();
+    c->msg = msg; // the carried handle moves into the call
+    msg.carried = nullptr;
+    {
+        IrqLockGuard guard(ep.lock);
+        if (ep.dead) {
+            c->refs = 1;
+            call_unref(c);
+            return -XEN_ENOTCONN;
+        }
+        enqueue_locked(ep, *c);
+    }
+    int64_t r = wait_until(c->done, kNoDeadline, call_answered, nullptr);
+    if (r != 0) {
+        // Interrupted (suspend, kill, the domain dying): abandon the call
+        // unless it was answered meanwhile.
+        bool was_queued;
+        {
+            IrqLockGuard guard(ep.lock);
+            was_queued = c->queued;
+            if (was_queued) unlink_locked(ep, *c);
+        }
+        if (was_queued) call_unref(c); // the queue's reference
+        IrqLockGuard guard(c->done.lock);
+        if (c->state == CallState::Queued || c->state == CallState::Received) c->state = CallState::Abandoned;
+    }
+    int64_t result;
+    switch (c->state) {
+    case CallState::Replied:
+        msg = c->msg; // the reply, with its carried handle
+        c->msg.carried = nullptr;
+        result = 0;
+        break;
+    case CallState::Failed: result = c->error; break;
+    default: result = -XEN_EAGAIN; break;
+    }
+    call_unref(c);
+    return result;
+}
+
+int64_t ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg) {
+    Thread& self = *current_thread();
+    ipc_drop_reply(self); // a server that waits again leaves its last call unanswered
+    for (;;) {
+        if (int64_t r = wait_until(ep.servers, deadline_ns, has_call_or_dead, nullptr); r != 0) return r;
+        IpcCall* c;
+        bool mine = false;
+        {
+            IrqLockGuard guard(ep.lock);
+            c = pop_locked(ep);
+            if (!c) {
+                if (ep.dead) return -XEN_ENOTCONN;
+                continue; // another server thread took it
+            }
+            IrqLockGuard state(c->done.lock);
+            if (c->state == CallState::Queued) {
+                c->state = CallState::Received;
+                mine = true;
+            }
+        }
+        if (!mine) { // abandoned while queued
+            call_unref(c);
+            continue;
+        }
+        msg = c->msg; // the carried handle moves to the server
+        c->msg.carried = nullptr;
+        self.reply_to = c; // the queue's reference becomes the thread's
+        return 0;
+    }
+}
+
+int64_t ipc_reply(IpcMessage& msg) {
+    Thread& self = *current_thread();
+    IpcCall* c = self.reply_to;
+    if (!c) {
+        drop_carried(msg);
+        return -XEN_EINVAL;
+    }
+    self.reply_to = nullptr;
+    bool delivered = false;
+    {
+        IrqLockGuard guard(c->done.lock);
+        if (c->state == CallState::Received) {
+            c->msg = msg;
+            msg.carried = nullptr;
+            c->state = CallState::Replied;
+            c->done.wake_all_locked();
+            delivered = true;
+        }
+    }
+    drop_carried(msg); // not delivered: the client has gone
+    call_unref(c);
+    return delivered ? 0 : -XEN_ESRCH;
+}
+
+void ipc_drop_reply(Thread& t) {
+    IpcCall* c = t.reply_to;
+    if (!c) return;
+    t.reply_to = nullptr;
+    fail_call(*c, -XEN_ENOTCONN);
+    call_unref(c);
+}
+
+void endpoint_domain_dying(Domain& d) {
+    Endpoint* dying[kMaxEndpointsPerDomain];
+    uint32_t n = 0;
+    {
+        IrqLockGuard guard(d.lock);
+        d.endpoints_closed = true;
+        while (Endpoint* e = d.endpoints) {
+            d.endpoints = e->next_in_domain;
+            e->next_in_domain = nullptr;
+            d.endpoint_count--;
+            // One being destroyed (no handle left) needs nothing more.
+            if (n < kMaxEndpointsPerDomain && kobject_try_ref(e->kobj)) dying[n++] = e;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        Endpoint& e = *dying[i];
+        IpcCall* queued = nullptr;
+        {
+            IrqLockGuard guard(e.lock);
+            e.dead = true;
+            e.owner = nullptr;
+            while (IpcCall* c = pop_locked(e)) {
+                c->next = queued;
+                queued = c;
+            }
+            IrqLockGuard ready(e.servers.lock);
+            e.servers.wake_all_locked();
+        }
+        while (IpcCall* c = queued) {
+            queued = c->next;
+            c->next = nullptr;
+            fail_call(*c, -XEN_ENOTCONN);
+            call_unref(c);
+        }
+        kobject_unref(e.kobj);
+    }
+}
+
+} // namespace virtue

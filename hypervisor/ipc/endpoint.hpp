@@ -1,0 +1,110 @@
+// Synchronous IPC for native domains: endpoints, call / wait / reply
+// (issue 5; "Hype and Virtue": synchronous calls beside asynchronous events).
+//
+// A server creates an endpoint naming the one domain that may connect to
+// it (as an unbound event channel names its peer); that domain connects
+// by (server domid, endpoint number) and gets a call-only handle. The
+// permission check happens there, once. A call carries a message of four
+// words and optionally one handle; the client blocks until a server thread
+// replies. A server thread waits on the endpoint, receives one call at a
+// time (it owns the reply until it answers: the seL4 reply-capability
+// model without a capability), and replies, or replies and waits in one
+// call (the fast path of a server loop).
+//
+// The hypervisor never waits for either side: a client that is killed, or
+// whose domain dies, abandons its call (the server's reply then fails with
+// -ESRCH); an endpoint whose domain dies fails every queued call and every
+// later call with -ENOTCONN; a server thread that exits, or waits again,
+// without replying fails its call with -ENOTCONN.
+//
+// Lifetimes: an IpcCall is shared by the client (until it returns) and the
+// endpoint queue or the receiving server thread, refcounted. An Endpoint is
+// a KObject named by handles in the server's and the client's domains; it
+// does not hold either domain (after its server's death it only fails).
+//
+// Locking: Endpoint::lock guards the queue, `dead` and `owner`; the
+// queue's readiness for servers also takes `servers`' Waitable lock inside
+// it; an IpcCall's state is under its `done` Waitable lock, taken after
+// Endpoint::lock (never two Waitable locks at once).
+#pragma once
+
+#include <stdint.h>
+#include <xen/xen.h>
+
+#include "cap/handle_table.hpp"
+#include "lib/result.hpp"
+#include "lib/spinlock.hpp"
+#include "sched/wait.hpp"
+
+namespace virtue {
+
+struct Domain;
+struct Thread;
+
+inline constexpr uint32_t kIpcWords = 4;
+
+struct IpcMessage {
+    uint64_t words[kIpcWords] = {};
+    KObject* carried = nullptr; // a handle in transit: its object (one reference) ...
+    uint32_t carried_rights = 0; // ... and its rights
+    domid_t sender = DOMID_INVALID;
+};
+
+enum class CallState : uint8_t { Queued, Received, Replied, Failed, Abandoned };
+
+struct IpcCall {
+    uint32_t refs = 2;       // the client's, and the queue's (then the server's)
+    Waitable done;           // the client waits here: ready once Replied or Failed
+    CallState state = CallState::Queued;
+    int64_t error = 0;       // Failed: the client's errno
+    IpcMessage msg;          // the request, then the reply
+    IpcCall* next = nullptr; // the endpoint's queue
+    bool queued = false;     // under Endpoint::lock
+};
+
+struct Endpoint {
+    KObject kobj{ObjType::Endpoint, 1, nullptr};
+    SpinLock lock;
+    Waitable servers;            // ready while a call is queued or the endpoint is dead
+    Domain* owner = nullptr;     // nullptr once dead
+    domid_t owner_id = DOMID_INVALID;
+    domid_t client = DOMID_INVALID; // who may connect
+    uint32_t number = 0;         // in the owner's endpoint list (connect)
+    bool dead = false;
+    IpcCall* head = nullptr;
+    IpcCall* tail = nullptr;
+    Endpoint* next_in_domain = nullptr; // Domain::endpoints (under Domain::lock)
+};
+
+inline constexpr uint32_t kMaxEndpointsPerDomain = 64;
+
+// A new endpoint of d that domain `client` may connect to. Err::Range: d
+// has kMaxEndpointsPerDomain; Err::NoMemory; Err::NotFound: d is dying.
+Result<Endpoint*> endpoint_create(Domain& d, domid_t client);
+// The endpoint `number` of domain `server`, for `client` (a reference).
+// Err::NotFound: no such live domain; Err::InvalidArgument: no such
+// endpoint; Err::Permission: not for this client.
+Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t client);
+
+// The client side: queues msg (its carried handle moves with it), blocks
+// until replied; the reply replaces msg. 0, or -ENOTCONN (no server any
+// more) or -EAGAIN (the caller was interrupted: the call is abandoned).
+int64_t ipc_call(Endpoint& ep, IpcMessage& msg);
+
+// The server side: waits (until deadline_ns) for a call and receives it
+// into msg; the call becomes the thread's to answer. 0, kWaitTimedOut,
+// kWaitInterrupted, or -ENOTCONN (the endpoint is dead).
+int64_t ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg);
+
+// Answers the calling thread's received call with msg: 0, -EINVAL (no call
+// to answer), -ESRCH (the client has gone: msg's handle is dropped).
+int64_t ipc_reply(IpcMessage& msg);
+
+// Fails the thread's received call, if any (the thread exits, or waits
+// again without replying).
+void ipc_drop_reply(Thread& t);
+
+// Domain death: its endpoints die (queued calls fail with -ENOTCONN).
+void endpoint_domain_dying(Domain& d);
+
+} // namespace virtue
