@@ -338,6 +338,27 @@ void do_grant_checks() {
     }
     // Everything but the grant table's own frames and the page tables back.
     c.expect_true("frames_back", free0 - free_bytes() <= 6 * kPage);
+
+    // The table grows to its 16 frames, then refuses; ending every grant
+    // leaves nothing held.
+    {
+        virtue::Memory page;
+        virtue::Memory::create(1, page);
+        static uint16_t refs[VIRTUE_MAX_GRANTS];
+        unsigned n = 0;
+        int64_t rc = 0;
+        while (n < VIRTUE_MAX_GRANTS) {
+            rc = sys::grant_access(page.get(), 0, me + 1, VIRTUE_GRANT_READONLY);
+            if (rc < 0) break;
+            refs[n++] = static_cast<uint16_t>(rc);
+        }
+        c.expect("grants_exhausted", rc, -XEN_ENOSPC);
+        c.expect("grants_made", n, VIRTUE_MAX_GRANTS - 8);
+        unsigned ended = 0;
+        for (unsigned i = 0; i < n; i++) ended += sys::grant_end(refs[i]) == 0;
+        c.expect("grants_ended", ended, n);
+        c.expect("audit_after_exhaustion", sys::memory_audit(), 0);
+    }
     print("grants: %u checks, %u failed\n", c.total, c.failed);
     if (c.failed) g_failed = true;
 }
