@@ -3,14 +3,16 @@
 HV_DIR := hypervisor
 HV_ARCH := $(HV_DIR)/arch/x86
 
-HV_CXX_SOURCES := $(shell find $(HV_DIR) -name '*.cpp' | sort)
+# The Xen PV personality (BRIEF layout) is part of the same image.
+XEN_COMPAT_DIR := xen-compat
+HV_CXX_SOURCES := $(shell find $(HV_DIR) $(XEN_COMPAT_DIR) -name '*.cpp' | sort)
 HV_ASM_SOURCES := $(shell find $(HV_DIR) -name '*.S' | sort)
 HV_OBJS := $(patsubst %.cpp,$(O)/obj/%.o,$(HV_CXX_SOURCES)) \
            $(patsubst %.S,$(O)/obj/%.o,$(HV_ASM_SOURCES))
 
 # Architecture headers come first on the include path, so generic code includes
 # "arch/cpu.hpp" and gets the x86 one (no #ifdef).
-HV_INCLUDES := -I$(HV_ARCH)/include -I$(HV_DIR) -I$(GEN_DIR)/hypervisor -I$(GEN_DIR)/include
+HV_INCLUDES := -I$(HV_ARCH)/include -I$(HV_DIR) -I. -I$(GEN_DIR)/hypervisor -I$(GEN_DIR)/include
 HV_FORCE_INCLUDE := -include $(HV_DIR)/lib/visibility.h
 
 # Position-independent code linked at a fixed address inside the Xen-reserved

@@ -116,6 +116,20 @@ Status map_boot_info(Domain& d, const BootDomain& cfg, const BootInfo& boot, con
     return s;
 }
 
+// The domain's shared_info page (event channels), mapped read-write. Held
+// like a granted frame, so unmapping it does not free it: the event code
+// writes it for the domain's whole life.
+Status map_shared_info(Domain& d) {
+    static_assert(sizeof(shared_info) <= PAGE_SIZE);
+    static_assert(kSharedInfoVa == VIRTUE_SHARED_INFO_VA);
+    auto m = domain_alloc_frame(d);
+    if (!m) return m.error();
+    TRY(map_page(d, kSharedInfoVa, *m, boot_prot(true, false)));
+    TRY(grant_frame_hold(d, *m));
+    d.events.shared = arch::phys_ptr<shared_info>(to_phys(*m));
+    return Status::success();
+}
+
 } // namespace
 
 Result<Domain*> build_native_domain(const BootDomain& cfg, const BootInfo& boot) {
@@ -153,6 +167,10 @@ Result<Domain*> build_native_domain(const BootDomain& cfg, const BootInfo& boot)
     if (Status s = map_boot_info(d, cfg, boot, img); !s) {
         domain_destroy_unstarted(d);
         return fail(cfg, "cannot map the boot information", s.error()).error();
+    }
+    if (Status s = map_shared_info(d); !s) {
+        domain_destroy_unstarted(d);
+        return fail(cfg, "cannot map the shared_info page", s.error()).error();
     }
     for (uint32_t i = 0; i < d.vcpus; i++) {
         uint64_t top = kStackTop - i * (kStackSize + PAGE_SIZE);

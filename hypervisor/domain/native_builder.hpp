@@ -4,6 +4,9 @@
 // Virtual layout of a native domain (all in the lower canonical half):
 //   ELF segments         where the image says (the SDK links at 0x400000)
 //   boot information     kBootInfoVa, read-only
+//   shared_info          kSharedInfoVa (VIRTUE_SHARED_INFO_VA), read-write:
+//                        Xen's struct shared_info of the domain (event
+//                        channels' pending and mask bits)
 //   thread i's stack     [top_i - kStackSize, top_i), top_i = kStackTop -
 //                        i * (kStackSize + 4 KiB); the page below each stack
 //                        stays unmapped (guard)
@@ -22,6 +25,7 @@
 namespace virtue {
 
 inline constexpr uint64_t kBootInfoVa = 0x00007fff00000000ull;
+inline constexpr uint64_t kSharedInfoVa = 0x00007ffe00000000ull;
 inline constexpr uint64_t kStackTop = 0x00007ffff0000000ull;
 inline constexpr uint64_t kStackSize = 64 * 1024;
 

@@ -253,6 +253,7 @@ Status evtchn_send(EventPort& p) {
         return Status::success();
     case PortState::Unbound:
         return Status::success(); // nobody listens yet: dropped, as in Xen
+    case PortState::Virq:
     case PortState::Closed:
         break;
     }
@@ -264,6 +265,7 @@ EventPortStatus evtchn_status(EventPort& p) {
     EventPortStatus st{p.state, p.state == PortState::Closed ? 0 : p.port, DOMID_INVALID, 0, p.notify_vcpu};
     if (p.state == PortState::Unbound || p.state == PortState::Interdomain) st.remote_domid = p.remote_domid;
     if (p.state == PortState::Interdomain) st.remote_port = p.peer->port;
+    if (p.state == PortState::Virq) st.remote_port = p.virq; // (the Xen family reports it as u.virq)
     return st;
 }
 
@@ -303,6 +305,107 @@ void evtchn_close(EventPort& p) {
 
 Waitable& evtchn_waitable(EventPort& p) { return p.events; }
 
+Result<evtchn_port_t> evtchn_own(Result<EventPort*> made) {
+    if (!made) return made.error();
+    EventPort& p = **made;
+    evtchn_port_t port = p.port;
+    __atomic_store_n(&p.table_owned, true, __ATOMIC_RELEASE); // the creator's reference stays with the table
+    return port;
+}
+
+Result<EventPort*> evtchn_lookup(Domain& d, evtchn_port_t port) {
+    IrqLockGuard guard(d.events.lock);
+    EventPort* p = lookup_locked(d.events, port);
+    if (!p || p->state == PortState::Closed || !kobject_try_ref(p->kobj)) return Err::InvalidArgument;
+    return p;
+}
+
+namespace {
+// Drops the table's reference of a Xen-family port once.
+void disown(EventPort& p) {
+    if (__atomic_exchange_n(&p.table_owned, false, __ATOMIC_ACQ_REL)) kobject_unref(p.kobj);
+}
+bool is_global_virq(uint32_t virq) {
+    return virq == VIRQ_DOM_EXC || virq == VIRQ_CON_RING || virq == VIRQ_ENOMEM || virq == VIRQ_XENPMU ||
+           (virq >= VIRQ_ARCH_0 && virq <= VIRQ_ARCH_7) || virq == VIRQ_ARGO || virq == VIRQ_CONSOLE ||
+           virq == VIRQ_TBUF || virq == VIRQ_PCPU_STATE || virq == VIRQ_MEM_EVENT;
+}
+} // namespace
+
+Status evtchn_close_port(Domain& d, evtchn_port_t port) {
+    auto p = evtchn_lookup(d, port);
+    if (!p) return p.error();
+    evtchn_close(**p);
+    disown(**p);
+    kobject_unref((*p)->kobj);
+    return Status::success();
+}
+
+Result<EventPort*> evtchn_bind_virq(Domain& d, uint32_t virq, uint32_t vcpu) {
+    if (virq >= NR_VIRQS || (is_global_virq(virq) && vcpu != 0)) return Err::InvalidArgument;
+    if (vcpu >= d.vcpus) return Err::NotFound;
+    auto p = new_port(d);
+    if (!p) return p.error();
+    Status s = Status::success();
+    {
+        IrqLockGuard guard(d.events.lock);
+        for (uint32_t n = 1; n < kMaxEventPorts && s; n++) {
+            EventPort* q = lookup_locked(d.events, n);
+            if (q && q->state == PortState::Virq && q->virq == virq && q->notify_vcpu == vcpu) s = Err::Exists;
+        }
+        if (s) s = reserve_locked(d, **p);
+        if (s) {
+            (*p)->state = PortState::Virq;
+            (*p)->virq = virq;
+            (*p)->notify_vcpu = vcpu;
+        }
+    }
+    if (!s) {
+        discard(*p);
+        return s.error();
+    }
+    return *p;
+}
+
+Status evtchn_bind_vcpu(Domain& d, evtchn_port_t port, uint32_t vcpu) {
+    if (vcpu >= d.vcpus) return Err::NotFound;
+    IrqLockGuard guard(d.events.lock);
+    EventPort* p = lookup_locked(d.events, port);
+    if (!p) return Err::InvalidArgument;
+    const bool movable = p->state == PortState::Unbound || p->state == PortState::Interdomain ||
+                         (p->state == PortState::Virq && is_global_virq(p->virq));
+    if (!movable) return Err::InvalidArgument;
+    p->notify_vcpu = vcpu;
+    return Status::success();
+}
+
+Status evtchn_unmask(Domain& d, evtchn_port_t port) {
+    IrqLockGuard guard(d.events.lock);
+    EventPort* p = lookup_locked(d.events, port);
+    if (!p) return Err::InvalidArgument;
+    shared_info& s = *d.events.shared;
+    vcpu_info& v = s.vcpu_info[p->notify_vcpu < XEN_LEGACY_MAX_VCPUS ? p->notify_vcpu : 0];
+    if (two_level::unmask(s, v, port) != two_level::Delivery::Idle) {
+        IrqLockGuard w(p->events.lock);
+        if (p->events.waiters) p->events.wake_all_locked();
+    }
+    return Status::success();
+}
+
+Result<EventPortStatus> evtchn_status_of(Domain& d, evtchn_port_t port) {
+    EventPort* p;
+    {
+        IrqLockGuard guard(d.events.lock);
+        if (port == 0 || !slot_locked(d.events, port)) return Err::InvalidArgument;
+        p = lookup_locked(d.events, port);
+        if (!p) return EventPortStatus{PortState::Closed, port, DOMID_INVALID, 0, 0};
+        if (!kobject_try_ref(p->kobj)) return EventPortStatus{PortState::Closed, port, DOMID_INVALID, 0, 0};
+    }
+    EventPortStatus st = evtchn_status(*p);
+    kobject_unref(p->kobj);
+    return st;
+}
+
 void evtchn_domain_dying(Domain& d) {
     {
         IrqLockGuard guard(d.events.lock);
@@ -319,6 +422,7 @@ void evtchn_domain_dying(Domain& d) {
         }
         if (!p) continue;
         evtchn_close(*p);
+        disown(*p);
         kobject_unref(p->kobj);
     }
 }

@@ -53,6 +53,7 @@ enum class PortState : uint8_t {
     Closed = EVTCHNSTAT_closed,
     Unbound = EVTCHNSTAT_unbound,
     Interdomain = EVTCHNSTAT_interdomain,
+    Virq = EVTCHNSTAT_virq,
     Ipi = EVTCHNSTAT_ipi,
 };
 
@@ -65,6 +66,8 @@ struct EventPort {
     domid_t remote_domid = DOMID_INVALID; // Unbound: who may connect; Interdomain: the peer's domain
     EventPort* peer = nullptr;            // Interdomain
     uint32_t notify_vcpu = 0;
+    uint32_t virq = 0;         // Virq
+    bool table_owned = false;  // made through the Xen family: the table holds the creator's reference
     bool closed = false;       // under events.lock too: waits see it
     bool hangup = false;       // under events.lock: the peer went (until a new one connects)
 };
@@ -108,6 +111,26 @@ EventPortStatus evtchn_status(EventPort& p);
 // Closes the channel (idempotent): the peer goes back to Unbound and its
 // waiters wake; this port's waiters wake too.
 void evtchn_close(EventPort& p);
+
+// ---- The Xen family (xen-compat/event_channel_op.cpp): ports by number ----
+// Ports made this way are owned by the table (the creator's reference)
+// until EVTCHNOP_close or the domain's death.
+Result<evtchn_port_t> evtchn_own(Result<EventPort*> made);
+// A live port of d by number, with a reference. Err::InvalidArgument.
+Result<EventPort*> evtchn_lookup(Domain& d, evtchn_port_t port);
+// EVTCHNOP_close: Err::InvalidArgument if the number is not a port.
+Status evtchn_close_port(Domain& d, evtchn_port_t port);
+// EVTCHNOP_bind_virq: Err::InvalidArgument (virq unknown, or a global virq
+// on a vCPU other than 0), Err::NotFound (no such vCPU), Err::Exists.
+Result<EventPort*> evtchn_bind_virq(Domain& d, uint32_t virq, uint32_t vcpu);
+// EVTCHNOP_bind_vcpu: Err::NotFound (vCPU), Err::InvalidArgument (port,
+// or a port that is not unbound, interdomain or a global virq).
+Status evtchn_bind_vcpu(Domain& d, evtchn_port_t port, uint32_t vcpu);
+// EVTCHNOP_unmask: Err::InvalidArgument.
+Status evtchn_unmask(Domain& d, evtchn_port_t port);
+// EVTCHNOP_status by number: a free number inside the table reads Closed;
+// Err::InvalidArgument beyond it.
+Result<EventPortStatus> evtchn_status_of(Domain& d, evtchn_port_t port);
 
 // The Waitable of a port, for wait_any.
 Waitable& evtchn_waitable(EventPort& p);

@@ -210,6 +210,7 @@ int16_t grant_copy_one(Domain& caller, domid_t remote, grant_ref_t ref, uint32_t
     if (!frame) {
         status = frame.error() == Err::InvalidArgument ? GNTST_bad_gntref
                  : frame.error() == Err::NotFound      ? GNTST_bad_domain
+                 : frame.error() == Err::Busy          ? GNTST_general_error // 65535 pins
                                                        : GNTST_permission_denied;
     } else {
         // The pin keeps the frame granted (and so allocated) while we copy.

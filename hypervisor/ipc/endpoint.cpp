@@ -94,15 +94,11 @@ void unlink_from_domain_locked(Domain& d, Endpoint& e) {
 
 void destroy_endpoint(KObject* o) {
     Endpoint& e = endpoint_of(o);
-    // A live owner still lists it (its death unlists every endpoint first,
-    // so a non-null owner is alive and found by its id).
-    domid_t owner_id;
+    // A live owner may still list it: find it by the id (never through
+    // e.owner, which may name a domain already freed), and unlist it if it
+    // is still that domain's.
     {
-        IrqLockGuard guard(e.lock);
-        owner_id = e.owner ? e.owner->id : DOMID_INVALID;
-    }
-    if (owner_id != DOMID_INVALID) {
-        if (auto d = domain_get(owner_id)) {
+        if (auto d = domain_get(e.owner_id)) {
             {
                 IrqLockGuard guard((*d)->lock);
                 IrqLockGuard ep_guard(e.lock);
@@ -153,6 +149,7 @@ Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t clie
     Err err = Err::InvalidArgument;
     {
         IrqLockGuard guard(d.lock);
+        if (d.endpoints_closed) err = Err::NotFound; // dying
         for (Endpoint* e = d.endpoints; e; e = e->next_in_domain) {
             if (e->number != number) continue;
             if (e->client != client) err = Err::Permission;
@@ -174,14 +171,16 @@ int64_t ipc_call(Endpoint& ep, IpcMessage& msg) {
     IpcCall* c = new (*mem) IpcCall();
     c->msg = msg; // the carried handle moves into the call
     msg.carried = nullptr;
+    bool dead;
     {
         IrqLockGuard guard(ep.lock);
-        if (ep.dead) {
-            c->refs = 1;
-            call_unref(c);
-            return -XEN_ENOTCONN;
-        }
-        enqueue_locked(ep, *c);
+        dead = ep.dead;
+        if (!dead) enqueue_locked(ep, *c);
+    }
+    if (dead) {
+        c->refs = 1;
+        call_unref(c); // outside the lock: dropping a carried handle may destroy things
+        return -XEN_ENOTCONN;
     }
     int64_t r = wait_until(c->done, kNoDeadline, call_answered, nullptr);
     if (r != 0) {

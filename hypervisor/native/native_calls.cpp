@@ -12,6 +12,7 @@
 #include "event/evtchn.hpp"
 #include "grant/grant_table.hpp"
 #include "ipc/endpoint.hpp"
+#include "xen-compat/hypercalls.hpp"
 #include "lib/string.hpp"
 #include "mm/memory.hpp"
 #include "native/user_memory.hpp"
@@ -760,19 +761,31 @@ int64_t take_carried(uint64_t h, domid_t to, IpcMessage& m) {
 }
 
 // A received message for user space; its carried object becomes a handle
-// of the caller (or is dropped, flagged, if the table is full).
+// of the caller (or is dropped, flagged, if the table is full). Checked
+// here, at the receiver, too: an endpoint handle with RIGHT_READ can itself
+// travel, so the domain that receives on an endpoint is not always its
+// owner, and nothing but an endpoint may ever enter another domain's table.
 virtue_ipc_msg to_user(IpcMessage& m) {
     virtue_ipc_msg out{};
     for (uint32_t i = 0; i < kIpcWords; i++) out.word[i] = m.words[i];
     out.sender_domid = m.sender;
     if (m.carried) {
-        int64_t h = new_handle(*m.carried, m.carried_rights);
+        int64_t h = -XEN_EPERM;
+        if (m.carried->type == ObjType::Endpoint || m.sender == caller().id) h = new_handle(*m.carried, m.carried_rights);
         kobject_unref(*m.carried);
         m.carried = nullptr;
         if (h < 0) out.flags |= VIRTUE_IPC_HANDLE_LOST;
         else out.handle = static_cast<uint64_t>(h);
     }
     return out;
+}
+
+// Copies a received message out; if that fails, the handle it brought is
+// closed again (nobody could learn its value).
+int64_t deliver(uint64_t msg, const virtue_ipc_msg& out) {
+    int64_t r = copy_to_user(msg, &out, sizeof out);
+    if (r < 0 && out.handle) call_handle_close(out.handle);
+    return r;
 }
 
 int64_t read_msg(uint64_t msg, virtue_ipc_msg& in) {
@@ -787,7 +800,7 @@ int64_t receive(Endpoint& ep, uint64_t msg, uint64_t deadline_ns) {
     IpcMessage m;
     if (int64_t r = ipc_wait(ep, deadline_ns, m); r != 0) return wait_errno(r);
     virtue_ipc_msg out = to_user(m);
-    return copy_to_user(msg, &out, sizeof out); // on a fault the call stays received
+    return deliver(msg, out); // on a fault the call stays received
 }
 
 // Replies to the caller's received call with `msg` (already read).
@@ -838,7 +851,7 @@ int64_t call_ipc_call(uint64_t endpoint, uint64_t msg) {
     if (int64_t r = take_carried(in.handle, ep.owner_id, m); r < 0) return r;
     if (int64_t r = ipc_call(ep, m); r < 0) return r;
     virtue_ipc_msg out = to_user(m);
-    return copy_to_user(msg, &out, sizeof out);
+    return deliver(msg, out);
 }
 
 int64_t call_ipc_wait(uint64_t endpoint, uint64_t msg, uint64_t deadline_ns) {
@@ -930,8 +943,8 @@ int64_t call_wait_any(uint64_t handles, uint64_t count, uint64_t deadline_ns) {
 
 } // namespace native
 
-// `syscall` from ring 3 (arch entry.S). Native domains have only the native
-// family: any other number, Xen's included, is -ENOSYS.
+// `syscall` from ring 3 (arch entry.S): the native family above
+// native::BASE, the Xen family (xen-compat/hypercalls.hpp) below it.
 extern "C" void handle_syscall(arch::InterruptFrame* frame) {
     // The return address is the caller's next instruction; a `syscall` in
     // the last bytes below 2^47 makes it non-canonical, and iretq to it
@@ -949,6 +962,9 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
             native::CallArgs args{{frame->rdi, frame->rsi, frame->rdx, frame->r10, frame->r8, frame->r9}};
             result = e.handler(args);
         }
+    } else if (nr < native::BASE) {
+        const uint64_t args[5] = {frame->rdi, frame->rsi, frame->rdx, frame->r10, frame->r8};
+        result = xen::hypercall(nr, args);
     }
     frame->rax = static_cast<uint64_t>(result);
     user_return_work(*frame);

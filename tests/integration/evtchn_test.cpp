@@ -18,6 +18,7 @@ BOOST_AUTO_TEST_CASE(evtchn_calls_succeed_and_refuse) {
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(evtchn\) evtchn: [1-9]\d* checks, 0 failed)")));
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(evtchn\) grants: [1-9]\d* checks, 0 failed)")));
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(evtchn\) ipc: [1-9]\d* checks, 0 failed)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(evtchn\) xen: [1-9]\d* checks, 0 failed)")));
     BOOST_TEST(!std::regex_search(r.console, std::regex(R"(\(evtchn\) check .*FAIL)")));
     BOOST_TEST(ended(r, "evtchn").status == 0);
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(witness\) errors: [1-9]\d* checks, 0 failed)")));
@@ -90,6 +91,8 @@ void check_ipc_pingpong(int cpus) {
     require_clean_end(r);
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(client\) ipcping: 20000 round trips, \d+ cycles each, 0 failures)")));
     BOOST_TEST(r.contains("(server) ipcserve: 20000 calls"));
+    // Only endpoint handles cross domains, whoever receives on an endpoint.
+    BOOST_TEST(r.contains("(server) ipcserve: call on a lent endpoint 0, foreign handle refused 1"));
     BOOST_TEST(ended(r, "server").status == 0);
     BOOST_TEST(ended(r, "client").status == 0);
     check_reclaimed(r, 2);

@@ -6,6 +6,8 @@
 //                   call's success and error paths, then "evtchn: <n>
 //                   checks, <m> failed"
 //   grants          the same for the grant calls: "grants: <n> checks, <m> failed"
+//   xen             the same for the Xen family's event_channel_op (ports
+//                   by number, the shared_info bitmaps): "xen: <n> checks, <m> failed"
 //   ipc             the same for endpoints and IPC, with a server thread in
 //                   this domain: "ipc: <n> checks, <m> failed"
 //   ipcserve=N peer=D  serves N calls on its first endpoint (number 1, for
@@ -55,6 +57,7 @@
 
 #include <virtue/ring.hpp>
 #include <virtue/sdk.hpp>
+#include <virtue/xen.hpp>
 
 #include "../checks.hpp"
 
@@ -446,7 +449,140 @@ void do_survivor(unsigned long k) {
     if (ch.send() != 0) g_failed = true;
 }
 
+// ---- The Xen family: event_channel_op ----
+
+bool bit(const xen_ulong_t* words, uint32_t n) { return (words[n / 64] >> (n % 64)) & 1; }
+
+void do_xen_checks() {
+    Checks c;
+    using virtue::xen::event_channel_op;
+    const int64_t einval = -XEN_EINVAL, eperm = -XEN_EPERM, enoent = -XEN_ENOENT;
+    const uint64_t me = own_domid();
+    shared_info& si = *virtue::xen::shared();
+    vcpu_info& v0 = si.vcpu_info[0];
+
+    evtchn_alloc_unbound_t au{DOMID_SELF, DOMID_SELF, 0};
+    c.expect("alloc_unbound", event_channel_op(EVTCHNOP_alloc_unbound, &au), 0);
+    c.expect_true("alloc_port", au.port >= 1);
+    evtchn_alloc_unbound_t au_other{static_cast<domid_t>(me + 1), DOMID_SELF, 0};
+    c.expect("alloc_for_another_domain", event_channel_op(EVTCHNOP_alloc_unbound, &au_other), eperm);
+    evtchn_bind_interdomain_t bi{DOMID_SELF, au.port, 0};
+    c.expect("bind_interdomain", event_channel_op(EVTCHNOP_bind_interdomain, &bi), 0);
+    c.expect("bind_twice", event_channel_op(EVTCHNOP_bind_interdomain, &bi), einval);
+    evtchn_bind_interdomain_t bi_bad{DOMID_SELF, 1000, 0};
+    c.expect("bind_free_port", event_channel_op(EVTCHNOP_bind_interdomain, &bi_bad), einval);
+    evtchn_bind_interdomain_t bi_none{4000, 1, 0};
+    c.expect("bind_no_domain", event_channel_op(EVTCHNOP_bind_interdomain, &bi_none), -XEN_ESRCH);
+
+    // The new local end starts pending: the bit, the selector, the upcall.
+    c.expect_true("bind_sets_pending", bit(si.evtchn_pending, bi.local_port));
+    c.expect_true("selector_flagged", (v0.evtchn_pending_sel >> (bi.local_port / 64)) & 1);
+    c.expect("upcall_raised", v0.evtchn_upcall_pending, 1);
+    // What a guest's upcall handler does: clear them.
+    v0.evtchn_upcall_pending = 0;
+    v0.evtchn_pending_sel = 0;
+    __atomic_and_fetch(&si.evtchn_pending[bi.local_port / 64], ~(xen_ulong_t{1} << (bi.local_port % 64)), __ATOMIC_SEQ_CST);
+
+    evtchn_send_t send{bi.local_port};
+    c.expect("send", event_channel_op(EVTCHNOP_send, &send), 0);
+    c.expect_true("peer_pending", bit(si.evtchn_pending, au.port));
+    c.expect("upcall_again", v0.evtchn_upcall_pending, 1);
+    evtchn_send_t send_bad{1000};
+    c.expect("send_free_port", event_channel_op(EVTCHNOP_send, &send_bad), einval);
+    evtchn_send_t send_huge{1u << 20};
+    c.expect("send_huge_port", event_channel_op(EVTCHNOP_send, &send_huge), einval);
+
+    // Masked: pending, but no upcall until unmask.
+    v0.evtchn_upcall_pending = 0;
+    v0.evtchn_pending_sel = 0;
+    si.evtchn_pending[au.port / 64] = 0;
+    __atomic_or_fetch(&si.evtchn_mask[au.port / 64], xen_ulong_t{1} << (au.port % 64), __ATOMIC_SEQ_CST);
+    c.expect("send_masked", event_channel_op(EVTCHNOP_send, &send), 0);
+    c.expect_true("masked_pending", bit(si.evtchn_pending, au.port));
+    c.expect("masked_no_upcall", v0.evtchn_upcall_pending, 0);
+    evtchn_unmask_t um{au.port};
+    c.expect("unmask", event_channel_op(EVTCHNOP_unmask, &um), 0);
+    c.expect_true("unmask_clears_mask", !bit(si.evtchn_mask, au.port));
+    c.expect("unmask_delivers", v0.evtchn_upcall_pending, 1);
+    evtchn_unmask_t um_bad{1000};
+    c.expect("unmask_free_port", event_channel_op(EVTCHNOP_unmask, &um_bad), einval);
+
+    // status
+    evtchn_status_t st{DOMID_SELF, au.port, 0, 0, {}};
+    c.expect("status", event_channel_op(EVTCHNOP_status, &st), 0);
+    c.expect("status_interdomain", st.status, EVTCHNSTAT_interdomain);
+    c.expect("status_peer_port", st.u.interdomain.port, bi.local_port);
+    c.expect("status_peer_dom", st.u.interdomain.dom, me);
+    evtchn_status_t st_free{DOMID_SELF, 500, 0, 0, {}}; // a free number inside the table
+    c.expect("status_free_port", event_channel_op(EVTCHNOP_status, &st_free) == 0 && st_free.status == EVTCHNSTAT_closed, 1);
+    evtchn_status_t st_huge{DOMID_SELF, 1u << 20, 0, 0, {}};
+    c.expect("status_huge_port", event_channel_op(EVTCHNOP_status, &st_huge), einval);
+    evtchn_status_t st_other{static_cast<domid_t>(me + 1), 1, 0, 0, {}};
+    c.expect("status_other_domain", event_channel_op(EVTCHNOP_status, &st_other), eperm);
+
+    // ipi, virq, bind_vcpu
+    evtchn_bind_ipi_t ipi{0, 0};
+    c.expect("bind_ipi", event_channel_op(EVTCHNOP_bind_ipi, &ipi), 0);
+    evtchn_bind_ipi_t ipi_bad{7, 0};
+    c.expect("bind_ipi_no_vcpu", event_channel_op(EVTCHNOP_bind_ipi, &ipi_bad), enoent);
+    evtchn_bind_virq_t vq{VIRQ_DOM_EXC, 0, 0};
+    c.expect("bind_virq", event_channel_op(EVTCHNOP_bind_virq, &vq), 0);
+    c.expect("bind_virq_twice", event_channel_op(EVTCHNOP_bind_virq, &vq), -XEN_EEXIST);
+    evtchn_bind_virq_t vq_bad{NR_VIRQS, 0, 0};
+    c.expect("bind_virq_unknown", event_channel_op(EVTCHNOP_bind_virq, &vq_bad), einval);
+    evtchn_bind_virq_t vq_vcpu{VIRQ_TIMER, 5, 0};
+    c.expect("bind_virq_no_vcpu", event_channel_op(EVTCHNOP_bind_virq, &vq_vcpu), enoent);
+    evtchn_status_t st_v{DOMID_SELF, vq.port, 0, 0, {}};
+    c.expect("virq_status", event_channel_op(EVTCHNOP_status, &st_v) == 0 && st_v.status == EVTCHNSTAT_virq &&
+                                st_v.u.virq == VIRQ_DOM_EXC, 1);
+    evtchn_send_t send_virq{vq.port};
+    c.expect("send_on_virq", event_channel_op(EVTCHNOP_send, &send_virq), einval);
+    evtchn_bind_vcpu_t bv{au.port, 0};
+    c.expect("bind_vcpu", event_channel_op(EVTCHNOP_bind_vcpu, &bv), 0);
+    evtchn_bind_vcpu_t bv_nov{au.port, 9};
+    c.expect("bind_vcpu_no_vcpu", event_channel_op(EVTCHNOP_bind_vcpu, &bv_nov), enoent);
+    evtchn_bind_vcpu_t bv_ipi{ipi.port, 0};
+    c.expect("bind_vcpu_ipi", event_channel_op(EVTCHNOP_bind_vcpu, &bv_ipi), einval);
+
+    // Unknown and FIFO commands, bad pointers.
+    c.expect("init_control_fifo", event_channel_op(EVTCHNOP_init_control, &st), -XEN_ENOSYS);
+    c.expect("unknown_cmd", event_channel_op(77, &st), -XEN_ENOSYS);
+    c.expect("bad_pointer", event_channel_op(EVTCHNOP_send, reinterpret_cast<void*>(0xffff800000000000ull)), -XEN_EFAULT);
+    c.expect("other_xen_hypercall", virtue::xen::hypercall2(__HYPERVISOR_grant_table_op, 0, 0), -XEN_ENOSYS);
+
+    // close: the peer goes back to unbound; closing twice fails.
+    evtchn_close_t cl{bi.local_port};
+    c.expect("close", event_channel_op(EVTCHNOP_close, &cl), 0);
+    c.expect("close_twice", event_channel_op(EVTCHNOP_close, &cl), einval);
+    c.expect("peer_unbound", event_channel_op(EVTCHNOP_status, &st) == 0 && st.status == EVTCHNSTAT_unbound &&
+                                 st.u.unbound.dom == me, 1);
+
+    // Ports run out (1023 per domain), cleanly; closing gives them back.
+    static evtchn_port_t ports[1024];
+    unsigned n = 0;
+    int64_t rc = 0;
+    while (n < 1024) {
+        evtchn_alloc_unbound_t a{DOMID_SELF, DOMID_SELF, 0};
+        rc = event_channel_op(EVTCHNOP_alloc_unbound, &a);
+        if (rc != 0) break;
+        ports[n++] = a.port;
+    }
+    c.expect("ports_exhausted", rc, -XEN_ENOSPC);
+    c.expect_true("ports_made", n > 1000);
+    unsigned closed = 0;
+    for (unsigned i = 0; i < n; i++) {
+        evtchn_close_t x{ports[i]};
+        closed += event_channel_op(EVTCHNOP_close, &x) == 0;
+    }
+    c.expect("ports_closed", closed, n);
+    c.expect("alloc_after_close", event_channel_op(EVTCHNOP_alloc_unbound, &au), 0);
+    print("xen: %u checks, %u failed\n", c.total, c.failed);
+    if (c.failed) g_failed = true;
+}
+
 // ---- Synchronous IPC ----
+
+constexpr uint64_t kDelegate = 0xde1e6a7e;
 
 struct EchoServer {
     virtue::Endpoint* ep;
@@ -548,11 +684,28 @@ void do_ipc_serve(unsigned long n) {
     }
     virtue_ipc_msg m{};
     unsigned long served = 0;
-    for (; served < n; served++) {
+    bool lent_done = false; // the client ends with the lending test
+    while (served < n || !lent_done) {
         if (ep.reply_wait(m, now() + 20'000 * kMs) != 0) break;
+        if (m.word[0] == kDelegate && m.handle) {
+            lent_done = true;
+            // The client lends us an endpoint it serves, then calls it with
+            // a timer handle: a non-endpoint object must never arrive here.
+            virtue::Endpoint lent(m.handle);
+            m.handle = 0;
+            virtue::Endpoint::reply(m);
+            virtue_ipc_msg m2{};
+            int64_t rc = lent.wait(m2, now() + 10'000 * kMs);
+            print("ipcserve: call on a lent endpoint %lld, foreign handle refused %d\n", static_cast<long long>(rc),
+                  rc == 0 && m2.handle == 0 && (m2.flags & VIRTUE_IPC_HANDLE_LOST) ? 1 : 0);
+            virtue::Endpoint::reply(m2);
+            m = {};
+            continue;
+        }
         m.word[0] += 1;
+        served++;
     }
-    if (served == n) virtue::Endpoint::reply(m);
+    if (served == n && !lent_done) virtue::Endpoint::reply(m);
     print("ipcserve: %lu calls\n", served);
     if (served != n) g_failed = true;
 }
@@ -588,6 +741,23 @@ void do_ipc_ping(unsigned long n) {
         if (ep.call(m) != 0 || m.word[0] != i + 1) failures++;
     }
     uint64_t cycles = n ? (rdtsc() - t0) / n : 0;
+    // Lend the server an endpoint of ours (endpoints may cross domains),
+    // then call it carrying a timer handle: the server must not get it.
+    virtue::Endpoint mine;
+    virtue::Handle lend;
+    if (virtue::Endpoint::create(VIRTUE_DOMID_SELF, mine) != 0 ||
+        mine.duplicate(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_WRITE | VIRTUE_RIGHT_TRANSFER, lend) != 0)
+        failures++;
+    m = {};
+    m.word[0] = kDelegate;
+    m.handle = lend.release();
+    if (ep.call(m) != 0) failures++;
+    m = {};
+    m.handle = t.get();
+    if (mine.call(m) != 0) failures++;
+    virtue_handle_info hi{};
+    if (sys::handle_query(t.get(), &hi) != -XEN_EBADF) failures++; // it left with the call
+    t.release();
     print("ipcping: %lu round trips, %llu cycles each, %lu failures\n", n, static_cast<unsigned long long>(cycles),
           failures);
     if (failures) g_failed = true;
@@ -840,6 +1010,7 @@ int main() {
         if (!strcmp(w, "checks")) do_checks();
         else if (!strcmp(w, "grants")) do_grant_checks();
         else if (!strcmp(w, "ipc")) do_ipc_checks();
+        else if (!strcmp(w, "xen")) do_xen_checks();
         else if (!strncmp(w, "ipcserve=", 9)) do_ipc_serve(strtoul(w + 9, nullptr, 0));
         else if (!strncmp(w, "ipcping=", 8)) do_ipc_ping(strtoul(w + 8, nullptr, 0));
         else if (!strcmp(w, "ipcdie")) do_ipc_die();

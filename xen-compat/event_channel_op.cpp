@@ -1,0 +1,132 @@
+// __HYPERVISOR_event_channel_op: Xen's EVTCHNOP_* on the one event-channel
+// implementation (hypervisor/event/evtchn.hpp), with Xen's structs and
+// errors. Ports made here belong to the port table (closed by
+// EVTCHNOP_close or the domain's death); a domain sees their pending and
+// mask bits in its shared_info page (native domains: mapped at
+// VIRTUE_SHARED_INFO_VA).
+//
+// Only the 2-level ABI: EVTCHNOP_init_control (FIFO) returns -ENOSYS, which
+// is how a Xen guest learns to use 2-level. A domain acts on its own ports
+// (DOMID_SELF or its id); other domains' ports need privileges Virtue does
+// not give through this family (-EPERM).
+#include "xen-compat/hypercalls.hpp"
+
+#include <xen/errno.h>
+#include <xen/event_channel.h>
+
+#include "domain/domain.hpp"
+#include "native/user_memory.hpp"
+#include "sched/scheduler.hpp"
+
+namespace virtue::xen {
+namespace {
+
+Domain& self() { return *current_thread()->domain; }
+
+bool names_self(domid_t dom) { return dom == DOMID_SELF || dom == self().id; }
+
+int64_t errno_of(Err e) {
+    switch (e) {
+    case Err::Range: return -XEN_ENOSPC;
+    case Err::NoMemory: return -XEN_ENOMEM;
+    case Err::NotFound: return -XEN_ESRCH;
+    case Err::Exists: return -XEN_EEXIST;
+    case Err::Permission: return -XEN_EPERM;
+    default: return -XEN_EINVAL;
+    }
+}
+
+// Copies the op in, runs fn on it, copies it back out when fn succeeds.
+template <typename Op, typename Fn> int64_t with_op(uint64_t arg, Fn fn) {
+    Op op;
+    if (int64_t r = copy_from_user(&op, arg, sizeof op); r < 0) return r;
+    int64_t r = fn(op);
+    if (r < 0) return r;
+    if (int64_t c = copy_to_user(arg, &op, sizeof op); c < 0) return c;
+    return r;
+}
+
+int64_t port_result(Result<evtchn_port_t> r, evtchn_port_t& out) {
+    if (!r) return errno_of(r.error());
+    out = *r;
+    return 0;
+}
+
+} // namespace
+
+int64_t event_channel_op(uint64_t cmd, uint64_t arg) {
+    Domain& d = self();
+    switch (cmd) {
+    case EVTCHNOP_alloc_unbound:
+        return with_op<evtchn_alloc_unbound_t>(arg, [&](evtchn_alloc_unbound_t& op) -> int64_t {
+            if (!names_self(op.dom)) return -XEN_EPERM;
+            domid_t remote = op.remote_dom == DOMID_SELF ? d.id : op.remote_dom;
+            if (remote >= DOMID_FIRST_RESERVED) return -XEN_EINVAL;
+            return port_result(evtchn_own(evtchn_alloc_unbound(d, remote)), op.port);
+        });
+    case EVTCHNOP_bind_interdomain:
+        return with_op<evtchn_bind_interdomain_t>(arg, [&](evtchn_bind_interdomain_t& op) -> int64_t {
+            domid_t remote = op.remote_dom == DOMID_SELF ? d.id : op.remote_dom;
+            if (remote >= DOMID_FIRST_RESERVED) return -XEN_EINVAL;
+            if (op.remote_port == 0 || op.remote_port >= kMaxEventPorts) return -XEN_EINVAL;
+            return port_result(evtchn_own(evtchn_bind_interdomain(d, remote, op.remote_port)), op.local_port);
+        });
+    case EVTCHNOP_bind_virq:
+        return with_op<evtchn_bind_virq_t>(arg, [&](evtchn_bind_virq_t& op) -> int64_t {
+            auto p = evtchn_bind_virq(d, op.virq, op.vcpu);
+            if (!p && p.error() == Err::NotFound) return -XEN_ENOENT;
+            return port_result(evtchn_own(p), op.port);
+        });
+    case EVTCHNOP_bind_ipi:
+        return with_op<evtchn_bind_ipi_t>(arg, [&](evtchn_bind_ipi_t& op) -> int64_t {
+            if (op.vcpu >= d.vcpus) return -XEN_ENOENT;
+            return port_result(evtchn_own(evtchn_bind_ipi(d, op.vcpu)), op.port);
+        });
+    case EVTCHNOP_close:
+        return with_op<evtchn_close_t>(arg, [&](evtchn_close_t& op) -> int64_t {
+            Status s = evtchn_close_port(d, op.port);
+            return s ? 0 : -XEN_EINVAL;
+        });
+    case EVTCHNOP_send:
+        return with_op<evtchn_send_t>(arg, [&](evtchn_send_t& op) -> int64_t {
+            auto p = evtchn_lookup(d, op.port);
+            if (!p) return -XEN_EINVAL;
+            Status s = evtchn_send(**p);
+            kobject_unref((*p)->kobj);
+            return s ? 0 : -XEN_EINVAL;
+        });
+    case EVTCHNOP_status:
+        return with_op<evtchn_status_t>(arg, [&](evtchn_status_t& op) -> int64_t {
+            if (!names_self(op.dom)) return -XEN_EPERM;
+            auto st = evtchn_status_of(d, op.port);
+            if (!st) return -XEN_EINVAL;
+            op.status = static_cast<uint32_t>(st->state);
+            op.vcpu = st->vcpu;
+            op.u = {};
+            if (st->state == PortState::Unbound) op.u.unbound.dom = st->remote_domid;
+            if (st->state == PortState::Interdomain) {
+                op.u.interdomain.dom = st->remote_domid;
+                op.u.interdomain.port = st->remote_port;
+            }
+            if (st->state == PortState::Virq) op.u.virq = st->remote_port;
+            return 0;
+        });
+    case EVTCHNOP_bind_vcpu:
+        return with_op<evtchn_bind_vcpu_t>(arg, [&](evtchn_bind_vcpu_t& op) -> int64_t {
+            Status s = evtchn_bind_vcpu(d, op.port, op.vcpu);
+            if (s) return 0;
+            return s.error() == Err::NotFound ? -XEN_ENOENT : -XEN_EINVAL;
+        });
+    case EVTCHNOP_unmask:
+        return with_op<evtchn_unmask_t>(arg, [&](evtchn_unmask_t& op) -> int64_t {
+            Status s = evtchn_unmask(d, op.port);
+            return s ? 0 : -XEN_EINVAL;
+        });
+    default:
+        // bind_pirq (no physical IRQs here), reset, and the FIFO ABI's
+        // init_control / expand_array / set_priority.
+        return -XEN_ENOSYS;
+    }
+}
+
+} // namespace virtue::xen

@@ -1,0 +1,16 @@
+// Xen-family dispatch (xen-compat/hypercalls.hpp).
+#include "xen-compat/hypercalls.hpp"
+
+#include <xen/errno.h>
+#include <xen/xen.h>
+
+namespace virtue::xen {
+
+int64_t hypercall(uint64_t nr, const uint64_t args[5]) {
+    switch (nr) {
+    case __HYPERVISOR_event_channel_op: return event_channel_op(args[0], args[1]);
+    default: return -XEN_ENOSYS;
+    }
+}
+
+} // namespace virtue::xen

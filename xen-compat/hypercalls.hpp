@@ -1,0 +1,22 @@
+// The Xen hypercall family (BRIEF decision 3): Xen's numbers, arguments and
+// structs (libxen-dev's public headers), on the same `syscall` entry as the
+// native family, whose numbers start above Xen's.
+//
+// Implemented so far, for every domain kind: event_channel_op (the 2-level
+// ABI; xen-compat/event_channel_op.cpp). Every other Xen number returns
+// -ENOSYS. The PV personality (start_info, the PV MMU, trap bouncing,
+// grant-table ops with PV addresses) comes with the PV-guest issues.
+#pragma once
+
+#include <stdint.h>
+
+namespace virtue::xen {
+
+// Runs Xen hypercall `nr` with its arguments (rdi, rsi, rdx, r10, r8);
+// returns the value for rax, -ENOSYS for what is not implemented.
+int64_t hypercall(uint64_t nr, const uint64_t args[5]);
+
+// __HYPERVISOR_event_channel_op(cmd, arg).
+int64_t event_channel_op(uint64_t cmd, uint64_t arg);
+
+} // namespace virtue::xen
