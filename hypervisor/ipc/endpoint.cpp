@@ -6,6 +6,7 @@
 #include "domain/domain.hpp"
 #include "mm/memory.hpp"
 #include "sched/scheduler.hpp"
+#include "sched/wait.hpp"
 
 namespace virtue {
 namespace {
@@ -45,15 +46,26 @@ void fail_call(IpcCall& c, int64_t error) {
     c.done.wake_all_locked();
 }
 
+// The fast path's partner: the only thread waiting on `w`, with a
+// reference, to be woken by a handoff instead of now; or nullptr after
+// waking every waiter the ordinary way. Under w.lock.
+Thread* wake_or_pick_locked(Waitable& w) {
+    Waiter* only = w.waiters;
+    if (only && !only->next && kobject_try_ref(only->thread->kobj)) return only->thread;
+    w.wake_all_locked();
+    return nullptr;
+}
+
 // Under e.lock (and so the queue's readiness under `servers`' lock).
-void enqueue_locked(Endpoint& e, IpcCall& c) {
+// Returns the server thread to hand the CPU to, if any (see above).
+Thread* enqueue_locked(Endpoint& e, IpcCall& c) {
     IrqLockGuard ready(e.servers.lock);
     c.next = nullptr;
     if (e.tail) e.tail->next = &c;
     else e.head = &c;
     e.tail = &c;
     c.queued = true;
-    e.servers.wake_all_locked();
+    return wake_or_pick_locked(e.servers);
 }
 
 IpcCall* pop_locked(Endpoint& e) {
@@ -172,17 +184,21 @@ int64_t ipc_call(Endpoint& ep, IpcMessage& msg) {
     c->msg = msg; // the carried handle moves into the call
     msg.carried = nullptr;
     bool dead;
+    Thread* server = nullptr;
     {
         IrqLockGuard guard(ep.lock);
         dead = ep.dead;
-        if (!dead) enqueue_locked(ep, *c);
+        if (!dead) server = enqueue_locked(ep, *c);
     }
     if (dead) {
         c->refs = 1;
         call_unref(c); // outside the lock: dropping a carried handle may destroy things
         return -XEN_ENOTCONN;
     }
-    int64_t r = wait_until(c->done, kNoDeadline, call_answered, nullptr);
+    // The fast path: with one server thread waiting, this CPU goes to it
+    // directly (sched_block_handoff) while the client blocks.
+    int64_t r = wait_until_handoff(c->done, kNoDeadline, call_answered, nullptr, server);
+    if (server) kobject_unref(server->kobj);
     if (r != 0) {
         // Interrupted (suspend, kill, the domain dying): abandon the call
         // unless it was answered meanwhile.
@@ -210,11 +226,13 @@ int64_t ipc_call(Endpoint& ep, IpcMessage& msg) {
     return result;
 }
 
-int64_t ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg) {
+int64_t ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg, Thread* handoff) {
     Thread& self = *current_thread();
     ipc_drop_reply(self); // a server that waits again leaves its last call unanswered
     for (;;) {
-        if (int64_t r = wait_until(ep.servers, deadline_ns, has_call_or_dead, nullptr); r != 0) return r;
+        int64_t r = wait_until_handoff(ep.servers, deadline_ns, has_call_or_dead, nullptr, handoff);
+        handoff = nullptr; // woken (or handed the CPU) by the first round
+        if (r != 0) return r;
         IpcCall* c;
         bool mine = false;
         {
@@ -241,7 +259,7 @@ int64_t ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg) {
     }
 }
 
-int64_t ipc_reply(IpcMessage& msg) {
+int64_t ipc_reply(IpcMessage& msg, Thread** handoff) {
     Thread& self = *current_thread();
     IpcCall* c = self.reply_to;
     if (!c) {
@@ -256,7 +274,8 @@ int64_t ipc_reply(IpcMessage& msg) {
             c->msg = msg;
             msg.carried = nullptr;
             c->state = CallState::Replied;
-            c->done.wake_all_locked();
+            if (handoff) *handoff = wake_or_pick_locked(c->done);
+            else c->done.wake_all_locked();
             delivered = true;
         }
     }

@@ -9,7 +9,10 @@
 // replies. A server thread waits on the endpoint, receives one call at a
 // time (it owns the reply until it answers: the seL4 reply-capability
 // model without a capability), and replies, or replies and waits in one
-// call (the fast path of a server loop).
+// call. Fast path: when exactly one thread waits on the other side (the
+// server on the endpoint, the client on its reply), the side that blocks
+// hands its CPU straight to it (sched_block_handoff), skipping the run
+// queue.
 //
 // The hypervisor never waits for either side: a client that is killed, or
 // whose domain dies, abandons its call (the server's reply then fails with
@@ -93,12 +96,15 @@ int64_t ipc_call(Endpoint& ep, IpcMessage& msg);
 
 // The server side: waits (until deadline_ns) for a call and receives it
 // into msg; the call becomes the thread's to answer. 0, kWaitTimedOut,
-// kWaitInterrupted, or -ENOTCONN (the endpoint is dead).
-int64_t ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg);
+// kWaitInterrupted, or -ENOTCONN (the endpoint is dead). `handoff`: a
+// client ipc_reply left to wake (the reply-and-wait fast path).
+int64_t ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg, Thread* handoff = nullptr);
 
 // Answers the calling thread's received call with msg: 0, -EINVAL (no call
-// to answer), -ESRCH (the client has gone: msg's handle is dropped).
-int64_t ipc_reply(IpcMessage& msg);
+// to answer), -ESRCH (the client has gone: msg's handle is dropped). With
+// `handoff`, a lone waiting client is not woken but returned there (with a
+// reference), for the caller's next ipc_wait to hand its CPU to.
+int64_t ipc_reply(IpcMessage& msg, Thread** handoff = nullptr);
 
 // Fails the thread's received call, if any (the thread exits, or waits
 // again without replying).

@@ -796,22 +796,22 @@ int64_t read_msg(uint64_t msg, virtue_ipc_msg& in) {
 
 int64_t wait_errno(int64_t r) { return r == kWaitTimedOut ? -XEN_ETIMEDOUT : r == kWaitInterrupted ? -XEN_EAGAIN : r; }
 
-int64_t receive(Endpoint& ep, uint64_t msg, uint64_t deadline_ns) {
+int64_t receive(Endpoint& ep, uint64_t msg, uint64_t deadline_ns, Thread* handoff = nullptr) {
     IpcMessage m;
-    if (int64_t r = ipc_wait(ep, deadline_ns, m); r != 0) return wait_errno(r);
+    if (int64_t r = ipc_wait(ep, deadline_ns, m, handoff); r != 0) return wait_errno(r);
     virtue_ipc_msg out = to_user(m);
     return deliver(msg, out); // on a fault the call stays received
 }
 
 // Replies to the caller's received call with `msg` (already read).
-int64_t reply_with(const virtue_ipc_msg& in) {
+int64_t reply_with(const virtue_ipc_msg& in, Thread** handoff = nullptr) {
     Thread& self = *current_thread();
     if (!self.reply_to) return -XEN_EINVAL;
     IpcMessage m;
     for (uint32_t i = 0; i < kIpcWords; i++) m.words[i] = in.word[i];
     m.sender = caller().id;
     if (int64_t r = take_carried(in.handle, self.reply_to->msg.sender, m); r < 0) return r;
-    return ipc_reply(m);
+    return ipc_reply(m, handoff);
 }
 } // namespace
 
@@ -876,8 +876,11 @@ int64_t call_ipc_reply_wait(uint64_t endpoint, uint64_t msg, uint64_t deadline_n
     if (e.error()) return e.error();
     // Nothing to answer (the loop's first round) or a client that has gone
     // (-ESRCH) is no reason not to take the next call.
-    if (int64_t r = reply_with(in); r < 0 && r != -XEN_EINVAL && r != -XEN_ESRCH) return r;
-    return receive(*e, msg, deadline_ns);
+    Thread* client = nullptr; // the fast path: our CPU goes to it when we block
+    if (int64_t r = reply_with(in, &client); r < 0 && r != -XEN_EINVAL && r != -XEN_ESRCH) return r;
+    int64_t r = receive(*e, msg, deadline_ns, client);
+    if (client) kobject_unref(client->kobj);
+    return r;
 }
 
 int64_t call_timer_create() {

@@ -319,39 +319,82 @@ void sched_prepare_wait() {
     cs.current->wake_pending = false;
 }
 
+namespace {
+// sched_block's checks, under cs.lock: true (lock released, *why set) if
+// the thread must not block now; false (lock held) to go on.
+bool must_not_block_locked(CpuSched& cs, Thread& t, uint64_t deadline_ns, WakeReason& why) {
+    if (t.wake_pending) {
+        t.wake_pending = false;
+        why = WakeReason::Signaled;
+    } else if (__atomic_load_n(&t.suspend_requested, __ATOMIC_ACQUIRE) ||
+               __atomic_load_n(&t.kill_requested, __ATOMIC_ACQUIRE) || t.domain->state == DomainState::Dying) {
+        // domain_kill and suspend interrupt only threads already blocked: a
+        // thread with either pending must not start blocking.
+        why = WakeReason::Interrupted;
+    } else if (deadline_ns != kNoDeadline && system_time_ns() >= deadline_ns) {
+        why = WakeReason::Timeout;
+    } else {
+        return false;
+    }
+    cs.lock.unlock();
+    return true;
+}
+
+// Running -> Blocked (on the sleep list with a deadline), under cs.lock.
+void block_locked(CpuSched& cs, Thread& t, uint64_t deadline_ns) {
+    adjust_runnable(t, -1);
+    t.state = ThreadState::Blocked;
+    t.has_deadline = deadline_ns != kNoDeadline;
+    if (t.has_deadline) {
+        t.wake_at_ns = deadline_ns;
+        Thread** p = &cs.sleepers;
+        while (*p && (*p)->wake_at_ns <= deadline_ns) p = &(*p)->sleep_next;
+        t.sleep_next = *p;
+        *p = &t;
+    }
+}
+} // namespace
+
 WakeReason sched_block(uint64_t deadline_ns) {
     CpuSched& cs = mine();
     Thread* t = cs.current;
     if (!t) panic("sched_block on an idle context");
     charge_current(cs);
     cs.lock.lock();
-    if (t->wake_pending) {
-        t->wake_pending = false;
-        cs.lock.unlock();
-        return WakeReason::Signaled;
-    }
-    // domain_kill and suspend interrupt only threads already blocked: a
-    // thread with either pending must not start blocking.
-    if (__atomic_load_n(&t->suspend_requested, __ATOMIC_ACQUIRE) || __atomic_load_n(&t->kill_requested, __ATOMIC_ACQUIRE) ||
-        t->domain->state == DomainState::Dying) {
-        cs.lock.unlock();
-        return WakeReason::Interrupted;
-    }
-    if (deadline_ns != kNoDeadline && system_time_ns() >= deadline_ns) {
-        cs.lock.unlock();
-        return WakeReason::Timeout;
-    }
-    adjust_runnable(*t, -1);
-    t->state = ThreadState::Blocked;
-    t->has_deadline = deadline_ns != kNoDeadline;
-    if (t->has_deadline) {
-        t->wake_at_ns = deadline_ns;
-        Thread** p = &cs.sleepers;
-        while (*p && (*p)->wake_at_ns <= deadline_ns) p = &(*p)->sleep_next;
-        t->sleep_next = *p;
-        *p = t;
-    }
+    WakeReason why;
+    if (must_not_block_locked(cs, *t, deadline_ns, why)) return why;
+    block_locked(cs, *t, deadline_ns);
     switch_locked(cs, t, pick_next_locked(cs));
+    return t->wake_reason;
+}
+
+WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
+    CpuSched& cs = mine();
+    Thread* t = cs.current;
+    if (!t) panic("sched_block_handoff on an idle context");
+    charge_current(cs);
+    cs.lock.lock();
+    WakeReason why;
+    if (must_not_block_locked(cs, *t, deadline_ns, why)) {
+        sched_wake(target); // we go on: target takes the ordinary way
+        return why;
+    }
+    // target's state is ours to change only under the lock of the CPU it
+    // names: this one (a blocked thread's cpu changes under that lock).
+    const uint32_t me = index_of(cs);
+    const uint32_t pinned = __atomic_load_n(&target.entity.affinity_cpu, __ATOMIC_ACQUIRE);
+    const bool direct = &target != t && target.cpu == me && target.state == ThreadState::Blocked &&
+                        !target.has_deadline && target.entity.eligible() &&
+                        target.domain->state != DomainState::Dying && (pinned == sched::kAnyCpu || pinned == me);
+    if (!direct) {
+        cs.lock.unlock();
+        sched_wake(target);
+        return sched_block(deadline_ns);
+    }
+    target.wake_reason = WakeReason::Signaled;
+    adjust_runnable(target, +1);
+    block_locked(cs, *t, deadline_ns);
+    switch_locked(cs, t, &target);
     return t->wake_reason;
 }
 

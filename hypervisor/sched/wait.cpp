@@ -69,6 +69,11 @@ int64_t wait_any(Waitable* const* objs, size_t n, uint64_t deadline_ns) {
 }
 
 int64_t wait_until(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, void* ctx), void* ctx) {
+    return wait_until_handoff(w, deadline_ns, pred, ctx, nullptr);
+}
+
+int64_t wait_until_handoff(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, void* ctx), void* ctx,
+                           Thread* handoff) {
     Waiter me;
     me.thread = current_thread();
     int64_t result = 0;
@@ -82,11 +87,18 @@ int64_t wait_until(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, 
             }
             if (!me.enlisted) w.enlist_locked(me);
         }
-        WakeReason why = sched_block(deadline_ns);
+        WakeReason why;
+        if (handoff) {
+            why = sched_block_handoff(*handoff, deadline_ns);
+            handoff = nullptr;
+        } else {
+            why = sched_block(deadline_ns);
+        }
         if (why == WakeReason::Timeout) result = kWaitTimedOut;
         if (why == WakeReason::Interrupted) result = kWaitInterrupted;
         if (result) break;
     }
+    if (handoff) sched_wake(*handoff); // never blocked: wake it the ordinary way
     if (me.enlisted) {
         IrqLockGuard guard(w.lock);
         w.delist_locked(me);
