@@ -48,6 +48,7 @@ struct CpuSched {
 };
 
 CpuSched g_sched[MAX_CPUS];
+uint64_t g_handoffs; // direct switches of sched_block_handoff (reported at the end)
 SpinLock g_account_lock;
 uint64_t g_last_refill_ns;
 
@@ -384,13 +385,15 @@ WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
     const uint32_t me = index_of(cs);
     const uint32_t pinned = __atomic_load_n(&target.entity.affinity_cpu, __ATOMIC_ACQUIRE);
     const bool direct = &target != t && target.cpu == me && target.state == ThreadState::Blocked &&
-                        !target.has_deadline && target.entity.eligible() &&
-                        target.domain->state != DomainState::Dying && (pinned == sched::kAnyCpu || pinned == me);
+                        target.entity.eligible() && target.domain->state != DomainState::Dying &&
+                        (pinned == sched::kAnyCpu || pinned == me);
     if (!direct) {
         cs.lock.unlock();
         sched_wake(target);
         return sched_block(deadline_ns);
     }
+    if (target.has_deadline) remove_sleeper_locked(cs, target); // our sleep list
+    __atomic_fetch_add(&g_handoffs, 1, __ATOMIC_RELAXED);
     target.wake_reason = WakeReason::Signaled;
     adjust_runnable(target, +1);
     block_locked(cs, *t, deadline_ns);
@@ -465,7 +468,7 @@ void sched_set_paused(Domain& d, bool paused) {
 }
 
 void sched_all_domains_gone() {
-    log_info("all domains have ended");
+    log_info("all domains have ended (direct handoffs: %lu)", __atomic_load_n(&g_handoffs, __ATOMIC_RELAXED));
     memory_report();
     if (opt_shutdown_when_done) shutdown(ShutdownReason::Success);
 }

@@ -47,8 +47,8 @@ WakeReason sched_block(uint64_t deadline_ns);
 
 // sched_block that also wakes `target` (the IPC fast path: a client
 // handing its CPU to the server it just queued a call for, a server to the
-// client it just answered). When target is Blocked on this CPU without a
-// deadline and may run here, the CPU switches to it at once, skipping the
+// client it just answered). When target is Blocked on this CPU and may
+// run here, the CPU switches to it at once, skipping the
 // run queue; otherwise target gets an ordinary sched_wake first. Either way
 // the caller's block follows sched_block's rules. The caller holds a
 // reference to target.
