@@ -46,9 +46,12 @@ template <typename Op, typename Fn> int64_t with_op(uint64_t arg, Fn fn) {
     return r;
 }
 
-int64_t port_result(Result<evtchn_port_t> r, evtchn_port_t& out) {
+// A port made for the Xen family: the table owns it (XenPort), so only
+// its number may be used once made (call first: the number is written by
+// the call).
+int64_t port_result(const Result<EventPort*>& r, evtchn_port_t number, evtchn_port_t& out) {
     if (!r) return errno_of(r.error());
-    out = *r;
+    out = number;
     return 0;
 }
 
@@ -62,25 +65,32 @@ int64_t event_channel_op(uint64_t cmd, uint64_t arg) {
             if (!names_self(op.dom)) return -XEN_EPERM;
             domid_t remote = op.remote_dom == DOMID_SELF ? d.id : op.remote_dom;
             if (remote >= DOMID_FIRST_RESERVED) return -XEN_EINVAL;
-            return port_result(evtchn_own(evtchn_alloc_unbound(d, remote)), op.port);
+            evtchn_port_t n = 0;
+            auto p = evtchn_alloc_unbound(d, remote, XenPort{&n});
+            return port_result(p, n, op.port);
         });
     case EVTCHNOP_bind_interdomain:
         return with_op<evtchn_bind_interdomain_t>(arg, [&](evtchn_bind_interdomain_t& op) -> int64_t {
             domid_t remote = op.remote_dom == DOMID_SELF ? d.id : op.remote_dom;
             if (remote >= DOMID_FIRST_RESERVED) return -XEN_EINVAL;
             if (op.remote_port == 0 || op.remote_port >= kMaxEventPorts) return -XEN_EINVAL;
-            return port_result(evtchn_own(evtchn_bind_interdomain(d, remote, op.remote_port)), op.local_port);
+            evtchn_port_t n = 0;
+            auto p = evtchn_bind_interdomain(d, remote, op.remote_port, XenPort{&n});
+            return port_result(p, n, op.local_port);
         });
     case EVTCHNOP_bind_virq:
         return with_op<evtchn_bind_virq_t>(arg, [&](evtchn_bind_virq_t& op) -> int64_t {
-            auto p = evtchn_bind_virq(d, op.virq, op.vcpu);
+            evtchn_port_t n = 0;
+            auto p = evtchn_bind_virq(d, op.virq, op.vcpu, XenPort{&n});
             if (!p && p.error() == Err::NotFound) return -XEN_ENOENT;
-            return port_result(evtchn_own(p), op.port);
+            return port_result(p, n, op.port);
         });
     case EVTCHNOP_bind_ipi:
         return with_op<evtchn_bind_ipi_t>(arg, [&](evtchn_bind_ipi_t& op) -> int64_t {
             if (op.vcpu >= d.vcpus) return -XEN_ENOENT;
-            return port_result(evtchn_own(evtchn_bind_ipi(d, op.vcpu)), op.port);
+            evtchn_port_t n = 0;
+            auto p = evtchn_bind_ipi(d, op.vcpu, XenPort{&n});
+            return port_result(p, n, op.port);
         });
     case EVTCHNOP_close:
         return with_op<evtchn_close_t>(arg, [&](evtchn_close_t& op) -> int64_t {

@@ -68,7 +68,7 @@ EventPort* lookup_locked(EventTable& t, uint32_t port) {
 
 // Gives p the lowest free port number of d (Xen does the same), taking the
 // shared page and the bucket from the partition when first needed.
-Status reserve_locked(Domain& d, EventPort& p) {
+Status reserve_locked(Domain& d, EventPort& p, XenPort xen) {
     EventTable& t = d.events;
     if (t.dead) return Err::NotFound;
     if (!t.shared) {
@@ -88,6 +88,12 @@ Status reserve_locked(Domain& d, EventPort& p) {
         s = &p;
         p.port = port;
         t.open++;
+        if (xen.number) {
+            // Owned by the table from now on: a close by number may come as
+            // soon as the lock is dropped.
+            p.table_owned = true;
+            *xen.number = port;
+        }
         return Status::success();
     }
     return Err::Range;
@@ -162,13 +168,13 @@ void discard(EventPort* p) {
 
 } // namespace
 
-Result<EventPort*> evtchn_alloc_unbound(Domain& d, domid_t remote) {
+Result<EventPort*> evtchn_alloc_unbound(Domain& d, domid_t remote, XenPort xen) {
     auto p = new_port(d);
     if (!p) return p.error();
     Status s = Status::success();
     {
         IrqLockGuard guard(d.events.lock);
-        s = reserve_locked(d, **p);
+        s = reserve_locked(d, **p, xen);
         if (s) {
             (*p)->state = PortState::Unbound;
             (*p)->remote_domid = remote;
@@ -181,7 +187,7 @@ Result<EventPort*> evtchn_alloc_unbound(Domain& d, domid_t remote) {
     return *p;
 }
 
-Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_port_t remote_port) {
+Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_port_t remote_port, XenPort xen) {
     Domain* rd = &d;
     if (remote != d.id) {
         auto got = domain_get(remote);
@@ -198,7 +204,7 @@ Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_por
             EventPort* rp = lookup_locked(rd->events, remote_port);
             if (rd->events.dead) s = Err::NotFound;
             else if (!rp || rp->state != PortState::Unbound || rp->remote_domid != d.id) s = Err::InvalidArgument;
-            else s = reserve_locked(d, **p);
+            else s = reserve_locked(d, **p, xen);
             if (s) {
                 EventPort& lp = **p;
                 lp.state = rp->state = PortState::Interdomain;
@@ -223,13 +229,13 @@ Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_por
     return result;
 }
 
-Result<EventPort*> evtchn_bind_ipi(Domain& d, uint32_t vcpu) {
+Result<EventPort*> evtchn_bind_ipi(Domain& d, uint32_t vcpu, XenPort xen) {
     auto p = new_port(d);
     if (!p) return p.error();
     Status s = Status::success();
     {
         IrqLockGuard guard(d.events.lock);
-        s = reserve_locked(d, **p);
+        s = reserve_locked(d, **p, xen);
         if (s) {
             (*p)->state = PortState::Ipi;
             (*p)->notify_vcpu = vcpu;
@@ -305,14 +311,6 @@ void evtchn_close(EventPort& p) {
 
 Waitable& evtchn_waitable(EventPort& p) { return p.events; }
 
-Result<evtchn_port_t> evtchn_own(Result<EventPort*> made) {
-    if (!made) return made.error();
-    EventPort& p = **made;
-    evtchn_port_t port = p.port;
-    __atomic_store_n(&p.table_owned, true, __ATOMIC_RELEASE); // the creator's reference stays with the table
-    return port;
-}
-
 Result<EventPort*> evtchn_lookup(Domain& d, evtchn_port_t port) {
     IrqLockGuard guard(d.events.lock);
     EventPort* p = lookup_locked(d.events, port);
@@ -325,10 +323,11 @@ namespace {
 void disown(EventPort& p) {
     if (__atomic_exchange_n(&p.table_owned, false, __ATOMIC_ACQ_REL)) kobject_unref(p.kobj);
 }
+// xen.h's classes: V (per vCPU) and G (global); the x86 arch virqs are
+// global; 5, 14 and 15 are not defined.
+bool is_defined_virq(uint32_t virq) { return virq < NR_VIRQS && virq != 5 && virq != 14 && virq != 15; }
 bool is_global_virq(uint32_t virq) {
-    return virq == VIRQ_DOM_EXC || virq == VIRQ_CON_RING || virq == VIRQ_ENOMEM || virq == VIRQ_XENPMU ||
-           (virq >= VIRQ_ARCH_0 && virq <= VIRQ_ARCH_7) || virq == VIRQ_ARGO || virq == VIRQ_CONSOLE ||
-           virq == VIRQ_TBUF || virq == VIRQ_PCPU_STATE || virq == VIRQ_MEM_EVENT;
+    return virq != VIRQ_TIMER && virq != VIRQ_DEBUG && virq != VIRQ_XENOPROF && virq != VIRQ_XENPMU;
 }
 } // namespace
 
@@ -341,8 +340,8 @@ Status evtchn_close_port(Domain& d, evtchn_port_t port) {
     return Status::success();
 }
 
-Result<EventPort*> evtchn_bind_virq(Domain& d, uint32_t virq, uint32_t vcpu) {
-    if (virq >= NR_VIRQS || (is_global_virq(virq) && vcpu != 0)) return Err::InvalidArgument;
+Result<EventPort*> evtchn_bind_virq(Domain& d, uint32_t virq, uint32_t vcpu, XenPort xen) {
+    if (!is_defined_virq(virq) || (is_global_virq(virq) && vcpu != 0)) return Err::InvalidArgument;
     if (vcpu >= d.vcpus) return Err::NotFound;
     auto p = new_port(d);
     if (!p) return p.error();
@@ -351,9 +350,11 @@ Result<EventPort*> evtchn_bind_virq(Domain& d, uint32_t virq, uint32_t vcpu) {
         IrqLockGuard guard(d.events.lock);
         for (uint32_t n = 1; n < kMaxEventPorts && s; n++) {
             EventPort* q = lookup_locked(d.events, n);
-            if (q && q->state == PortState::Virq && q->virq == virq && q->notify_vcpu == vcpu) s = Err::Exists;
+            // A global virq has one port whatever vCPU it was moved to.
+            if (q && q->state == PortState::Virq && q->virq == virq && (is_global_virq(virq) || q->notify_vcpu == vcpu))
+                s = Err::Exists;
         }
-        if (s) s = reserve_locked(d, **p);
+        if (s) s = reserve_locked(d, **p, xen);
         if (s) {
             (*p)->state = PortState::Virq;
             (*p)->virq = virq;
@@ -381,9 +382,13 @@ Status evtchn_bind_vcpu(Domain& d, evtchn_port_t port, uint32_t vcpu) {
 
 Status evtchn_unmask(Domain& d, evtchn_port_t port) {
     IrqLockGuard guard(d.events.lock);
+    if (port == 0 || !slot_locked(d.events, port)) return Err::InvalidArgument;
     EventPort* p = lookup_locked(d.events, port);
-    if (!p) return Err::InvalidArgument;
     shared_info& s = *d.events.shared;
+    if (!p) {
+        two_level::test_and_clear(s.evtchn_mask, port); // a free number: just the bit
+        return Status::success();
+    }
     vcpu_info& v = s.vcpu_info[p->notify_vcpu < XEN_LEGACY_MAX_VCPUS ? p->notify_vcpu : 0];
     if (two_level::unmask(s, v, port) != two_level::Delivery::Idle) {
         IrqLockGuard w(p->events.lock);

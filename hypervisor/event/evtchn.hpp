@@ -85,14 +85,20 @@ struct EventTable {
 // family hands it to a handle). Err::Range: d has kMaxEventPorts-1 ports;
 // Err::NoMemory: no partition frame for the tables; Err::NotFound: d is dying.
 // An unbound port that `remote` (a domid, possibly d's own) may connect to.
-Result<EventPort*> evtchn_alloc_unbound(Domain& d, domid_t remote);
+// `xen`: made through the Xen family, so the table owns the port (the
+// creator's reference stays with it) from the moment it has a number; the
+// caller gets the number in *xen_port and must not touch the object.
+struct XenPort {
+    evtchn_port_t* number = nullptr; // nullptr: a native port (handles own it)
+};
+Result<EventPort*> evtchn_alloc_unbound(Domain& d, domid_t remote, XenPort xen = {});
 // Connects to port `remote_port` of domain `remote` (d itself allowed),
 // which must be unbound for d. Err::NotFound: no such live domain;
 // Err::InvalidArgument: no such port, or not unbound for d. The new local
 // end starts pending (as in Xen); the remote end does not.
-Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_port_t remote_port);
+Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_port_t remote_port, XenPort xen = {});
 // A port whose events loop back to d.
-Result<EventPort*> evtchn_bind_ipi(Domain& d, uint32_t vcpu);
+Result<EventPort*> evtchn_bind_ipi(Domain& d, uint32_t vcpu, XenPort xen = {});
 
 // Sends on p (a port of d): Interdomain sets the peer pending, Ipi sets p
 // itself pending, Unbound drops the event (as Xen). Err::InvalidArgument if
@@ -113,20 +119,20 @@ EventPortStatus evtchn_status(EventPort& p);
 void evtchn_close(EventPort& p);
 
 // ---- The Xen family (xen-compat/event_channel_op.cpp): ports by number ----
-// Ports made this way are owned by the table (the creator's reference)
-// until EVTCHNOP_close or the domain's death.
-Result<evtchn_port_t> evtchn_own(Result<EventPort*> made);
+// Ports made with a XenPort are owned by the table (the creator's
+// reference) until EVTCHNOP_close or the domain's death.
 // A live port of d by number, with a reference. Err::InvalidArgument.
 Result<EventPort*> evtchn_lookup(Domain& d, evtchn_port_t port);
 // EVTCHNOP_close: Err::InvalidArgument if the number is not a port.
 Status evtchn_close_port(Domain& d, evtchn_port_t port);
 // EVTCHNOP_bind_virq: Err::InvalidArgument (virq unknown, or a global virq
 // on a vCPU other than 0), Err::NotFound (no such vCPU), Err::Exists.
-Result<EventPort*> evtchn_bind_virq(Domain& d, uint32_t virq, uint32_t vcpu);
+Result<EventPort*> evtchn_bind_virq(Domain& d, uint32_t virq, uint32_t vcpu, XenPort xen = {});
 // EVTCHNOP_bind_vcpu: Err::NotFound (vCPU), Err::InvalidArgument (port,
 // or a port that is not unbound, interdomain or a global virq).
 Status evtchn_bind_vcpu(Domain& d, evtchn_port_t port, uint32_t vcpu);
-// EVTCHNOP_unmask: Err::InvalidArgument.
+// EVTCHNOP_unmask: Err::InvalidArgument beyond the table (a free number
+// inside it just has its mask bit cleared, as in Xen).
 Status evtchn_unmask(Domain& d, evtchn_port_t port);
 // EVTCHNOP_status by number: a free number inside the table reads Closed;
 // Err::InvalidArgument beyond it.

@@ -52,9 +52,9 @@ inline Delivery set_pending(shared_info& s, vcpu_info& v, uint32_t port) {
 }
 
 // EVTCHNOP_unmask: clears the mask; an event that came while masked is
-// delivered now.
+// delivered now. A port that was not masked is left alone (as in Xen).
 inline Delivery unmask(shared_info& s, vcpu_info& v, uint32_t port) {
-    test_and_clear(s.evtchn_mask, port);
+    if (!test_and_clear(s.evtchn_mask, port)) return Delivery::Idle;
     if (!test(s.evtchn_pending, port)) return Delivery::Idle;
     return raise(v, port);
 }

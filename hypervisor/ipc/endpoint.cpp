@@ -51,7 +51,8 @@ void fail_call(IpcCall& c, int64_t error) {
 // waking every waiter the ordinary way. Under w.lock.
 Thread* wake_or_pick_locked(Waitable& w) {
     Waiter* only = w.waiters;
-    if (only && !only->next && kobject_try_ref(only->thread->kobj)) return only->thread;
+    if (only && !only->next)
+        if (Thread* t = sched_handoff_ref(*only->thread)) return t;
     w.wake_all_locked();
     return nullptr;
 }
@@ -197,8 +198,7 @@ int64_t ipc_call(Endpoint& ep, IpcMessage& msg) {
     }
     // The fast path: with one server thread waiting, this CPU goes to it
     // directly (sched_block_handoff) while the client blocks.
-    int64_t r = wait_until_handoff(c->done, kNoDeadline, call_answered, nullptr, server);
-    if (server) kobject_unref(server->kobj);
+    int64_t r = wait_until_handoff(c->done, kNoDeadline, call_answered, nullptr, server); // consumes it
     if (r != 0) {
         // Interrupted (suspend, kill, the domain dying): abandon the call
         // unless it was answered meanwhile.

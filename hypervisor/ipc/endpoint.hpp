@@ -103,7 +103,8 @@ int64_t ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg, Thread* ha
 // Answers the calling thread's received call with msg: 0, -EINVAL (no call
 // to answer), -ESRCH (the client has gone: msg's handle is dropped). With
 // `handoff`, a lone waiting client is not woken but returned there (with a
-// reference), for the caller's next ipc_wait to hand its CPU to.
+// handoff reference, which ipc_wait consumes), for the caller's next
+// ipc_wait to hand its CPU to.
 int64_t ipc_reply(IpcMessage& msg, Thread** handoff = nullptr);
 
 // Fails the thread's received call, if any (the thread exits, or waits

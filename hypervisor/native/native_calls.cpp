@@ -878,9 +878,7 @@ int64_t call_ipc_reply_wait(uint64_t endpoint, uint64_t msg, uint64_t deadline_n
     // (-ESRCH) is no reason not to take the next call.
     Thread* client = nullptr; // the fast path: our CPU goes to it when we block
     if (int64_t r = reply_with(in, &client); r < 0 && r != -XEN_EINVAL && r != -XEN_ESRCH) return r;
-    int64_t r = receive(*e, msg, deadline_ns, client);
-    if (client) kobject_unref(client->kobj);
-    return r;
+    return receive(*e, msg, deadline_ns, client); // consumes the handoff reference
 }
 
 int64_t call_timer_create() {

@@ -41,6 +41,7 @@ struct CpuSched {
     Thread* sleepers = nullptr;   // sorted by wake_at_ns
     Thread* to_release = nullptr; // exited thread: reap it after the switch
     Thread* to_migrate = nullptr; // switched out to move to its pinned CPU (queued after the switch)
+    Thread* handoff_drop = nullptr; // the incoming thread's handoff reference (released after the switch)
     AddressSpace* loaded = nullptr; // whose root is in CR3 (nullptr: the hypervisor's)
     uint64_t last_charge_tsc = 0;
     uint64_t slice_start_ns = 0;
@@ -165,9 +166,14 @@ void finish_switch() {
     CpuSched& cs = mine();
     Thread* gone = cs.to_release;
     Thread* moving = cs.to_migrate;
+    Thread* handed = cs.handoff_drop;
     cs.to_release = nullptr;
     cs.to_migrate = nullptr;
+    cs.handoff_drop = nullptr;
     cs.lock.unlock();
+    // The thread now running here held a run reference all along: this
+    // drop is never its (or its domain's) last.
+    if (handed) sched_handoff_release(*handed);
     if (moving) {
         // moving->cpu already names the destination (set under our lock).
         CpuSched& dest = g_sched[moving->cpu];
@@ -369,15 +375,33 @@ WakeReason sched_block(uint64_t deadline_ns) {
     return t->wake_reason;
 }
 
+Thread* sched_handoff_ref(Thread& t) {
+    if (!kobject_try_ref(t.kobj)) return nullptr;
+    // A waiting thread holds its run reference, hence a domain reference:
+    // the domain's count is above zero here.
+    __atomic_fetch_add(&t.domain->refs, 1, __ATOMIC_ACQ_REL);
+    return &t;
+}
+
+void sched_handoff_release(Thread& t) {
+    Domain* d = t.domain;
+    kobject_unref(t.kobj);
+    domain_put(*d);
+}
+
 WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
     CpuSched& cs = mine();
     Thread* t = cs.current;
     if (!t) panic("sched_block_handoff on an idle context");
+    auto ordinary_wake = [&] {
+        sched_wake(target);
+        sched_handoff_release(target);
+    };
     charge_current(cs);
     cs.lock.lock();
     WakeReason why;
     if (must_not_block_locked(cs, *t, deadline_ns, why)) {
-        sched_wake(target); // we go on: target takes the ordinary way
+        ordinary_wake(); // we go on: target takes the ordinary way
         return why;
     }
     // target's state is ours to change only under the lock of the CPU it
@@ -386,12 +410,15 @@ WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
     const uint32_t pinned = __atomic_load_n(&target.entity.affinity_cpu, __ATOMIC_ACQUIRE);
     const bool direct = &target != t && target.cpu == me && target.state == ThreadState::Blocked &&
                         target.entity.eligible() && target.domain->state != DomainState::Dying &&
-                        (pinned == sched::kAnyCpu || pinned == me);
+                        !__atomic_load_n(&target.suspend_requested, __ATOMIC_ACQUIRE) &&
+                        !__atomic_load_n(&target.kill_requested, __ATOMIC_ACQUIRE) &&
+                        (pinned == sched::kAnyCpu || pinned == me) && cs.rq.size() == 0 && !cs.need_resched;
     if (!direct) {
         cs.lock.unlock();
-        sched_wake(target);
+        ordinary_wake();
         return sched_block(deadline_ns);
     }
+    cs.handoff_drop = &target;
     if (target.has_deadline) remove_sleeper_locked(cs, target); // our sleep list
     __atomic_fetch_add(&g_handoffs, 1, __ATOMIC_RELAXED);
     target.wake_reason = WakeReason::Signaled;

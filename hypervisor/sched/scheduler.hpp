@@ -45,13 +45,23 @@ void sched_yield();
 void sched_prepare_wait();
 WakeReason sched_block(uint64_t deadline_ns);
 
+// A handoff reference to a thread that waits (possibly of another
+// domain): the thread and its domain, so that dropping it can never be the
+// last reference of a domain already freed. nullptr if the thread is going
+// away.
+Thread* sched_handoff_ref(Thread& t);
+void sched_handoff_release(Thread& t);
+
 // sched_block that also wakes `target` (the IPC fast path: a client
 // handing its CPU to the server it just queued a call for, a server to the
-// client it just answered). When target is Blocked on this CPU and may
-// run here, the CPU switches to it at once, skipping the
-// run queue; otherwise target gets an ordinary sched_wake first. Either way
-// the caller's block follows sched_block's rules. The caller holds a
-// reference to target.
+// client it just answered). When target is Blocked on this CPU, may run
+// here, is not asked to stop, and nothing else waits on this CPU's run
+// queue (so the pair cannot starve other threads or jump the credit
+// order), the CPU switches to it at once, skipping the run queue;
+// otherwise target gets an ordinary sched_wake first. Either way the
+// caller's block follows sched_block's rules. Consumes the caller's
+// handoff reference to target (released at once, or by target itself just
+// after the switch).
 WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns);
 
 // Makes a Blocked thread runnable (Signaled); a thread not blocked yet has

@@ -98,7 +98,10 @@ int64_t wait_until_handoff(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waita
         if (why == WakeReason::Interrupted) result = kWaitInterrupted;
         if (result) break;
     }
-    if (handoff) sched_wake(*handoff); // never blocked: wake it the ordinary way
+    if (handoff) { // never blocked: wake it the ordinary way
+        sched_wake(*handoff);
+        sched_handoff_release(*handoff);
+    }
     if (me.enlisted) {
         IrqLockGuard guard(w.lock);
         w.delist_locked(me);

@@ -65,10 +65,11 @@ int64_t wait_any(Waitable* const* objs, size_t n, uint64_t deadline_ns);
 // interrupted (kWaitInterrupted).
 int64_t wait_until(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, void* ctx), void* ctx);
 
-// wait_until that also wakes `handoff` (a thread the caller holds a
-// reference to and has made ready to run): if the caller blocks, its CPU
-// goes straight to handoff when possible (sched_block_handoff); if it does
-// not block, handoff is woken normally. Either way handoff is woken once.
+// wait_until that also wakes `handoff` (a thread the caller holds a handoff
+// reference to, sched_handoff_ref, and has made ready to run): if the
+// caller blocks, its CPU goes straight to handoff when possible
+// (sched_block_handoff); if it does not block, handoff is woken normally.
+// Either way handoff is woken once and the reference is consumed.
 int64_t wait_until_handoff(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, void* ctx), void* ctx,
                            Thread* handoff);
 

@@ -504,8 +504,15 @@ void do_xen_checks() {
     c.expect("unmask", event_channel_op(EVTCHNOP_unmask, &um), 0);
     c.expect_true("unmask_clears_mask", !bit(si.evtchn_mask, au.port));
     c.expect("unmask_delivers", v0.evtchn_upcall_pending, 1);
-    evtchn_unmask_t um_bad{1000};
-    c.expect("unmask_free_port", event_channel_op(EVTCHNOP_unmask, &um_bad), einval);
+    // Unmasking a port that is not masked leaves its pending event alone.
+    v0.evtchn_upcall_pending = 0;
+    v0.evtchn_pending_sel = 0;
+    c.expect("unmask_unmasked", event_channel_op(EVTCHNOP_unmask, &um), 0);
+    c.expect("unmask_unmasked_no_upcall", v0.evtchn_upcall_pending, 0);
+    evtchn_unmask_t um_free{500};
+    c.expect("unmask_free_number", event_channel_op(EVTCHNOP_unmask, &um_free), 0);
+    evtchn_unmask_t um_bad{1000}; // beyond the table's first bucket
+    c.expect("unmask_beyond_table", event_channel_op(EVTCHNOP_unmask, &um_bad), einval);
 
     // status
     evtchn_status_t st{DOMID_SELF, au.port, 0, 0, {}};
@@ -530,6 +537,10 @@ void do_xen_checks() {
     c.expect("bind_virq_twice", event_channel_op(EVTCHNOP_bind_virq, &vq), -XEN_EEXIST);
     evtchn_bind_virq_t vq_bad{NR_VIRQS, 0, 0};
     c.expect("bind_virq_unknown", event_channel_op(EVTCHNOP_bind_virq, &vq_bad), einval);
+    evtchn_bind_virq_t vq_undefined{5, 0, 0};
+    c.expect("bind_virq_undefined", event_channel_op(EVTCHNOP_bind_virq, &vq_undefined), einval);
+    evtchn_bind_virq_t vq_global_vcpu1{VIRQ_CON_RING, 1, 0};
+    c.expect("bind_global_virq_on_vcpu1", event_channel_op(EVTCHNOP_bind_virq, &vq_global_vcpu1), einval);
     evtchn_bind_virq_t vq_vcpu{VIRQ_TIMER, 5, 0};
     c.expect("bind_virq_no_vcpu", event_channel_op(EVTCHNOP_bind_virq, &vq_vcpu), enoent);
     evtchn_status_t st_v{DOMID_SELF, vq.port, 0, 0, {}};
