@@ -298,6 +298,13 @@ void domain_kill(Domain& d, int64_t status, const char* reason) {
     evtchn_domain_dying(d);
     grant_domain_dying(d);
     endpoint_domain_dying(d);
+    // Control domains that bound VIRQ_DOM_EXC hear of it (Xen sends it to
+    // the control domain).
+    domains_for_each(
+        [](Domain& c, void* dead) {
+            if (&c != dead && c.is_control()) evtchn_raise_virq(c, VIRQ_DOM_EXC);
+        },
+        &d);
     {
         // Slots hold threads not yet destroyed (a thread being destroyed
         // waits for this lock to leave its slot).
@@ -386,6 +393,25 @@ Result<Domain*> domain_get(domid_t id) {
         if (refs == 0) return Err::NotFound;
     } while (!__atomic_compare_exchange_n(&d->refs, &refs, refs + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
     return d;
+}
+
+void domains_for_each(void (*fn)(Domain& d, void* ctx), void* ctx) {
+    Domain* held[kMaxDomains]; // 2 KiB of stack: no lock is held while fn or domain_put runs
+    size_t n = 0;
+    {
+        IrqLockGuard guard(g_registry_lock);
+        for (Domain* d = g_domains; d && n < kMaxDomains; d = d->all_next) {
+            if (d->state == DomainState::Building) continue;
+            uint32_t refs = __atomic_load_n(&d->refs, __ATOMIC_ACQUIRE);
+            bool got = false;
+            while (refs != 0 && !(got = __atomic_compare_exchange_n(&d->refs, &refs, refs + 1, false,
+                                                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))) {
+            }
+            if (got) held[n++] = d;
+        }
+    }
+    for (size_t i = 0; i < n; i++) fn(*held[i], ctx);
+    for (size_t i = 0; i < n; i++) domain_put(*held[i]);
 }
 
 void domain_refill_accounts(void (*fn)(sched::ShareAccount* const*, size_t, void*), void* ctx) {

@@ -181,6 +181,10 @@ void domain_put(Domain& d);
 // domain_put; Err::NotFound if there is none (or it is being destroyed).
 Result<Domain*> domain_get(domid_t id);
 
+// Calls fn(d, ctx) for every live (started, not yet freed) domain, each
+// held by a reference for the call, outside the registry lock.
+void domains_for_each(void (*fn)(Domain& d, void* ctx), void* ctx);
+
 // Calls fn once with the share accounts of all live domains, under the
 // registry lock (the scheduler's credit refill).
 void domain_refill_accounts(void (*fn)(sched::ShareAccount* const*, size_t, void*), void* ctx);

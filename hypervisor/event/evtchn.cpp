@@ -368,6 +368,18 @@ Result<EventPort*> evtchn_bind_virq(Domain& d, uint32_t virq, uint32_t vcpu, Xen
     return *p;
 }
 
+void evtchn_raise_virq(Domain& d, uint32_t virq) {
+    IrqLockGuard guard(d.events.lock);
+    if (d.events.dead) return;
+    for (uint32_t n = 1; n < kMaxEventPorts; n++) {
+        EventPort* p = lookup_locked(d.events, n);
+        if (p && p->state == PortState::Virq && p->virq == virq) {
+            deliver(*p); // under its table's lock, as a send
+            return;
+        }
+    }
+}
+
 Status evtchn_bind_vcpu(Domain& d, evtchn_port_t port, uint32_t vcpu) {
     if (vcpu >= d.vcpus) return Err::NotFound;
     IrqLockGuard guard(d.events.lock);

@@ -138,6 +138,10 @@ Status evtchn_unmask(Domain& d, evtchn_port_t port);
 // Err::InvalidArgument beyond it.
 Result<EventPortStatus> evtchn_status_of(Domain& d, evtchn_port_t port);
 
+// Raises global virq `virq` in d (its port bound with EVTCHNOP_bind_virq,
+// if any): the port goes pending as a send would make it.
+void evtchn_raise_virq(Domain& d, uint32_t virq);
+
 // The Waitable of a port, for wait_any.
 Waitable& evtchn_waitable(EventPort& p);
 

@@ -648,6 +648,14 @@ int64_t call_evtchn_alloc_unbound(uint64_t remote_domid) {
 int64_t call_evtchn_bind_interdomain(uint64_t remote_domid, uint64_t remote_port) {
     auto remote = remote_domain(remote_domid);
     if (!remote || remote_port == 0 || remote_port >= kMaxEventPorts) return -XEN_EINVAL;
+    {
+        // A bind the handle table could not take would connect the peer
+        // and at once hang it up: refuse first (only the caller's own
+        // threads could fill the table in between).
+        Domain& d = caller();
+        IrqLockGuard guard(d.handles_lock);
+        if (d.handles.used() >= d.handles.capacity()) return -XEN_EMFILE;
+    }
     return publish_port(evtchn_bind_interdomain(caller(), *remote, static_cast<evtchn_port_t>(remote_port)));
 }
 

@@ -124,4 +124,15 @@ BOOST_AUTO_TEST_CASE(ipc_peers_die_mid_call) {
     check_reclaimed(r, 4);
 }
 
+// A domain's death raises VIRQ_DOM_EXC in control domains that bound it
+// (through the Xen family's event_channel_op), and nowhere else.
+BOOST_AUTO_TEST_CASE(domain_death_raises_virq_dom_exc_in_control_domains) {
+    BootResult r = boot_config("domexc", 2, 120);
+    require_clean_end(r);
+    BOOST_TEST(r.contains("(watcher) domexc: bind 0, notified 1"));
+    BOOST_TEST(r.contains("(bystander) domexc: bind 0, notified 0"));
+    BOOST_TEST(ended(r, "mortal").status == 0);
+    check_reclaimed(r, 3);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,6 +8,9 @@
 //   grants          the same for the grant calls: "grants: <n> checks, <m> failed"
 //   xen             the same for the Xen family's event_channel_op (ports
 //                   by number, the shared_info bitmaps): "xen: <n> checks, <m> failed"
+//   domexc=MS       binds VIRQ_DOM_EXC (Xen family) and watches its
+//                   pending bit for MS ms: "domexc: bind <rc>, notified <0|1>"
+//   linger=MS       sleeps MS ms (then ends, as a domain others watch)
 //   ipc             the same for endpoints and IPC, with a server thread in
 //                   this domain: "ipc: <n> checks, <m> failed"
 //   ipcserve=N peer=D  serves N calls on its first endpoint (number 1, for
@@ -202,6 +205,8 @@ void do_checks() {
     c.expect("rebind_port", b.port(), 2);
     c.expect("rebound_not_hung_up", a.wait(0), -XEN_ETIMEDOUT);
 
+    b.reset(); // port 1 unbound for us again
+
     // The handle table runs out before the 1023 ports do: nothing leaks.
     virtue::EventChannel many[130];
     unsigned made = 0;
@@ -212,6 +217,10 @@ void do_checks() {
         made++;
     }
     c.expect("exhaust_handles", rc, -XEN_EMFILE);
+    // A bind with no handle left fails before it touches the peer: port 1
+    // stays unbound for us.
+    c.expect("bind_with_full_table", sys::evtchn_bind_interdomain(VIRTUE_DOMID_SELF, 1), -XEN_EMFILE);
+    c.expect("peer_untouched", a.status(st) == 0 && st.state == VIRTUE_EVTCHN_UNBOUND && st.remote_domid == me, 1);
     c.expect_true("made_some", made > 50);
     for (auto& m : many) m.reset();
     c.expect("ports_back_after_close", virtue::EventChannel::bind_ipi(many[0]), 0);
@@ -589,6 +598,20 @@ void do_xen_checks() {
     c.expect("alloc_after_close", event_channel_op(EVTCHNOP_alloc_unbound, &au), 0);
     print("xen: %u checks, %u failed\n", c.total, c.failed);
     if (c.failed) g_failed = true;
+}
+
+// Binds VIRQ_DOM_EXC and watches its pending bit for `ms`: control domains
+// hear of other domains' deaths, others never.
+void do_domexc(unsigned long ms) {
+    evtchn_bind_virq_t vq{VIRQ_DOM_EXC, 0, 0};
+    int64_t rc = virtue::xen::event_channel_op(EVTCHNOP_bind_virq, &vq);
+    shared_info& si = *virtue::xen::shared();
+    int notified = 0;
+    for (uint64_t end = now() + ms * kMs; rc == 0 && now() < end && !notified;) {
+        notified = bit(si.evtchn_pending, vq.port);
+        sys::sleep_until(now() + 10 * kMs);
+    }
+    print("domexc: bind %lld, notified %d\n", static_cast<long long>(rc), notified);
 }
 
 // ---- Synchronous IPC ----
@@ -1022,6 +1045,8 @@ int main() {
         else if (!strcmp(w, "grants")) do_grant_checks();
         else if (!strcmp(w, "ipc")) do_ipc_checks();
         else if (!strcmp(w, "xen")) do_xen_checks();
+        else if (!strncmp(w, "domexc=", 7)) do_domexc(strtoul(w + 7, nullptr, 0));
+        else if (!strncmp(w, "linger=", 7)) sys::sleep_until(now() + strtoul(w + 7, nullptr, 0) * kMs);
         else if (!strncmp(w, "ipcserve=", 9)) do_ipc_serve(strtoul(w + 9, nullptr, 0));
         else if (!strncmp(w, "ipcping=", 8)) do_ipc_ping(strtoul(w + 8, nullptr, 0));
         else if (!strcmp(w, "ipcdie")) do_ipc_die();
