@@ -15,6 +15,7 @@
 #include <xen/event_channel.h>
 
 #include "domain/domain.hpp"
+#include "lib/object_errno.hpp"
 #include "native/user_memory.hpp"
 #include "sched/scheduler.hpp"
 
@@ -24,17 +25,6 @@ namespace {
 Domain& self() { return *current_thread()->domain; }
 
 bool names_self(domid_t dom) { return dom == DOMID_SELF || dom == self().id; }
-
-int64_t errno_of(Err e) {
-    switch (e) {
-    case Err::Range: return -XEN_ENOSPC;
-    case Err::NoMemory: return -XEN_ENOMEM;
-    case Err::NotFound: return -XEN_ESRCH;
-    case Err::Exists: return -XEN_EEXIST;
-    case Err::Permission: return -XEN_EPERM;
-    default: return -XEN_EINVAL;
-    }
-}
 
 // Copies the op in, runs fn on it, copies it back out when fn succeeds.
 template <typename Op, typename Fn> int64_t with_op(uint64_t arg, Fn fn) {
@@ -50,7 +40,7 @@ template <typename Op, typename Fn> int64_t with_op(uint64_t arg, Fn fn) {
 // its number may be used once made (call first: the number is written by
 // the call).
 int64_t port_result(const Result<EventPort*>& r, evtchn_port_t number, evtchn_port_t& out) {
-    if (!r) return errno_of(r.error());
+    if (!r) return object_errno(r.error());
     out = number;
     return 0;
 }

@@ -70,12 +70,9 @@ EventPort* lookup_locked(EventTable& t, uint32_t port) {
 // shared page and the bucket from the partition when first needed.
 Status reserve_locked(Domain& d, EventPort& p, XenPort xen) {
     EventTable& t = d.events;
-    if (t.dead) return Err::NotFound;
-    if (!t.shared) {
-        auto frame = domain_alloc_frame(d); // zeroed: nothing pending, nothing masked
-        if (!frame) return Err::NoMemory;
-        t.shared = arch::phys_ptr<shared_info>(to_phys(*frame));
-    }
+    // The shared page comes with the domain (native_builder.cpp): without
+    // it the domain has no event channels.
+    if (t.dead || !t.shared) return Err::NotFound;
     for (uint32_t port = 1; port < kMaxEventPorts; port++) {
         EventPort**& bucket = t.buckets[port / kPortsPerBucket];
         if (!bucket) {
@@ -87,7 +84,6 @@ Status reserve_locked(Domain& d, EventPort& p, XenPort xen) {
         if (s) continue;
         s = &p;
         p.port = port;
-        t.open++;
         if (xen.number) {
             // Owned by the table from now on: a close by number may come as
             // soon as the lock is dropped.
@@ -136,7 +132,6 @@ void release_locked(EventPort& p) {
     mark_closed(p);
     if (EventPort** s = slot_locked(t, p.port); s && *s == &p) *s = nullptr;
     two_level::clear(*t.shared, p.port);
-    t.open--;
     p.state = PortState::Closed;
 }
 
@@ -306,7 +301,8 @@ void evtchn_close(EventPort& p) {
         domain_put(*rd);
         if (done) break;
     }
-    mark_closed(p);
+    // Closed: release_locked (or discard, for a port that never had a
+    // number) has marked it for its waiters.
 }
 
 Waitable& evtchn_waitable(EventPort& p) { return p.events; }
@@ -429,7 +425,7 @@ void evtchn_domain_dying(Domain& d) {
         d.events.dead = true;
     }
     // Native ports stay objects while handles name them; their channels
-    // close now. (The table holds no references: close each by number.)
+    // close now; Xen-family ports also lose the table's reference.
     for (uint32_t port = 1; port < kMaxEventPorts; port++) {
         EventPort* p;
         {

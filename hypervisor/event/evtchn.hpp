@@ -16,10 +16,11 @@
 // operations on the receiver's page.
 //
 // Lifetime: an EventPort is a KObject; it does not hold its domain, so its
-// handles must stay in that domain (port handles carry no RIGHT_TRANSFER). A port created through the native
-// family lives as long as its handles: the last one closes the channel. (The
-// Xen family will keep one reference per open port in the table instead,
-// dropped by EVTCHNOP_close.) A closed port keeps its object while handles
+// handles must stay in that domain (port handles carry no RIGHT_TRANSFER).
+// A port created through the native family lives as long as its handles:
+// the last one closes the channel. A port created through the Xen family
+// is owned by the table (the creator's reference, `table_owned`) until
+// EVTCHNOP_close or the domain's death. A closed port keeps its object while handles
 // name it, answers every call with -EINVAL and is always ready to waits.
 // When a domain dies every port of it closes: an interdomain peer goes back
 // to Unbound (waiting for the dead domain, as in Xen) and its waiters wake
@@ -75,9 +76,8 @@ struct EventPort {
 // Per domain (Domain::events).
 struct EventTable {
     SpinLock lock;
-    shared_info* shared = nullptr;                       // a partition frame, from the first port
+    shared_info* shared = nullptr;                       // a partition frame, mapped by the domain builder
     EventPort** buckets[kMaxEventPorts / kPortsPerBucket] = {};
-    uint32_t open = 0;                                   // ports not Closed
     bool dead = false;                                   // the domain is dying: no new ports
 };
 
@@ -87,7 +87,7 @@ struct EventTable {
 // An unbound port that `remote` (a domid, possibly d's own) may connect to.
 // `xen`: made through the Xen family, so the table owns the port (the
 // creator's reference stays with it) from the moment it has a number; the
-// caller gets the number in *xen_port and must not touch the object.
+// caller gets the number in *number and must not touch the object.
 struct XenPort {
     evtchn_port_t* number = nullptr; // nullptr: a native port (handles own it)
 };
@@ -145,9 +145,8 @@ void evtchn_raise_virq(Domain& d, uint32_t virq);
 // The Waitable of a port, for wait_any.
 Waitable& evtchn_waitable(EventPort& p);
 
-// Domain death: closes every port and refuses new ones. Then, when the
-// domain is freed, evtchn_domain_free drops what is left (its tables are
-// partition frames and go with the partition).
+// Domain death: closes every port and refuses new ones (the tables and the
+// shared page are partition frames: they go with the partition).
 void evtchn_domain_dying(Domain& d);
 
 } // namespace virtue

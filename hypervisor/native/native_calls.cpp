@@ -13,6 +13,7 @@
 #include "grant/grant_table.hpp"
 #include "ipc/endpoint.hpp"
 #include "xen-compat/hypercalls.hpp"
+#include "lib/object_errno.hpp"
 #include "lib/string.hpp"
 #include "mm/memory.hpp"
 #include "native/user_memory.hpp"
@@ -616,14 +617,6 @@ int64_t call_fault_wait(uint64_t deadline_ns, uint64_t info) {
 // ---- Event channels ----
 
 namespace {
-int64_t port_errno(Err e) {
-    switch (e) {
-    case Err::Range: return -XEN_ENOSPC;
-    case Err::NoMemory: return -XEN_ENOMEM;
-    case Err::NotFound: return -XEN_ESRCH;
-    default: return -XEN_EINVAL;
-    }
-}
 
 // DOMID_SELF and the caller's own id name the caller; other reserved ids
 // name nobody.
@@ -634,7 +627,7 @@ Result<domid_t> remote_domain(uint64_t domid) {
 }
 
 int64_t publish_port(Result<EventPort*> p) {
-    if (!p) return port_errno(p.error());
+    if (!p) return object_errno(p.error());
     return publish((*p)->kobj, kPortRights);
 }
 } // namespace
@@ -691,19 +684,13 @@ int64_t call_grant_access(uint64_t memory, uint64_t page, uint64_t remote_domid,
     MemoryRef mem(memory, VIRTUE_RIGHT_MAP | VIRTUE_RIGHT_READ | (readonly ? 0 : VIRTUE_RIGHT_WRITE));
     if (mem.error()) return mem.error();
     auto ref = grant_access(caller(), *mem, page, *remote, readonly);
-    if (ref) return *ref;
-    switch (ref.error()) {
-    case Err::Range: return -XEN_ENOSPC;
-    case Err::NoMemory: return -XEN_ENOMEM;
-    case Err::NotFound: return -XEN_ESRCH;
-    default: return -XEN_EINVAL;
-    }
+    return ref ? static_cast<int64_t>(*ref) : object_errno(ref.error());
 }
 
 int64_t call_grant_end(uint64_t ref) {
     if (ref >= kMaxGrants) return -XEN_EINVAL;
     Status s = grant_end(caller(), static_cast<grant_ref_t>(ref));
-    return s ? 0 : s.error() == Err::Busy ? -XEN_EBUSY : -XEN_EINVAL;
+    return s ? 0 : object_errno(s.error());
 }
 
 int64_t call_grant_map(uint64_t remote_domid, uint64_t ref, uint64_t aspace, uint64_t va, uint64_t flags) {
@@ -713,14 +700,7 @@ int64_t call_grant_map(uint64_t remote_domid, uint64_t ref, uint64_t aspace, uin
     AspaceRef as(aspace, VIRTUE_RIGHT_MAP);
     if (as.error()) return as.error();
     auto m = grant_map(caller(), *remote, static_cast<grant_ref_t>(ref), *as, va, flags & VIRTUE_GRANT_READONLY);
-    if (!m) {
-        switch (m.error()) {
-        case Err::NotFound: return -XEN_ESRCH;
-        case Err::Permission: return -XEN_EPERM;
-        case Err::Busy: return -XEN_EBUSY;
-        default: return vm_errno(m.error());
-        }
-    }
+    if (!m) return object_errno(m.error());
     return publish((*m)->kobj, kMappingRights);
 }
 
@@ -827,7 +807,7 @@ int64_t call_endpoint_create(uint64_t client_domid) {
     auto client = remote_domain(client_domid);
     if (!client) return -XEN_EINVAL;
     auto e = endpoint_create(caller(), *client);
-    if (!e) return e.error() == Err::Range ? -XEN_ENOSPC : e.error() == Err::NoMemory ? -XEN_ENOMEM : -XEN_ESRCH;
+    if (!e) return object_errno(e.error());
     return publish((*e)->kobj, kServerRights);
 }
 
@@ -835,7 +815,7 @@ int64_t call_endpoint_connect(uint64_t server_domid, uint64_t number) {
     auto server = remote_domain(server_domid);
     if (!server || number == 0 || number > UINT32_MAX) return -XEN_EINVAL;
     auto e = endpoint_connect(*server, static_cast<uint32_t>(number), caller().id);
-    if (!e) return e.error() == Err::NotFound ? -XEN_ESRCH : e.error() == Err::Permission ? -XEN_EPERM : -XEN_EINVAL;
+    if (!e) return object_errno(e.error());
     return publish((*e)->kobj, kClientRights);
 }
 

@@ -42,6 +42,7 @@ struct CpuSched {
     Thread* to_release = nullptr; // exited thread: reap it after the switch
     Thread* to_migrate = nullptr; // switched out to move to its pinned CPU (queued after the switch)
     Thread* handoff_drop = nullptr; // the incoming thread's handoff reference (released after the switch)
+    uint64_t handoffs = 0;          // direct switches of sched_block_handoff (reported at the end)
     AddressSpace* loaded = nullptr; // whose root is in CR3 (nullptr: the hypervisor's)
     uint64_t last_charge_tsc = 0;
     uint64_t slice_start_ns = 0;
@@ -49,7 +50,6 @@ struct CpuSched {
 };
 
 CpuSched g_sched[MAX_CPUS];
-uint64_t g_handoffs; // direct switches of sched_block_handoff (reported at the end)
 SpinLock g_account_lock;
 uint64_t g_last_refill_ns;
 
@@ -420,7 +420,7 @@ WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
     }
     cs.handoff_drop = &target;
     if (target.has_deadline) remove_sleeper_locked(cs, target); // our sleep list
-    __atomic_fetch_add(&g_handoffs, 1, __ATOMIC_RELAXED);
+    cs.handoffs++;
     target.wake_reason = WakeReason::Signaled;
     adjust_runnable(target, +1);
     block_locked(cs, *t, deadline_ns);
@@ -495,7 +495,9 @@ void sched_set_paused(Domain& d, bool paused) {
 }
 
 void sched_all_domains_gone() {
-    log_info("all domains have ended (direct handoffs: %lu)", __atomic_load_n(&g_handoffs, __ATOMIC_RELAXED));
+    uint64_t handoffs = 0;
+    for (uint32_t c = 0; c < arch::g_nr_cpus_online; c++) handoffs += __atomic_load_n(&g_sched[c].handoffs, __ATOMIC_RELAXED);
+    log_info("all domains have ended (direct handoffs: %lu)", handoffs);
     memory_report();
     if (opt_shutdown_when_done) shutdown(ShutdownReason::Success);
 }

@@ -1,7 +1,8 @@
 // Waiting for kernel objects: wait queues and the wait-for-any loop.
 //
 // A Waitable is the part of an object a thread can wait on (a thread's exit
-// or stop, a timer's expiry; event channels and endpoints later). It has a
+// or stop, a timer's expiry, an event-channel port, an endpoint's queue, an
+// IPC call's reply). It has a
 // lock that guards the object's "ready" state and a list of waiters. The
 // rule that keeps wake-ups from getting lost:
 //

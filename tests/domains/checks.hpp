@@ -25,4 +25,11 @@ struct Checks {
     void expect_true(const char* label, bool ok) { expect(label, ok ? 1 : 0, 1); }
 };
 
+// Bytes of the domain's partition not yet used (domain_info).
+inline uint64_t free_bytes() {
+    virtue_domain_info info{};
+    virtue::sys::domain_info(&info);
+    return info.free_bytes;
+}
+
 } // namespace test_domains

@@ -69,6 +69,7 @@ namespace {
 using virtue::print;
 namespace sys = virtue::sys;
 using test_domains::Checks;
+using test_domains::free_bytes;
 
 constexpr uint64_t kMs = 1'000'000;
 bool g_failed = false;
@@ -95,11 +96,6 @@ constexpr uint64_t kGrantVa = 0x200000000ull;
 
 volatile uint64_t* word(uint64_t va) { return reinterpret_cast<volatile uint64_t*>(va); }
 
-uint64_t free_bytes() {
-    virtue_domain_info info{};
-    sys::domain_info(&info);
-    return info.free_bytes;
-}
 
 void do_checks() {
     Checks c;

@@ -37,12 +37,8 @@ constexpr uint64_t kR = VIRTUE_PROT_READ;
 bool g_failed = false;
 
 using test_domains::Checks;
+using test_domains::free_bytes;
 
-uint64_t free_bytes() {
-    virtue_domain_info info{};
-    sys::domain_info(&info);
-    return info.free_bytes;
-}
 
 volatile uint64_t* word(uint64_t va) { return reinterpret_cast<volatile uint64_t*>(va); }
 

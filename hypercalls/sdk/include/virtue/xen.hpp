@@ -13,14 +13,12 @@
 #include <xen/event_channel.h>
 
 #include <virtue/native_abi.h>
+#include <virtue/native_calls.hpp>
 
 namespace virtue::xen {
 
-inline int64_t hypercall2(uint64_t nr, uint64_t a0, uint64_t a1) {
-    int64_t ret = static_cast<int64_t>(nr);
-    asm volatile("syscall" : "+a"(ret) : "D"(a0), "S"(a1) : "rcx", "r11", "memory");
-    return ret;
-}
+// The same `syscall` stub as the native family's (Xen's numbers are below it).
+inline int64_t hypercall2(uint64_t nr, uint64_t a0, uint64_t a1) { return sys::detail::syscall2(nr, a0, a1); }
 
 // HYPERVISOR_event_channel_op(cmd, arg): 0 or a negated Xen errno.
 inline int64_t event_channel_op(int cmd, void* arg) {
