@@ -161,25 +161,33 @@ void discard(EventPort* p) {
     kobject_unref(p->kobj);
 }
 
-} // namespace
-
-Result<EventPort*> evtchn_alloc_unbound(Domain& d, domid_t remote, XenPort xen) {
+// A new port of d: under d's table lock, check() may refuse, then the port
+// gets its number and init() sets it up; a refusal leaves nothing behind.
+template <typename Check, typename Init>
+Result<EventPort*> make_port(Domain& d, XenPort xen, Check check, Init init) {
     auto p = new_port(d);
     if (!p) return p.error();
     Status s = Status::success();
     {
         IrqLockGuard guard(d.events.lock);
-        s = reserve_locked(d, **p, xen);
-        if (s) {
-            (*p)->state = PortState::Unbound;
-            (*p)->remote_domid = remote;
-        }
+        s = check();
+        if (s) s = reserve_locked(d, **p, xen);
+        if (s) init(**p);
     }
     if (!s) {
         discard(*p); // outside the lock: its destroy takes it
         return s.error();
     }
     return *p;
+}
+
+} // namespace
+
+Result<EventPort*> evtchn_alloc_unbound(Domain& d, domid_t remote, XenPort xen) {
+    return make_port(d, xen, [] { return Status::success(); }, [&](EventPort& p) {
+        p.state = PortState::Unbound;
+        p.remote_domid = remote;
+    });
 }
 
 Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_port_t remote_port, XenPort xen) {
@@ -225,22 +233,10 @@ Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_por
 }
 
 Result<EventPort*> evtchn_bind_ipi(Domain& d, uint32_t vcpu, XenPort xen) {
-    auto p = new_port(d);
-    if (!p) return p.error();
-    Status s = Status::success();
-    {
-        IrqLockGuard guard(d.events.lock);
-        s = reserve_locked(d, **p, xen);
-        if (s) {
-            (*p)->state = PortState::Ipi;
-            (*p)->notify_vcpu = vcpu;
-        }
-    }
-    if (!s) {
-        discard(*p); // outside the lock: its destroy takes it
-        return s.error();
-    }
-    return *p;
+    return make_port(d, xen, [] { return Status::success(); }, [&](EventPort& p) {
+        p.state = PortState::Ipi;
+        p.notify_vcpu = vcpu;
+    });
 }
 
 Status evtchn_send(EventPort& p) {
@@ -339,29 +335,20 @@ Status evtchn_close_port(Domain& d, evtchn_port_t port) {
 Result<EventPort*> evtchn_bind_virq(Domain& d, uint32_t virq, uint32_t vcpu, XenPort xen) {
     if (!is_defined_virq(virq) || (is_global_virq(virq) && vcpu != 0)) return Err::InvalidArgument;
     if (vcpu >= d.vcpus) return Err::NotFound;
-    auto p = new_port(d);
-    if (!p) return p.error();
-    Status s = Status::success();
-    {
-        IrqLockGuard guard(d.events.lock);
-        for (uint32_t n = 1; n < kMaxEventPorts && s; n++) {
+    auto unbound = [&]() -> Status {
+        for (uint32_t n = 1; n < kMaxEventPorts; n++) {
             EventPort* q = lookup_locked(d.events, n);
             // A global virq has one port whatever vCPU it was moved to.
             if (q && q->state == PortState::Virq && q->virq == virq && (is_global_virq(virq) || q->notify_vcpu == vcpu))
-                s = Err::Exists;
+                return Err::Exists;
         }
-        if (s) s = reserve_locked(d, **p, xen);
-        if (s) {
-            (*p)->state = PortState::Virq;
-            (*p)->virq = virq;
-            (*p)->notify_vcpu = vcpu;
-        }
-    }
-    if (!s) {
-        discard(*p);
-        return s.error();
-    }
-    return *p;
+        return Status::success();
+    };
+    return make_port(d, xen, unbound, [&](EventPort& p) {
+        p.state = PortState::Virq;
+        p.virq = virq;
+        p.notify_vcpu = vcpu;
+    });
 }
 
 void evtchn_raise_virq(Domain& d, uint32_t virq) {

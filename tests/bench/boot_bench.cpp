@@ -62,25 +62,29 @@ void print_bench_lines(const BootResult& r) {
 void ipc_figures() {
     std::printf("\n# Between domains (tests/domains/evtchn_test; ratio: to the null hypercall above)\n");
     std::printf("%-58s %10s %10s\n", "operation", "cycles", "ratio");
-    for (int cpus : {1, 2}) {
-        BootResult r = boot_config("evtchn_pingpong", cpus);
-        std::smatch m;
-        char what[80];
-        std::snprintf(what, sizeof what, "event channel round trip, %s", cpus == 1 ? "same CPU" : "two CPUs");
-        if (std::regex_search(r.console, m, std::regex(R"(\(client\) ping: \d+ round trips, (\d+) cycles each, 0 failures)")))
-            std::printf("%-58s %10s %10.0f\n", what, m[1].str().c_str(), g_null_cycles ? std::stod(m[1].str()) / g_null_cycles : 0);
-        else
-            std::printf("%-58s failed\n", what);
-    }
-    for (int cpus : {1, 2}) {
-        BootResult r = boot_config("ipc_pingpong", cpus);
-        std::smatch m;
-        char what[80];
-        std::snprintf(what, sizeof what, "IPC call/reply round trip, %s", cpus == 1 ? "same CPU" : "two CPUs");
-        if (std::regex_search(r.console, m, std::regex(R"(\(client\) ipcping: \d+ round trips, (\d+) cycles each, 0 failures)")))
-            std::printf("%-58s %10s %10.0f\n", what, m[1].str().c_str(), g_null_cycles ? std::stod(m[1].str()) / g_null_cycles : 0);
-        else
-            std::printf("%-58s failed\n", what);
+    struct RoundTrip {
+        const char* config;
+        const char* label;
+        const char* line; // the client's line; group 1: cycles per round trip
+    };
+    const RoundTrip trips[] = {
+        {"evtchn_pingpong", "event channel round trip",
+         R"(\(client\) ping: \d+ round trips, (\d+) cycles each, 0 failures)"},
+        {"ipc_pingpong", "IPC call/reply round trip",
+         R"(\(client\) ipcping: \d+ round trips, (\d+) cycles each, 0 failures)"},
+    };
+    for (const RoundTrip& trip : trips) {
+        for (int cpus : {1, 2}) {
+            BootResult r = boot_config(trip.config, cpus);
+            std::smatch m;
+            char what[80];
+            std::snprintf(what, sizeof what, "%s, %s", trip.label, cpus == 1 ? "same CPU" : "two CPUs");
+            if (std::regex_search(r.console, m, std::regex(trip.line)))
+                std::printf("%-58s %10s %10.0f\n", what, m[1].str().c_str(),
+                            g_null_cycles ? std::stod(m[1].str()) / g_null_cycles : 0);
+            else
+                std::printf("%-58s failed\n", what);
+        }
     }
     std::printf("%-58s %10s %10s\n", "ring transfer of 256 MiB, 2 CPUs", "MiB/s", "ns/page ÷ null");
     for (const char* mode : {"copy", "map"}) {
