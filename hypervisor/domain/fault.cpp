@@ -36,22 +36,15 @@ bool is_handler_locked(Domain& d, const Thread& t) {
 // Queue edits, under d.lock; the handler's Waitable lock too (readiness).
 void enqueue_locked(Thread& h, Thread& t) {
     IrqLockGuard queue(h.faults.lock);
-    t.fault_next = nullptr;
-    if (h.fault_tail) h.fault_tail->fault_next = &t;
-    else h.fault_head = &t;
-    h.fault_tail = &t;
+    h.fault_queue.push_back(t);
     t.fault_owner = &h;
     h.faults.wake_all_locked();
 }
 
 Thread* pop_locked(Thread& h) {
     IrqLockGuard queue(h.faults.lock);
-    Thread* t = h.fault_head;
-    if (!t) return nullptr;
-    h.fault_head = t->fault_next;
-    if (!h.fault_head) h.fault_tail = nullptr;
-    t->fault_next = nullptr;
-    t->fault_owner = nullptr;
+    Thread* t = h.fault_queue.pop();
+    if (t) t->fault_owner = nullptr;
     return t;
 }
 
@@ -61,24 +54,14 @@ bool dequeue_locked(Thread& t) {
     Thread* h = t.fault_owner;
     if (!h) return false;
     IrqLockGuard queue(h->faults.lock);
-    Thread* last = nullptr;
-    for (Thread** p = &h->fault_head; *p;) {
-        if (*p == &t) {
-            *p = t.fault_next;
-            continue;
-        }
-        last = *p;
-        p = &(*p)->fault_next;
-    }
-    h->fault_tail = last;
-    t.fault_next = nullptr;
+    h->fault_queue.remove(t);
     t.fault_owner = nullptr;
     return true;
 }
 
 bool queue_not_empty(Waitable& w, void*) {
     Thread& h = *reinterpret_cast<Thread*>(reinterpret_cast<char*>(&w) - offsetof(Thread, faults));
-    return h.fault_head != nullptr;
+    return !h.fault_queue.empty();
 }
 
 } // namespace
@@ -202,9 +185,7 @@ void fault_untake(Thread& faulting) {
         if (faulting.fault_taker == &self) faulting.fault_taker = nullptr;
         if (keep) {
             IrqLockGuard queue(self.faults.lock);
-            faulting.fault_next = self.fault_head;
-            self.fault_head = &faulting;
-            if (!self.fault_tail) self.fault_tail = &faulting;
+            self.fault_queue.push_front(faulting);
             faulting.fault_owner = &self;
         }
     }
@@ -229,14 +210,13 @@ void fault_thread_gone(Thread& t) {
         dropped = dequeue_locked(t);
         {
             IrqLockGuard queue(t.faults.lock);
-            for (Thread* f = t.fault_head; f && n < kMaxThreadsPerDomain;) {
-                Thread* next = f->fault_next;
-                f->fault_next = nullptr;
-                f->fault_owner = nullptr;
-                orphans[n++] = f;
-                f = next;
-            }
-            t.fault_head = t.fault_tail = nullptr;
+            while (n < kMaxThreadsPerDomain)
+                if (Thread* f = t.fault_queue.pop()) {
+                    f->fault_owner = nullptr;
+                    orphans[n++] = f;
+                } else {
+                    break;
+                }
         }
         for (Thread* other : d.threads)
             if (other && other->fault_taker == &t) {

@@ -21,7 +21,7 @@
 // thread is on a queue exactly while its fault is pending and untaken, and
 // on at most one.
 //
-// Locking: registrations, the queues (fault_head/tail, fault_next,
+// Locking: registrations, the queues (fault_queue, fault_next,
 // fault_owner), fault_taker and the "handler gone" flag are under
 // Domain::lock; queue
 // changes also take the handler's `faults` Waitable lock (its readiness)

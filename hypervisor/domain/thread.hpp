@@ -26,6 +26,7 @@
 #include "cap/handle_table.hpp"
 #include "domain/fault.hpp"
 #include "domain/kernel_stack.hpp"
+#include "lib/intrusive_queue.hpp"
 #include "lib/result.hpp"
 #include "sched/credit.hpp"
 #include "sched/wait.hpp"
@@ -85,8 +86,7 @@ struct Thread {
     Thread* fault_taker = nullptr; // the handler that took its fault, until answered
     Thread* fault_next = nullptr;
     Waitable faults;
-    Thread* fault_head = nullptr;
-    Thread* fault_tail = nullptr;
+    IntrusiveQueue<Thread, &Thread::fault_next> fault_queue;
     bool faults_closed = false;
 
     // Synchronous IPC (ipc/endpoint.hpp): the call this thread received as

@@ -34,7 +34,7 @@ bool call_answered(Waitable& w, void*) {
 
 bool has_call_or_dead(Waitable& w, void*) {
     Endpoint& e = *reinterpret_cast<Endpoint*>(reinterpret_cast<char*>(&w) - offsetof(Endpoint, servers));
-    return e.head != nullptr || e.dead;
+    return !e.queue.empty() || e.dead;
 }
 
 // Ends a call the client still waits for (Queued or Received) with an error.
@@ -61,38 +61,21 @@ Thread* wake_or_pick_locked(Waitable& w) {
 // Returns the server thread to hand the CPU to, if any (see above).
 Thread* enqueue_locked(Endpoint& e, IpcCall& c) {
     IrqLockGuard ready(e.servers.lock);
-    c.next = nullptr;
-    if (e.tail) e.tail->next = &c;
-    else e.head = &c;
-    e.tail = &c;
+    e.queue.push_back(c);
     c.queued = true;
     return wake_or_pick_locked(e.servers);
 }
 
 IpcCall* pop_locked(Endpoint& e) {
     IrqLockGuard ready(e.servers.lock);
-    IpcCall* c = e.head;
-    if (!c) return nullptr;
-    e.head = c->next;
-    if (!e.head) e.tail = nullptr;
-    c->next = nullptr;
-    c->queued = false;
+    IpcCall* c = e.queue.pop();
+    if (c) c->queued = false;
     return c;
 }
 
 void unlink_locked(Endpoint& e, IpcCall& c) {
     IrqLockGuard ready(e.servers.lock);
-    IpcCall* last = nullptr;
-    for (IpcCall** p = &e.head; *p;) {
-        if (*p == &c) {
-            *p = c.next;
-            continue;
-        }
-        last = *p;
-        p = &(*p)->next;
-    }
-    e.tail = last;
-    c.next = nullptr;
+    e.queue.remove(c);
     c.queued = false;
 }
 

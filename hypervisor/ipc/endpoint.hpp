@@ -35,6 +35,7 @@
 #include <xen/xen.h>
 
 #include "cap/handle_table.hpp"
+#include "lib/intrusive_queue.hpp"
 #include "lib/result.hpp"
 #include "lib/spinlock.hpp"
 #include "sched/wait.hpp"
@@ -74,8 +75,7 @@ struct Endpoint {
     domid_t client = DOMID_INVALID; // who may connect
     uint32_t number = 0;         // in the owner's endpoint list (connect)
     bool dead = false;
-    IpcCall* head = nullptr;
-    IpcCall* tail = nullptr;
+    IntrusiveQueue<IpcCall, &IpcCall::next> queue;
     Endpoint* next_in_domain = nullptr; // Domain::endpoints (under Domain::lock)
 };
 
