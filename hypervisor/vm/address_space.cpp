@@ -222,11 +222,9 @@ Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req) {
 Status aspace_unmap(AddressSpace& as, uint64_t va, uint64_t size) {
     TRY(check_user_range(va, size));
     return edit(as, [&](Editor& editor, Deferred& deferred) -> Status {
-        bool granted = false;
-        (void)editor.visit_leaves(va, size, [&](uint64_t, uint64_t* e, unsigned) { granted |= (*e & pte::SW2) != 0; });
-        if (granted) return Err::Busy; // a grant mapping goes with its handle
         DropCtx ctx{as.domain, &deferred};
-        auto r = editor.unmap(va, size, drop_refs, &ctx);
+        // A grant mapping (SW2) goes with its handle, never by aspace_unmap.
+        auto r = editor.unmap(va, size, drop_refs, &ctx, pte::SW2);
         if (!r) return r.error();
         shootdown(as, *r, va, size);
         return Status::success();

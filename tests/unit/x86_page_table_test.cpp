@@ -370,6 +370,23 @@ BOOST_AUTO_TEST_CASE(unmap_splits_a_2m_page) {
     BOOST_TEST(audit(s).size() == 511u);
 }
 
+BOOST_AUTO_TEST_CASE(unmap_refuses_marked_leaves_without_change) {
+    Space<Policy> s;
+    BOOST_REQUIRE(s.pt.map(0x200000, PhysAddr(0x40000000), M2, PteFlags(pte::RW)).ok());
+    BOOST_REQUIRE(s.pt.map(0x400000, PhysAddr(0x9000), K4, PteFlags(pte::RW | pte::SW2)).ok());
+    const size_t live = s.policy.live_count;
+    // The range splits the 2 MiB leaf and reaches the marked page: nothing
+    // may change, not even the split.
+    BOOST_TEST(s.pt.unmap(0x3FF000, 2 * K4, nullptr, nullptr, pte::SW2).error() == Err::Busy);
+    BOOST_TEST(s.policy.live_count == live);
+    require_translation(s, 0x3FF000, 0x401FF000, M2, pte::RW);
+    require_translation(s, 0x400000, 0x9000, K4, pte::RW | pte::SW2);
+    // Without the marked page in the range, or without `refuse`, it goes.
+    BOOST_TEST(s.pt.unmap(0x200000, M2, nullptr, nullptr, pte::SW2).ok());
+    BOOST_TEST(s.pt.unmap(0x400000, K4).ok());
+    BOOST_TEST(s.pt.lookup(0x400000).error() == Err::NotFound);
+}
+
 BOOST_AUTO_TEST_CASE(unmap_reports_every_removed_translation) {
     Space<Policy> s;
     BOOST_REQUIRE(s.pt.map(0x200000, PhysAddr(0x40000000), M2, PteFlags(pte::RW | pte::SW1)).ok());

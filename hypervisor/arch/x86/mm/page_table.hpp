@@ -81,9 +81,13 @@ class PageTableEditor {
     // freed (the root never). Errors: as map's range checks, plus the
     // policy's error if a split needs a table it cannot get. `removed`, if
     // given, hears of every translation taken away (once the call cannot
-    // fail any more): removed(ctx, pa, bytes, leaf attributes).
+    // fail any more): removed(ctx, pa, bytes, leaf attributes). A leaf in
+    // the range with any bit of `refuse` (software bits that mark mappings
+    // only their owner may remove) makes the call fail with Err::Busy
+    // before anything changes.
     using RemovedFn = void (*)(void* ctx, PhysAddr pa, uint64_t bytes, PteFlags flags);
-    Result<TlbFlush> unmap(uint64_t va, uint64_t size, RemovedFn removed = nullptr, void* ctx = nullptr);
+    Result<TlbFlush> unmap(uint64_t va, uint64_t size, RemovedFn removed = nullptr, void* ctx = nullptr,
+                           uint64_t refuse = 0);
 
     // Calls fn(leaf_va, entry, level) for every present leaf that overlaps
     // [va, va+size), in address order; leaf_va is where the leaf starts (a
@@ -124,6 +128,7 @@ class PageTableEditor {
         size_t tables_needed = 0;
         RemovedFn removed = nullptr;
         void* removed_ctx = nullptr;
+        uint64_t refuse = 0; // unmap: leaves with these bits make it fail
         Stash stash;
         TlbFlush flush;
     };
@@ -339,6 +344,8 @@ Status PageTableEditor<Policy>::unmap_walk(uint64_t* table, unsigned level, uint
 
         if (!e.present()) {
             // a hole: nothing to do
+        } else if (pass == Pass::Count && e.is_leaf(level) && (e.raw() & job.refuse)) {
+            return Err::Busy;
         } else if (e.is_leaf(level) && whole) {
             if constexpr (pass == Pass::Commit) {
                 // Exchanged: the flags reported include a dirty bit set
@@ -370,11 +377,13 @@ Status PageTableEditor<Policy>::unmap_walk(uint64_t* table, unsigned level, uint
 }
 
 template <PageTablePolicy Policy>
-Result<TlbFlush> PageTableEditor<Policy>::unmap(uint64_t va, uint64_t size, RemovedFn removed, void* ctx) {
+Result<TlbFlush> PageTableEditor<Policy>::unmap(uint64_t va, uint64_t size, RemovedFn removed, void* ctx,
+                                                uint64_t refuse) {
     TRY(check_range(va, size));
     Job job;
     job.removed = removed;
     job.removed_ctx = ctx;
+    job.refuse = refuse;
     const uint64_t last = va + (size - 1);
     uint64_t* root = policy_.table_ptr(root_);
     TRY(unmap_walk<Pass::Count>(root, 4, va, last, job));
