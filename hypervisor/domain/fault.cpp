@@ -192,9 +192,30 @@ void fault_untake(Thread& faulting) {
     if (!keep) kobject_unref(faulting.kobj);
 }
 
-bool fault_answered_locked(Thread& t) {
-    t.fault_taker = nullptr;
-    return dequeue_locked(t);
+int64_t fault_release_thread(Thread& t, int64_t (*change)(Thread& t, void* ctx), void* ctx) {
+    bool dropped = false;
+    int64_t verdict;
+    {
+        IrqLockGuard domain_guard(t.domain->lock); // the fault queues
+        bool answered = false;
+        {
+            IrqLockGuard guard(t.events.lock);
+            verdict = change(t, ctx);
+            if (verdict == 0) {
+                __atomic_store_n(&t.suspend_requested, false, __ATOMIC_RELEASE);
+                t.stopped = false;
+                answered = t.fault_pending; // resuming or killing answers a fault
+                t.fault_pending = false;
+                t.events.wake_all_locked(); // a suspender waiting for the stop gives up
+            }
+        }
+        if (answered) {
+            t.fault_taker = nullptr;
+            dropped = dequeue_locked(t);
+        }
+    }
+    if (dropped) kobject_unref(t.kobj); // the queue's; the caller holds one too
+    return verdict;
 }
 
 void fault_thread_gone(Thread& t) {

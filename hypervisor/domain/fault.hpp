@@ -17,7 +17,7 @@
 //
 // Who may answer: any thread holding the faulting thread's handle with
 // RIGHT_WRITE. A resume or kill before the handler took the fault takes it
-// off the queue in the same critical section (fault_answered_locked), so a
+// off the queue in the same critical section (fault_release_thread), so a
 // thread is on a queue exactly while its fault is pending and untaken, and
 // on at most one.
 //
@@ -82,11 +82,14 @@ int64_t fault_take(uint64_t deadline_ns, Thread** out, FaultRecord* record);
 // reference in that case, otherwise the queue keeps it.
 void fault_untake(Thread& faulting);
 
-// Under t's domain lock, in the same hold as the answer itself (resume or
-// kill clearing t.fault_pending under t's events lock): forgets that t's
-// fault was taken and takes t off the queue it may still be on. True if it
-// was on one: the caller drops the queue's reference after the lock.
-bool fault_answered_locked(Thread& t);
+// Lets a stopped (suspended or faulted) or stopping thread go on: resume
+// and kill. Under t's domain lock and then its events lock, `change(t,
+// ctx)` decides — a negated errno to refuse, 1 for nothing to do, 0 to go
+// on, making its own changes — and then, in the same hold, the stop request
+// is cleared, a pending fault is answered (t leaves its handler's queue, so
+// the handler never sees an answered fault) and suspenders waiting for the
+// stop wake. Returns change's verdict; the caller makes t runnable on 0.
+int64_t fault_release_thread(Thread& t, int64_t (*change)(Thread& t, void* ctx), void* ctx);
 
 // t exits or is destroyed: it leaves the queue it is on, and as a handler
 // it takes no more faults; faults still queued to it, or taken by it and

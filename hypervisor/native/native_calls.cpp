@@ -403,24 +403,12 @@ int64_t call_thread_resume(uint64_t thread) {
     ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
     if (t.error()) return t.error();
     Thread& target = *t;
-    bool dropped = false;
-    {
-        IrqLockGuard domain_guard(target.domain->lock); // the fault queues (domain/fault.hpp)
-        bool answered;
-        {
-            IrqLockGuard guard(target.events.lock);
-            if (int64_t e = started_alive_locked(target)) return e;
-            if (!target.suspend_requested) return 0;
-            __atomic_store_n(&target.suspend_requested, false, __ATOMIC_RELEASE);
-            target.stopped = false;
-            answered = target.fault_pending; // resuming answers a fault
-            target.fault_pending = false;
-            target.events.wake_all_locked(); // a suspender waiting for the stop gives up
-        }
-        if (answered) dropped = fault_answered_locked(target);
-    }
-    if (dropped) kobject_unref(target.kobj); // the queue's; the handle's remains
-    sched_resume(target);
+    int64_t r = fault_release_thread(target, [](Thread& th, void*) -> int64_t {
+        if (int64_t e = started_alive_locked(th)) return e;
+        return th.suspend_requested ? 0 : 1; // not suspended: nothing to do
+    }, nullptr);
+    if (r < 0) return r;
+    if (r == 0) sched_resume(target);
     return 0;
 }
 
@@ -516,30 +504,21 @@ int64_t call_thread_kill(uint64_t thread, uint64_t status) {
     ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
     if (t.error()) return t.error();
     Thread& target = *t;
-    bool dropped = false;
-    {
-        IrqLockGuard domain_guard(target.domain->lock); // the fault queues (domain/fault.hpp)
-        bool answered;
-        {
-            IrqLockGuard guard(target.events.lock);
-            if (int64_t e = started_alive_locked(target)) return e;
-            if (target.kill_requested) return 0; // the first kill's status stands
-            target.kill_status = static_cast<int64_t>(status);
-            __atomic_store_n(&target.kill_requested, true, __ATOMIC_RELEASE);
-            __atomic_store_n(&target.suspend_requested, false, __ATOMIC_RELEASE);
-            target.stopped = false;
-            answered = target.fault_pending;
-            target.fault_pending = false;
-            target.events.wake_all_locked();
-        }
-        if (answered) dropped = fault_answered_locked(target);
+    int64_t r = fault_release_thread(target, [](Thread& th, void* ctx) -> int64_t {
+        if (int64_t e = started_alive_locked(th)) return e;
+        if (th.kill_requested) return 1; // the first kill's status stands
+        th.kill_status = *static_cast<int64_t*>(ctx);
+        __atomic_store_n(&th.kill_requested, true, __ATOMIC_RELEASE);
+        return 0;
+    }, &status);
+    if (r < 0) return r;
+    if (r == 0) {
+        // It must run to leave: first among its domain's threads, so that
+        // higher priorities cannot hold its exit (and its join) back.
+        sched_set_priority(target, kThreadPriorityMax);
+        sched_resume(target);    // a stopped one runs to leave
+        sched_interrupt(target); // a blocked one's call ends; a remote one enters the hypervisor
     }
-    if (dropped) kobject_unref(target.kobj);
-    // It must run to leave: first among its domain's threads, so that
-    // higher priorities cannot hold its exit (and its join) back.
-    sched_set_priority(target, kThreadPriorityMax);
-    sched_resume(target);    // a stopped one runs to leave
-    sched_interrupt(target); // a blocked one's call ends; a remote one enters the hypervisor
     return 0;
 }
 
