@@ -372,14 +372,20 @@ void do_grant_checks() {
 }
 
 // Binds to port 1 of the peer, retrying while it is not there yet.
-int64_t connect(virtue::EventChannel& ch) {
+// Retries attempt() (a connect to the peer's first port or endpoint) for
+// up to 5 s while the peer is not up yet; its last result.
+template <typename Attempt> int64_t retry_for_peer(Attempt attempt) {
     int64_t rc = -XEN_ESRCH;
     for (int tries = 0; tries < 5000; tries++) {
-        rc = virtue::EventChannel::bind_interdomain(g_peer, 1, ch);
-        if (rc == 0) return ch.wait(now() + 1000 * kMs); // the new end starts pending
+        if ((rc = attempt()) == 0) return 0;
         sys::sleep_until(now() + 1 * kMs);
     }
     return rc;
+}
+
+int64_t connect(virtue::EventChannel& ch) {
+    int64_t rc = retry_for_peer([&] { return virtue::EventChannel::bind_interdomain(g_peer, 1, ch); });
+    return rc == 0 ? ch.wait(now() + 1000 * kMs) : rc; // the new end starts pending
 }
 
 void do_serve(unsigned long n) {
@@ -655,6 +661,15 @@ void do_ipc_checks() {
                                   hi.rights == (VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_WRITE), 1);
     virtue_ipc_msg m{};
     c.expect("reply_without_call", virtue::Endpoint::reply(m), einval);
+    c.expect("reply_unaligned", sys::ipc_reply(reinterpret_cast<virtue_ipc_msg*>(reinterpret_cast<uint64_t>(&m) + 4)),
+             einval);
+    c.expect("reply_kernel_ptr", sys::ipc_reply(reinterpret_cast<virtue_ipc_msg*>(0xffff800000000000ull)), efault);
+    c.expect("reply_wait_on_client_handle", client.reply_wait(m, 0), eacces);
+    c.expect("reply_wait_kernel_ptr",
+             sys::ipc_reply_wait(server.get(), reinterpret_cast<virtue_ipc_msg*>(0xffff800000000000ull), 0), efault);
+    c.expect("wait_kernel_ptr", sys::ipc_wait(server.get(), reinterpret_cast<virtue_ipc_msg*>(0xffff800000000000ull), 0),
+             efault);
+    c.expect("number_bad_handle", sys::endpoint_number(0), ebadf);
     c.expect("wait_times_out", server.wait(m, now() + 20 * kMs), -XEN_ETIMEDOUT);
     c.expect("wait_on_client_handle", client.wait(m, 0), eacces);
     c.expect("call_unaligned", sys::ipc_call(client.get(), reinterpret_cast<virtue_ipc_msg*>(reinterpret_cast<uint64_t>(&m) + 4)),
@@ -741,13 +756,7 @@ void do_ipc_serve(unsigned long n) {
 }
 
 int64_t ipc_connect(virtue::Endpoint& ep) {
-    int64_t rc = -XEN_ESRCH;
-    for (int tries = 0; tries < 5000; tries++) {
-        rc = virtue::Endpoint::connect(g_peer, 1, ep);
-        if (rc == 0) return 0;
-        sys::sleep_until(now() + 1 * kMs);
-    }
-    return rc;
+    return retry_for_peer([&] { return virtue::Endpoint::connect(g_peer, 1, ep); });
 }
 
 void do_ipc_ping(unsigned long n) {

@@ -50,6 +50,33 @@ inline void copy_out(T& dst, const T& src) {
 }
 
 inline Idx min(Idx a, Idx b) { return a < b ? a : b; }
+
+// RING_PUSH_*: release, so the peer sees the entries before the index.
+inline void publish(Idx& shared_prod, Idx new_prod) {
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    store(shared_prod, new_prod);
+}
+
+// RING_PUSH_*_AND_CHECK_NOTIFY: publishes, then reports whether the
+// consumer's event index lies in the new batch. The full fence: the new
+// producer index must be visible before the event index is read, else we
+// and a consumer going to sleep could both miss it.
+inline bool publish_and_check(Idx& shared_prod, const Idx& shared_event, Idx new_prod) {
+    Idx old_prod = load(shared_prod);
+    publish(shared_prod, new_prod);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return Idx(new_prod - load(shared_event)) < Idx(new_prod - old_prod);
+}
+
+// RING_FINAL_CHECK_FOR_*: true if unconsumed() has more; if not, asks to be
+// notified of entry cons + 1 and looks once more. The full fence pairs with
+// the producer's in publish_and_check.
+template <typename Unconsumed> inline bool final_check(Idx& shared_event, Idx cons, Unconsumed unconsumed) {
+    if (unconsumed() != 0) return true;
+    store(shared_event, cons + 1);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return unconsumed() != 0;
+}
 } // namespace detail
 
 template <typename Req, typename Rsp>
@@ -132,21 +159,10 @@ struct FrontRing {
     Req* next_request() { return full() ? nullptr : request(req_prod_pvt++); }
 
     // RING_PUSH_REQUESTS.
-    void push_requests() {
-        // Release: the back end must see the request contents before the index.
-        __atomic_thread_fence(__ATOMIC_RELEASE);
-        detail::store(sring->req_prod, req_prod_pvt);
-    }
+    void push_requests() { detail::publish(sring->req_prod, req_prod_pvt); }
     // RING_PUSH_REQUESTS_AND_CHECK_NOTIFY: true if the back end must be notified.
     bool push_requests_and_check_notify() {
-        Idx old_prod = detail::load(sring->req_prod);
-        Idx new_prod = req_prod_pvt;
-        __atomic_thread_fence(__ATOMIC_RELEASE); // contents before the index
-        detail::store(sring->req_prod, new_prod);
-        // Full fence: the new req_prod must be visible before we read
-        // req_event, else we and a back end going to sleep could both miss it.
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        return Idx(new_prod - detail::load(sring->req_event)) < Idx(new_prod - old_prod);
+        return detail::publish_and_check(sring->req_prod, sring->req_event, req_prod_pvt);
     }
 
     // Published, not yet consumed responses. Capped at the requests we have
@@ -173,12 +189,7 @@ struct FrontRing {
     // RING_FINAL_CHECK_FOR_RESPONSES: true if there is more to consume; if
     // not, the back end has been asked to notify on the next response.
     bool final_check_for_responses() {
-        if (unconsumed_responses() != 0) return true;
-        detail::store(sring->rsp_event, rsp_cons + 1);
-        // Full fence: publish rsp_event before re-reading rsp_prod, pairing with
-        // the back end's fence between writing rsp_prod and reading rsp_event.
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        return unconsumed_responses() != 0;
+        return detail::final_check(sring->rsp_event, rsp_cons, [this] { return unconsumed_responses(); });
     }
 };
 
@@ -234,30 +245,15 @@ struct BackRing {
     }
 
     // RING_PUSH_RESPONSES.
-    void push_responses() {
-        // Release: the front end must see the response contents before the index.
-        __atomic_thread_fence(__ATOMIC_RELEASE);
-        detail::store(sring->rsp_prod, rsp_prod_pvt);
-    }
+    void push_responses() { detail::publish(sring->rsp_prod, rsp_prod_pvt); }
     // RING_PUSH_RESPONSES_AND_CHECK_NOTIFY: true if the front end must be notified.
     bool push_responses_and_check_notify() {
-        Idx old_prod = detail::load(sring->rsp_prod);
-        Idx new_prod = rsp_prod_pvt;
-        __atomic_thread_fence(__ATOMIC_RELEASE); // contents before the index
-        detail::store(sring->rsp_prod, new_prod);
-        // Full fence: rsp_prod visible before reading rsp_event (see front end).
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        return Idx(new_prod - detail::load(sring->rsp_event)) < Idx(new_prod - old_prod);
+        return detail::publish_and_check(sring->rsp_prod, sring->rsp_event, rsp_prod_pvt);
     }
     // RING_FINAL_CHECK_FOR_REQUESTS: true if there is more to consume; if not,
     // the front end has been asked to notify on the next request.
     bool final_check_for_requests() {
-        if (unconsumed_requests() != 0) return true;
-        detail::store(sring->req_event, req_cons + 1);
-        // Full fence: publish req_event before re-reading req_prod, pairing with
-        // the front end's fence between writing req_prod and reading req_event.
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        return unconsumed_requests() != 0;
+        return detail::final_check(sring->req_event, req_cons, [this] { return unconsumed_requests(); });
     }
 };
 
