@@ -25,6 +25,9 @@ HV_COMMON_FLAGS := -ffreestanding -fno-stack-protector -fpie -fvisibility=hidden
 HV_CXXFLAGS := -std=c++20 $(HV_COMMON_FLAGS) -fno-exceptions -fno-rtti \
     -fno-threadsafe-statics -fno-use-cxa-atexit -Wshadow -Wnon-virtual-dtor \
     -Wno-missing-field-initializers
+# Xen's public headers in their latest form (structured guest handles), the
+# interface Xen itself implements; guests still choose their own version.
+HV_CXXFLAGS += -D__XEN_INTERFACE_VERSION__=0x00040e00
 ifeq ($(FLAVOUR),release)
 HV_CXXFLAGS += -O2 -DNDEBUG
 else

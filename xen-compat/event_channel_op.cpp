@@ -14,27 +14,12 @@
 #include <xen/errno.h>
 #include <xen/event_channel.h>
 
-#include "domain/domain.hpp"
+#include "event/evtchn.hpp"
 #include "lib/object_errno.hpp"
-#include "native/user_memory.hpp"
-#include "sched/scheduler.hpp"
+#include "xen-compat/op_args.hpp"
 
 namespace virtue::xen {
 namespace {
-
-Domain& self() { return *current_thread()->domain; }
-
-bool names_self(domid_t dom) { return dom == DOMID_SELF || dom == self().id; }
-
-// Copies the op in, runs fn on it, copies it back out when fn succeeds.
-template <typename Op, typename Fn> int64_t with_op(uint64_t arg, Fn fn) {
-    Op op;
-    if (int64_t r = copy_from_user(&op, arg, sizeof op); r < 0) return r;
-    int64_t r = fn(op);
-    if (r < 0) return r;
-    if (int64_t c = copy_to_user(arg, &op, sizeof op); c < 0) return c;
-    return r;
-}
 
 // A port made for the Xen family: the table owns it (XenPort), so only
 // its number may be used once made (call first: the number is written by

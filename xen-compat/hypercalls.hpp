@@ -3,9 +3,10 @@
 // native family, whose numbers start above Xen's.
 //
 // Implemented so far, for every domain kind: event_channel_op (the 2-level
-// ABI; xen-compat/event_channel_op.cpp). Every other Xen number returns
-// -ENOSYS. The PV personality (start_info, the PV MMU, trap bouncing,
-// grant-table ops with PV addresses) comes with the PV-guest issues.
+// ABI; xen-compat/event_channel_op.cpp) and grant_table_op (v1 tables;
+// xen-compat/grant_table_op.cpp). Every other Xen number returns -ENOSYS.
+// The PV personality (start_info, the PV MMU, trap bouncing, grant maps by
+// PTE address) comes with the PV-guest issues.
 #pragma once
 
 #include <stdint.h>
@@ -18,5 +19,8 @@ int64_t hypercall(uint64_t nr, const uint64_t args[5]);
 
 // __HYPERVISOR_event_channel_op(cmd, arg).
 int64_t event_channel_op(uint64_t cmd, uint64_t arg);
+
+// __HYPERVISOR_grant_table_op(cmd, uop, count).
+int64_t grant_table_op(uint64_t cmd, uint64_t arg, uint64_t count);
 
 } // namespace virtue::xen

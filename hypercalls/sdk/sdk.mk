@@ -20,7 +20,8 @@ SDK_LIBFDT := /usr/lib/x86_64-linux-gnu/libfdt.a
 SDK_CXXFLAGS := -std=c++20 -O2 -g -ffreestanding -fno-exceptions -fno-rtti \
     -fno-threadsafe-statics -fno-use-cxa-atexit -fno-pie -fno-pic -mcmodel=small \
     -static -fno-stack-protector -fno-asynchronous-unwind-tables \
-    -Wall -Wextra -Werror -I$(GEN_DIR)/include -I$(SDK_DIR)/include
+    -Wall -Wextra -Werror -I$(GEN_DIR)/include -I$(SDK_DIR)/include \
+    -D__XEN_INTERFACE_VERSION__=0x00040e00 # Xen's headers in their latest form
 # The runtime implements memset & co.: keep GCC from turning its loops back
 # into calls to them.
 SDK_RUNTIME_CXXFLAGS := $(SDK_CXXFLAGS) -fno-tree-loop-distribute-patterns

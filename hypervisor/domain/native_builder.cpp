@@ -127,6 +127,8 @@ Status map_shared_info(Domain& d) {
     TRY(map_page(d, kSharedInfoVa, *m, boot_prot(true, false)));
     TRY(grant_frame_hold(d, *m));
     d.events.shared = arch::phys_ptr<shared_info>(to_phys(*m));
+    static_assert(kGrantTableVa == VIRTUE_GRANT_TABLE_VA);
+    d.grants.map_va = kGrantTableVa; // mapped frame by frame as it grows
     return Status::success();
 }
 

@@ -7,6 +7,9 @@
 //   shared_info          kSharedInfoVa (VIRTUE_SHARED_INFO_VA), read-write:
 //                        Xen's struct shared_info of the domain (event
 //                        channels' pending and mask bits)
+//   grant table          kGrantTableVa (VIRTUE_GRANT_TABLE_VA), read-write:
+//                        its grant_entry_v1 frames, mapped as the table
+//                        grows (up to 16 pages)
 //   thread i's stack     [top_i - kStackSize, top_i), top_i = kStackTop -
 //                        i * (kStackSize + 4 KiB); the page below each stack
 //                        stays unmapped (guard)
@@ -26,6 +29,7 @@ namespace virtue {
 
 inline constexpr uint64_t kBootInfoVa = 0x00007fff00000000ull;
 inline constexpr uint64_t kSharedInfoVa = 0x00007ffe00000000ull;
+inline constexpr uint64_t kGrantTableVa = 0x00007ffe00010000ull;
 inline constexpr uint64_t kStackTop = 0x00007ffff0000000ull;
 inline constexpr uint64_t kStackSize = 64 * 1024;
 

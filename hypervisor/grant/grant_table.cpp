@@ -1,9 +1,13 @@
 // Grant tables (grant/grant_table.hpp).
 #include "grant/grant_table.hpp"
 
+#include <virtue/native_abi.h>
+
 #include "arch/paging.hpp"
+#include "arch/tlb.hpp"
 #include "domain/domain.hpp"
 #include "grant/grant_entry.hpp"
+#include "lib/string.hpp"
 #include "mm/memory.hpp"
 #include "native/user_memory.hpp"
 #include "vm/address_space.hpp"
@@ -20,47 +24,47 @@ grant_entry_v1_t* entry_locked(GrantTable& t, grant_ref_t ref) {
 }
 ActiveGrant& active_locked(GrantTable& t, grant_ref_t ref) { return t.active[ref / kGrantsPerFrame][ref % kGrantsPerFrame]; }
 
-// A free entry (never granted, or ended with no pin left), growing the
-// table by one frame when all are in use.
-Result<grant_ref_t> free_entry_locked(Domain& d) {
-    GrantTable& t = d.grants;
-    for (grant_ref_t ref = GNTTAB_NR_RESERVED_ENTRIES; ref < t.frames * kGrantsPerFrame; ref++)
-        if (!grant::is_granted(*entry_locked(t, ref)) && active_locked(t, ref).pins == 0) return ref;
-    if (t.frames == kMaxGrantFrames) return Err::Range;
-    auto entries = domain_alloc_frame(d);
-    if (!entries) return Err::NoMemory;
-    auto active = domain_alloc_frame(d);
-    if (!active) {
-        domain_free_frame(d, *entries);
-        return Err::NoMemory;
+// A free entry for grant_access: never granted (or ended), no pin, no
+// frame held. Err::Range: every entry of the present frames is in use.
+Result<grant_ref_t> free_entry_locked(GrantTable& t) {
+    for (grant_ref_t ref = GNTTAB_NR_RESERVED_ENTRIES; ref < t.frames * kGrantsPerFrame; ref++) {
+        const ActiveGrant& a = active_locked(t, ref);
+        if (!grant::is_granted(*entry_locked(t, ref)) && a.pins == 0 && a.held == 0) return ref;
     }
-    t.entries[t.frames] = arch::phys_ptr<grant_entry_v1_t>(to_phys(*entries));
-    t.active[t.frames] = arch::phys_ptr<ActiveGrant>(to_phys(*active));
-    grant_ref_t first = t.frames * kGrantsPerFrame;
-    t.frames++;
-    return first < GNTTAB_NR_RESERVED_ENTRIES ? grant_ref_t{GNTTAB_NR_RESERVED_ENTRIES} : first;
+    return Err::Range;
 }
+
+class GrowGuard {
+  public:
+    explicit GrowGuard(GrantTable& t) : t_(t) { t_.grow_lock.lock_polling(arch::tlb_serve_requests); }
+    ~GrowGuard() { t_.grow_lock.unlock(); }
+    GrowGuard(const GrowGuard&) = delete;
+    GrowGuard& operator=(const GrowGuard&) = delete;
+
+  private:
+    GrantTable& t_;
+};
 
 Err pin_error(grant::PinResult r) {
     return r == grant::PinResult::NotGranted ? Err::InvalidArgument : Err::Permission;
 }
 
-// Pins grant `ref` of rd for `by` (a mapping or a copy): its frame, or an
-// error. The caller holds a reference to rd.
+// Pins grant `ref` of rd for `by` (a mapping or a copy): the frame its
+// entry names, read once (the granter may rewrite the entry at any time),
+// or an error. The caller holds a reference to rd, and must then hold the
+// frame (grant_frame_hold checks, under rd's mm_lock, that it is rd's
+// memory) before touching it.
 Result<Mfn> pin(Domain& rd, grant_ref_t ref, domid_t by, bool write) {
     GrantTable& t = rd.grants;
     IrqLockGuard guard(t.lock);
     if (t.dead) return Err::NotFound;
     grant_entry_v1_t* e = entry_locked(t, ref);
-    if (!e || ref < GNTTAB_NR_RESERVED_ENTRIES) return Err::InvalidArgument;
+    if (!e) return Err::InvalidArgument;
     ActiveGrant& a = active_locked(t, ref);
     if (a.pins == UINT16_MAX) return Err::Busy;
     if (auto r = grant::pin(*e, by, write); r != grant::PinResult::Ok) return pin_error(r);
-    // The entry names a frame of rd that its grant holds (written by
-    // grant_access; a Xen guest's own entries will be checked here too).
-    const Mfn frame(e->frame);
-    if (!frame_in_table(frame) || frame_info(frame).owner != rd.id || frame_info(frame).type != PageType::Memory ||
-        frame_info(frame).type_count == 0) {
+    const Mfn frame(__atomic_load_n(&e->frame, __ATOMIC_RELAXED));
+    if (!frame_in_table(frame) || frame_info(frame).owner != rd.id) {
         grant::unpin(*e, write && a.writers == 0, a.pins == 0);
         return Err::InvalidArgument;
     }
@@ -76,6 +80,23 @@ void unpin(Domain& rd, grant_ref_t ref, bool write) {
     a.pins--;
     if (write) a.writers--;
     grant::unpin(*entry_locked(t, ref), write && a.writers == 0, a.pins == 0);
+}
+
+// pin, then hold the frame: the frame stays allocated (and Memory) until
+// release_pinned, even if the granter closes its region meanwhile.
+Result<Mfn> pin_and_hold(Domain& rd, grant_ref_t ref, domid_t by, bool write) {
+    auto frame = pin(rd, ref, by, write);
+    if (!frame) return frame;
+    if (Status held = grant_frame_hold(rd, *frame); !held) {
+        unpin(rd, ref, write);
+        return Err::InvalidArgument; // the entry names no memory of rd
+    }
+    return frame;
+}
+
+void release_pinned(Domain& rd, grant_ref_t ref, Mfn frame, bool write) {
+    grant_frame_release(rd, frame);
+    unpin(rd, ref, write);
 }
 
 GrantMapping& mapping_of(KObject* o) {
@@ -101,8 +122,7 @@ void release_mapping(GrantMapping& m) {
         unlink_locked(t, m);
     }
     aspace_unmap_foreign(*m.aspace, m.va); // shot down before the pin goes
-    unpin(*m.granter, m.ref, m.writable);
-    grant_frame_release(*m.granter, m.frame);
+    release_pinned(*m.granter, m.ref, m.frame, m.writable);
     if (m.granter != m.mapper) domain_put(*m.granter); // a dead granter's partition may go now
 }
 
@@ -116,20 +136,186 @@ void destroy_mapping(KObject* o) {
     kobject_unref(as->kobj);
 }
 
+// ---- Copies ----
+
+// One end of a copy once resolved: its bytes, and what to give back.
+struct CopyHold {
+    Domain* domain = nullptr;
+    bool domain_ref = false; // Grant: domain_get's reference
+    bool pinned = false;
+    grant_ref_t ref = 0;
+    bool write = false;
+    Mfn frame;
+    bool held = false; // Frame: a hold on the caller's own frame
+    uint8_t* bytes = nullptr;
+};
+
+int16_t copy_status(Err e) {
+    switch (e) {
+    case Err::NotFound: return GNTST_bad_domain;
+    case Err::InvalidArgument: return GNTST_bad_gntref;
+    case Err::Busy: return GNTST_general_error; // 65535 pins
+    default: return GNTST_permission_denied;
+    }
+}
+
+int16_t take_end(Domain& caller, const GrantCopyEnd& end, bool write, uint32_t length, CopyHold& h) {
+    if (end.kind == GrantCopyEnd::Kind::LocalVa) return GNTST_okay;
+    if (end.offset >= PAGE_SIZE || length > PAGE_SIZE - end.offset) return GNTST_bad_copy_arg;
+    if (end.kind == GrantCopyEnd::Kind::Frame) {
+        if (!grant_frame_hold(caller, end.frame)) return GNTST_bad_page;
+        h.domain = &caller;
+        h.frame = end.frame;
+        h.held = true;
+    } else {
+        auto got = domain_get(end.domid == DOMID_SELF ? caller.id : end.domid);
+        if (!got) return GNTST_bad_domain;
+        h.domain = *got;
+        h.domain_ref = true;
+        auto frame = pin_and_hold(**got, end.ref, caller.id, write);
+        if (!frame) return copy_status(frame.error());
+        h.pinned = true;
+        h.ref = end.ref;
+        h.write = write;
+        h.frame = *frame;
+    }
+    h.bytes = arch::phys_ptr<uint8_t>(to_phys(h.frame)) + end.offset;
+    return GNTST_okay;
+}
+
+void give_back(CopyHold& h) {
+    if (h.pinned) release_pinned(*h.domain, h.ref, h.frame, h.write);
+    if (h.held) grant_frame_release(*h.domain, h.frame);
+    if (h.domain_ref) domain_put(*h.domain);
+}
+
+// ---- The Xen family's grant handles ----
+
+// A maptrack slot holds a GrantMapping*, or (free) the next free handle
+// shifted left by one with the low bit set.
+using Slot = GrantMapping*;
+constexpr uint32_t kNoHandle = UINT32_MAX;
+
+Slot& slot_locked(GrantTable& t, grant_handle_t h) { return t.maptrack[h / kMaptrackPerFrame][h % kMaptrackPerFrame]; }
+bool slot_free(Slot s) { return reinterpret_cast<uintptr_t>(s) & 1; }
+Slot free_slot(uint32_t next) { return reinterpret_cast<Slot>((uintptr_t{next} << 1) | 1); }
+uint32_t next_free(Slot s) { return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(s) >> 1); }
+
+// A free handle, growing the maptrack by a frame when none is left.
+// Err::Range: kMaxMaptrack in use, or no partition frame for more.
+Result<grant_handle_t> take_handle_locked(Domain& d) {
+    GrantTable& t = d.grants;
+    if (t.maptrack_free == kNoHandle) {
+        if (t.maptrack_frames == kMaxMaptrackFrames) return Err::Range;
+        auto f = domain_alloc_frame(d); // GrantTable::lock -> Domain::lock: the documented order
+        if (!f) return Err::Range;
+        t.maptrack[t.maptrack_frames] = arch::phys_ptr<Slot>(to_phys(*f));
+        const uint32_t first = t.maptrack_frames * kMaptrackPerFrame;
+        t.maptrack_frames++;
+        for (uint32_t i = 0; i < kMaptrackPerFrame; i++)
+            slot_locked(t, first + i) = free_slot(i + 1 < kMaptrackPerFrame ? first + i + 1 : kNoHandle);
+        t.maptrack_free = first;
+    }
+    const grant_handle_t h = t.maptrack_free;
+    t.maptrack_free = next_free(slot_locked(t, h));
+    return h;
+}
+
+void put_handle_locked(GrantTable& t, grant_handle_t h) {
+    slot_locked(t, h) = free_slot(t.maptrack_free);
+    t.maptrack_free = h;
+}
+
+// Death: takes one live tracked mapping out of d's maptrack (its
+// reference now the caller's), or null when none is left.
+GrantMapping* take_any_tracked_locked(GrantTable& t, grant_handle_t& cursor) {
+    for (; cursor < t.maptrack_frames * kMaptrackPerFrame; cursor++) {
+        Slot s = slot_locked(t, cursor);
+        if (s && !slot_free(s)) {
+            put_handle_locked(t, cursor);
+            return s;
+        }
+    }
+    return nullptr;
+}
+
 } // namespace
+
+Status grant_table_grow(Domain& d, uint32_t want) {
+    if (want > kMaxGrantFrames) return Err::Range;
+    GrantTable& t = d.grants;
+    GrowGuard grow(t); // only growth changes `frames`, so i stays ours
+    for (;;) {
+        uint32_t i;
+        {
+            IrqLockGuard guard(t.lock);
+            if (t.dead) return Err::NotFound;
+            i = t.frames;
+        }
+        if (i >= want) return Status::success();
+        auto entries = domain_alloc_frame(d);
+        if (!entries) return entries.error();
+        auto active = domain_alloc_frame(d);
+        if (!active) {
+            domain_free_frame(d, *entries);
+            return active.error();
+        }
+        if (t.map_va) {
+            // Mapped like the shared_info page: a Memory frame of the
+            // domain, held so that unmapping it does not free it.
+            Status s = aspace_map_boot_frame(*d.aspace0, t.map_va + i * PAGE_SIZE, *entries,
+                                             VIRTUE_PROT_READ | VIRTUE_PROT_WRITE);
+            if (s) s = grant_frame_hold(d, *entries);
+            if (!s) {
+                domain_free_frame(d, *entries);
+                domain_free_frame(d, *active);
+                return s.error();
+            }
+        }
+        IrqLockGuard guard(t.lock);
+        // A domain that started dying meanwhile keeps the frames until its
+        // partition goes back whole.
+        if (t.dead) return Err::NotFound;
+        t.entries[i] = arch::phys_ptr<grant_entry_v1_t>(to_phys(*entries));
+        t.entry_frames[i] = *entries;
+        t.active[i] = arch::phys_ptr<ActiveGrant>(to_phys(*active));
+        t.frames = i + 1;
+    }
+}
+
+uint32_t grant_table_frames(Domain& d) {
+    IrqLockGuard guard(d.grants.lock);
+    return d.grants.frames;
+}
+
+Mfn grant_table_frame(Domain& d, uint32_t i) {
+    IrqLockGuard guard(d.grants.lock);
+    return d.grants.entry_frames[i];
+}
 
 Result<grant_ref_t> grant_access(Domain& d, MemRegion& r, uint64_t page, domid_t to, bool readonly) {
     if (page >= r.pages) return Err::InvalidArgument;
     const Mfn frame = region_frame(r, page);
     TRY(grant_frame_hold(d, frame));
-    Result<grant_ref_t> ref = Err::NotFound;
-    {
-        IrqLockGuard guard(d.grants.lock);
-        if (!d.grants.dead) ref = free_entry_locked(d);
-        if (ref) grant::grant_access(*entry_locked(d.grants, *ref), static_cast<uint32_t>(frame.raw()), to, readonly);
+    for (;;) {
+        Result<grant_ref_t> ref = Err::NotFound;
+        uint32_t frames;
+        {
+            IrqLockGuard guard(d.grants.lock);
+            if (!d.grants.dead) ref = free_entry_locked(d.grants);
+            if (ref) {
+                grant::grant_access(*entry_locked(d.grants, *ref), static_cast<uint32_t>(frame.raw()), to, readonly);
+                active_locked(d.grants, *ref).held = static_cast<uint32_t>(frame.raw() + 1);
+                return ref;
+            }
+            frames = d.grants.frames;
+        }
+        Status grown = ref.error() == Err::Range ? grant_table_grow(d, frames + 1) : Status(ref.error());
+        if (!grown) {
+            grant_frame_release(d, frame);
+            return grown.error();
+        }
     }
-    if (!ref) grant_frame_release(d, frame);
-    return ref;
 }
 
 Status grant_end(Domain& d, grant_ref_t ref) {
@@ -137,9 +323,14 @@ Status grant_end(Domain& d, grant_ref_t ref) {
     {
         IrqLockGuard guard(d.grants.lock);
         grant_entry_v1_t* e = entry_locked(d.grants, ref);
-        if (!e || ref < GNTTAB_NR_RESERVED_ENTRIES || !grant::is_granted(*e)) return Err::InvalidArgument;
-        if (active_locked(d.grants, ref).pins || !grant::end_access(*e)) return Err::Busy;
-        frame = Mfn(e->frame);
+        if (!e) return Err::InvalidArgument;
+        ActiveGrant& a = active_locked(d.grants, ref);
+        const bool granted = grant::is_granted(*e);
+        if (!granted && a.held == 0) return Err::InvalidArgument;
+        if (a.pins || (granted && !grant::end_access(*e))) return Err::Busy;
+        if (a.held == 0) return Status::success(); // an entry the domain wrote itself
+        frame = Mfn(a.held - 1);
+        a.held = 0;
     }
     grant_frame_release(d, frame);
     return Status::success();
@@ -156,18 +347,15 @@ Result<GrantMapping*> grant_map(Domain& mapper, domid_t granter, grant_ref_t ref
     };
     auto mem = heap_alloc(sizeof(GrantMapping));
     if (!mem) return fail(mem.error());
-    auto frame = pin(rd, ref, mapper.id, !readonly);
+    // The mapping's own hold on the frame: it stays while mapped even if
+    // the granter closes its region or ends the entry's hold.
+    auto frame = pin_and_hold(rd, ref, mapper.id, !readonly);
     if (!frame) {
         (void)heap_free(*mem);
         return fail(frame.error());
     }
-    // The mapping's own hold on the frame, beside the grant's: the frame
-    // stays while mapped even if its region is closed.
-    Status held = grant_frame_hold(rd, *frame);
-    Status mapped = held ? aspace_map_foreign(as, va, *frame, !readonly) : held;
-    if (!mapped) {
-        if (held) grant_frame_release(rd, *frame);
-        unpin(rd, ref, !readonly);
+    if (Status mapped = aspace_map_foreign(as, va, *frame, !readonly); !mapped) {
+        release_pinned(rd, ref, *frame, !readonly);
         (void)heap_free(*mem);
         return fail(mapped.error());
     }
@@ -199,37 +387,73 @@ Result<GrantMapping*> grant_map(Domain& mapper, domid_t granter, grant_ref_t ref
     return m;
 }
 
-int16_t grant_copy_one(Domain& caller, domid_t remote, grant_ref_t ref, uint32_t offset, uint64_t local_va,
-                       uint32_t length, bool to_remote) {
-    if (length == 0 || offset >= PAGE_SIZE || length > PAGE_SIZE - offset) return GNTST_bad_copy_arg;
-    auto got = domain_get(remote == DOMID_SELF ? caller.id : remote);
-    if (!got) return GNTST_bad_domain;
-    Domain& rd = **got;
-    int16_t status = GNTST_okay;
-    auto frame = pin(rd, ref, caller.id, to_remote);
-    if (!frame) {
-        status = frame.error() == Err::InvalidArgument ? GNTST_bad_gntref
-                 : frame.error() == Err::NotFound      ? GNTST_bad_domain
-                 : frame.error() == Err::Busy          ? GNTST_general_error // 65535 pins
-                                                       : GNTST_permission_denied;
-    } else {
-        // The pin keeps the frame granted (and so allocated) while we copy.
-        uint8_t* remote_bytes = arch::phys_ptr<uint8_t>(to_phys(*frame)) + offset;
-        int64_t r = to_remote ? copy_from_user(remote_bytes, local_va, length)
-                              : copy_to_user(local_va, remote_bytes, length);
+int16_t grant_copy(Domain& caller, const GrantCopyEnd& src, const GrantCopyEnd& dst, uint32_t length) {
+    using Kind = GrantCopyEnd::Kind;
+    if (length == 0 || length > PAGE_SIZE || (src.kind == Kind::LocalVa && dst.kind == Kind::LocalVa))
+        return GNTST_bad_copy_arg;
+    CopyHold from, to;
+    int16_t status = take_end(caller, src, false, length, from);
+    if (status == GNTST_okay) status = take_end(caller, dst, true, length, to);
+    if (status == GNTST_okay) {
+        // The pins and holds keep both frames allocated while we copy.
+        int64_t r = 0;
+        if (src.kind == Kind::LocalVa) r = copy_from_user(to.bytes, src.va, length);
+        else if (dst.kind == Kind::LocalVa) r = copy_to_user(dst.va, from.bytes, length);
+        else memmove(to.bytes, from.bytes, length);
         if (r < 0) status = GNTST_bad_virt_addr;
-        unpin(rd, ref, to_remote);
     }
-    domain_put(rd);
+    give_back(to);
+    give_back(from);
     return status;
 }
 
+Result<grant_handle_t> grant_map_tracked(Domain& mapper, domid_t granter, grant_ref_t ref, AddressSpace& as,
+                                         uint64_t va, bool readonly) {
+    auto m = grant_map(mapper, granter, ref, as, va, readonly);
+    if (!m) return m.error();
+    Result<grant_handle_t> h = Err::NotFound;
+    {
+        IrqLockGuard guard(mapper.grants.lock);
+        if (!mapper.grants.dead) h = take_handle_locked(mapper);
+        if (h) slot_locked(mapper.grants, *h) = *m; // the slot takes grant_map's reference
+    }
+    if (!h) kobject_unref((*m)->kobj); // unmaps
+    return h;
+}
+
+Status grant_unmap_tracked(Domain& mapper, grant_handle_t h, AddressSpace& as, uint64_t va) {
+    GrantMapping* m;
+    {
+        GrantTable& t = mapper.grants;
+        IrqLockGuard guard(t.lock);
+        if (h >= t.maptrack_frames * kMaptrackPerFrame) return Err::InvalidArgument;
+        m = slot_locked(t, h);
+        if (!m || slot_free(m)) return Err::InvalidArgument;
+        if (m->va != va || m->aspace != &as) return Err::Fault;
+        put_handle_locked(t, h);
+    }
+    kobject_unref(m->kobj);
+    return Status::success();
+}
+
 void grant_domain_dying(Domain& d) {
+    // The Xen family's grant handles first: dropping a slot's reference
+    // releases its mapping.
+    grant_handle_t cursor = 0;
     for (;;) {
         GrantMapping* m;
         {
             IrqLockGuard guard(d.grants.lock);
             d.grants.dead = true;
+            m = take_any_tracked_locked(d.grants, cursor);
+        }
+        if (!m) break;
+        kobject_unref(m->kobj);
+    }
+    for (;;) {
+        GrantMapping* m;
+        {
+            IrqLockGuard guard(d.grants.lock);
             m = d.grants.mappings;
             if (!m) return;
             if (!kobject_try_ref(m->kobj)) {

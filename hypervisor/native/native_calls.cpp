@@ -691,15 +691,27 @@ int64_t call_grant_copy(uint64_t ops, uint64_t count) {
         virtue_grant_copy op;
         if (int64_t r = copy_from_user(&op, at, sizeof op); r < 0) return r;
         int16_t status;
-        if ((op.flags & ~uint32_t{VIRTUE_GRANT_COPY_TO_REMOTE}) || op.ref >= kMaxGrants) status = GNTST_general_error;
-        else if (auto remote = remote_domain(op.remote_domid); !remote) status = GNTST_bad_domain;
-        else
-            status = grant_copy_one(d, *remote, op.ref, op.remote_offset, op.local_va, op.length,
-                                    op.flags & VIRTUE_GRANT_COPY_TO_REMOTE);
+        if ((op.flags & ~uint32_t{VIRTUE_GRANT_COPY_TO_REMOTE}) || op.ref >= kMaxGrants) {
+            status = GNTST_general_error;
+        } else if (auto remote = remote_domain(op.remote_domid); !remote) {
+            status = GNTST_bad_domain;
+        } else {
+            GrantCopyEnd granted{GrantCopyEnd::Kind::Grant, *remote, op.ref, Mfn(), op.remote_offset, 0};
+            GrantCopyEnd local{GrantCopyEnd::Kind::LocalVa, DOMID_SELF, 0, Mfn(), 0, op.local_va};
+            const bool to_remote = op.flags & VIRTUE_GRANT_COPY_TO_REMOTE;
+            status = grant_copy(d, to_remote ? local : granted, to_remote ? granted : local, op.length);
+        }
         const int32_t st = status;
         if (int64_t r = copy_to_user(at + offsetof(virtue_grant_copy, status), &st, sizeof st); r < 0) return r;
     }
     return 0;
+}
+
+int64_t call_memory_frame(uint64_t memory, uint64_t page) {
+    MemoryRef mem(memory, VIRTUE_RIGHT_MAP | VIRTUE_RIGHT_READ | VIRTUE_RIGHT_WRITE);
+    if (mem.error()) return mem.error();
+    if (page >= (*mem).pages) return -XEN_EINVAL;
+    return static_cast<int64_t>(region_frame(*mem, page).raw());
 }
 
 // ---- Synchronous IPC ----

@@ -8,6 +8,9 @@
 //   grants          the same for the grant calls: "grants: <n> checks, <m> failed"
 //   xen             the same for the Xen family's event_channel_op (ports
 //                   by number, the shared_info bitmaps): "xen: <n> checks, <m> failed"
+//   xengrants       the same for the Xen family's grant_table_op (entries
+//                   the domain writes, grant handles, copies by MFN):
+//                   "xengrants: <n> checks, <m> failed"
 //   domexc=MS       binds VIRQ_DOM_EXC (Xen family) and watches its
 //                   pending bit for MS ms: "domexc: bind <rc>, notified <0|1>"
 //   linger=MS       sleeps MS ms (then ends, as a domain others watch)
@@ -37,16 +40,22 @@
 //   survivor=K peer=D  opens port 1 for D, takes K events, then waits for
 //                   the hang-up; prints "survivor: <k> events, then peer
 //                   gone: state <s> remote <r>" and the status after
-//   source=MIB peer=D mode=copy|map [die=P]
+//   source=MIB peer=D mode=copy|map|xencopy|xenmap [die=P]
 //                   the front end of a shared ring: sends MIB MiB in 4 KiB
 //                   pages through 32 granted buffers (grant refs 9..40,
 //                   read-only for D; the ring page is grant 8, the event
 //                   channel port 1); prints "source: <MIB> MiB sent,
 //                   checksum <x>". With die=P it ends its domain (status 9)
 //                   after P pages, its grants still mapped by the sink.
-//   sink peer=D mode=copy|map
+//                   The xen modes write the entries straight into the
+//                   grant table (GNTTABOP_setup_table, memory_frame) and end
+//                   them by clearing their flags.
+//   sink peer=D mode=copy|map|xencopy|xenmap
 //                   the back end: takes each page by grant_copy (copy) or
-//                   reads it through a grant mapping (map); prints "sink:
+//                   reads it through a grant mapping (map); the xen modes
+//                   use GNTTABOP_copy / map_grant_ref and, at the end,
+//                   unmap_grant_ref ("sink: <n> of <n> Xen grant handles
+//                   unmapped"); prints "sink:
 //                   <MIB> MiB received, checksum <x>, <r> MiB/s", or, when
 //                   the source dies, "sink: source died after <p> pages,
 //                   mapped pages still readable <0|1>"
@@ -604,6 +613,313 @@ void do_xen_checks() {
 
 // Binds VIRQ_DOM_EXC and watches its pending bit for `ms`: control domains
 // hear of other domains' deaths, others never.
+// A grant written the Xen way, straight into the caller's table: frame and
+// domid first, flags last.
+void xen_grant(grant_ref_t ref, int64_t mfn, uint64_t domid, bool readonly) {
+    grant_entry_v1_t& e = virtue::xen::grant_entry(ref);
+    e.frame = static_cast<uint32_t>(mfn);
+    e.domid = static_cast<domid_t>(domid);
+    __atomic_store_n(&e.flags, static_cast<uint16_t>(GTF_permit_access | (readonly ? GTF_readonly : 0)),
+                     __ATOMIC_RELEASE);
+}
+
+// Ends a grant the Xen way: only while nobody has it mapped or copies it.
+bool xen_end_grant(grant_ref_t ref) {
+    grant_entry_v1_t& e = virtue::xen::grant_entry(ref);
+    uint16_t old = __atomic_load_n(&e.flags, __ATOMIC_ACQUIRE);
+    do {
+        if (old & (GTF_reading | GTF_writing)) return false;
+    } while (!__atomic_compare_exchange_n(&e.flags, &old, uint16_t{0}, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    return true;
+}
+
+// GNTTABOP_setup_table for n frames of the caller's own table.
+int64_t xen_setup_table(uint32_t n, xen_pfn_t* frames) {
+    gnttab_setup_table_t st{};
+    st.dom = DOMID_SELF;
+    st.nr_frames = n;
+    set_xen_guest_handle(st.frame_list, frames);
+    int64_t rc = virtue::xen::grant_table_op(GNTTABOP_setup_table, &st, 1);
+    return rc ? rc : st.status;
+}
+
+// GNTTABOP_map_grant_ref of one grant: the handle, or a negative GNTST_*.
+int64_t xen_map(uint64_t va, uint64_t domid, grant_ref_t ref, bool readonly) {
+    gnttab_map_grant_ref_t op{};
+    op.host_addr = va;
+    op.flags = GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0);
+    op.ref = ref;
+    op.dom = static_cast<domid_t>(domid);
+    int64_t rc = virtue::xen::grant_table_op(GNTTABOP_map_grant_ref, &op, 1);
+    return rc ? rc : op.status ? op.status : op.handle;
+}
+
+int64_t xen_unmap(uint64_t va, grant_handle_t h) {
+    gnttab_unmap_grant_ref_t op{};
+    op.host_addr = va;
+    op.handle = h;
+    int64_t rc = virtue::xen::grant_table_op(GNTTABOP_unmap_grant_ref, &op, 1);
+    return rc ? rc : op.status;
+}
+
+uint64_t mix(uint64_t x) { // splitmix64
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+uint64_t fold(uint64_t sum, const volatile uint64_t* words) {
+    for (unsigned i = 0; i < 512; i++) sum = (sum ^ words[i]) * 0x100000001b3ull;
+    return sum;
+}
+
+// The Xen family's grant_table_op on the caller's own grants: entries
+// written straight into the table, map/unmap by grant handle, copies
+// between grants and frames named by MFN, every error status.
+void do_xen_grant_checks() {
+    Checks c;
+    namespace xen = virtue::xen;
+    const uint64_t me = own_domid();
+    const int64_t einval = -XEN_EINVAL, efault = -XEN_EFAULT;
+    virtue::AddressSpace as;
+    virtue::AddressSpace::self(as);
+    constexpr uint64_t kVa = 0x240000000ull;
+    auto at = [&](unsigned page) { return kVa + page * kPage; };
+
+    // query_size / setup_table
+    gnttab_query_size_t q{};
+    q.dom = DOMID_SELF;
+    c.expect("xg_query", xen::grant_table_op(GNTTABOP_query_size, &q, 1), 0);
+    c.expect("xg_query_status", q.status, GNTST_okay);
+    c.expect("xg_query_max", q.max_nr_frames, 16);
+    const uint32_t frames0 = q.nr_frames;
+    static xen_pfn_t list[17];
+    c.expect("xg_setup", xen_setup_table(2, list), GNTST_okay);
+    c.expect_true("xg_setup_frames", list[0] && list[1] && list[0] != list[1]);
+    c.expect("xg_query_after", xen::grant_table_op(GNTTABOP_query_size, &q, 1) == 0 ? q.nr_frames : 0,
+             frames0 > 2 ? frames0 : 2);
+    c.expect("xg_setup_same_frames", xen_setup_table(1, list + 8) == GNTST_okay && list[8] == list[0], 1);
+    c.expect("xg_setup_too_many", xen_setup_table(17, list), GNTST_general_error);
+    gnttab_setup_table_t st{};
+    st.dom = static_cast<domid_t>(me + 1);
+    st.nr_frames = 1;
+    set_xen_guest_handle(st.frame_list, list);
+    c.expect("xg_setup_other", xen::grant_table_op(GNTTABOP_setup_table, &st, 1) == 0 ? st.status : 1,
+             GNTST_permission_denied);
+    st.dom = DOMID_SELF;
+    c.expect("xg_setup_count_2", xen::grant_table_op(GNTTABOP_setup_table, &st, 2), einval);
+    set_xen_guest_handle(st.frame_list, reinterpret_cast<xen_pfn_t*>(0xffff800000000000ull));
+    c.expect("xg_setup_bad_list", xen::grant_table_op(GNTTABOP_setup_table, &st, 1) == 0 ? st.status : 1,
+             GNTST_bad_virt_addr);
+    q.dom = static_cast<domid_t>(me + 1);
+    c.expect("xg_query_other", xen::grant_table_op(GNTTABOP_query_size, &q, 1) == 0 ? q.status : 1,
+             GNTST_permission_denied);
+    c.expect("xg_query_bad_op", xen::grant_table_op(GNTTABOP_query_size, reinterpret_cast<void*>(16), 1), efault);
+    c.expect("xg_unknown_cmd", xen::grant_table_op(GNTTABOP_transfer, &q, 1), -XEN_ENOSYS);
+    c.expect("xg_v2_refused", xen::grant_table_op(GNTTABOP_get_status_frames, &q, 1), -XEN_ENOSYS);
+
+    // memory_frame
+    const uint64_t free0 = free_bytes();
+    {
+        virtue::Memory mem;
+        c.expect("xg_memory", virtue::Memory::create(2, mem), 0);
+        c.expect("xg_map_region", as.map(kVa, mem, 0, 2 * kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE), 0);
+        *word(at(0)) = 0x5151;
+        *word(at(1)) = 0x5252;
+        const int64_t mfn0 = sys::memory_frame(mem.get(), 0), mfn1 = sys::memory_frame(mem.get(), 1);
+        c.expect_true("xg_mfns", mfn0 > 0 && mfn1 > 0 && mfn0 != mfn1);
+        c.expect("xg_mfn_beyond", sys::memory_frame(mem.get(), 2), einval);
+        c.expect("xg_mfn_bad_handle", sys::memory_frame(0, 0), -XEN_EBADF);
+        c.expect("xg_mfn_not_memory", sys::memory_frame(as.get(), 0), -XEN_ENODEV);
+        virtue::Handle mem_ro;
+        mem.duplicate(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP, mem_ro);
+        c.expect("xg_mfn_without_write", sys::memory_frame(mem_ro.get(), 0), -XEN_EACCES);
+
+        // Entries the domain writes itself: 20 rw and 21 ro for itself,
+        // 22 for another domain, 3 (reserved for the toolstack, still
+        // mappable), 23 naming a frame that is not ours.
+        xen_grant(20, mfn0, me, false);
+        xen_grant(21, mfn1, me, true);
+        xen_grant(22, mfn0, me + 1, false);
+        xen_grant(3, mfn1, me, true);
+        xen_grant(23, 1, me, false);
+        grant_entry_v1_t& e20 = xen::grant_entry(20);
+        grant_entry_v1_t& e21 = xen::grant_entry(21);
+
+        static gnttab_map_grant_ref_t m[14];
+        auto op = [](uint64_t va, uint32_t flags, grant_ref_t ref, domid_t dom) {
+            gnttab_map_grant_ref_t o{};
+            o.host_addr = va;
+            o.flags = flags;
+            o.ref = ref;
+            o.dom = dom;
+            o.status = 99;
+            o.handle = 0xdead;
+            return o;
+        };
+        const uint32_t hm = GNTMAP_host_map;
+        m[0] = op(at(16), hm, 20, DOMID_SELF);
+        m[1] = op(at(17), hm | GNTMAP_readonly, 21, DOMID_SELF);
+        m[2] = op(at(18), hm, 21, DOMID_SELF);                        // writable map of a read-only grant
+        m[3] = op(at(18), hm, 22, DOMID_SELF);                        // granted to another domain
+        m[4] = op(at(18), hm, 500, DOMID_SELF);                       // never granted
+        m[5] = op(at(18), hm, 20, 4000);                              // no such domain
+        m[6] = op(at(0), hm, 20, DOMID_SELF);                         // va already mapped
+        m[7] = op(at(18), hm | GNTMAP_device_map, 20, DOMID_SELF);    // no device mappings
+        m[8] = op(at(18), hm | GNTMAP_contains_pte, 20, DOMID_SELF);  // no PTE addresses
+        m[9] = op(at(18), 0, 20, DOMID_SELF);                         // no host mapping asked for
+        m[10] = op(0xffff800000000000ull, hm, 20, DOMID_SELF);        // hypervisor address
+        m[11] = op(at(19), hm | GNTMAP_readonly, 3, DOMID_SELF);      // a reserved ref the domain wrote
+        m[12] = op(at(18), hm, 23, DOMID_SELF);                       // names a frame not ours
+        m[13] = op(at(18), hm, 1u << 20, DOMID_SELF);                 // beyond any table
+        c.expect("xg_map_batch", xen::grant_table_op(GNTTABOP_map_grant_ref, m, 14), 0);
+        c.expect("xg_map_rw", m[0].status, GNTST_okay);
+        c.expect("xg_map_ro", m[1].status, GNTST_okay);
+        c.expect_true("xg_map_handles_differ", m[0].handle != m[1].handle);
+        c.expect("xg_map_ro_writable", m[2].status, GNTST_permission_denied);
+        c.expect("xg_map_not_for_me", m[3].status, GNTST_permission_denied);
+        c.expect("xg_map_never_granted", m[4].status, GNTST_bad_gntref);
+        c.expect("xg_map_no_domain", m[5].status, GNTST_bad_domain);
+        c.expect("xg_map_occupied", m[6].status, GNTST_bad_virt_addr);
+        c.expect("xg_map_device", m[7].status, GNTST_general_error);
+        c.expect("xg_map_contains_pte", m[8].status, GNTST_general_error);
+        c.expect("xg_map_no_host", m[9].status, GNTST_general_error);
+        c.expect("xg_map_hypervisor_va", m[10].status, GNTST_bad_virt_addr);
+        c.expect("xg_map_reserved_ref", m[11].status, GNTST_okay);
+        c.expect("xg_map_foreign_frame", m[12].status, GNTST_bad_gntref);
+        c.expect("xg_map_huge_ref", m[13].status, GNTST_bad_gntref);
+        c.expect("xg_map_rw_shares", *word(at(16)), 0x5151);
+        *word(at(16)) = 0x6161;
+        c.expect("xg_map_rw_writes_through", *word(at(0)), 0x6161);
+        c.expect("xg_map_ro_reads", *word(at(17)), 0x5252);
+        c.expect("xg_flags_rw_pinned", e20.flags, GTF_permit_access | GTF_reading | GTF_writing);
+        c.expect("xg_flags_ro_pinned", e21.flags, GTF_permit_access | GTF_readonly | GTF_reading);
+        c.expect("xg_failed_maps_leave_flags", xen::grant_entry(22).flags, GTF_permit_access);
+        c.expect("xg_foreign_frame_unpinned", xen::grant_entry(23).flags, GTF_permit_access);
+        c.expect("xg_end_mapped_refused", xen_end_grant(20), 0);
+        c.expect("xg_native_end_mapped", sys::grant_end(20), -XEN_EBUSY);
+        c.expect("xg_unmap_by_hand", as.unmap(at(16), kPage), -XEN_EBUSY);
+        c.expect("xg_audit_mapped", sys::memory_audit(), 0);
+
+        // copy: frames named by MFN and grants, in both directions
+        static gnttab_copy_t cp[11];
+        auto copy = [](uint16_t flags, uint64_t src, domid_t sdom, uint16_t soff, uint64_t dst, domid_t ddom,
+                       uint16_t doff, uint16_t len) {
+            gnttab_copy_t o{};
+            if (flags & GNTCOPY_source_gref) o.source.u.ref = static_cast<grant_ref_t>(src);
+            else o.source.u.gmfn = src;
+            if (flags & GNTCOPY_dest_gref) o.dest.u.ref = static_cast<grant_ref_t>(dst);
+            else o.dest.u.gmfn = dst;
+            o.source.domid = sdom;
+            o.source.offset = soff;
+            o.dest.domid = ddom;
+            o.dest.offset = doff;
+            o.len = len;
+            o.flags = flags;
+            o.status = 99;
+            return o;
+        };
+        const uint16_t sg = GNTCOPY_source_gref, dg = GNTCOPY_dest_gref;
+        cp[0] = copy(dg, mfn1, DOMID_SELF, 0, 20, DOMID_SELF, 8, 8);          // frame -> grant
+        cp[1] = copy(sg, 21, DOMID_SELF, 0, mfn0, DOMID_SELF, 16, 8);         // read-only grant -> frame
+        cp[2] = copy(sg | dg, 20, DOMID_SELF, 0, 20, DOMID_SELF, 24, 8);      // grant -> grant (same one)
+        cp[3] = copy(dg, mfn0, DOMID_SELF, 0, 21, DOMID_SELF, 0, 8);          // into a read-only grant
+        cp[4] = copy(sg, 20, DOMID_SELF, 4000, mfn1, DOMID_SELF, 0, 200);     // crosses the page end
+        cp[5] = copy(sg, 20, DOMID_SELF, 0, 1, DOMID_SELF, 0, 8);             // frame not ours
+        cp[6] = copy(sg, 20, DOMID_SELF, 0, mfn1, static_cast<domid_t>(me + 1), 0, 8); // another's frame by MFN
+        cp[7] = copy(sg | 4, 20, DOMID_SELF, 0, mfn1, DOMID_SELF, 0, 8);      // unknown flag
+        cp[8] = copy(sg, 20, 4000, 0, mfn1, DOMID_SELF, 0, 8);                // no such domain
+        cp[9] = copy(sg, 501, DOMID_SELF, 0, mfn1, DOMID_SELF, 0, 8);         // never granted
+        cp[10] = copy(sg, 20, DOMID_SELF, 0, mfn1, DOMID_SELF, 0, 0);         // empty
+        c.expect("xg_copy_batch", xen::grant_table_op(GNTTABOP_copy, cp, 11), 0);
+        c.expect("xg_copy_frame_to_grant", cp[0].status, GNTST_okay);
+        c.expect("xg_copy_landed", *word(at(0) + 8), 0x5252);
+        c.expect("xg_copy_grant_to_frame", cp[1].status, GNTST_okay);
+        c.expect("xg_copy_landed_2", *word(at(0) + 16), 0x5252);
+        c.expect("xg_copy_grant_to_grant", cp[2].status, GNTST_okay);
+        c.expect("xg_copy_landed_3", *word(at(0) + 24), 0x6161);
+        c.expect("xg_copy_into_readonly", cp[3].status, GNTST_permission_denied);
+        c.expect("xg_copy_crossing", cp[4].status, GNTST_bad_copy_arg);
+        c.expect("xg_copy_frame_not_ours", cp[5].status, GNTST_bad_page);
+        c.expect("xg_copy_foreign_mfn", cp[6].status, GNTST_permission_denied);
+        c.expect("xg_copy_unknown_flag", cp[7].status, GNTST_bad_copy_arg);
+        c.expect("xg_copy_no_domain", cp[8].status, GNTST_bad_domain);
+        c.expect("xg_copy_never_granted", cp[9].status, GNTST_bad_gntref);
+        c.expect("xg_copy_empty", cp[10].status, GNTST_bad_copy_arg);
+        c.expect("xg_copy_pins_gone", e20.flags, GTF_permit_access | GTF_reading | GTF_writing); // still mapped
+        c.expect("xg_copy_too_many", xen::grant_table_op(GNTTABOP_copy, cp, 4097), einval);
+        c.expect("xg_copy_bad_ops", xen::grant_table_op(GNTTABOP_copy, reinterpret_cast<void*>(16), 1), efault);
+
+        // unmap by handle
+        static gnttab_unmap_grant_ref_t u[6];
+        auto un = [](uint64_t va, uint64_t bus, grant_handle_t h) {
+            gnttab_unmap_grant_ref_t o{};
+            o.host_addr = va;
+            o.dev_bus_addr = bus;
+            o.handle = h;
+            o.status = 99;
+            return o;
+        };
+        u[0] = un(at(16), 0, m[0].handle);
+        u[1] = un(at(16), 0, m[0].handle);  // twice
+        u[2] = un(at(40), 0, m[1].handle);  // not where it maps
+        u[3] = un(at(17), 0, 4000);         // never issued
+        u[4] = un(at(17), 4096, m[1].handle); // a device mapping it never had
+        u[5] = un(at(17), 0, m[1].handle);
+        c.expect("xg_unmap_batch", xen::grant_table_op(GNTTABOP_unmap_grant_ref, u, 6), 0);
+        c.expect("xg_unmap_ok", u[0].status, GNTST_okay);
+        c.expect("xg_unmap_twice", u[1].status, GNTST_bad_handle);
+        c.expect("xg_unmap_wrong_va", u[2].status, GNTST_general_error);
+        c.expect("xg_unmap_never", u[3].status, GNTST_bad_handle);
+        c.expect("xg_unmap_device", u[4].status, GNTST_general_error);
+        c.expect("xg_unmap_ro", u[5].status, GNTST_okay);
+        c.expect("xg_unmap_reserved", xen_unmap(at(19), m[11].handle), GNTST_okay);
+        c.expect("xg_flags_rw_unpinned", e20.flags, GTF_permit_access);
+        c.expect("xg_flags_ro_unpinned", e21.flags, GTF_permit_access | GTF_readonly);
+        c.expect("xg_unmap_bad_ops", xen::grant_table_op(GNTTABOP_unmap_grant_ref, reinterpret_cast<void*>(16), 1),
+                 efault);
+
+        // Every grant handle in use, then one more: no device space, and
+        // nothing stays mapped for it.
+        {
+            constexpr unsigned kHandles = 4096;
+            static gnttab_map_grant_ref_t many[kHandles + 1];
+            for (unsigned i = 0; i <= kHandles; i++) many[i] = op(at(64 + i), hm | GNTMAP_readonly, 21, DOMID_SELF);
+            c.expect("xg_map_4096", xen::grant_table_op(GNTTABOP_map_grant_ref, many, kHandles), 0);
+            unsigned ok = 0;
+            for (unsigned i = 0; i < kHandles; i++) ok += many[i].status == GNTST_okay;
+            c.expect("xg_handles_all_mapped", ok, kHandles);
+            c.expect("xg_handle_4097", xen::grant_table_op(GNTTABOP_map_grant_ref, many + kHandles, 1) == 0
+                                           ? many[kHandles].status : 1,
+                     GNTST_no_device_space);
+            c.expect("xg_map_too_many", xen::grant_table_op(GNTTABOP_map_grant_ref, many, kHandles + 1), einval);
+            static gnttab_unmap_grant_ref_t all[kHandles];
+            for (unsigned i = 0; i < kHandles; i++) all[i] = un(many[i].host_addr, 0, many[i].handle);
+            c.expect("xg_unmap_4096", xen::grant_table_op(GNTTABOP_unmap_grant_ref, all, kHandles), 0);
+            ok = 0;
+            for (unsigned i = 0; i < kHandles; i++) ok += all[i].status == GNTST_okay;
+            c.expect("xg_handles_all_unmapped", ok, kHandles);
+            c.expect("xg_flags_after_many", e21.flags, GTF_permit_access | GTF_readonly);
+        }
+
+        // Ending: the Xen way (clear the flags) and the native call on an
+        // entry the domain wrote.
+        c.expect("xg_end_20", xen_end_grant(20), 1);
+        c.expect("xg_end_21", xen_end_grant(21), 1);
+        c.expect("xg_native_end_22", sys::grant_end(22), 0);
+        c.expect("xg_native_end_22_twice", sys::grant_end(22), einval);
+        c.expect("xg_end_3", xen_end_grant(3), 1);
+        c.expect("xg_end_23", xen_end_grant(23), 1);
+        c.expect("xg_map_ended", xen_map(at(16), DOMID_SELF, 20, false), GNTST_bad_gntref);
+        c.expect("xg_audit_after", sys::memory_audit(), 0);
+        c.expect("xg_unmap_region", as.unmap(kVa, 2 * kPage), 0);
+    }
+    // Everything but page tables back (the table grew before free0).
+    c.expect_true("xg_frames_back", free0 - free_bytes() <= 16 * kPage);
+    print("xengrants: %u checks, %u failed\n", c.total, c.failed);
+    if (c.failed) g_failed = true;
+}
+
 void do_domexc(unsigned long ms) {
     evtchn_bind_virq_t vq{VIRQ_DOM_EXC, 0, 0};
     int64_t rc = virtue::xen::event_channel_op(EVTCHNOP_bind_virq, &vq);
@@ -869,19 +1185,10 @@ constexpr uint64_t kRingVa = 0x300000000ull;
 constexpr uint64_t kDataVa = 0x310000000ull;
 constexpr uint32_t kBuffers = 32;
 constexpr uint32_t kRingRef = 8, kFirstDataRef = 9; // the order a fresh domain's grants get
-bool g_map_mode = false;
+bool g_map_mode = false; // the sink maps the data pages (else copies them)
+bool g_xen = false;      // through the Xen family: entries written by the source, GNTTABOP_* in the sink
 uint64_t g_die_after = 0;
-
-uint64_t mix(uint64_t x) { // splitmix64
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-uint64_t fold(uint64_t sum, const volatile uint64_t* words) {
-    for (unsigned i = 0; i < 512; i++) sum = (sum ^ words[i]) * 0x100000001b3ull;
-    return sum;
-}
+constexpr uint64_t kLocalVa = 0x320000000ull;
 
 void do_source(uint64_t mib) {
     auto fail = [](const char* what, int64_t rc) {
@@ -897,10 +1204,19 @@ void do_source(uint64_t mib) {
     as.map(kDataVa, data, 0, kBuffers * kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE);
     virtue::ring::FrontRing<XferReq, XferRsp> front;
     front.init(reinterpret_cast<XferRing*>(kRingVa), kPage);
-    if (int64_t ref = sys::grant_access(ring_mem.get(), 0, g_peer, 0); ref != kRingRef) return fail("ring grant", ref);
-    for (uint32_t b = 0; b < kBuffers; b++)
-        if (int64_t ref = sys::grant_access(data.get(), b, g_peer, VIRTUE_GRANT_READONLY); ref != kFirstDataRef + b)
-            return fail("data grant", ref);
+    if (g_xen) {
+        xen_pfn_t frame;
+        if (int64_t rc = xen_setup_table(1, &frame); rc != 0) return fail("setup_table", rc);
+        xen_grant(kRingRef, sys::memory_frame(ring_mem.get(), 0), g_peer, false);
+        for (uint32_t b = 0; b < kBuffers; b++)
+            xen_grant(kFirstDataRef + b, sys::memory_frame(data.get(), b), g_peer, true);
+    } else {
+        if (int64_t ref = sys::grant_access(ring_mem.get(), 0, g_peer, 0); ref != kRingRef)
+            return fail("ring grant", ref);
+        for (uint32_t b = 0; b < kBuffers; b++)
+            if (int64_t ref = sys::grant_access(data.get(), b, g_peer, VIRTUE_GRANT_READONLY); ref != kFirstDataRef + b)
+                return fail("data grant", ref);
+    }
     virtue::EventChannel ch;
     if (int64_t rc = virtue::EventChannel::alloc_unbound(g_peer, ch); rc < 0 || ch.port() != 1) return fail("port", rc);
     if (int64_t rc = ch.wait(now() + 20'000 * kMs); rc != 0) return fail("sink connecting", rc);
@@ -951,7 +1267,7 @@ void do_source(uint64_t mib) {
     for (int tries = 0; tries < 2000; tries++) {
         bool any = false;
         for (uint32_t k = 0; k <= kBuffers; k++) {
-            if (live[k] && sys::grant_end(kRingRef + k) == 0) live[k] = false;
+            if (live[k] && (g_xen ? xen_end_grant(kRingRef + k) : sys::grant_end(kRingRef + k) == 0)) live[k] = false;
             any |= live[k];
         }
         if (!any) break;
@@ -969,14 +1285,43 @@ void do_sink() {
     virtue::EventChannel ch;
     if (int64_t rc = connect(ch); rc != 0) return fail("connect", rc);
     virtue::GrantMapping ring_map, data_maps[kBuffers];
-    if (int64_t rc = virtue::GrantMapping::map(g_peer, kRingRef, as, kRingVa, 0, ring_map); rc < 0)
-        return fail("ring map", rc);
-    if (g_map_mode)
-        for (uint32_t b = 0; b < kBuffers; b++)
-            if (int64_t rc = virtue::GrantMapping::map(g_peer, kFirstDataRef + b, as, kDataVa + b * kPage,
-                                                       VIRTUE_GRANT_READONLY, data_maps[b]);
-                rc < 0)
-                return fail("data map", rc);
+    // The Xen family's grant handles: [0] the ring, [1 + b] data buffer b.
+    static grant_handle_t xen_handles[kBuffers + 1];
+    unsigned xen_mapped = 0;
+    auto xen_unmap_all = [&] {
+        unsigned ok = 0;
+        for (unsigned k = 0; k < xen_mapped; k++)
+            ok += xen_unmap(k ? kDataVa + (k - 1) * kPage : kRingVa, xen_handles[k]) == GNTST_okay;
+        print("sink: %u of %u Xen grant handles unmapped\n", ok, xen_mapped);
+        if (ok != xen_mapped) g_failed = true;
+    };
+    if (g_xen) {
+        int64_t h = xen_map(kRingVa, g_peer, kRingRef, false);
+        if (h < 0) return fail("ring map", h);
+        xen_handles[xen_mapped++] = static_cast<grant_handle_t>(h);
+        for (uint32_t b = 0; g_map_mode && b < kBuffers; b++) {
+            h = xen_map(kDataVa + b * kPage, g_peer, kFirstDataRef + b, true);
+            if (h < 0) return fail("data map", h);
+            xen_handles[xen_mapped++] = static_cast<grant_handle_t>(h);
+        }
+    } else {
+        if (int64_t rc = virtue::GrantMapping::map(g_peer, kRingRef, as, kRingVa, 0, ring_map); rc < 0)
+            return fail("ring map", rc);
+        if (g_map_mode)
+            for (uint32_t b = 0; b < kBuffers; b++)
+                if (int64_t rc = virtue::GrantMapping::map(g_peer, kFirstDataRef + b, as, kDataVa + b * kPage,
+                                                           VIRTUE_GRANT_READONLY, data_maps[b]);
+                    rc < 0)
+                    return fail("data map", rc);
+    }
+    // GNTTABOP_copy lands in a frame named by MFN: a local page of ours.
+    virtue::Memory local_mem;
+    int64_t local_mfn = 0;
+    if (g_xen && !g_map_mode) {
+        if (int64_t rc = virtue::Memory::create(1, local_mem); rc < 0) return fail("local memory", rc);
+        as.map(kLocalVa, local_mem, 0, kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE);
+        local_mfn = sys::memory_frame(local_mem.get(), 0);
+    }
     virtue::ring::BackRing<XferReq, XferRsp> back;
     back.attach(reinterpret_cast<XferRing*>(kRingVa), kPage);
     ch.send(); // ready
@@ -998,6 +1343,17 @@ void do_sink() {
                 status = -1;
             } else if (g_map_mode) {
                 sum = fold(sum, reinterpret_cast<volatile uint64_t*>(kDataVa + (req.ref - kFirstDataRef) * kPage));
+            } else if (g_xen) {
+                gnttab_copy_t op{};
+                op.source.u.ref = req.ref;
+                op.source.domid = static_cast<domid_t>(g_peer);
+                op.dest.u.gmfn = static_cast<xen_pfn_t>(local_mfn);
+                op.dest.domid = DOMID_SELF;
+                op.len = 4096;
+                op.flags = GNTCOPY_source_gref;
+                if (virtue::xen::grant_table_op(GNTTABOP_copy, &op, 1) != 0 || op.status != GNTST_okay)
+                    status = op.status ? op.status : -1;
+                sum = fold(sum, reinterpret_cast<volatile uint64_t*>(kLocalVa));
             } else {
                 virtue_grant_copy op{reinterpret_cast<uint64_t>(local), req.ref, static_cast<uint32_t>(g_peer), 0, 4096, 0, 0};
                 if (sys::grant_copy(&op, 1) != 0 || op.status != 0) status = op.status ? op.status : -1;
@@ -1023,10 +1379,12 @@ void do_sink() {
                 print("sink: source died after %llu pages, mapped pages still readable %d\n",
                       static_cast<unsigned long long>(pages), ok);
                 if (!ok) g_failed = true;
+                if (g_xen) xen_unmap_all();
                 return;
             }
         }
     }
+    if (g_xen) xen_unmap_all();
     uint64_t ns = now() - t0;
     uint64_t mib = pages / 256;
     print("sink: %llu MiB received, checksum %016llx, %llu MiB/s\n", static_cast<unsigned long long>(mib),
@@ -1040,7 +1398,8 @@ int main() {
     {
         const char* a = virtue::arg(i);
         if (!strncmp(a, "peer=", 5)) g_peer = strtoul(a + 5, nullptr, 0);
-        if (!strcmp(a, "mode=map")) g_map_mode = true;
+        if (!strcmp(a, "mode=map") || !strcmp(a, "mode=xenmap")) g_map_mode = true;
+        if (!strcmp(a, "mode=xencopy") || !strcmp(a, "mode=xenmap")) g_xen = true;
         if (!strncmp(a, "die=", 4)) g_die_after = strtoul(a + 4, nullptr, 0);
     }
     for (size_t i = 0; i < virtue::arg_count(); i++) {
@@ -1050,6 +1409,7 @@ int main() {
         else if (!strcmp(w, "grants")) do_grant_checks();
         else if (!strcmp(w, "ipc")) do_ipc_checks();
         else if (!strcmp(w, "xen")) do_xen_checks();
+        else if (!strcmp(w, "xengrants")) do_xen_grant_checks();
         else if (!strncmp(w, "domexc=", 7)) do_domexc(strtoul(w + 7, nullptr, 0));
         else if (!strncmp(w, "linger=", 7)) sys::sleep_until(now() + strtoul(w + 7, nullptr, 0) * kMs);
         else if (!strncmp(w, "ipcserve=", 9)) do_ipc_serve(strtoul(w + 9, nullptr, 0));

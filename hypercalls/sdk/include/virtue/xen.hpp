@@ -1,16 +1,21 @@
 // The Xen hypercall family from a native domain (xen-compat/hypercalls.hpp):
 // Xen's numbers and structs (libxen-dev's headers) on the same `syscall`.
 // So far event_channel_op, with the 2-level bitmaps in the domain's
-// shared_info page at VIRTUE_SHARED_INFO_VA.
+// shared_info page at VIRTUE_SHARED_INFO_VA, and grant_table_op, with the
+// domain's grant entries at VIRTUE_GRANT_TABLE_VA.
 //
 //   evtchn_alloc_unbound_t op{DOMID_SELF, peer, 0};
 //   virtue::xen::event_channel_op(EVTCHNOP_alloc_unbound, &op);  // op.port
 //   shared_info* s = virtue::xen::shared();                       // s->evtchn_pending[...]
+//
+//   virtue::xen::grant_entry(ref)   // write frame (sys::memory_frame) and domid,
+//                                   // then flags (GTF_permit_access) last
 #pragma once
 
 #include <stdint.h>
 #include <xen/xen.h>
 #include <xen/event_channel.h>
+#include <xen/grant_table.h>
 
 #include <virtue/native_abi.h>
 #include <virtue/native_calls.hpp>
@@ -23,6 +28,24 @@ inline int64_t hypercall2(uint64_t nr, uint64_t a0, uint64_t a1) { return sys::d
 // HYPERVISOR_event_channel_op(cmd, arg): 0 or a negated Xen errno.
 inline int64_t event_channel_op(int cmd, void* arg) {
     return hypercall2(__HYPERVISOR_event_channel_op, static_cast<uint64_t>(cmd), reinterpret_cast<uint64_t>(arg));
+}
+
+inline int64_t hypercall3(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2) {
+    return sys::detail::syscall3(nr, a0, a1, a2);
+}
+
+// HYPERVISOR_grant_table_op(cmd, ops, count): 0 (each op has its status) or
+// a negated Xen errno.
+inline int64_t grant_table_op(unsigned cmd, void* ops, unsigned count) {
+    return hypercall3(__HYPERVISOR_grant_table_op, cmd, reinterpret_cast<uint64_t>(ops), count);
+}
+
+// Entry `ref` of the domain's grant table (its page must exist: see
+// GNTTABOP_setup_table / query_size). Write frame and domid first, then
+// flags with a release store; end a grant by compare-exchanging flags to 0
+// while neither GTF_reading nor GTF_writing is set.
+inline grant_entry_v1_t& grant_entry(grant_ref_t ref) {
+    return reinterpret_cast<grant_entry_v1_t*>(VIRTUE_GRANT_TABLE_VA)[ref];
 }
 
 // The domain's Xen struct shared_info (event channels' pending and mask bits).

@@ -1,0 +1,195 @@
+// __HYPERVISOR_grant_table_op: Xen's GNTTABOP_* on the one grant-table
+// implementation (hypervisor/grant/grant_table.hpp), with Xen's structs and
+// GNTST_* statuses.
+//
+//   query_size, setup_table  the caller's own table (DOMID_SELF or its id);
+//                            setup_table grows it and lists its frames'
+//                            MFNs (a native domain also finds them mapped
+//                            at VIRTUE_GRANT_TABLE_VA)
+//   map_grant_ref            GNTMAP_host_map at host_addr of the caller's
+//                            current address space (readonly as asked);
+//                            the handle is a maptrack slot of the caller
+//   unmap_grant_ref          by handle; host_addr must be where it maps
+//   copy                     each end a grant (GNTCOPY_*_gref) or a frame
+//                            of the caller named by MFN
+//
+// Not supported (GNTST_general_error): GNTMAP_device_map (no IOMMU view)
+// and GNTMAP_contains_pte (PV page-table addresses come with the PV MMU).
+// Other commands (transfer, v2, swap, cache flush, ...) return -ENOSYS.
+// Every batch is at most kMaxBatch operations (Xen would continue a longer
+// one; there are no continuations here yet): -EINVAL beyond.
+#include "xen-compat/hypercalls.hpp"
+
+#include <stddef.h>
+#include <xen/errno.h>
+#include <xen/grant_table.h>
+
+#include "grant/grant_table.hpp"
+#include "lib/result.hpp"
+#include "xen-compat/op_args.hpp"
+
+namespace virtue::xen {
+namespace {
+
+constexpr uint64_t kMaxBatch = 4096;
+
+// GNTMAP_* bits a map may carry: host_map, readonly, application_map (all
+// of a domain's mappings are user mappings) and the guest's own bits.
+constexpr uint32_t kMapFlags = GNTMAP_host_map | GNTMAP_readonly | GNTMAP_application_map | GNTMAP_guest_avail_mask;
+
+int16_t map_status(Err e) {
+    switch (e) {
+    case Err::NotFound: return GNTST_bad_domain;
+    case Err::InvalidArgument: return GNTST_bad_gntref;
+    case Err::Permission: return GNTST_permission_denied;
+    case Err::Exists:
+    case Err::Fault: return GNTST_bad_virt_addr;
+    case Err::Range: return GNTST_no_device_space;
+    default: return GNTST_general_error;
+    }
+}
+
+// A domain id a grant op may name: DOMID_SELF, or a real domain.
+bool grantable_domid(domid_t d) { return d == DOMID_SELF || d < DOMID_FIRST_RESERVED; }
+
+AddressSpace& current_aspace() { return *current_thread()->aspace; }
+
+// Runs fn on each of `count` ops at `arg`, writing back only the OUT field
+// range [out_begin, out_end) of each (Xen writes only those).
+template <typename Op, typename Fn>
+int64_t each_op(uint64_t arg, uint64_t count, size_t out_begin, size_t out_end, Fn fn) {
+    if (count > kMaxBatch) return -XEN_EINVAL;
+    for (uint64_t i = 0; i < count; i++) {
+        const uint64_t at = arg + i * sizeof(Op);
+        Op op;
+        if (int64_t r = copy_from_user(&op, at, sizeof op); r < 0) return r;
+        fn(op);
+        if (int64_t r = copy_to_user(at + out_begin, reinterpret_cast<const uint8_t*>(&op) + out_begin,
+                                     out_end - out_begin);
+            r < 0)
+            return r;
+    }
+    return 0;
+}
+
+void map_one(Domain& d, gnttab_map_grant_ref_t& op) {
+    op.handle = 0;
+    op.dev_bus_addr = 0;
+    if ((op.flags & ~kMapFlags) || !(op.flags & GNTMAP_host_map)) {
+        op.status = GNTST_general_error;
+        return;
+    }
+    if (!grantable_domid(op.dom)) {
+        op.status = GNTST_bad_domain;
+        return;
+    }
+    if (op.ref >= kMaxGrants) {
+        op.status = GNTST_bad_gntref;
+        return;
+    }
+    auto h = grant_map_tracked(d, op.dom == DOMID_SELF ? d.id : op.dom, op.ref, current_aspace(), op.host_addr,
+                               op.flags & GNTMAP_readonly);
+    op.status = h ? GNTST_okay : map_status(h.error());
+    if (h) op.handle = *h;
+}
+
+void unmap_one(Domain& d, gnttab_unmap_grant_ref_t& op) {
+    if (op.dev_bus_addr != 0) { // no device mappings are ever made
+        op.status = GNTST_general_error;
+        return;
+    }
+    Status s = grant_unmap_tracked(d, op.handle, current_aspace(), op.host_addr);
+    op.status = s ? GNTST_okay : s.error() == Err::Fault ? GNTST_general_error : GNTST_bad_handle;
+}
+
+// One end of a copy: a grant, or (without its GNTCOPY_*_gref flag) a frame
+// of the caller. Naming frames by number bypasses the caller's handles, so
+// only threads of the domain's first address space (where its Xen view,
+// shared_info and the grant table, lives) may do it.
+int16_t copy_end(Domain& d, const gnttab_copy_t::gnttab_copy_ptr& p, bool gref, GrantCopyEnd& end) {
+    end.offset = p.offset;
+    if (gref) {
+        if (!grantable_domid(p.domid)) return GNTST_bad_domain;
+        if (p.u.ref >= kMaxGrants) return GNTST_bad_gntref;
+        end.kind = GrantCopyEnd::Kind::Grant;
+        end.domid = p.domid;
+        end.ref = p.u.ref;
+        return GNTST_okay;
+    }
+    if (!names_self(p.domid) || &current_aspace() != d.aspace0) return GNTST_permission_denied;
+    end.kind = GrantCopyEnd::Kind::Frame;
+    end.frame = Mfn(p.u.gmfn);
+    return GNTST_okay;
+}
+
+void copy_one(Domain& d, gnttab_copy_t& op) {
+    if (op.flags & ~(GNTCOPY_source_gref | GNTCOPY_dest_gref)) {
+        op.status = GNTST_bad_copy_arg;
+        return;
+    }
+    GrantCopyEnd src, dst;
+    op.status = copy_end(d, op.source, op.flags & GNTCOPY_source_gref, src);
+    if (op.status == GNTST_okay) op.status = copy_end(d, op.dest, op.flags & GNTCOPY_dest_gref, dst);
+    if (op.status == GNTST_okay) op.status = grant_copy(d, src, dst, op.len);
+}
+
+} // namespace
+
+int64_t grant_table_op(uint64_t cmd, uint64_t arg, uint64_t count) {
+    Domain& d = self();
+    switch (cmd) {
+    case GNTTABOP_query_size:
+        if (count != 1) return -XEN_EINVAL;
+        return with_op<gnttab_query_size_t>(arg, [&](gnttab_query_size_t& op) -> int64_t {
+            op.nr_frames = grant_table_frames(d);
+            op.max_nr_frames = kMaxGrantFrames;
+            op.status = names_self(op.dom) ? GNTST_okay : GNTST_permission_denied;
+            if (op.status != GNTST_okay) op.nr_frames = op.max_nr_frames = 0;
+            return 0;
+        });
+    case GNTTABOP_setup_table:
+        if (count != 1) return -XEN_EINVAL;
+        return with_op<gnttab_setup_table_t>(arg, [&](gnttab_setup_table_t& op) -> int64_t {
+            if (!names_self(op.dom)) {
+                op.status = GNTST_permission_denied;
+                return 0;
+            }
+            if (op.nr_frames > kMaxGrantFrames) {
+                op.status = GNTST_general_error;
+                return 0;
+            }
+            if (Status s = grant_table_grow(d, op.nr_frames); !s) {
+                op.status = GNTST_general_error;
+                return 0;
+            }
+            op.status = GNTST_okay;
+            const uint64_t list = guest_address(op.frame_list);
+            for (uint32_t i = 0; i < op.nr_frames; i++) {
+                const xen_pfn_t mfn = grant_table_frame(d, i).raw();
+                if (copy_to_user(list + i * sizeof mfn, &mfn, sizeof mfn) < 0) {
+                    op.status = GNTST_bad_virt_addr;
+                    break;
+                }
+            }
+            return 0;
+        });
+    case GNTTABOP_map_grant_ref:
+        return each_op<gnttab_map_grant_ref_t>(arg, count, offsetof(gnttab_map_grant_ref_t, status),
+                                               sizeof(gnttab_map_grant_ref_t),
+                                               [&](gnttab_map_grant_ref_t& op) { map_one(d, op); });
+    case GNTTABOP_unmap_grant_ref:
+        return each_op<gnttab_unmap_grant_ref_t>(arg, count, offsetof(gnttab_unmap_grant_ref_t, status),
+                                                 offsetof(gnttab_unmap_grant_ref_t, status) + sizeof(int16_t),
+                                                 [&](gnttab_unmap_grant_ref_t& op) { unmap_one(d, op); });
+    case GNTTABOP_copy:
+        return each_op<gnttab_copy_t>(arg, count, offsetof(gnttab_copy_t, status),
+                                      offsetof(gnttab_copy_t, status) + sizeof(int16_t),
+                                      [&](gnttab_copy_t& op) { copy_one(d, op); });
+    default:
+        // transfer, dump_table, v2 (set_version, get_status_frames, ...),
+        // unmap_and_replace, swap_grant_ref, cache_flush.
+        return -XEN_ENOSYS;
+    }
+}
+
+} // namespace virtue::xen
