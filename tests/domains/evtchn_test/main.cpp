@@ -579,7 +579,7 @@ void do_xen_checks() {
     c.expect("init_control_fifo", event_channel_op(EVTCHNOP_init_control, &st), -XEN_ENOSYS);
     c.expect("unknown_cmd", event_channel_op(77, &st), -XEN_ENOSYS);
     c.expect("bad_pointer", event_channel_op(EVTCHNOP_send, reinterpret_cast<void*>(0xffff800000000000ull)), -XEN_EFAULT);
-    c.expect("other_xen_hypercall", virtue::xen::hypercall2(__HYPERVISOR_grant_table_op, 0, 0), -XEN_ENOSYS);
+    c.expect("other_xen_hypercall", virtue::xen::hypercall2(__HYPERVISOR_kexec_op, 0, 0), -XEN_ENOSYS);
 
     // close: the peer goes back to unbound; closing twice fails.
     evtchn_close_t cl{bi.local_port};
@@ -651,7 +651,8 @@ int64_t xen_map(uint64_t va, uint64_t domid, grant_ref_t ref, bool readonly) {
     op.ref = ref;
     op.dom = static_cast<domid_t>(domid);
     int64_t rc = virtue::xen::grant_table_op(GNTTABOP_map_grant_ref, &op, 1);
-    return rc ? rc : op.status ? op.status : op.handle;
+    if (rc) return rc;
+    return op.status != GNTST_okay ? int64_t{op.status} : int64_t{op.handle};
 }
 
 int64_t xen_unmap(uint64_t va, grant_handle_t h) {
