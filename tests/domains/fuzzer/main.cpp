@@ -27,8 +27,11 @@
 // Checks (any failure counts):
 //   - every result is >= 0 or one of the documented errnos;
 //   - numbers other than the native calls return -ENOSYS, except the Xen
-//     family's event_channel_op (1 call in 20, random commands and
-//     structs), which returns 0 or a documented errno;
+//     family's event_channel_op and grant_table_op (1 call in 20 each,
+//     random commands, structs and counts), which return 0 or a documented
+//     errno and never succeed with a pointer outside the user half.
+//     GNTTABOP_copy is left out: with a frame named by a random MFN it may
+//     legitimately overwrite the fuzzer's own memory;
 //   - the memory calls follow their documented errors, never succeed outside
 //     the user half, and memory_audit always reports 0 violations;
 //   - a pointer outside the domain's half (>= 0x800000000000: hypervisor,
@@ -58,6 +61,8 @@ constexpr uint64_t kUserEnd = 0x0000800000000000ull;
 constexpr uint64_t kMaxLen = 4096;
 constexpr unsigned kMaxPrintedFailures = 50;
 constexpr uint64_t kXenEventChannelOp = 32; // __HYPERVISOR_event_channel_op
+constexpr uint64_t kXenGrantTableOp = 20;   // __HYPERVISOR_grant_table_op
+constexpr uint64_t kGnttabCopy = 5;         // GNTTABOP_copy
 
 struct Rng {
     uint64_t state;
@@ -173,13 +178,21 @@ int64_t issue(const Call& c) {
 Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
     Call c{};
     do {
-        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(VIRTUE_NR_ipc_reply_wait - VIRTUE_NATIVE_BASE + 9) : rng.next();
+        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(VIRTUE_NR_memory_frame - VIRTUE_NATIVE_BASE + 9) : rng.next();
     } while (c.nr == VIRTUE_NR_exit || c.nr == VIRTUE_NR_thread_exit);
     for (auto& a : c.a) a = scalar(rng);
     if (rng.below(20) == 0) { // the Xen family's event_channel_op, any command
         c.nr = kXenEventChannelOp;
         c.a[0] = rng.below(4) ? rng.below(16) : rng.next();
         c.a[1] = pointer(rng, output_kind(rng), stack, stack_size);
+        return c;
+    }
+    if (rng.below(20) == 0) { // the Xen family's grant_table_op, any command but copy
+        c.nr = kXenGrantTableOp;
+        do c.a[0] = rng.below(4) ? rng.below(16) : rng.next();
+        while (c.a[0] == kGnttabCopy);
+        c.a[1] = pointer(rng, output_kind(rng), stack, stack_size);
+        c.a[2] = rng.below(4) ? rng.below(4) : rng.next();
         return c;
     }
     switch (c.nr) {
@@ -235,7 +248,11 @@ const char* violation(const Call& c, int64_t r) {
         if (c.a[1] >= kUserEnd && r == 0) return "event_channel_op used a pointer outside the user half";
         return r > 0 ? "event_channel_op returned > 0" : nullptr;
     }
-    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_ipc_reply_wait;
+    if (c.nr == kXenGrantTableOp) {
+        if (c.a[1] >= kUserEnd && c.a[2] != 0 && r == 0) return "grant_table_op used a pointer outside the user half";
+        return r > 0 ? "grant_table_op returned > 0" : nullptr;
+    }
+    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_memory_frame;
     if (!known) return r == -XEN_ENOSYS ? nullptr : "unknown number did not return -ENOSYS";
     bool kernel_ptr = c.a[0] >= kUserEnd;
     switch (c.nr) {
