@@ -10,8 +10,10 @@
 //                            current address space (readonly as asked);
 //                            the handle is a maptrack slot of the caller
 //   unmap_grant_ref          by handle; host_addr must be where it maps
+//                            (from any thread of the domain)
 //   copy                     each end a grant (GNTCOPY_*_gref) or a frame
-//                            of the caller named by MFN
+//                            of the caller named by MFN; len 0 copies
+//                            nothing (after the usual checks), as in Xen
 //
 // Not supported (GNTST_general_error): GNTMAP_device_map (no IOMMU view)
 // and GNTMAP_contains_pte (PV page-table addresses come with the PV MMU).
@@ -55,9 +57,11 @@ bool grantable_domid(domid_t d) { return d == DOMID_SELF || d < DOMID_FIRST_RESE
 AddressSpace& current_aspace() { return *current_thread()->aspace; }
 
 // Runs fn on each of `count` ops at `arg`, writing back only the OUT field
-// range [out_begin, out_end) of each (Xen writes only those).
-template <typename Op, typename Fn>
-int64_t each_op(uint64_t arg, uint64_t count, size_t out_begin, size_t out_end, Fn fn) {
+// range [out_begin, out_end) of each (Xen writes only those). If that
+// write-back fails, undo(op) takes back what fn did (a grant handle the
+// caller would never learn) and the call ends with -EFAULT.
+template <typename Op, typename Fn, typename Undo>
+int64_t each_op(uint64_t arg, uint64_t count, size_t out_begin, size_t out_end, Fn fn, Undo undo) {
     if (count > kMaxBatch) return -XEN_EINVAL;
     for (uint64_t i = 0; i < count; i++) {
         const uint64_t at = arg + i * sizeof(Op);
@@ -66,17 +70,24 @@ int64_t each_op(uint64_t arg, uint64_t count, size_t out_begin, size_t out_end, 
         fn(op);
         if (int64_t r = copy_to_user(at + out_begin, reinterpret_cast<const uint8_t*>(&op) + out_begin,
                                      out_end - out_begin);
-            r < 0)
+            r < 0) {
+            undo(op);
             return r;
+        }
     }
     return 0;
 }
+template <typename Op> void nothing_to_undo(const Op&) {}
 
 void map_one(Domain& d, gnttab_map_grant_ref_t& op) {
     op.handle = 0;
     op.dev_bus_addr = 0;
     if ((op.flags & ~kMapFlags) || !(op.flags & GNTMAP_host_map)) {
         op.status = GNTST_general_error;
+        return;
+    }
+    if (op.host_addr & (PAGE_SIZE - 1)) {
+        op.status = GNTST_bad_virt_addr;
         return;
     }
     if (!grantable_domid(op.dom)) {
@@ -98,7 +109,7 @@ void unmap_one(Domain& d, gnttab_unmap_grant_ref_t& op) {
         op.status = GNTST_general_error;
         return;
     }
-    Status s = grant_unmap_tracked(d, op.handle, current_aspace(), op.host_addr);
+    Status s = grant_unmap_tracked(d, op.handle, op.host_addr);
     op.status = s ? GNTST_okay : s.error() == Err::Fault ? GNTST_general_error : GNTST_bad_handle;
 }
 
@@ -176,15 +187,20 @@ int64_t grant_table_op(uint64_t cmd, uint64_t arg, uint64_t count) {
     case GNTTABOP_map_grant_ref:
         return each_op<gnttab_map_grant_ref_t>(arg, count, offsetof(gnttab_map_grant_ref_t, status),
                                                sizeof(gnttab_map_grant_ref_t),
-                                               [&](gnttab_map_grant_ref_t& op) { map_one(d, op); });
+                                               [&](gnttab_map_grant_ref_t& op) { map_one(d, op); },
+                                               [&](const gnttab_map_grant_ref_t& op) {
+                                                   if (op.status == GNTST_okay)
+                                                       (void)grant_unmap_tracked(d, op.handle, op.host_addr);
+                                               });
     case GNTTABOP_unmap_grant_ref:
         return each_op<gnttab_unmap_grant_ref_t>(arg, count, offsetof(gnttab_unmap_grant_ref_t, status),
                                                  offsetof(gnttab_unmap_grant_ref_t, status) + sizeof(int16_t),
-                                                 [&](gnttab_unmap_grant_ref_t& op) { unmap_one(d, op); });
+                                                 [&](gnttab_unmap_grant_ref_t& op) { unmap_one(d, op); },
+                                                 nothing_to_undo<gnttab_unmap_grant_ref_t>);
     case GNTTABOP_copy:
         return each_op<gnttab_copy_t>(arg, count, offsetof(gnttab_copy_t, status),
                                       offsetof(gnttab_copy_t, status) + sizeof(int16_t),
-                                      [&](gnttab_copy_t& op) { copy_one(d, op); });
+                                      [&](gnttab_copy_t& op) { copy_one(d, op); }, nothing_to_undo<gnttab_copy_t>);
     default:
         // transfer, dump_table, v2 (set_version, get_status_frames, ...),
         // unmap_and_replace, swap_grant_ref, cache_flush.

@@ -124,8 +124,7 @@ Status map_shared_info(Domain& d) {
     static_assert(kSharedInfoVa == VIRTUE_SHARED_INFO_VA);
     auto m = domain_alloc_frame(d);
     if (!m) return m.error();
-    TRY(map_page(d, kSharedInfoVa, *m, boot_prot(true, false)));
-    TRY(grant_frame_hold(d, *m));
+    TRY(aspace_map_held_frame(*d.aspace0, kSharedInfoVa, *m, boot_prot(true, false)));
     d.events.shared = arch::phys_ptr<shared_info>(to_phys(*m));
     static_assert(kGrantTableVa == VIRTUE_GRANT_TABLE_VA);
     d.grants.map_va = kGrantTableVa; // mapped frame by frame as it grows

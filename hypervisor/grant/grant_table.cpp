@@ -263,9 +263,8 @@ Status grant_table_grow(Domain& d, uint32_t want) {
         if (t.map_va) {
             // Mapped like the shared_info page: a Memory frame of the
             // domain, held so that unmapping it does not free it.
-            Status s = aspace_map_boot_frame(*d.aspace0, t.map_va + i * PAGE_SIZE, *entries,
+            Status s = aspace_map_held_frame(*d.aspace0, t.map_va + i * PAGE_SIZE, *entries,
                                              VIRTUE_PROT_READ | VIRTUE_PROT_WRITE);
-            if (s) s = grant_frame_hold(d, *entries);
             if (!s) {
                 domain_free_frame(d, *entries);
                 domain_free_frame(d, *active);
@@ -389,12 +388,11 @@ Result<GrantMapping*> grant_map(Domain& mapper, domid_t granter, grant_ref_t ref
 
 int16_t grant_copy(Domain& caller, const GrantCopyEnd& src, const GrantCopyEnd& dst, uint32_t length) {
     using Kind = GrantCopyEnd::Kind;
-    if (length == 0 || length > PAGE_SIZE || (src.kind == Kind::LocalVa && dst.kind == Kind::LocalVa))
-        return GNTST_bad_copy_arg;
+    if (length > PAGE_SIZE || (src.kind == Kind::LocalVa && dst.kind == Kind::LocalVa)) return GNTST_bad_copy_arg;
     CopyHold from, to;
     int16_t status = take_end(caller, src, false, length, from);
     if (status == GNTST_okay) status = take_end(caller, dst, true, length, to);
-    if (status == GNTST_okay) {
+    if (status == GNTST_okay && length) {
         // The pins and holds keep both frames allocated while we copy.
         int64_t r = 0;
         if (src.kind == Kind::LocalVa) r = copy_from_user(to.bytes, src.va, length);
@@ -421,7 +419,7 @@ Result<grant_handle_t> grant_map_tracked(Domain& mapper, domid_t granter, grant_
     return h;
 }
 
-Status grant_unmap_tracked(Domain& mapper, grant_handle_t h, AddressSpace& as, uint64_t va) {
+Status grant_unmap_tracked(Domain& mapper, grant_handle_t h, uint64_t va) {
     GrantMapping* m;
     {
         GrantTable& t = mapper.grants;
@@ -429,7 +427,7 @@ Status grant_unmap_tracked(Domain& mapper, grant_handle_t h, AddressSpace& as, u
         if (h >= t.maptrack_frames * kMaptrackPerFrame) return Err::InvalidArgument;
         m = slot_locked(t, h);
         if (!m || slot_free(m)) return Err::InvalidArgument;
-        if (m->va != va || m->aspace != &as) return Err::Fault;
+        if (m->va != va) return Err::Fault;
         put_handle_locked(t, h);
     }
     kobject_unref(m->kobj);

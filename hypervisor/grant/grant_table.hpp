@@ -128,9 +128,9 @@ Status grant_end(Domain& d, grant_ref_t ref);
 
 // Maps grant `ref` of domain `granter` at `va` of `as` (an address space of
 // `mapper`). Err::NotFound: no such live domain; Err::InvalidArgument: bad
-// reference; Err::Permission: not granted to mapper, or read-only for a
-// writable map; Err::Exists: va is mapped; Err::Fault: va outside the
-// domain's half or unaligned; Err::NoMemory.
+// reference or va unaligned; Err::Permission: not granted to mapper, or
+// read-only for a writable map; Err::Exists: va is mapped; Err::Fault: va
+// outside the domain's half; Err::NoMemory.
 Result<GrantMapping*> grant_map(Domain& mapper, domid_t granter, grant_ref_t ref, AddressSpace& as, uint64_t va,
                                 bool readonly);
 
@@ -146,8 +146,8 @@ struct GrantCopyEnd {
     uint64_t va = 0;            // LocalVa
 };
 
-// Copies `length` bytes from src to dst (not both LocalVa); a GNTST_*
-// status. Each granted frame is pinned (a write pin for dst) and every
+// Copies `length` bytes (0 .. 4096; 0: only the checks) from src to dst
+// (not both LocalVa); a GNTST_* status. Each granted frame is pinned (a write pin for dst) and every
 // frame held while it is copied.
 int16_t grant_copy(Domain& caller, const GrantCopyEnd& src, const GrantCopyEnd& dst, uint32_t length);
 
@@ -157,9 +157,10 @@ int16_t grant_copy(Domain& caller, const GrantCopyEnd& src, const GrantCopyEnd& 
 // use (nothing stays mapped); else grant_map's errors.
 Result<grant_handle_t> grant_map_tracked(Domain& mapper, domid_t granter, grant_ref_t ref, AddressSpace& as,
                                          uint64_t va, bool readonly);
-// Unmaps handle h, which must map `va` of `as`. Err::InvalidArgument: no
-// such handle; Err::Fault: it maps something else (and stays).
-Status grant_unmap_tracked(Domain& mapper, grant_handle_t h, AddressSpace& as, uint64_t va);
+// Unmaps handle h, which must map `va` (of whichever address space it was
+// made in). Err::InvalidArgument: no such handle; Err::Fault: it maps
+// another address (and stays).
+Status grant_unmap_tracked(Domain& mapper, grant_handle_t h, uint64_t va);
 
 // Domain death: no new pins on d's grants (others' mappings of them stay
 // until unmapped; they keep d a zombie), and d's own mappings of grants are

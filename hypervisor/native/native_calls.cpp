@@ -693,6 +693,8 @@ int64_t call_grant_copy(uint64_t ops, uint64_t count) {
         int16_t status;
         if ((op.flags & ~uint32_t{VIRTUE_GRANT_COPY_TO_REMOTE}) || op.ref >= kMaxGrants) {
             status = GNTST_general_error;
+        } else if (op.length == 0) {
+            status = GNTST_bad_copy_arg; // the native call's rule (Xen's copy allows 0)
         } else if (auto remote = remote_domain(op.remote_domid); !remote) {
             status = GNTST_bad_domain;
         } else {

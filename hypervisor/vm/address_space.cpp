@@ -344,4 +344,22 @@ Status aspace_map_boot_frame(AddressSpace& as, uint64_t va, Mfn m, uint64_t prot
     });
 }
 
+Status aspace_map_held_frame(AddressSpace& as, uint64_t va, Mfn m, uint64_t prot) {
+    auto bits = leaf_bits(prot, false);
+    if (!bits) return bits.error();
+    const uint64_t may = (prot & VIRTUE_PROT_WRITE) ? pte::SW0 : 0; // never more than asked
+    return edit(as, [&](Editor& editor, Deferred&) -> Status {
+        auto r = editor.map(va, to_phys(m), PAGE_SIZE, PteFlags(*bits | may), MapOptions{false});
+        if (!r) return r.error();
+        // In the same mm_lock hold as the map: the domain cannot unmap
+        // (and so free) the frame before it is held.
+        FrameInfo& f = frame_info(m);
+        f.type = PageType::Memory;
+        f.flags |= FRAME_ORPHAN;
+        f.ref_count = 1;
+        f.type_count = 1;
+        return Status::success();
+    });
+}
+
 } // namespace virtue

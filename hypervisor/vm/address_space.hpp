@@ -105,6 +105,13 @@ void grant_frame_release(Domain& d, Mfn frame);
 // later unmap (and so free) or re-protect.
 Status aspace_map_boot_frame(AddressSpace& as, uint64_t va, Mfn m, uint64_t prot);
 
+// Any time: maps a fresh partition frame at va with protection `prot`
+// (the leaf may never gain more) and holds it (type_count 1) in the same
+// mm_lock hold, so the domain may unmap it but never free it: pages the
+// hypervisor keeps writing for the domain's whole life (shared_info, grant
+// table frames). On failure the frame is untouched (still free to give back).
+Status aspace_map_held_frame(AddressSpace& as, uint64_t va, Mfn m, uint64_t prot);
+
 // Checks the invariants above for every object of d; logs and counts
 // violations.
 uint64_t vm_audit(Domain& d);
