@@ -74,6 +74,30 @@ Result<uint64_t> HandleTable::insert_locked(KObject& obj, uint32_t rights) {
     return encode(owner_, index, s.generation);
 }
 
+Result<uint32_t> HandleTable::reserve() {
+    if (!slots_ || !free_head_) return Err::NoMemory;
+    uint32_t index = free_head_ - 1;
+    free_head_ = slots_[index].next_free;
+    slots_[index].next_free = 0;
+    used_++;
+    return index;
+}
+
+uint64_t HandleTable::commit(uint32_t slot, KObject& obj, uint32_t rights) {
+    HandleSlot& s = slots_[slot];
+    s.object = &obj;
+    s.rights = rights;
+    kobject_ref(obj);
+    return encode(owner_, slot, s.generation);
+}
+
+void HandleTable::unreserve(uint32_t slot) {
+    // Never issued: the generation stays, the slot goes back on the list.
+    slots_[slot].next_free = free_head_;
+    free_head_ = slot + 1;
+    used_--;
+}
+
 Result<uint64_t> HandleTable::insert(KObject& obj, uint32_t rights) {
     if (!slots_ || obj.type == ObjType::None) return Err::InvalidArgument;
     return insert_locked(obj, rights);

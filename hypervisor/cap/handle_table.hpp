@@ -88,6 +88,15 @@ class HandleTable {
     // A new handle to obj with rights (takes a reference).
     Result<uint64_t> insert(KObject& obj, uint32_t rights);
 
+    // Insert in two steps, for calls that create an object and then name
+    // it: reserve a slot first (Err::NoMemory: the table is full), so a
+    // full table refuses before anything is created or made visible; then
+    // commit the slot to the new object (takes a reference), or give it
+    // back. A reserved slot names nothing (its handle is not live yet).
+    Result<uint32_t> reserve();
+    uint64_t commit(uint32_t slot, KObject& obj, uint32_t rights);
+    void unreserve(uint32_t slot);
+
     // The object behind h, which must be of `type` (ObjType::None: any) and
     // grant every bit of `needed`; the caller gets a reference to drop.
     // `rights`, if given, receives all the rights h grants.

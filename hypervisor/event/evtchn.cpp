@@ -124,6 +124,13 @@ void hang_up_locked(EventPort& p, domid_t gone) {
     p.events.wake_all_locked();
 }
 
+// xen.h's classes: V (per vCPU) and G (global); the x86 arch virqs are
+// global; 5, 14 and 15 are not defined.
+bool is_defined_virq(uint32_t virq) { return virq < NR_VIRQS && virq != 5 && virq != 14 && virq != 15; }
+bool is_global_virq(uint32_t virq) {
+    return virq != VIRQ_TIMER && virq != VIRQ_DEBUG && virq != VIRQ_XENOPROF && virq != VIRQ_XENPMU;
+}
+
 // Frees p's number, under its domain's table lock. Waits see `closed`
 // before the number can be reused, so a stale waiter never consumes the
 // next port's event.
@@ -131,6 +138,8 @@ void release_locked(EventPort& p) {
     EventTable& t = p.domain->events;
     mark_closed(p);
     if (EventPort** s = slot_locked(t, p.port); s && *s == &p) *s = nullptr;
+    if (p.state == PortState::Virq && is_global_virq(p.virq) && t.global_virq[p.virq] == p.port)
+        t.global_virq[p.virq] = 0;
     two_level::clear(*t.shared, p.port);
     p.state = PortState::Closed;
 }
@@ -315,12 +324,6 @@ namespace {
 void disown(EventPort& p) {
     if (__atomic_exchange_n(&p.table_owned, false, __ATOMIC_ACQ_REL)) kobject_unref(p.kobj);
 }
-// xen.h's classes: V (per vCPU) and G (global); the x86 arch virqs are
-// global; 5, 14 and 15 are not defined.
-bool is_defined_virq(uint32_t virq) { return virq < NR_VIRQS && virq != 5 && virq != 14 && virq != 15; }
-bool is_global_virq(uint32_t virq) {
-    return virq != VIRQ_TIMER && virq != VIRQ_DEBUG && virq != VIRQ_XENOPROF && virq != VIRQ_XENPMU;
-}
 } // namespace
 
 Status evtchn_close_port(Domain& d, evtchn_port_t port) {
@@ -336,11 +339,11 @@ Result<EventPort*> evtchn_bind_virq(Domain& d, uint32_t virq, uint32_t vcpu, Xen
     if (!is_defined_virq(virq) || (is_global_virq(virq) && vcpu != 0)) return Err::InvalidArgument;
     if (vcpu >= d.vcpus) return Err::NotFound;
     auto unbound = [&]() -> Status {
+        // A global virq has one port whatever vCPU it was moved to.
+        if (is_global_virq(virq)) return d.events.global_virq[virq] ? Err::Exists : Status::success();
         for (uint32_t n = 1; n < kMaxEventPorts; n++) {
             EventPort* q = lookup_locked(d.events, n);
-            // A global virq has one port whatever vCPU it was moved to.
-            if (q && q->state == PortState::Virq && q->virq == virq && (is_global_virq(virq) || q->notify_vcpu == vcpu))
-                return Err::Exists;
+            if (q && q->state == PortState::Virq && q->virq == virq && q->notify_vcpu == vcpu) return Err::Exists;
         }
         return Status::success();
     };
@@ -348,19 +351,16 @@ Result<EventPort*> evtchn_bind_virq(Domain& d, uint32_t virq, uint32_t vcpu, Xen
         p.state = PortState::Virq;
         p.virq = virq;
         p.notify_vcpu = vcpu;
+        if (is_global_virq(virq)) d.events.global_virq[virq] = p.port;
     });
 }
 
 void evtchn_raise_virq(Domain& d, uint32_t virq) {
+    if (!is_defined_virq(virq) || !is_global_virq(virq)) return; // per-vCPU virqs name their vCPU
     IrqLockGuard guard(d.events.lock);
-    if (d.events.dead) return;
-    for (uint32_t n = 1; n < kMaxEventPorts; n++) {
-        EventPort* p = lookup_locked(d.events, n);
-        if (p && p->state == PortState::Virq && p->virq == virq) {
-            deliver(*p); // under its table's lock, as a send
-            return;
-        }
-    }
+    if (d.events.dead || !d.events.global_virq[virq]) return;
+    EventPort* p = lookup_locked(d.events, d.events.global_virq[virq]);
+    if (p && p->state == PortState::Virq && p->virq == virq) deliver(*p); // under its table's lock, as a send
 }
 
 Status evtchn_bind_vcpu(Domain& d, evtchn_port_t port, uint32_t vcpu) {

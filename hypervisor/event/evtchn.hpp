@@ -79,6 +79,7 @@ struct EventTable {
     shared_info* shared = nullptr;                       // a partition frame, mapped by the domain builder
     EventPort** buckets[kMaxEventPorts / kPortsPerBucket] = {};
     bool dead = false;                                   // the domain is dying: no new ports
+    evtchn_port_t global_virq[NR_VIRQS] = {};            // the port bound to each global virq (0: none)
 };
 
 // New ports of d, each returned with the caller's reference (the native

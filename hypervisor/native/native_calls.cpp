@@ -252,13 +252,44 @@ constexpr uint32_t kTimerRights = kThreadRights;
 // No RIGHT_TRANSFER: a port does not hold its domain (event/evtchn.hpp).
 constexpr uint32_t kPortRights = VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_READ | VIRTUE_RIGHT_WRITE;
 
-// Hands the creator's reference of a new object to a new handle (or
-// destroys the object if the table is full).
-int64_t publish(KObject& obj, uint32_t rights) {
-    int64_t h = new_handle(obj, rights);
-    kobject_unref(obj);
-    return h;
-}
+// A handle slot reserved before a call creates its object, so that a full
+// table refuses the call (-EMFILE) before the object exists or any other
+// domain can see it (a port bound to a peer, an endpoint connected).
+class NewHandle {
+  public:
+    NewHandle() : d_(caller()) {
+        IrqLockGuard guard(d_.handles_lock);
+        auto slot = d_.handles.reserve();
+        reserved_ = slot.ok();
+        if (reserved_) slot_ = *slot;
+    }
+    ~NewHandle() {
+        if (!reserved_) return;
+        IrqLockGuard guard(d_.handles_lock);
+        d_.handles.unreserve(slot_);
+    }
+    NewHandle(const NewHandle&) = delete;
+    NewHandle& operator=(const NewHandle&) = delete;
+
+    int64_t error() const { return reserved_ ? 0 : -XEN_EMFILE; }
+
+    // Hands the creator's reference of the new object to the slot.
+    int64_t publish(KObject& obj, uint32_t rights) {
+        uint64_t h;
+        {
+            IrqLockGuard guard(d_.handles_lock);
+            h = d_.handles.commit(slot_, obj, rights);
+        }
+        reserved_ = false;
+        kobject_unref(obj);
+        return static_cast<int64_t>(h);
+    }
+
+  private:
+    Domain& d_;
+    uint32_t slot_ = 0;
+    bool reserved_ = false;
+};
 } // namespace
 
 int64_t call_thread_self() { return new_handle(current_thread()->kobj, kThreadRights); }
@@ -302,15 +333,19 @@ int64_t call_handle_query(uint64_t handle, uint64_t info) {
 
 int64_t call_memory_create(uint64_t pages, uint64_t flags) {
     if (flags) return -XEN_EINVAL;
+    NewHandle h;
+    if (h.error()) return h.error();
     auto r = region_create(caller(), pages);
     if (!r) return vm_errno(r.error());
-    return publish((*r)->kobj, kMemoryRights);
+    return h.publish((*r)->kobj, kMemoryRights);
 }
 
 int64_t call_aspace_create() {
+    NewHandle h;
+    if (h.error()) return h.error();
     auto as = aspace_create(caller());
     if (!as) return as.error() == Err::Range ? -XEN_ENOSPC : vm_errno(as.error());
-    return publish((*as)->kobj, kAspaceRights);
+    return h.publish((*as)->kobj, kAspaceRights);
 }
 
 int64_t call_aspace_map(uint64_t aspace, uint64_t va, uint64_t memory, uint64_t offset, uint64_t size,
@@ -354,9 +389,11 @@ int64_t call_thread_create(uint64_t aspace, uint64_t entry, uint64_t stack, uint
     AspaceRef as(aspace, VIRTUE_RIGHT_EXECUTE);
     if (as.error()) return as.error();
     if (entry >= arch::USER_LIMIT || stack > arch::USER_LIMIT || (stack & 15)) return -XEN_EINVAL;
+    NewHandle h;
+    if (h.error()) return h.error();
     auto t = thread_create(caller(), *as, entry, stack, arg0, arg1, 0);
     if (!t) return t.error() == Err::Range ? -XEN_ENOSPC : -XEN_ENOMEM;
-    return publish((*t)->kobj, kThreadRights);
+    return h.publish((*t)->kobj, kThreadRights);
 }
 
 namespace {
@@ -605,33 +642,35 @@ Result<domid_t> remote_domain(uint64_t domid) {
     return static_cast<domid_t>(domid);
 }
 
-int64_t publish_port(Result<EventPort*> p) {
+int64_t publish_port(NewHandle& h, Result<EventPort*> p) {
     if (!p) return object_errno(p.error());
-    return publish((*p)->kobj, kPortRights);
+    return h.publish((*p)->kobj, kPortRights);
 }
 } // namespace
 
 int64_t call_evtchn_alloc_unbound(uint64_t remote_domid) {
     auto remote = remote_domain(remote_domid);
     if (!remote) return -XEN_EINVAL;
-    return publish_port(evtchn_alloc_unbound(caller(), *remote));
+    NewHandle h;
+    if (h.error()) return h.error();
+    return publish_port(h, evtchn_alloc_unbound(caller(), *remote));
 }
 
 int64_t call_evtchn_bind_interdomain(uint64_t remote_domid, uint64_t remote_port) {
     auto remote = remote_domain(remote_domid);
     if (!remote || remote_port == 0 || remote_port >= kMaxEventPorts) return -XEN_EINVAL;
-    {
-        // A bind the handle table could not take would connect the peer
-        // and at once hang it up: refuse first (only the caller's own
-        // threads could fill the table in between).
-        Domain& d = caller();
-        IrqLockGuard guard(d.handles_lock);
-        if (d.handles.used() >= d.handles.capacity()) return -XEN_EMFILE;
-    }
-    return publish_port(evtchn_bind_interdomain(caller(), *remote, static_cast<evtchn_port_t>(remote_port)));
+    // Reserved first: a bind the table could not take would connect the
+    // peer and at once hang it up.
+    NewHandle h;
+    if (h.error()) return h.error();
+    return publish_port(h, evtchn_bind_interdomain(caller(), *remote, static_cast<evtchn_port_t>(remote_port)));
 }
 
-int64_t call_evtchn_bind_ipi() { return publish_port(evtchn_bind_ipi(caller(), 0)); }
+int64_t call_evtchn_bind_ipi() {
+    NewHandle h;
+    if (h.error()) return h.error();
+    return publish_port(h, evtchn_bind_ipi(caller(), 0));
+}
 
 int64_t call_evtchn_send(uint64_t port) {
     PortRef p(port, VIRTUE_RIGHT_WRITE);
@@ -678,9 +717,11 @@ int64_t call_grant_map(uint64_t remote_domid, uint64_t ref, uint64_t aspace, uin
     if (!remote || ref >= kMaxGrants) return -XEN_EINVAL;
     AspaceRef as(aspace, VIRTUE_RIGHT_MAP);
     if (as.error()) return as.error();
+    NewHandle h;
+    if (h.error()) return h.error();
     auto m = grant_map(caller(), *remote, static_cast<grant_ref_t>(ref), *as, va, flags & VIRTUE_GRANT_READONLY);
     if (!m) return object_errno(m.error());
-    return publish((*m)->kobj, kMappingRights);
+    return h.publish((*m)->kobj, kMappingRights);
 }
 
 int64_t call_grant_copy(uint64_t ops, uint64_t count) {
@@ -799,17 +840,21 @@ int64_t reply_with(const virtue_ipc_msg& in, Thread** handoff = nullptr) {
 int64_t call_endpoint_create(uint64_t client_domid) {
     auto client = remote_domain(client_domid);
     if (!client) return -XEN_EINVAL;
+    NewHandle h;
+    if (h.error()) return h.error();
     auto e = endpoint_create(caller(), *client);
     if (!e) return object_errno(e.error());
-    return publish((*e)->kobj, kServerRights);
+    return h.publish((*e)->kobj, kServerRights);
 }
 
 int64_t call_endpoint_connect(uint64_t server_domid, uint64_t number) {
     auto server = remote_domain(server_domid);
     if (!server || number == 0 || number > UINT32_MAX) return -XEN_EINVAL;
+    NewHandle h;
+    if (h.error()) return h.error();
     auto e = endpoint_connect(*server, static_cast<uint32_t>(number), caller().id);
     if (!e) return object_errno(e.error());
-    return publish((*e)->kobj, kClientRights);
+    return h.publish((*e)->kobj, kClientRights);
 }
 
 int64_t call_endpoint_number(uint64_t endpoint) {
@@ -863,9 +908,11 @@ int64_t call_ipc_reply_wait(uint64_t endpoint, uint64_t msg, uint64_t deadline_n
 }
 
 int64_t call_timer_create() {
+    NewHandle h;
+    if (h.error()) return h.error();
     auto t = timer_create(caller());
     if (!t) return -XEN_ENOMEM;
-    return publish((*t)->kobj, kTimerRights);
+    return h.publish((*t)->kobj, kTimerRights);
 }
 
 int64_t call_timer_set(uint64_t timer, uint64_t deadline_ns, uint64_t period_ns) {

@@ -157,6 +157,40 @@ BOOST_AUTO_TEST_CASE(a_full_table_fails_cleanly) {
     BOOST_TEST(tb.t.used() == 0u);
 }
 
+// Reserve, then commit or give back: a reserved slot counts as used, names
+// nothing until committed, and a full table refuses the reservation.
+BOOST_AUTO_TEST_CASE(reserve_then_commit_or_give_back) {
+    Table tb(7, 3);
+    TestObject obj;
+    auto a = tb.t.reserve();
+    auto b = tb.t.reserve();
+    BOOST_REQUIRE(a.ok());
+    BOOST_REQUIRE(b.ok());
+    BOOST_TEST(*a != *b);
+    BOOST_TEST(tb.t.used() == 2u);
+    BOOST_TEST(obj.refs == 1u); // nothing named yet
+    // The handle a reserved slot will get is not live before the commit.
+    const uint64_t early = HandleTable::encode(7, *a, 1);
+    BOOST_TEST(tb.t.get(early, ObjType::None, 0).error() == Err::BadHandle);
+    uint64_t h = tb.t.commit(*a, obj, RIGHT_READ);
+    BOOST_TEST(obj.refs == 2u);
+    auto got = tb.t.get(h, ObjType::Test, RIGHT_READ);
+    BOOST_REQUIRE(got.ok());
+    kobject_unref(**got);
+    BOOST_TEST(tb.t.insert(obj, RIGHTS_ALL).ok()); // the third slot
+    BOOST_TEST(tb.t.reserve().error() == Err::NoMemory);
+    BOOST_TEST(tb.t.insert(obj, RIGHTS_ALL).error() == Err::NoMemory); // b still reserved
+    tb.t.unreserve(*b);
+    BOOST_TEST(tb.t.used() == 2u);
+    auto again = tb.t.reserve();
+    BOOST_TEST(again.ok());
+    tb.t.unreserve(*again);
+    BOOST_TEST(tb.t.insert(obj, RIGHTS_ALL).ok());
+    tb.t.close_all(drop);
+    BOOST_TEST(obj.refs == 1u);
+    BOOST_TEST(tb.t.used() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(init_and_insert_refuse_bad_arguments) {
     HandleSlot slot;
     HandleTable t;

@@ -184,15 +184,23 @@ thread_first_entry:
 
 /*
  * int copy_user_bytes(void* dst, const void* src, size_t len)
- * The only instruction that touches domain memory is user_copy_insn; a #PF
- * there resumes at user_copy_recover (arch::fixup_user_access).
+ * The only instructions that touch domain memory are user_copy_insn (the
+ * 8-byte words: TCG runs rep movsq about 8 times faster than the same
+ * bytes by rep movsb) and user_copy_tail_insn (the last 0-7 bytes); a #PF
+ * at either resumes at user_copy_recover (arch::fixup_user_access).
  */
     .globl copy_user_bytes
     .globl user_copy_insn
+    .globl user_copy_tail_insn
     .globl user_copy_recover
 copy_user_bytes:
     mov %rdx, %rcx
+    shr $3, %rcx
 user_copy_insn:
+    rep movsq
+    mov %rdx, %rcx
+    and $7, %rcx
+user_copy_tail_insn:
     rep movsb
     xor %eax, %eax
     ret

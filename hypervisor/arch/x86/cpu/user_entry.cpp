@@ -8,7 +8,7 @@
 
 extern "C" void syscall_entry();
 extern "C" void syscall_compat_entry();
-extern "C" char user_copy_insn[], user_copy_recover[];
+extern "C" char user_copy_insn[], user_copy_tail_insn[], user_copy_recover[];
 
 namespace virtue::arch {
 namespace {
@@ -62,7 +62,9 @@ void set_kernel_stack(uint64_t top) {
 }
 
 bool fixup_user_access(InterruptFrame& frame) {
-    if (frame.rip != reinterpret_cast<uint64_t>(user_copy_insn)) return false;
+    if (frame.rip != reinterpret_cast<uint64_t>(user_copy_insn) &&
+        frame.rip != reinterpret_cast<uint64_t>(user_copy_tail_insn))
+        return false;
     frame.rip = reinterpret_cast<uint64_t>(user_copy_recover);
     return true;
 }
