@@ -9,10 +9,12 @@
 #include "domain/boot_config.hpp"
 #include "lib/string.hpp"
 #include "mm/buddy_allocator.hpp"
+#include "mm/heap.hpp"
 #include "mm/memory.hpp"
 #include "sched/scheduler.hpp"
 #include "time/clock.hpp"
 #include "vm/address_space.hpp"
+#include "xen-compat/vcpu_timers.hpp"
 
 namespace virtue {
 namespace {
@@ -138,6 +140,7 @@ Result<Domain*> domain_create(const DomainParams& p) {
     if (!p.vcpus || p.vcpus > kMaxThreadsPerDomain || !p.weight || p.weight > 65535) return Err::InvalidArgument;
     if (domain_count() >= kMaxDomains) return Err::NoMemory;
 
+    static_assert(sizeof(Domain) <= SizeClassHeap::MAX_SIZE, "a Domain must fit the heap's largest class");
     auto mem = heap_alloc(sizeof(Domain));
     if (!mem) return mem.error();
     Domain* d = new (*mem) Domain();
@@ -296,6 +299,7 @@ void domain_kill(Domain& d, int64_t status, const char* reason) {
     // Its event channels close now (peers see it), inside this hold: no
     // port of a domain whose last reference is gone is ever linked.
     evtchn_domain_dying(d);
+    xen::vcpu_timers_dying(d);
     grant_domain_dying(d);
     endpoint_domain_dying(d);
     // Control domains that bound VIRQ_DOM_EXC hear of it (Xen sends it to
@@ -349,6 +353,7 @@ void unregister_and_free(Domain& d, uint64_t* left_after_release = nullptr) {
 // afterwards, so the objects skip their per-frame work (tearing_down).
 void free_objects(Domain& d) {
     d.tearing_down = true;
+    xen::vcpu_timers_free(d);
     {
         IrqLockGuard guard(d.handles_lock);
         d.handles.close_all([](KObject* o) { kobject_unref(*o); });

@@ -33,6 +33,9 @@ namespace virtue {
 struct Domain;
 struct AddressSpace;
 struct MemRegion;
+namespace xen {
+struct VcpuTimers;
+}
 
 inline constexpr uint32_t kMaxThreadsPerDomain = 64;
 inline constexpr size_t kMaxDomains = 256;
@@ -78,6 +81,9 @@ struct Domain {
     EventTable events;
     // Grant table (grant/grant_table.hpp), and this domain's mappings of grants.
     GrantTable grants;
+    // The Xen family's per-vCPU timers (xen-compat/vcpu_op.cpp), made on
+    // first use.
+    xen::VcpuTimers* xen_timers = nullptr;
     // IPC endpoints it serves (ipc/endpoint.hpp), under `lock`; no references.
     Endpoint* endpoints = nullptr;
     uint32_t endpoint_count = 0;

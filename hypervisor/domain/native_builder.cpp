@@ -184,6 +184,7 @@ Result<Domain*> build_native_domain(const BootDomain& cfg, const BootInfo& boot)
             domain_destroy_unstarted(d);
             return fail(cfg, "cannot create a thread", t.error()).error();
         }
+        (*t)->xen_vcpu = i; // the Xen family's vCPU i
     }
     d.build_ns = tsc_to_ns(arch::rdtsc() - t0);
     log_info("d%u '%s': %lu KiB, %u thread(s), weight %u%s, image [0x%lx, 0x%lx) entry 0x%lx; built in %lu us, "

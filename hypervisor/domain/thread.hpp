@@ -51,6 +51,7 @@ struct Thread {
     Domain* domain = nullptr;      // nullptr: a CPU's idle context
     uint32_t id = 0;               // unique in the domain, never reused
     uint32_t slot = 0;             // index in Domain::threads
+    uint32_t xen_vcpu = 0;         // the vCPU it acts as in the Xen family (boot thread i: i)
     volatile ThreadState state = ThreadState::New;
     uint32_t cpu = 0;              // CPU whose queue/sleep list holds it, or that runs it
 

@@ -3,6 +3,7 @@
 
 #include "arch/cpu.hpp"
 #include "arch/paging.hpp"
+#include "domain/boot_config.hpp"
 #include "domain/domain.hpp"
 #include "event/two_level.hpp"
 #include "mm/memory.hpp"
@@ -130,6 +131,24 @@ bool is_defined_virq(uint32_t virq) { return virq < NR_VIRQS && virq != 5 && vir
 bool is_global_virq(uint32_t virq) {
     return virq != VIRQ_TIMER && virq != VIRQ_DEBUG && virq != VIRQ_XENOPROF && virq != VIRQ_XENPMU;
 }
+// Where the port bound to (virq, vcpu) is recorded for O(1) raising: the
+// global virqs and VIRQ_TIMER (the other per-vCPU virqs, which nothing
+// raises yet, are found by a scan of the ports).
+static_assert(kMaxEventPorts <= UINT16_MAX + 1u);
+uint16_t* virq_slot(EventTable& t, uint32_t virq, uint32_t vcpu) {
+    if (is_global_virq(virq)) return &t.global_virq[virq];
+    return virq == VIRQ_TIMER ? &t.timer_virq[vcpu] : nullptr;
+}
+
+// The port bound to (virq, vcpu), or 0.
+evtchn_port_t virq_port_locked(EventTable& t, uint32_t virq, uint32_t vcpu) {
+    if (uint16_t* slot = virq_slot(t, virq, vcpu)) return *slot;
+    for (evtchn_port_t n = 1; n < kMaxEventPorts; n++) {
+        EventPort* q = lookup_locked(t, n);
+        if (q && q->state == PortState::Virq && q->virq == virq && q->notify_vcpu == vcpu) return n;
+    }
+    return 0;
+}
 
 // Frees p's number, under its domain's table lock. Waits see `closed`
 // before the number can be reused, so a stale waiter never consumes the
@@ -138,8 +157,11 @@ void release_locked(EventPort& p) {
     EventTable& t = p.domain->events;
     mark_closed(p);
     if (EventPort** s = slot_locked(t, p.port); s && *s == &p) *s = nullptr;
-    if (p.state == PortState::Virq && is_global_virq(p.virq) && t.global_virq[p.virq] == p.port)
-        t.global_virq[p.virq] = 0;
+    if (p.state == PortState::Virq) {
+        // (a global virq's port may have moved vCPU: its slot does not depend on it)
+        uint16_t* slot = virq_slot(t, p.virq, p.notify_vcpu);
+        if (slot && *slot == p.port) *slot = 0;
+    }
     two_level::clear(*t.shared, p.port);
     p.state = PortState::Closed;
 }
@@ -338,29 +360,37 @@ Status evtchn_close_port(Domain& d, evtchn_port_t port) {
 Result<EventPort*> evtchn_bind_virq(Domain& d, uint32_t virq, uint32_t vcpu, XenPort xen) {
     if (!is_defined_virq(virq) || (is_global_virq(virq) && vcpu != 0)) return Err::InvalidArgument;
     if (vcpu >= d.vcpus) return Err::NotFound;
-    auto unbound = [&]() -> Status {
-        // A global virq has one port whatever vCPU it was moved to.
-        if (is_global_virq(virq)) return d.events.global_virq[virq] ? Err::Exists : Status::success();
-        for (uint32_t n = 1; n < kMaxEventPorts; n++) {
-            EventPort* q = lookup_locked(d.events, n);
-            if (q && q->state == PortState::Virq && q->virq == virq && q->notify_vcpu == vcpu) return Err::Exists;
-        }
-        return Status::success();
-    };
+    static_assert(kMaxEventVcpus >= kBootMaxVcpus);
+    // One port per (virq, vCPU); a global virq has one port whatever vCPU
+    // it was moved to.
+    auto unbound = [&]() -> Status { return virq_port_locked(d.events, virq, vcpu) ? Err::Exists : Status::success(); };
     return make_port(d, xen, unbound, [&](EventPort& p) {
         p.state = PortState::Virq;
         p.virq = virq;
         p.notify_vcpu = vcpu;
-        if (is_global_virq(virq)) d.events.global_virq[virq] = p.port;
+        if (uint16_t* slot = virq_slot(d.events, virq, vcpu)) *slot = static_cast<uint16_t>(p.port);
     });
 }
+
+namespace {
+void raise_locked(Domain& d, uint32_t virq, uint32_t vcpu) {
+    if (d.events.dead) return;
+    const evtchn_port_t port = virq_port_locked(d.events, virq, vcpu);
+    EventPort* p = port ? lookup_locked(d.events, port) : nullptr;
+    if (p && p->state == PortState::Virq && p->virq == virq) deliver(*p); // under its table's lock, as a send
+}
+} // namespace
 
 void evtchn_raise_virq(Domain& d, uint32_t virq) {
     if (!is_defined_virq(virq) || !is_global_virq(virq)) return; // per-vCPU virqs name their vCPU
     IrqLockGuard guard(d.events.lock);
-    if (d.events.dead || !d.events.global_virq[virq]) return;
-    EventPort* p = lookup_locked(d.events, d.events.global_virq[virq]);
-    if (p && p->state == PortState::Virq && p->virq == virq) deliver(*p); // under its table's lock, as a send
+    raise_locked(d, virq, 0);
+}
+
+void evtchn_raise_vcpu_virq(Domain& d, uint32_t virq, uint32_t vcpu) {
+    if (!is_defined_virq(virq) || is_global_virq(virq) || vcpu >= kMaxEventVcpus) return;
+    IrqLockGuard guard(d.events.lock);
+    raise_locked(d, virq, vcpu);
 }
 
 Status evtchn_bind_vcpu(Domain& d, evtchn_port_t port, uint32_t vcpu) {

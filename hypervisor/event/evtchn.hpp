@@ -74,12 +74,15 @@ struct EventPort {
 };
 
 // Per domain (Domain::events).
+inline constexpr uint32_t kMaxEventVcpus = 64; // a domain's vCPUs (boot_config's limit)
+
 struct EventTable {
     SpinLock lock;
     shared_info* shared = nullptr;                       // a partition frame, mapped by the domain builder
     EventPort** buckets[kMaxEventPorts / kPortsPerBucket] = {};
     bool dead = false;                                   // the domain is dying: no new ports
-    evtchn_port_t global_virq[NR_VIRQS] = {};            // the port bound to each global virq (0: none)
+    uint16_t global_virq[NR_VIRQS] = {};                 // the port bound to each global virq (0: none)
+    uint16_t timer_virq[kMaxEventVcpus] = {};            // each vCPU's VIRQ_TIMER port (0: none)
 };
 
 // New ports of d, each returned with the caller's reference (the native
@@ -142,6 +145,8 @@ Result<EventPortStatus> evtchn_status_of(Domain& d, evtchn_port_t port);
 // Raises global virq `virq` in d (its port bound with EVTCHNOP_bind_virq,
 // if any): the port goes pending as a send would make it.
 void evtchn_raise_virq(Domain& d, uint32_t virq);
+// The same for per-vCPU virq `virq` (VIRQ_TIMER, ...) bound for `vcpu`.
+void evtchn_raise_vcpu_virq(Domain& d, uint32_t virq, uint32_t vcpu);
 
 // The Waitable of a port, for wait_any.
 Waitable& evtchn_waitable(EventPort& p);

@@ -332,7 +332,7 @@ int64_t call_handle_query(uint64_t handle, uint64_t info) {
 }
 
 int64_t call_memory_create(uint64_t pages, uint64_t flags) {
-    if (flags) return -XEN_EINVAL;
+    if (flags || pages == 0 || pages > kMaxRegionPages) return -XEN_EINVAL; // before a full table's -EMFILE
     NewHandle h;
     if (h.error()) return h.error();
     auto r = region_create(caller(), pages);
@@ -393,6 +393,7 @@ int64_t call_thread_create(uint64_t aspace, uint64_t entry, uint64_t stack, uint
     if (h.error()) return h.error();
     auto t = thread_create(caller(), *as, entry, stack, arg0, arg1, 0);
     if (!t) return t.error() == Err::Range ? -XEN_ENOSPC : -XEN_ENOMEM;
+    (*t)->xen_vcpu = current_thread()->xen_vcpu; // acts as its creator's vCPU
     return h.publish((*t)->kobj, kThreadRights);
 }
 
@@ -715,6 +716,7 @@ int64_t call_grant_map(uint64_t remote_domid, uint64_t ref, uint64_t aspace, uin
     if (flags & ~uint64_t{VIRTUE_GRANT_READONLY}) return -XEN_EINVAL;
     auto remote = remote_domain(remote_domid);
     if (!remote || ref >= kMaxGrants) return -XEN_EINVAL;
+    if (va & (PAGE_SIZE - 1)) return -XEN_EINVAL;
     AspaceRef as(aspace, VIRTUE_RIGHT_MAP);
     if (as.error()) return as.error();
     NewHandle h;

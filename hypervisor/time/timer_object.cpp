@@ -93,7 +93,9 @@ void timers_expire(uint64_t now_ns) {
     while (g_armed && g_armed->deadline_ns <= now_ns) {
         Timer& t = *g_armed;
         remove_locked(t);
-        {
+        if (t.on_expire) {
+            t.on_expire(t);
+        } else {
             IrqLockGuard guard(t.events.lock);
             t.expirations++;
             t.events.wake_all_locked();

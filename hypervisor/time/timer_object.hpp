@@ -8,7 +8,8 @@
 // consumes them all (several missed periods are reported once, and counted
 // in `expirations` for timer_read-style queries later).
 //
-// Lock order: the armed list's lock, then a timer's Waitable lock, then the
+// Lock order: the armed list's lock, then a timer's Waitable lock (or, for
+// a Xen vCPU timer's on_expire, an event table's lock), then the
 // scheduler's CPU locks.
 #pragma once
 
@@ -33,6 +34,11 @@ struct Timer {
     uint64_t expirations = 0;  // not yet consumed (under events.lock)
     bool armed = false;        // on the list (under the list's lock)
     Timer* next = nullptr;
+    // Hypervisor-internal timers (no handle, nobody waits): called at each
+    // expiry instead of counting it, on a CPU's tick with interrupts off and
+    // the armed list's lock held (so timer_cancel waits for a running call).
+    void (*on_expire)(Timer&) = nullptr;
+    uint32_t cookie = 0;       // on_expire's own use
 };
 
 Result<Timer*> timer_create(Domain& d);

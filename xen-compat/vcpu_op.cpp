@@ -1,0 +1,161 @@
+// __HYPERVISOR_set_timer_op and __HYPERVISOR_vcpu_op's timer commands: each
+// vCPU has a single-shot and a periodic timer, and both raise VIRQ_TIMER on
+// that vCPU (the port bound with EVTCHNOP_bind_virq, if any).
+//
+// A native domain's vCPUs are its boot threads (the `vcpus` of its
+// configuration): thread i acts as vCPU i, and a thread it creates acts as
+// its creator's vCPU. Times are system time in ns (the native system_time).
+// A timer fires on the first scheduler tick at or after its deadline
+// (time/timer_object.hpp: 10 ms resolution); a deadline already passed
+// raises the virq at once. No periodic timer runs until one is set.
+//
+// Other vcpu_op commands (initialise, up, down, runstate, vcpu_info
+// registration) come with the PV personality: -ENOSYS.
+#include "xen-compat/hypercalls.hpp"
+#include "xen-compat/vcpu_timers.hpp"
+
+#include <xen/errno.h>
+#include <xen/vcpu.h>
+
+#include "domain/boot_config.hpp"
+#include "event/evtchn.hpp"
+#include "mm/memory.hpp"
+#include "time/clock.hpp"
+#include "time/timer_object.hpp"
+#include "xen-compat/op_args.hpp"
+
+namespace virtue::xen {
+
+struct VcpuTimers {
+    Timer* single[kBootMaxVcpus] = {};
+    Timer* periodic[kBootMaxVcpus] = {};
+};
+
+namespace {
+
+void raise_timer_virq(Timer& t) { evtchn_raise_vcpu_virq(*t.domain, VIRQ_TIMER, t.cookie); }
+
+// d's timer table, made on first use (two threads may race: one wins).
+Result<VcpuTimers*> timers_of(Domain& d) {
+    VcpuTimers* ts = __atomic_load_n(&d.xen_timers, __ATOMIC_ACQUIRE);
+    if (ts) return ts;
+    auto mem = heap_alloc(sizeof(VcpuTimers));
+    if (!mem) return mem.error();
+    auto* fresh = new (*mem) VcpuTimers();
+    if (__atomic_compare_exchange_n(&d.xen_timers, &ts, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(VcpuTimers)), __ATOMIC_RELAXED);
+        return fresh;
+    }
+    fresh->~VcpuTimers();
+    (void)heap_free(fresh);
+    return ts;
+}
+
+// vCPU `vcpu`'s single-shot or periodic timer, made on first use.
+Result<Timer*> vcpu_timer(Domain& d, uint32_t vcpu, bool periodic) {
+    auto ts = timers_of(d);
+    if (!ts) return ts.error();
+    Timer*& slot = periodic ? (*ts)->periodic[vcpu] : (*ts)->single[vcpu];
+    Timer* t = __atomic_load_n(&slot, __ATOMIC_ACQUIRE);
+    if (t) return t;
+    auto made = timer_create(d);
+    if (!made) return made.error();
+    (*made)->on_expire = raise_timer_virq;
+    (*made)->cookie = vcpu;
+    if (__atomic_compare_exchange_n(&slot, &t, *made, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return *made;
+    kobject_unref((*made)->kobj);
+    return t;
+}
+
+// The timer if it was ever made (nothing to stop otherwise).
+Timer* existing_timer(Domain& d, uint32_t vcpu, bool periodic) {
+    VcpuTimers* ts = __atomic_load_n(&d.xen_timers, __ATOMIC_ACQUIRE);
+    if (!ts) return nullptr;
+    return __atomic_load_n(periodic ? &ts->periodic[vcpu] : &ts->single[vcpu], __ATOMIC_ACQUIRE);
+}
+
+// Arms vcpu's single-shot timer for `deadline`, or raises VIRQ_TIMER now
+// if it has passed.
+int64_t set_single_shot(Domain& d, uint32_t vcpu, uint64_t deadline) {
+    auto t = vcpu_timer(d, vcpu, false);
+    if (!t) return -XEN_ENOMEM;
+    if (deadline <= system_time_ns()) {
+        timer_cancel(**t);
+        evtchn_raise_vcpu_virq(d, VIRQ_TIMER, vcpu);
+        return 0;
+    }
+    return timer_set(**t, deadline, 0) ? 0 : -XEN_EINVAL;
+}
+
+void stop(Domain& d, uint32_t vcpu, bool periodic) {
+    if (Timer* t = existing_timer(d, vcpu, periodic)) timer_cancel(*t);
+}
+
+} // namespace
+
+int64_t set_timer_op(uint64_t timeout) {
+    Thread& self = *current_thread();
+    if (timeout == 0) {
+        stop(*self.domain, self.xen_vcpu, false);
+        return 0;
+    }
+    return set_single_shot(*self.domain, self.xen_vcpu, timeout);
+}
+
+int64_t vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
+    Thread& self = *current_thread();
+    Domain& d = *self.domain;
+    if (vcpuid >= d.vcpus) return -XEN_ENOENT;
+    const uint32_t vcpu = static_cast<uint32_t>(vcpuid);
+    switch (cmd) {
+    case VCPUOP_set_periodic_timer:
+        return with_op<vcpu_set_periodic_timer_t>(arg, [&](vcpu_set_periodic_timer_t& op) -> int64_t {
+            if (op.period_ns < kTimerMinPeriodNs) return -XEN_EINVAL;
+            uint64_t first;
+            if (__builtin_add_overflow(system_time_ns(), op.period_ns, &first)) return -XEN_EINVAL;
+            auto t = vcpu_timer(d, vcpu, true);
+            if (!t) return -XEN_ENOMEM;
+            return timer_set(**t, first, op.period_ns) ? 0 : -XEN_EINVAL;
+        });
+    case VCPUOP_stop_periodic_timer:
+        stop(d, vcpu, true);
+        return 0;
+    case VCPUOP_set_singleshot_timer:
+        // As in Xen: only a vCPU's own single-shot timer.
+        if (vcpu != self.xen_vcpu) return -XEN_EINVAL;
+        return with_op<vcpu_set_singleshot_timer_t>(arg, [&](vcpu_set_singleshot_timer_t& op) -> int64_t {
+            if (op.flags & ~VCPU_SSHOTTMR_future) return -XEN_EINVAL;
+            if ((op.flags & VCPU_SSHOTTMR_future) && op.timeout_abs_ns < system_time_ns()) return -XEN_ETIME;
+            return set_single_shot(d, vcpu, op.timeout_abs_ns);
+        });
+    case VCPUOP_stop_singleshot_timer:
+        if (vcpu != self.xen_vcpu) return -XEN_EINVAL;
+        stop(d, vcpu, false);
+        return 0;
+    default: return -XEN_ENOSYS;
+    }
+}
+
+void vcpu_timers_dying(Domain& d) {
+    for (uint32_t v = 0; v < d.vcpus && v < kBootMaxVcpus; v++) {
+        stop(d, v, false);
+        stop(d, v, true);
+    }
+}
+
+void vcpu_timers_free(Domain& d) {
+    VcpuTimers* ts = d.xen_timers;
+    if (!ts) return;
+    d.xen_timers = nullptr;
+    for (uint32_t v = 0; v < kBootMaxVcpus; v++) {
+        // Destroying a timer takes it off the armed list first, under the
+        // list's lock (which an expiry in progress holds).
+        if (ts->single[v]) kobject_unref(ts->single[v]->kobj);
+        if (ts->periodic[v]) kobject_unref(ts->periodic[v]->kobj);
+    }
+    __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(VcpuTimers)), __ATOMIC_RELAXED);
+    ts->~VcpuTimers();
+    (void)heap_free(ts);
+}
+
+} // namespace virtue::xen
