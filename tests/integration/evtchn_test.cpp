@@ -149,6 +149,18 @@ BOOST_AUTO_TEST_CASE(ipc_peers_die_mid_call) {
     check_reclaimed(r, 4);
 }
 
+// The Xen family's vCPU timers raise VIRQ_TIMER on their own vCPU's port,
+// never before the deadline; a periodic timer left running ends with its
+// domain.
+BOOST_AUTO_TEST_CASE(xen_vcpu_timers_raise_virq_timer) {
+    BootResult r = boot_config("xentimer", 2, 120);
+    require_clean_end(r);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(\(xentimer\) xentimer: [1-9]\d* checks, 0 failed)")));
+    BOOST_TEST(!std::regex_search(r.console, std::regex(R"(\(xentimer\) check .*FAIL)")));
+    BOOST_TEST(ended(r, "xentimer").status == 0);
+    check_reclaimed(r, 1);
+}
+
 // A domain's death raises VIRQ_DOM_EXC in control domains that bound it
 // (through the Xen family's event_channel_op), and nowhere else.
 BOOST_AUTO_TEST_CASE(domain_death_raises_virq_dom_exc_in_control_domains) {

@@ -8,6 +8,8 @@
 //   grants          the same for the grant calls: "grants: <n> checks, <m> failed"
 //   xen             the same for the Xen family's event_channel_op (ports
 //                   by number, the shared_info bitmaps): "xen: <n> checks, <m> failed"
+//   xentimer        the same for the Xen family's vCPU timers and VIRQ_TIMER
+//                   (needs 2 vCPUs): "xentimer: <n> checks, <m> failed"
 //   xengrants       the same for the Xen family's grant_table_op (entries
 //                   the domain writes, grant handles, copies by MFN):
 //                   "xengrants: <n> checks, <m> failed"
@@ -942,6 +944,120 @@ void do_xen_grant_checks() {
     if (c.failed) g_failed = true;
 }
 
+// The Xen family's vCPU timers (set_timer_op, vcpu_op) and VIRQ_TIMER, in
+// a domain with 2 vCPUs (tests/configs/xentimer.dts): each fires on its
+// own vCPU's port, no earlier than asked; stops stop; errors refuse.
+int64_t timer_from_thread(void*) { return virtue::xen::set_timer_op(1); } // in the past: at once
+
+void do_xen_timer_checks() {
+    Checks c;
+    namespace xen = virtue::xen;
+    using xen::event_channel_op;
+    shared_info& si = *xen::shared();
+    auto clear = [&](evtchn_port_t p) {
+        __atomic_and_fetch(&si.evtchn_pending[p / 64], ~(xen_ulong_t{1} << (p % 64)), __ATOMIC_SEQ_CST);
+    };
+    // Polls until the port is pending: the time it was first seen, or 0.
+    auto seen_at = [&](evtchn_port_t p, uint64_t ms) -> uint64_t {
+        for (uint64_t end = now() + ms * kMs;;) {
+            if (bit(si.evtchn_pending, p)) return now();
+            if (now() > end) return 0;
+            sys::sleep_until(now() + 2 * kMs);
+        }
+    };
+    auto quiet_for = [&](evtchn_port_t p, uint64_t ms) {
+        sys::sleep_until(now() + ms * kMs);
+        return !bit(si.evtchn_pending, p);
+    };
+
+    evtchn_bind_virq_t t0{VIRQ_TIMER, 0, 0}, t1{VIRQ_TIMER, 1, 0}, again{VIRQ_TIMER, 0, 0};
+    c.expect("xt_bind_vcpu0", event_channel_op(EVTCHNOP_bind_virq, &t0), 0);
+    c.expect("xt_bind_vcpu1", event_channel_op(EVTCHNOP_bind_virq, &t1), 0);
+    c.expect("xt_bind_twice", event_channel_op(EVTCHNOP_bind_virq, &again), -XEN_EEXIST);
+    clear(t0.port);
+    clear(t1.port);
+
+    // A thread acts as its creator's vCPU.
+    {
+        virtue::Thread t;
+        c.expect("xt_thread", virtue::Thread::create(timer_from_thread, nullptr, t), 0);
+        c.expect("xt_thread_start", t.start(), 0);
+        int64_t status = -1;
+        c.expect("xt_thread_join", t.join(VIRTUE_DEADLINE_NONE, &status), 0);
+        c.expect("xt_thread_set", status, 0);
+        c.expect("xt_thread_raised_on_vcpu0", bit(si.evtchn_pending, t0.port), 1);
+        clear(t0.port);
+        c.expect("xt_thread_not_vcpu1", bit(si.evtchn_pending, t1.port), 0);
+    }
+
+    // set_timer_op: fires on vCPU 0's port, not before its deadline.
+    uint64_t deadline = now() + 30 * kMs;
+    c.expect("xt_set", xen::set_timer_op(deadline), 0);
+    const uint64_t fired = seen_at(t0.port, 3000);
+    c.expect_true("xt_fired", fired != 0);
+    c.expect_true("xt_not_before_deadline", fired >= deadline);
+    c.expect("xt_other_vcpu_quiet", bit(si.evtchn_pending, t1.port), 0);
+    clear(t0.port);
+    c.expect("xt_past", xen::set_timer_op(1), 0);
+    c.expect("xt_past_at_once", bit(si.evtchn_pending, t0.port), 1);
+    clear(t0.port);
+    c.expect("xt_rearm", xen::set_timer_op(now() + 150 * kMs), 0);
+    c.expect("xt_stop", xen::set_timer_op(0), 0);
+    c.expect_true("xt_stopped_stays_quiet", quiet_for(t0.port, 300));
+
+    // VCPUOP single-shot
+    vcpu_set_singleshot_timer_t ss{now() + 20 * kMs, 0};
+    c.expect("xt_vcpu_single", xen::vcpu_op(VCPUOP_set_singleshot_timer, 0, &ss), 0);
+    c.expect_true("xt_vcpu_single_fired", seen_at(t0.port, 3000) >= ss.timeout_abs_ns);
+    clear(t0.port);
+    vcpu_set_singleshot_timer_t past{1, VCPU_SSHOTTMR_future};
+    c.expect("xt_future_flag_past", xen::vcpu_op(VCPUOP_set_singleshot_timer, 0, &past), -XEN_ETIME);
+    c.expect("xt_future_flag_nothing_raised", bit(si.evtchn_pending, t0.port), 0);
+    vcpu_set_singleshot_timer_t bad_flags{now() + kMs, 2};
+    c.expect("xt_single_bad_flags", xen::vcpu_op(VCPUOP_set_singleshot_timer, 0, &bad_flags), -XEN_EINVAL);
+    c.expect("xt_single_other_vcpu", xen::vcpu_op(VCPUOP_set_singleshot_timer, 1, &ss), -XEN_EINVAL);
+    c.expect("xt_single_no_vcpu", xen::vcpu_op(VCPUOP_set_singleshot_timer, 2, &ss), -XEN_ENOENT);
+    c.expect("xt_single_huge_vcpu", xen::vcpu_op(VCPUOP_set_singleshot_timer, 1u << 31, &ss), -XEN_ENOENT);
+    c.expect("xt_single_bad_pointer",
+             xen::vcpu_op(VCPUOP_set_singleshot_timer, 0, reinterpret_cast<void*>(0xffff800000000000ull)), -XEN_EFAULT);
+    ss.timeout_abs_ns = now() + 150 * kMs;
+    c.expect("xt_single_rearm", xen::vcpu_op(VCPUOP_set_singleshot_timer, 0, &ss), 0);
+    c.expect("xt_single_stop", xen::vcpu_op(VCPUOP_stop_singleshot_timer, 0, nullptr), 0);
+    c.expect_true("xt_single_stopped", quiet_for(t0.port, 300));
+    c.expect("xt_single_stop_other_vcpu", xen::vcpu_op(VCPUOP_stop_singleshot_timer, 1, nullptr), -XEN_EINVAL);
+
+    // VCPUOP periodic, on the other vCPU: expiry after expiry on its port.
+    vcpu_set_periodic_timer_t per{20 * kMs};
+    c.expect("xt_periodic_vcpu1", xen::vcpu_op(VCPUOP_set_periodic_timer, 1, &per), 0);
+    unsigned ticks = 0;
+    for (int i = 0; i < 3; i++)
+        if (seen_at(t1.port, 3000)) {
+            ticks++;
+            clear(t1.port);
+        }
+    c.expect("xt_periodic_three_expiries", ticks, 3);
+    c.expect("xt_periodic_not_on_vcpu0", bit(si.evtchn_pending, t0.port), 0);
+    vcpu_set_periodic_timer_t too_short{100'000};
+    c.expect("xt_periodic_too_short", xen::vcpu_op(VCPUOP_set_periodic_timer, 1, &too_short), -XEN_EINVAL);
+    vcpu_set_periodic_timer_t endless{~0ull};
+    c.expect("xt_periodic_overflow", xen::vcpu_op(VCPUOP_set_periodic_timer, 1, &endless), -XEN_EINVAL);
+    c.expect("xt_periodic_stop", xen::vcpu_op(VCPUOP_stop_periodic_timer, 1, nullptr), 0);
+    clear(t1.port);
+    c.expect_true("xt_periodic_stopped", quiet_for(t1.port, 100));
+    c.expect("xt_periodic_no_vcpu", xen::vcpu_op(VCPUOP_set_periodic_timer, 2, &per), -XEN_ENOENT);
+    c.expect("xt_vcpu_op_unknown", xen::vcpu_op(VCPUOP_up, 0, nullptr), -XEN_ENOSYS);
+
+    // With the port closed a firing timer reaches nobody.
+    evtchn_close_t cl{t0.port};
+    c.expect("xt_close", event_channel_op(EVTCHNOP_close, &cl), 0);
+    c.expect("xt_fire_unbound", xen::set_timer_op(now() + 10 * kMs), 0);
+    sys::sleep_until(now() + 50 * kMs);
+    // A periodic timer left running when the domain ends is stopped with it.
+    c.expect("xt_left_running", xen::vcpu_op(VCPUOP_set_periodic_timer, 1, &per), 0);
+    print("xentimer: %u checks, %u failed\n", c.total, c.failed);
+    if (c.failed) g_failed = true;
+}
+
 void do_domexc(unsigned long ms) {
     evtchn_bind_virq_t vq{VIRQ_DOM_EXC, 0, 0};
     int64_t rc = virtue::xen::event_channel_op(EVTCHNOP_bind_virq, &vq);
@@ -1432,6 +1548,7 @@ int main() {
         else if (!strcmp(w, "ipc")) do_ipc_checks();
         else if (!strcmp(w, "xen")) do_xen_checks();
         else if (!strcmp(w, "xengrants")) do_xen_grant_checks();
+        else if (!strcmp(w, "xentimer")) do_xen_timer_checks();
         else if (!strncmp(w, "domexc=", 7)) do_domexc(strtoul(w + 7, nullptr, 0));
         else if (!strncmp(w, "linger=", 7)) sys::sleep_until(now() + strtoul(w + 7, nullptr, 0) * kMs);
         else if (!strncmp(w, "ipcserve=", 9)) do_ipc_serve(strtoul(w + 9, nullptr, 0));

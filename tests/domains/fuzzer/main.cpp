@@ -28,8 +28,10 @@
 //   - every result is >= 0 or one of the documented errnos;
 //   - numbers other than the native calls return -ENOSYS, except the Xen
 //     family's event_channel_op and grant_table_op (1 call in 20 each,
-//     random commands, structs and counts), which return 0 or a documented
-//     errno and never succeed with a pointer outside the user half.
+//     random commands, structs and counts) and set_timer_op / vcpu_op (1 in
+//     40 each), which return 0 or a documented errno (vcpu_op also -ETIME)
+//     and never succeed with a pointer outside the user half (vcpu_op's
+//     commands that take one).
 //     GNTTABOP_copy is left out: with a frame named by a random MFN it may
 //     legitimately overwrite the fuzzer's own memory;
 //   - the memory calls follow their documented errors, never succeed outside
@@ -63,6 +65,8 @@ constexpr unsigned kMaxPrintedFailures = 50;
 constexpr uint64_t kXenEventChannelOp = 32; // __HYPERVISOR_event_channel_op
 constexpr uint64_t kXenGrantTableOp = 20;   // __HYPERVISOR_grant_table_op
 constexpr uint64_t kGnttabCopy = 5;         // GNTTABOP_copy
+constexpr uint64_t kXenSetTimerOp = 15;     // __HYPERVISOR_set_timer_op
+constexpr uint64_t kXenVcpuOp = 24;         // __HYPERVISOR_vcpu_op
 
 struct Rng {
     uint64_t state;
@@ -187,6 +191,17 @@ Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
         c.a[1] = pointer(rng, output_kind(rng), stack, stack_size);
         return c;
     }
+    if (rng.below(40) == 0) { // the Xen family's vCPU timers
+        c.nr = rng.below(2) ? kXenSetTimerOp : kXenVcpuOp;
+        if (c.nr == kXenSetTimerOp) {
+            c.a[0] = rng.below(2) ? now() + rng.below(50'000'000) : scalar(rng);
+        } else {
+            c.a[0] = rng.below(4) ? rng.below(12) : rng.next();
+            c.a[1] = rng.below(4) ? rng.below(3) : rng.next();
+            c.a[2] = pointer(rng, output_kind(rng), stack, stack_size);
+        }
+        return c;
+    }
     if (rng.below(20) == 0) { // the Xen family's grant_table_op, any command but copy
         c.nr = kXenGrantTableOp;
         do c.a[0] = rng.below(4) ? rng.below(16) : rng.next();
@@ -242,11 +257,18 @@ const char* violation(const Call& c, int64_t r) {
     if (r < 0 && r != -XEN_EPERM && r != -XEN_EFAULT && r != -XEN_EINVAL && r != -XEN_ENOSYS && r != -XEN_ESRCH &&
         r != -XEN_EBADF && r != -XEN_EXDEV && r != -XEN_EACCES && r != -XEN_EMFILE && r != -XEN_ENODEV &&
         r != -XEN_ENOMEM && r != -XEN_ENOSPC && r != -XEN_ERANGE && r != -XEN_EEXIST && r != -XEN_ENOENT &&
-        r != -XEN_EBUSY && r != -XEN_EDEADLK && r != -XEN_ETIMEDOUT && r != -XEN_EAGAIN && r != -XEN_ENOTCONN)
+        r != -XEN_EBUSY && r != -XEN_EDEADLK && r != -XEN_ETIMEDOUT && r != -XEN_EAGAIN && r != -XEN_ENOTCONN &&
+        !(c.nr == kXenVcpuOp && r == -XEN_ETIME))
         return "errno outside the documented set";
     if (c.nr == kXenEventChannelOp) {
         if (c.a[1] >= kUserEnd && r == 0) return "event_channel_op used a pointer outside the user half";
         return r > 0 ? "event_channel_op returned > 0" : nullptr;
+    }
+    if (c.nr == kXenSetTimerOp) return r == 0 ? nullptr : "set_timer_op did not return 0";
+    if (c.nr == kXenVcpuOp) {
+        const bool takes_pointer = c.a[0] == 6 || c.a[0] == 8; // set_periodic_timer, set_singleshot_timer
+        if (takes_pointer && c.a[2] >= kUserEnd && r == 0) return "vcpu_op used a pointer outside the user half";
+        return r > 0 ? "vcpu_op returned > 0" : nullptr;
     }
     if (c.nr == kXenGrantTableOp) {
         if (c.a[1] >= kUserEnd && c.a[2] != 0 && r == 0) return "grant_table_op used a pointer outside the user half";

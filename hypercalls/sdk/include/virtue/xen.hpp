@@ -1,8 +1,9 @@
 // The Xen hypercall family from a native domain (xen-compat/hypercalls.hpp):
 // Xen's numbers and structs (libxen-dev's headers) on the same `syscall`.
 // So far event_channel_op, with the 2-level bitmaps in the domain's
-// shared_info page at VIRTUE_SHARED_INFO_VA, and grant_table_op, with the
-// domain's grant entries at VIRTUE_GRANT_TABLE_VA.
+// shared_info page at VIRTUE_SHARED_INFO_VA, grant_table_op, with the
+// domain's grant entries at VIRTUE_GRANT_TABLE_VA, and the vCPU timers
+// (set_timer_op, vcpu_op) that raise VIRQ_TIMER.
 //
 //   evtchn_alloc_unbound_t op{DOMID_SELF, peer, 0};
 //   virtue::xen::event_channel_op(EVTCHNOP_alloc_unbound, &op);  // op.port
@@ -16,6 +17,7 @@
 #include <xen/xen.h>
 #include <xen/event_channel.h>
 #include <xen/grant_table.h>
+#include <xen/vcpu.h>
 
 #include <virtue/native_abi.h>
 #include <virtue/native_calls.hpp>
@@ -38,6 +40,21 @@ inline int64_t hypercall3(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2) {
 // a negated Xen errno.
 inline int64_t grant_table_op(unsigned cmd, void* ops, unsigned count) {
     return hypercall3(__HYPERVISOR_grant_table_op, cmd, reinterpret_cast<uint64_t>(ops), count);
+}
+
+// HYPERVISOR_set_timer_op(timeout): the calling vCPU's single-shot timer
+// (absolute system time in ns, sys::system_time's clock; 0 stops it).
+// When it fires, VIRQ_TIMER goes pending on that vCPU. Boot thread i is
+// vCPU i; a thread acts as the vCPU of the thread that created it.
+inline int64_t set_timer_op(uint64_t timeout_ns) {
+    return sys::detail::syscall1(__HYPERVISOR_set_timer_op, timeout_ns);
+}
+
+// HYPERVISOR_vcpu_op(cmd, vcpu, arg): VCPUOP_set_singleshot_timer /
+// stop_singleshot_timer (own vCPU only), set_periodic_timer /
+// stop_periodic_timer (any vCPU of the domain).
+inline int64_t vcpu_op(int cmd, unsigned vcpu, void* arg) {
+    return hypercall3(__HYPERVISOR_vcpu_op, static_cast<uint64_t>(cmd), vcpu, reinterpret_cast<uint64_t>(arg));
 }
 
 // Entry `ref` of the domain's grant table (its page must exist: see
