@@ -68,12 +68,12 @@ int64_t event_channel_op(uint64_t cmd, uint64_t arg) {
             return port_result(p, n, op.port);
         });
     case EVTCHNOP_close:
-        return with_op<evtchn_close_t>(arg, [&](evtchn_close_t& op) -> int64_t {
+        return with_input<evtchn_close_t>(arg, [&](evtchn_close_t& op) -> int64_t {
             Status s = evtchn_close_port(d, op.port);
             return s ? 0 : -XEN_EINVAL;
         });
     case EVTCHNOP_send:
-        return with_op<evtchn_send_t>(arg, [&](evtchn_send_t& op) -> int64_t {
+        return with_input<evtchn_send_t>(arg, [&](evtchn_send_t& op) -> int64_t {
             auto p = evtchn_lookup(d, op.port);
             if (!p) return -XEN_EINVAL;
             Status s = evtchn_send(**p);
@@ -97,13 +97,13 @@ int64_t event_channel_op(uint64_t cmd, uint64_t arg) {
             return 0;
         });
     case EVTCHNOP_bind_vcpu:
-        return with_op<evtchn_bind_vcpu_t>(arg, [&](evtchn_bind_vcpu_t& op) -> int64_t {
+        return with_input<evtchn_bind_vcpu_t>(arg, [&](evtchn_bind_vcpu_t& op) -> int64_t {
             Status s = evtchn_bind_vcpu(d, op.port, op.vcpu);
             if (s) return 0;
             return s.error() == Err::NotFound ? -XEN_ENOENT : -XEN_EINVAL;
         });
     case EVTCHNOP_unmask:
-        return with_op<evtchn_unmask_t>(arg, [&](evtchn_unmask_t& op) -> int64_t {
+        return with_input<evtchn_unmask_t>(arg, [&](evtchn_unmask_t& op) -> int64_t {
             Status s = evtchn_unmask(d, op.port);
             return s ? 0 : -XEN_EINVAL;
         });

@@ -16,7 +16,8 @@ inline Domain& self() { return *current_thread()->domain; }
 
 inline bool names_self(domid_t dom) { return dom == DOMID_SELF || dom == self().id; }
 
-// Copies the op in, runs fn on it, copies it back out when fn succeeds.
+// For in/out ops: copies the op in, runs fn on it, copies it back out when
+// fn succeeds.
 template <typename Op, typename Fn> int64_t with_op(uint64_t arg, Fn fn) {
     Op op;
     if (int64_t r = copy_from_user(&op, arg, sizeof op); r < 0) return r;
@@ -24,6 +25,14 @@ template <typename Op, typename Fn> int64_t with_op(uint64_t arg, Fn fn) {
     if (r < 0) return r;
     if (int64_t c = copy_to_user(arg, &op, sizeof op); c < 0) return c;
     return r;
+}
+
+// For ops Xen only reads: copies the op in and runs fn on it; nothing is
+// written back (the op may sit in read-only memory).
+template <typename Op, typename Fn> int64_t with_input(uint64_t arg, Fn fn) {
+    Op op;
+    if (int64_t r = copy_from_user(&op, arg, sizeof op); r < 0) return r;
+    return fn(op);
 }
 
 // The address in a XEN_GUEST_HANDLE field (a pointer, or a struct holding

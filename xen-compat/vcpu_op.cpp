@@ -7,7 +7,10 @@
 // its creator's vCPU. Times are system time in ns (the native system_time).
 // A timer fires on the first scheduler tick at or after its deadline
 // (time/timer_object.hpp: 10 ms resolution); a deadline already passed
-// raises the virq at once. No periodic timer runs until one is set.
+// raises the virq at once. No periodic timer runs until one is set; a
+// periodic timer's first expiry is one period after it is set (Xen keeps
+// the phase of the previous period). A dying domain's timers stay stopped
+// (-ESRCH).
 //
 // Other vcpu_op commands (initialise, up, down, runstate, vcpu_info
 // registration) come with the PV personality: -ENOSYS.
@@ -77,6 +80,7 @@ Timer* existing_timer(Domain& d, uint32_t vcpu, bool periodic) {
 // Arms vcpu's single-shot timer for `deadline`, or raises VIRQ_TIMER now
 // if it has passed.
 int64_t set_single_shot(Domain& d, uint32_t vcpu, uint64_t deadline) {
+    if (d.state == DomainState::Dying) return -XEN_ESRCH; // its timers stay stopped
     auto t = vcpu_timer(d, vcpu, false);
     if (!t) return -XEN_ENOMEM;
     if (deadline <= system_time_ns()) {
@@ -99,6 +103,12 @@ int64_t set_timer_op(uint64_t timeout) {
         stop(*self.domain, self.xen_vcpu, false);
         return 0;
     }
+    // Xen's rule for a timeout that is negative as a signed value or more
+    // than 2^50 ns (13 days) ahead: a guest's jiffies wrapped, so it gets a
+    // tick in 100 ms instead of one that never comes.
+    const uint64_t now = system_time_ns();
+    if (static_cast<int64_t>(timeout) < 0 || (timeout > now && ((timeout - now) >> 50) != 0))
+        timeout = now + 100'000'000;
     return set_single_shot(*self.domain, self.xen_vcpu, timeout);
 }
 
@@ -109,10 +119,11 @@ int64_t vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
     const uint32_t vcpu = static_cast<uint32_t>(vcpuid);
     switch (cmd) {
     case VCPUOP_set_periodic_timer:
-        return with_op<vcpu_set_periodic_timer_t>(arg, [&](vcpu_set_periodic_timer_t& op) -> int64_t {
-            if (op.period_ns < kTimerMinPeriodNs) return -XEN_EINVAL;
+        return with_input<vcpu_set_periodic_timer_t>(arg, [&](vcpu_set_periodic_timer_t& op) -> int64_t {
+            if (op.period_ns < kTimerMinPeriodNs || op.period_ns > INT64_MAX) return -XEN_EINVAL;
             uint64_t first;
             if (__builtin_add_overflow(system_time_ns(), op.period_ns, &first)) return -XEN_EINVAL;
+            if (d.state == DomainState::Dying) return -XEN_ESRCH; // its timers stay stopped
             auto t = vcpu_timer(d, vcpu, true);
             if (!t) return -XEN_ENOMEM;
             return timer_set(**t, first, op.period_ns) ? 0 : -XEN_EINVAL;
@@ -123,8 +134,8 @@ int64_t vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
     case VCPUOP_set_singleshot_timer:
         // As in Xen: only a vCPU's own single-shot timer.
         if (vcpu != self.xen_vcpu) return -XEN_EINVAL;
-        return with_op<vcpu_set_singleshot_timer_t>(arg, [&](vcpu_set_singleshot_timer_t& op) -> int64_t {
-            if (op.flags & ~VCPU_SSHOTTMR_future) return -XEN_EINVAL;
+        return with_input<vcpu_set_singleshot_timer_t>(arg, [&](vcpu_set_singleshot_timer_t& op) -> int64_t {
+            // (Other flag bits are ignored, as in Xen.)
             if ((op.flags & VCPU_SSHOTTMR_future) && op.timeout_abs_ns < system_time_ns()) return -XEN_ETIME;
             return set_single_shot(d, vcpu, op.timeout_abs_ns);
         });
