@@ -59,56 +59,75 @@ void print_bench_lines(const BootResult& r) {
 
 // Event channels, rings and grants between two native domains
 // (tests/domains/evtchn_test), with ratios to this run's null hypercall.
+// One boot's round trip can be off by 1.5x on a busy host, so each figure
+// is the median of several boots, taken round-robin across the figures
+// (host drift then touches all of them alike); the spread is printed too.
 void ipc_figures() {
-    std::printf("\n# Between domains (tests/domains/evtchn_test; ratio: to the null hypercall above)\n");
-    std::printf("%-58s %10s %10s\n", "operation", "cycles", "ratio");
-    struct RoundTrip {
+    constexpr int kTripBoots = 5, kTransferBoots = 3;
+    std::printf("\n# Between domains (tests/domains/evtchn_test; median of %d boots each, round-robin; "
+                "ratio: to the null hypercall above)\n",
+                kTripBoots);
+    std::printf("%-58s %10s %10s %21s\n", "operation", "cycles", "ratio", "min .. max");
+    struct Figure {
         const char* config;
-        const char* label;
-        const char* line; // the client's line; group 1: cycles per round trip
+        int cpus;
+        std::string label;
+        std::string line; // group 1: the figure
+        std::vector<double> values;
     };
-    const RoundTrip trips[] = {
-        {"evtchn_pingpong", "event channel round trip",
-         R"(\(client\) ping: \d+ round trips, (\d+) cycles each, 0 failures)"},
-        {"ipc_pingpong", "IPC call/reply round trip",
-         R"(\(client\) ipcping: \d+ round trips, (\d+) cycles each, 0 failures)"},
+    const std::string ping = R"(\(client\) ping: \d+ round trips, (\d+) cycles each, 0 failures)";
+    const std::string ipc = R"(\(client\) ipcping: \d+ round trips, (\d+) cycles each, 0 failures)";
+    std::vector<Figure> trips = {
+        {"evtchn_pingpong", 1, "event channel round trip, same CPU", ping, {}},
+        {"ipc_pingpong", 1, "IPC call/reply round trip, same CPU", ipc, {}},
+        {"evtchn_pingpong", 2, "event channel round trip, two CPUs", ping, {}},
+        {"ipc_pingpong", 2, "IPC call/reply round trip, two CPUs", ipc, {}},
     };
-    for (const RoundTrip& trip : trips) {
-        for (int cpus : {1, 2}) {
-            BootResult r = boot_config(trip.config, cpus);
-            std::smatch m;
-            char what[80];
-            std::snprintf(what, sizeof what, "%s, %s", trip.label, cpus == 1 ? "same CPU" : "two CPUs");
-            if (std::regex_search(r.console, m, std::regex(trip.line)))
-                std::printf("%-58s %10s %10.0f\n", what, m[1].str().c_str(),
-                            g_null_cycles ? std::stod(m[1].str()) / g_null_cycles : 0);
-            else
-                std::printf("%-58s failed\n", what);
+    auto sink_line = [](const char* mib) {
+        return std::string(R"(\(sink\) sink: )") + mib + R"( MiB received, checksum [0-9a-f]+, (\d+) MiB/s)";
+    };
+    std::vector<Figure> transfers = {
+        {"xfer_copy", 2, "  256 MiB in 4 KiB pages by grant_copy", sink_line("256"), {}},
+        {"xfer_map", 2, "  256 MiB in 4 KiB pages by grant_map", sink_line("256"), {}},
+        {"xfer_xen_copy", 2, "  64 MiB by GNTTABOP_copy (Xen family)", sink_line("64"), {}},
+    };
+    auto collect = [](std::vector<Figure>& figures, int boots) {
+        for (int round = 0; round < boots; round++)
+            for (Figure& f : figures) {
+                BootResult r = boot_config(f.config, f.cpus);
+                std::smatch m;
+                if (std::regex_search(r.console, m, std::regex(f.line))) f.values.push_back(std::stod(m[1].str()));
+            }
+    };
+    auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
+    collect(trips, kTripBoots);
+    for (const Figure& f : trips) {
+        if (f.values.empty()) {
+            std::printf("%-58s failed\n", f.label.c_str());
+            continue;
         }
+        const double med = median(f.values);
+        std::printf("%-58s %10.0f %10.0f %10.0f .. %7.0f\n", f.label.c_str(), med, g_null_cycles ? med / g_null_cycles : 0,
+                    *std::min_element(f.values.begin(), f.values.end()),
+                    *std::max_element(f.values.begin(), f.values.end()));
     }
-    std::printf("%-58s %10s %10s\n", "ring transfer, 2 CPUs", "MiB/s", "ns/page ÷ null");
-    struct Transfer {
-        const char* config;
-        const char* label;
-        const char* mib;
-    };
-    const Transfer transfers[] = {
-        {"xfer_copy", "  256 MiB in 4 KiB pages by grant_copy", "256"},
-        {"xfer_map", "  256 MiB in 4 KiB pages by grant_map", "256"},
-        {"xfer_xen_copy", "  64 MiB by GNTTABOP_copy (Xen family)", "64"},
-    };
-    for (const Transfer& t : transfers) {
-        BootResult r = boot_config(t.config, 2);
-        std::smatch m;
-        if (std::regex_search(r.console, m,
-                              std::regex(std::string(R"(\(sink\) sink: )") + t.mib +
-                                         R"( MiB received, checksum [0-9a-f]+, (\d+) MiB/s)"))) {
-            double mibps = std::stod(m[1].str());
-            double ns_per_page = mibps > 0 ? 1e9 / (mibps * 256) : 0;
-            std::printf("%-58s %10s %10.0f\n", t.label, m[1].str().c_str(), g_null_ns ? ns_per_page / g_null_ns : 0);
-        } else {
-            std::printf("%-58s failed\n", t.label);
+    char heading[80];
+    std::snprintf(heading, sizeof heading, "ring transfer, 2 CPUs (median of %d boots)", kTransferBoots);
+    std::printf("%-58s %10s %10s %21s\n", heading, "MiB/s", "ns/page ÷ null", "min .. max");
+    collect(transfers, kTransferBoots);
+    for (const Figure& f : transfers) {
+        if (f.values.empty()) {
+            std::printf("%-58s failed\n", f.label.c_str());
+            continue;
         }
+        const double mibps = median(f.values);
+        const double ns_per_page = mibps > 0 ? 1e9 / (mibps * 256) : 0;
+        std::printf("%-58s %10.0f %10.0f %10.0f .. %7.0f\n", f.label.c_str(), mibps,
+                    g_null_ns ? ns_per_page / g_null_ns : 0, *std::min_element(f.values.begin(), f.values.end()),
+                    *std::max_element(f.values.begin(), f.values.end()));
     }
 }
 
