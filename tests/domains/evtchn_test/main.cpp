@@ -10,6 +10,9 @@
 //                   by number, the shared_info bitmaps): "xen: <n> checks, <m> failed"
 //   xentimer        the same for the Xen family's vCPU timers and VIRQ_TIMER
 //                   (needs 2 vCPUs): "xentimer: <n> checks, <m> failed"
+//   xensandbox      GNTTABOP_copy with a frame end works from the first
+//                   address space and is refused from a second one:
+//                   "xensandbox: <n> checks, <m> failed"
 //   xengrants       the same for the Xen family's grant_table_op (entries
 //                   the domain writes, grant handles, copies by MFN):
 //                   "xengrants: <n> checks, <m> failed"
@@ -1068,6 +1071,48 @@ void do_xen_timer_checks() {
     if (c.failed) g_failed = true;
 }
 
+// Frame numbers bypass handles, so only the domain's first address space
+// may name frames in GNTTABOP_copy: the same copy succeeds there and is
+// refused from a thread of a second address space (a forked image).
+int64_t copy_by_frame(void* arg) {
+    const uint64_t mfn = reinterpret_cast<uint64_t>(arg);
+    gnttab_copy_t op{};
+    op.source.u.gmfn = mfn;
+    op.source.domid = DOMID_SELF;
+    op.dest.u.gmfn = mfn;
+    op.dest.domid = DOMID_SELF;
+    op.dest.offset = 8;
+    op.len = 8;
+    op.status = 99;
+    int64_t rc = virtue::xen::grant_table_op(GNTTABOP_copy, &op, 1);
+    return rc ? rc : op.status;
+}
+
+void do_xen_sandbox_checks() {
+    Checks c;
+    constexpr uint64_t kStack = 0x7e0000000000ull, kStackPages = 4;
+    virtue::Memory page;
+    c.expect("xs_page", virtue::Memory::create(1, page), 0);
+    const int64_t mfn = sys::memory_frame(page.get(), 0);
+    c.expect_true("xs_mfn", mfn > 0);
+    c.expect("xs_copy_here", copy_by_frame(reinterpret_cast<void*>(mfn)), GNTST_okay);
+    virtue::AddressSpace other;
+    c.expect("xs_aspace", virtue::AddressSpace::create(other), 0);
+    virtue::Memory image, stack;
+    c.expect("xs_fork", virtue::fork_image(other, image), 0);
+    c.expect("xs_stack", virtue::Memory::create(kStackPages, stack), 0);
+    c.expect("xs_map_stack", other.map(kStack, stack, 0, kStackPages * kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE), 0);
+    virtue::Thread t;
+    c.expect("xs_thread", virtue::Thread::create_in(other, copy_by_frame, reinterpret_cast<void*>(mfn),
+                                                    kStack + kStackPages * kPage, t), 0);
+    c.expect("xs_start", t.start(), 0);
+    int64_t status = 0;
+    c.expect("xs_join", t.join(VIRTUE_DEADLINE_NONE, &status), 0);
+    c.expect("xs_copy_from_second_aspace_refused", status, GNTST_permission_denied);
+    print("xensandbox: %u checks, %u failed\n", c.total, c.failed);
+    if (c.failed) g_failed = true;
+}
+
 void do_domexc(unsigned long ms) {
     evtchn_bind_virq_t vq{VIRQ_DOM_EXC, 0, 0};
     int64_t rc = virtue::xen::event_channel_op(EVTCHNOP_bind_virq, &vq);
@@ -1559,6 +1604,7 @@ int main() {
         else if (!strcmp(w, "xen")) do_xen_checks();
         else if (!strcmp(w, "xengrants")) do_xen_grant_checks();
         else if (!strcmp(w, "xentimer")) do_xen_timer_checks();
+        else if (!strcmp(w, "xensandbox")) do_xen_sandbox_checks();
         else if (!strncmp(w, "domexc=", 7)) do_domexc(strtoul(w + 7, nullptr, 0));
         else if (!strncmp(w, "linger=", 7)) sys::sleep_until(now() + strtoul(w + 7, nullptr, 0) * kMs);
         else if (!strncmp(w, "ipcserve=", 9)) do_ipc_serve(strtoul(w + 9, nullptr, 0));
