@@ -22,13 +22,8 @@ namespace virtue::xen {
 namespace {
 
 // A port made for the Xen family: the table owns it (XenPort), so only
-// its number may be used once made (call first: the number is written by
-// the call).
-int64_t port_result(const Result<EventPort*>& r, evtchn_port_t number, evtchn_port_t& out) {
-    if (!r) return object_errno(r.error());
-    out = number;
-    return 0;
-}
+// its number (written into the op on success) may be used once made.
+int64_t port_result(const Result<EventPort*>& r) { return r ? 0 : object_errno(r.error()); }
 
 } // namespace
 
@@ -38,34 +33,27 @@ int64_t event_channel_op(uint64_t cmd, uint64_t arg) {
     case EVTCHNOP_alloc_unbound:
         return with_op<evtchn_alloc_unbound_t>(arg, [&](evtchn_alloc_unbound_t& op) -> int64_t {
             if (!names_self(op.dom)) return -XEN_EPERM;
-            domid_t remote = op.remote_dom == DOMID_SELF ? d.id : op.remote_dom;
-            if (remote >= DOMID_FIRST_RESERVED) return -XEN_EINVAL;
-            evtchn_port_t n = 0;
-            auto p = evtchn_alloc_unbound(d, remote, XenPort{&n});
-            return port_result(p, n, op.port);
+            auto remote = domid_named(d, op.remote_dom);
+            if (!remote) return -XEN_EINVAL;
+            return port_result(evtchn_alloc_unbound(d, *remote, XenPort{&op.port}));
         });
     case EVTCHNOP_bind_interdomain:
         return with_op<evtchn_bind_interdomain_t>(arg, [&](evtchn_bind_interdomain_t& op) -> int64_t {
-            domid_t remote = op.remote_dom == DOMID_SELF ? d.id : op.remote_dom;
-            if (remote >= DOMID_FIRST_RESERVED) return -XEN_EINVAL;
+            auto remote = domid_named(d, op.remote_dom);
+            if (!remote) return -XEN_EINVAL;
             if (op.remote_port == 0 || op.remote_port >= kMaxEventPorts) return -XEN_EINVAL;
-            evtchn_port_t n = 0;
-            auto p = evtchn_bind_interdomain(d, remote, op.remote_port, XenPort{&n});
-            return port_result(p, n, op.local_port);
+            return port_result(evtchn_bind_interdomain(d, *remote, op.remote_port, XenPort{&op.local_port}));
         });
     case EVTCHNOP_bind_virq:
         return with_op<evtchn_bind_virq_t>(arg, [&](evtchn_bind_virq_t& op) -> int64_t {
-            evtchn_port_t n = 0;
-            auto p = evtchn_bind_virq(d, op.virq, op.vcpu, XenPort{&n});
-            if (!p && p.error() == Err::NotFound) return -XEN_ENOENT;
-            return port_result(p, n, op.port);
+            auto p = evtchn_bind_virq(d, op.virq, op.vcpu, XenPort{&op.port});
+            if (!p && p.error() == Err::NotFound) return -XEN_ENOENT; // no such vCPU
+            return port_result(p);
         });
     case EVTCHNOP_bind_ipi:
         return with_op<evtchn_bind_ipi_t>(arg, [&](evtchn_bind_ipi_t& op) -> int64_t {
             if (op.vcpu >= d.vcpus) return -XEN_ENOENT;
-            evtchn_port_t n = 0;
-            auto p = evtchn_bind_ipi(d, op.vcpu, XenPort{&n});
-            return port_result(p, n, op.port);
+            return port_result(evtchn_bind_ipi(d, op.vcpu, XenPort{&op.port}));
         });
     case EVTCHNOP_close:
         return with_input<evtchn_close_t>(arg, [&](evtchn_close_t& op) -> int64_t {
@@ -74,11 +62,7 @@ int64_t event_channel_op(uint64_t cmd, uint64_t arg) {
         });
     case EVTCHNOP_send:
         return with_input<evtchn_send_t>(arg, [&](evtchn_send_t& op) -> int64_t {
-            auto p = evtchn_lookup(d, op.port);
-            if (!p) return -XEN_EINVAL;
-            Status s = evtchn_send(**p);
-            kobject_unref((*p)->kobj);
-            return s ? 0 : -XEN_EINVAL;
+            return evtchn_send_port(d, op.port) ? 0 : -XEN_EINVAL;
         });
     case EVTCHNOP_status:
         return with_op<evtchn_status_t>(arg, [&](evtchn_status_t& op) -> int64_t {

@@ -39,21 +39,6 @@ constexpr uint64_t kMaxBatch = 4096;
 // of a domain's mappings are user mappings) and the guest's own bits.
 constexpr uint32_t kMapFlags = GNTMAP_host_map | GNTMAP_readonly | GNTMAP_application_map | GNTMAP_guest_avail_mask;
 
-int16_t map_status(Err e) {
-    switch (e) {
-    case Err::NotFound: return GNTST_bad_domain;
-    case Err::InvalidArgument: return GNTST_bad_gntref;
-    case Err::Permission: return GNTST_permission_denied;
-    case Err::Exists:
-    case Err::Fault: return GNTST_bad_virt_addr;
-    case Err::Range: return GNTST_no_device_space;
-    default: return GNTST_general_error;
-    }
-}
-
-// A domain id a grant op may name: DOMID_SELF, or a real domain.
-bool grantable_domid(domid_t d) { return d == DOMID_SELF || d < DOMID_FIRST_RESERVED; }
-
 AddressSpace& current_aspace() { return *current_thread()->aspace; }
 
 // Runs fn on each of `count` ops at `arg`, writing back only the OUT field
@@ -90,7 +75,8 @@ void map_one(Domain& d, gnttab_map_grant_ref_t& op) {
         op.status = GNTST_bad_virt_addr;
         return;
     }
-    if (!grantable_domid(op.dom)) {
+    auto granter = domid_named(d, op.dom);
+    if (!granter) {
         op.status = GNTST_bad_domain;
         return;
     }
@@ -98,9 +84,8 @@ void map_one(Domain& d, gnttab_map_grant_ref_t& op) {
         op.status = GNTST_bad_gntref;
         return;
     }
-    auto h = grant_map_tracked(d, op.dom == DOMID_SELF ? d.id : op.dom, op.ref, current_aspace(), op.host_addr,
-                               op.flags & GNTMAP_readonly);
-    op.status = h ? GNTST_okay : map_status(h.error());
+    auto h = grant_map_tracked(d, *granter, op.ref, current_aspace(), op.host_addr, op.flags & GNTMAP_readonly);
+    op.status = h ? GNTST_okay : grant_status(h.error());
     if (h) op.handle = *h;
 }
 
@@ -120,10 +105,11 @@ void unmap_one(Domain& d, gnttab_unmap_grant_ref_t& op) {
 int16_t copy_end(Domain& d, const gnttab_copy_t::gnttab_copy_ptr& p, bool gref, GrantCopyEnd& end) {
     end.offset = p.offset;
     if (gref) {
-        if (!grantable_domid(p.domid)) return GNTST_bad_domain;
+        auto granter = domid_named(d, p.domid);
+        if (!granter) return GNTST_bad_domain;
         if (p.u.ref >= kMaxGrants) return GNTST_bad_gntref;
         end.kind = GrantCopyEnd::Kind::Grant;
-        end.domid = p.domid;
+        end.domid = *granter;
         end.ref = p.u.ref;
         return GNTST_okay;
     }

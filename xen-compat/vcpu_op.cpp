@@ -38,61 +38,65 @@ namespace {
 
 void raise_timer_virq(Timer& t) { evtchn_raise_vcpu_virq(*t.domain, VIRQ_TIMER, t.cookie); }
 
-// d's timer table, made on first use (two threads may race: one wins).
+void free_table(Domain& d, VcpuTimers* ts) {
+    // (Destroying a timer takes it off the armed list first, under its lock.)
+    for (uint32_t v = 0; v < kBootMaxVcpus; v++) {
+        if (ts->single[v]) kobject_unref(ts->single[v]->kobj);
+        if (ts->periodic[v]) kobject_unref(ts->periodic[v]->kobj);
+    }
+    __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(VcpuTimers)), __ATOMIC_RELAXED);
+    ts->~VcpuTimers();
+    (void)heap_free(ts);
+}
+
+// d's timers, both kinds for every vCPU, made on first use (two threads
+// may race: one table wins).
 Result<VcpuTimers*> timers_of(Domain& d) {
     VcpuTimers* ts = __atomic_load_n(&d.xen_timers, __ATOMIC_ACQUIRE);
     if (ts) return ts;
     auto mem = heap_alloc(sizeof(VcpuTimers));
     if (!mem) return mem.error();
     auto* fresh = new (*mem) VcpuTimers();
-    if (__atomic_compare_exchange_n(&d.xen_timers, &ts, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(VcpuTimers)), __ATOMIC_RELAXED);
+    __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(VcpuTimers)), __ATOMIC_RELAXED);
+    for (uint32_t v = 0; v < d.vcpus && v < kBootMaxVcpus; v++)
+        for (int kind = 0; kind < 2; kind++) {
+            auto t = timer_create(d);
+            if (!t) {
+                free_table(d, fresh);
+                return t.error();
+            }
+            (*t)->on_expire = raise_timer_virq;
+            (*t)->cookie = v;
+            (kind ? fresh->periodic : fresh->single)[v] = *t;
+        }
+    if (__atomic_compare_exchange_n(&d.xen_timers, &ts, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return fresh;
-    }
-    fresh->~VcpuTimers();
-    (void)heap_free(fresh);
+    free_table(d, fresh);
     return ts;
 }
 
-// vCPU `vcpu`'s single-shot or periodic timer, made on first use.
-Result<Timer*> vcpu_timer(Domain& d, uint32_t vcpu, bool periodic) {
-    auto ts = timers_of(d);
-    if (!ts) return ts.error();
-    Timer*& slot = periodic ? (*ts)->periodic[vcpu] : (*ts)->single[vcpu];
-    Timer* t = __atomic_load_n(&slot, __ATOMIC_ACQUIRE);
-    if (t) return t;
-    auto made = timer_create(d);
-    if (!made) return made.error();
-    (*made)->on_expire = raise_timer_virq;
-    (*made)->cookie = vcpu;
-    if (__atomic_compare_exchange_n(&slot, &t, *made, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return *made;
-    kobject_unref((*made)->kobj);
-    return t;
-}
-
-// The timer if it was ever made (nothing to stop otherwise).
-Timer* existing_timer(Domain& d, uint32_t vcpu, bool periodic) {
-    VcpuTimers* ts = __atomic_load_n(&d.xen_timers, __ATOMIC_ACQUIRE);
-    if (!ts) return nullptr;
-    return __atomic_load_n(periodic ? &ts->periodic[vcpu] : &ts->single[vcpu], __ATOMIC_ACQUIRE);
+Timer& timer_of(VcpuTimers& ts, uint32_t vcpu, bool periodic) {
+    return *(periodic ? ts.periodic[vcpu] : ts.single[vcpu]);
 }
 
 // Arms vcpu's single-shot timer for `deadline`, or raises VIRQ_TIMER now
 // if it has passed.
 int64_t set_single_shot(Domain& d, uint32_t vcpu, uint64_t deadline) {
     if (d.state == DomainState::Dying) return -XEN_ESRCH; // its timers stay stopped
-    auto t = vcpu_timer(d, vcpu, false);
-    if (!t) return -XEN_ENOMEM;
+    auto ts = timers_of(d);
+    if (!ts) return -XEN_ENOMEM;
+    Timer& t = timer_of(**ts, vcpu, false);
     if (deadline <= system_time_ns()) {
-        timer_cancel(**t);
+        timer_cancel(t);
         evtchn_raise_vcpu_virq(d, VIRQ_TIMER, vcpu);
         return 0;
     }
-    return timer_set(**t, deadline, 0) ? 0 : -XEN_EINVAL;
+    return timer_set(t, deadline, 0) ? 0 : -XEN_EINVAL;
 }
 
+// Stops a timer (none was ever made: nothing runs).
 void stop(Domain& d, uint32_t vcpu, bool periodic) {
-    if (Timer* t = existing_timer(d, vcpu, periodic)) timer_cancel(*t);
+    if (VcpuTimers* ts = __atomic_load_n(&d.xen_timers, __ATOMIC_ACQUIRE)) timer_cancel(timer_of(*ts, vcpu, periodic));
 }
 
 } // namespace
@@ -124,9 +128,9 @@ int64_t vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
             uint64_t first;
             if (__builtin_add_overflow(system_time_ns(), op.period_ns, &first)) return -XEN_EINVAL;
             if (d.state == DomainState::Dying) return -XEN_ESRCH; // its timers stay stopped
-            auto t = vcpu_timer(d, vcpu, true);
-            if (!t) return -XEN_ENOMEM;
-            return timer_set(**t, first, op.period_ns) ? 0 : -XEN_EINVAL;
+            auto ts = timers_of(d);
+            if (!ts) return -XEN_ENOMEM;
+            return timer_set(timer_of(**ts, vcpu, true), first, op.period_ns) ? 0 : -XEN_EINVAL;
         });
     case VCPUOP_stop_periodic_timer:
         stop(d, vcpu, true);
@@ -158,15 +162,7 @@ void vcpu_timers_free(Domain& d) {
     VcpuTimers* ts = d.xen_timers;
     if (!ts) return;
     d.xen_timers = nullptr;
-    for (uint32_t v = 0; v < kBootMaxVcpus; v++) {
-        // Destroying a timer takes it off the armed list first, under the
-        // list's lock (which an expiry in progress holds).
-        if (ts->single[v]) kobject_unref(ts->single[v]->kobj);
-        if (ts->periodic[v]) kobject_unref(ts->periodic[v]->kobj);
-    }
-    __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(VcpuTimers)), __ATOMIC_RELAXED);
-    ts->~VcpuTimers();
-    (void)heap_free(ts);
+    free_table(d, ts);
 }
 
 } // namespace virtue::xen

@@ -183,6 +183,16 @@ void domain_unpause(Domain& d);
 // of the domain's own threads (the scheduler calls it after switching away).
 void domain_put(Domain& d);
 
+// The domain a call's domid argument names, seen from domain `self`:
+// DOMID_SELF (and self's own id) is self; other ids at or above
+// DOMID_FIRST_RESERVED name nobody (Err::InvalidArgument). Whether such a
+// domain exists is the caller's next question (domain_get).
+inline Result<domid_t> domid_named(const Domain& self, uint64_t domid) {
+    if (domid == DOMID_SELF) return self.id;
+    if (domid >= DOMID_FIRST_RESERVED) return Err::InvalidArgument;
+    return static_cast<domid_t>(domid);
+}
+
 // The live domain with this id, with a reference the caller must drop with
 // domain_put; Err::NotFound if there is none (or it is being destroyed).
 Result<Domain*> domain_get(domid_t id);

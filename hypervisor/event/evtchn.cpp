@@ -96,16 +96,24 @@ Status reserve_locked(Domain& d, EventPort& p, XenPort xen) {
     return Err::Range;
 }
 
+// The vcpu_info that q notifies (vCPUs beyond the legacy array: vCPU 0's).
+vcpu_info& vcpu_info_of(EventPort& q) {
+    shared_info& s = *q.domain->events.shared;
+    return s.vcpu_info[q.notify_vcpu < XEN_LEGACY_MAX_VCPUS ? q.notify_vcpu : 0];
+}
+
+void wake_waiters(EventPort& q) {
+    IrqLockGuard guard(q.events.lock);
+    if (q.events.waiters) q.events.wake_all_locked();
+}
+
 // Sets q pending and wakes its native waiters. Called with the table lock
 // of the sending port's domain, which keeps q linked (and its domain and
 // shared page alive).
 void deliver(EventPort& q) {
-    shared_info& s = *q.domain->events.shared;
-    vcpu_info& v = s.vcpu_info[q.notify_vcpu < XEN_LEGACY_MAX_VCPUS ? q.notify_vcpu : 0];
-    auto how = two_level::set_pending(s, v, q.port);
+    auto how = two_level::set_pending(*q.domain->events.shared, vcpu_info_of(q), q.port);
     if (how == two_level::Delivery::AlreadyPending || how == two_level::Delivery::Masked) return;
-    IrqLockGuard guard(q.events.lock);
-    if (q.events.waiters) q.events.wake_all_locked();
+    wake_waiters(q);
 }
 
 // Marks p closed for its waiters (and wakes them).
@@ -270,8 +278,9 @@ Result<EventPort*> evtchn_bind_ipi(Domain& d, uint32_t vcpu, XenPort xen) {
     });
 }
 
-Status evtchn_send(EventPort& p) {
-    IrqLockGuard guard(p.domain->events.lock);
+namespace {
+// Under p's table lock (which also keeps a numbered port from being freed).
+Status send_locked(EventPort& p) {
     switch (p.state) {
     case PortState::Interdomain:
         deliver(*p.peer);
@@ -288,13 +297,29 @@ Status evtchn_send(EventPort& p) {
     return Err::InvalidArgument;
 }
 
-EventPortStatus evtchn_status(EventPort& p) {
-    IrqLockGuard guard(p.domain->events.lock);
+EventPortStatus status_locked(EventPort& p) {
     EventPortStatus st{p.state, p.state == PortState::Closed ? 0 : p.port, DOMID_INVALID, 0, p.notify_vcpu};
     if (p.state == PortState::Unbound || p.state == PortState::Interdomain) st.remote_domid = p.remote_domid;
     if (p.state == PortState::Interdomain) st.remote_port = p.peer->port;
     if (p.state == PortState::Virq) st.remote_port = p.virq; // (the Xen family reports it as u.virq)
     return st;
+}
+} // namespace
+
+Status evtchn_send(EventPort& p) {
+    IrqLockGuard guard(p.domain->events.lock);
+    return send_locked(p);
+}
+
+Status evtchn_send_port(Domain& d, evtchn_port_t port) {
+    IrqLockGuard guard(d.events.lock);
+    EventPort* p = lookup_locked(d.events, port);
+    return p ? send_locked(*p) : Status(Err::InvalidArgument);
+}
+
+EventPortStatus evtchn_status(EventPort& p) {
+    IrqLockGuard guard(p.domain->events.lock);
+    return status_locked(p);
 }
 
 void evtchn_close(EventPort& p) {
@@ -407,33 +432,23 @@ Status evtchn_bind_vcpu(Domain& d, evtchn_port_t port, uint32_t vcpu) {
 
 Status evtchn_unmask(Domain& d, evtchn_port_t port) {
     IrqLockGuard guard(d.events.lock);
-    if (port == 0 || !slot_locked(d.events, port)) return Err::InvalidArgument;
+    if (!slot_locked(d.events, port)) return Err::InvalidArgument;
     EventPort* p = lookup_locked(d.events, port);
     shared_info& s = *d.events.shared;
     if (!p) {
         two_level::test_and_clear(s.evtchn_mask, port); // a free number: just the bit
         return Status::success();
     }
-    vcpu_info& v = s.vcpu_info[p->notify_vcpu < XEN_LEGACY_MAX_VCPUS ? p->notify_vcpu : 0];
-    if (two_level::unmask(s, v, port) != two_level::Delivery::Idle) {
-        IrqLockGuard w(p->events.lock);
-        if (p->events.waiters) p->events.wake_all_locked();
-    }
+    if (two_level::unmask(s, vcpu_info_of(*p), port) != two_level::Delivery::Idle) wake_waiters(*p);
     return Status::success();
 }
 
 Result<EventPortStatus> evtchn_status_of(Domain& d, evtchn_port_t port) {
-    EventPort* p;
-    {
-        IrqLockGuard guard(d.events.lock);
-        if (port == 0 || !slot_locked(d.events, port)) return Err::InvalidArgument;
-        p = lookup_locked(d.events, port);
-        if (!p) return EventPortStatus{PortState::Closed, port, DOMID_INVALID, 0, 0};
-        if (!kobject_try_ref(p->kobj)) return EventPortStatus{PortState::Closed, port, DOMID_INVALID, 0, 0};
-    }
-    EventPortStatus st = evtchn_status(*p);
-    kobject_unref(p->kobj);
-    return st;
+    IrqLockGuard guard(d.events.lock);
+    if (!slot_locked(d.events, port)) return Err::InvalidArgument;
+    EventPort* p = lookup_locked(d.events, port);
+    if (!p) return EventPortStatus{PortState::Closed, port, DOMID_INVALID, 0, 0};
+    return status_locked(*p);
 }
 
 void evtchn_domain_dying(Domain& d) {

@@ -108,6 +108,9 @@ Result<EventPort*> evtchn_bind_ipi(Domain& d, uint32_t vcpu, XenPort xen = {});
 // itself pending, Unbound drops the event (as Xen). Err::InvalidArgument if
 // p is closed.
 Status evtchn_send(EventPort& p);
+// The same by number (the Xen family): Err::InvalidArgument for a number
+// that names no port of d.
+Status evtchn_send_port(Domain& d, evtchn_port_t port);
 
 struct EventPortStatus {
     PortState state;

@@ -34,17 +34,6 @@ Result<grant_ref_t> free_entry_locked(GrantTable& t) {
     return Err::Range;
 }
 
-class GrowGuard {
-  public:
-    explicit GrowGuard(GrantTable& t) : t_(t) { t_.grow_lock.lock_polling(arch::tlb_serve_requests); }
-    ~GrowGuard() { t_.grow_lock.unlock(); }
-    GrowGuard(const GrowGuard&) = delete;
-    GrowGuard& operator=(const GrowGuard&) = delete;
-
-  private:
-    GrantTable& t_;
-};
-
 Err pin_error(grant::PinResult r) {
     return r == grant::PinResult::NotGranted ? Err::InvalidArgument : Err::Permission;
 }
@@ -150,15 +139,6 @@ struct CopyHold {
     uint8_t* bytes = nullptr;
 };
 
-int16_t copy_status(Err e) {
-    switch (e) {
-    case Err::NotFound: return GNTST_bad_domain;
-    case Err::InvalidArgument: return GNTST_bad_gntref;
-    case Err::Busy: return GNTST_general_error; // 65535 pins
-    default: return GNTST_permission_denied;
-    }
-}
-
 int16_t take_end(Domain& caller, const GrantCopyEnd& end, bool write, uint32_t length, CopyHold& h) {
     if (end.kind == GrantCopyEnd::Kind::LocalVa) return GNTST_okay;
     if (end.offset >= PAGE_SIZE || length > PAGE_SIZE - end.offset) return GNTST_bad_copy_arg;
@@ -168,12 +148,12 @@ int16_t take_end(Domain& caller, const GrantCopyEnd& end, bool write, uint32_t l
         h.frame = end.frame;
         h.held = true;
     } else {
-        auto got = domain_get(end.domid == DOMID_SELF ? caller.id : end.domid);
+        auto got = domain_get(end.domid);
         if (!got) return GNTST_bad_domain;
         h.domain = *got;
         h.domain_ref = true;
         auto frame = pin_and_hold(**got, end.ref, caller.id, write);
-        if (!frame) return copy_status(frame.error());
+        if (!frame) return grant_status(frame.error());
         h.pinned = true;
         h.ref = end.ref;
         h.write = write;
@@ -241,10 +221,24 @@ GrantMapping* take_any_tracked_locked(GrantTable& t, grant_handle_t& cursor) {
 
 } // namespace
 
+int16_t grant_status(Err e) {
+    switch (e) {
+    case Err::NotFound: return GNTST_bad_domain;
+    case Err::InvalidArgument: return GNTST_bad_gntref;
+    case Err::Permission: return GNTST_permission_denied;
+    case Err::Exists:
+    case Err::Fault: return GNTST_bad_virt_addr;
+    case Err::Range: return GNTST_no_device_space;
+    default: return GNTST_general_error; // Busy (65535 pins), NoMemory
+    }
+}
+
 Status grant_table_grow(Domain& d, uint32_t want) {
     if (want > kMaxGrantFrames) return Err::Range;
     GrantTable& t = d.grants;
-    GrowGuard grow(t); // only growth changes `frames`, so i stays ours
+    // Only growth changes `frames`, so i stays ours. It maps under mm_lock,
+    // whose holders may wait for TLB shootdowns: answer them while waiting.
+    PollingLockGuard grow(t.grow_lock, arch::tlb_serve_requests);
     for (;;) {
         uint32_t i;
         {

@@ -134,12 +134,18 @@ Status grant_end(Domain& d, grant_ref_t ref);
 Result<GrantMapping*> grant_map(Domain& mapper, domid_t granter, grant_ref_t ref, AddressSpace& as, uint64_t va,
                                 bool readonly);
 
+// The GNTST_* status for an error of the calls below: NotFound (domain)
+// bad_domain, InvalidArgument (reference) bad_gntref, Permission
+// permission_denied, Exists / Fault (address) bad_virt_addr, Range (no
+// grant handle left) no_device_space, anything else general_error.
+int16_t grant_status(Err e);
+
 // One end of a grant copy: a granted frame (`domid`'s grant `ref`), a
 // frame of the caller named by MFN (the Xen family's gmfn), or memory at
 // `va` of the caller's current address space (native grant_copy).
 struct GrantCopyEnd {
     enum class Kind : uint8_t { Grant, Frame, LocalVa } kind = Kind::Grant;
-    domid_t domid = DOMID_SELF; // Grant
+    domid_t domid = DOMID_INVALID; // Grant: the granting domain (resolved, never DOMID_SELF)
     grant_ref_t ref = 0;        // Grant
     Mfn frame;                  // Frame
     uint32_t offset = 0;        // Grant, Frame

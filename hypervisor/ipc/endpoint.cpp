@@ -62,21 +62,18 @@ Thread* wake_or_pick_locked(Waitable& w) {
 Thread* enqueue_locked(Endpoint& e, IpcCall& c) {
     IrqLockGuard ready(e.servers.lock);
     e.queue.push_back(c);
-    c.queued = true;
     return wake_or_pick_locked(e.servers);
 }
 
 IpcCall* pop_locked(Endpoint& e) {
     IrqLockGuard ready(e.servers.lock);
-    IpcCall* c = e.queue.pop();
-    if (c) c->queued = false;
-    return c;
+    return e.queue.pop();
 }
 
-void unlink_locked(Endpoint& e, IpcCall& c) {
+// Takes c off e's queue; false if it was not queued (any more).
+bool unlink_locked(Endpoint& e, IpcCall& c) {
     IrqLockGuard ready(e.servers.lock);
-    e.queue.remove(c);
-    c.queued = false;
+    return e.queue.remove(c);
 }
 
 void unlink_from_domain_locked(Domain& d, Endpoint& e) {
@@ -188,8 +185,7 @@ int64_t ipc_call(Endpoint& ep, IpcMessage& msg) {
         bool was_queued;
         {
             IrqLockGuard guard(ep.lock);
-            was_queued = c->queued;
-            if (was_queued) unlink_locked(ep, *c);
+            was_queued = unlink_locked(ep, *c);
         }
         if (was_queued) call_unref(c); // the queue's reference
         IrqLockGuard guard(c->done.lock);
@@ -291,21 +287,16 @@ void endpoint_domain_dying(Domain& d) {
     }
     for (uint32_t i = 0; i < n; i++) {
         Endpoint& e = *dying[i];
-        IpcCall* queued = nullptr;
+        IntrusiveQueue<IpcCall, &IpcCall::next> failed; // failed outside the lock
         {
             IrqLockGuard guard(e.lock);
             e.dead = true;
             e.owner = nullptr;
-            while (IpcCall* c = pop_locked(e)) {
-                c->next = queued;
-                queued = c;
-            }
+            while (IpcCall* c = pop_locked(e)) failed.push_back(*c);
             IrqLockGuard ready(e.servers.lock);
             e.servers.wake_all_locked();
         }
-        while (IpcCall* c = queued) {
-            queued = c->next;
-            c->next = nullptr;
+        while (IpcCall* c = failed.pop()) {
             fail_call(*c, -XEN_ENOTCONN);
             call_unref(c);
         }

@@ -62,8 +62,7 @@ struct IpcCall {
     CallState state = CallState::Queued;
     int64_t error = 0;       // Failed: the client's errno
     IpcMessage msg;          // the request, then the reply
-    IpcCall* next = nullptr; // the endpoint's queue
-    bool queued = false;     // under Endpoint::lock
+    IpcCall* next = nullptr; // the endpoint's queue (under Endpoint::lock)
 };
 
 struct Endpoint {

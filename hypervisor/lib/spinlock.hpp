@@ -66,6 +66,20 @@ class SpinLock {
 #endif
 };
 
+// Holds a lock for a scope, calling poll() while it waits: for locks whose
+// holder may be waiting for this CPU (e.g. for an answer to a TLB
+// shootdown, arch::tlb_serve_requests).
+class PollingLockGuard {
+  public:
+    PollingLockGuard(SpinLock& l, void (*poll)()) : lock_(l) { lock_.lock_polling(poll); }
+    ~PollingLockGuard() { lock_.unlock(); }
+    PollingLockGuard(const PollingLockGuard&) = delete;
+    PollingLockGuard& operator=(const PollingLockGuard&) = delete;
+
+  private:
+    SpinLock& lock_;
+};
+
 // Holds a lock for a scope; for locks never taken from interrupt context.
 class LockGuard {
   public:

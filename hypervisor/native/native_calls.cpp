@@ -629,19 +629,11 @@ int64_t call_fault_wait(uint64_t deadline_ns, uint64_t info) {
     return 0;
 }
 
-// ---- Timers and waiting ----
-
 // ---- Event channels ----
 
 namespace {
 
-// DOMID_SELF and the caller's own id name the caller; other reserved ids
-// name nobody.
-Result<domid_t> remote_domain(uint64_t domid) {
-    if (domid == DOMID_SELF) return caller().id;
-    if (domid >= DOMID_FIRST_RESERVED) return Err::InvalidArgument;
-    return static_cast<domid_t>(domid);
-}
+Result<domid_t> remote_domain(uint64_t domid) { return domid_named(caller(), domid); }
 
 int64_t publish_port(NewHandle& h, Result<EventPort*> p) {
     if (!p) return object_errno(p.error());
@@ -742,7 +734,7 @@ int64_t call_grant_copy(uint64_t ops, uint64_t count) {
             status = GNTST_bad_domain;
         } else {
             GrantCopyEnd granted{GrantCopyEnd::Kind::Grant, *remote, op.ref, Mfn(), op.remote_offset, 0};
-            GrantCopyEnd local{GrantCopyEnd::Kind::LocalVa, DOMID_SELF, 0, Mfn(), 0, op.local_va};
+            GrantCopyEnd local{GrantCopyEnd::Kind::LocalVa, DOMID_INVALID, 0, Mfn(), 0, op.local_va};
             const bool to_remote = op.flags & VIRTUE_GRANT_COPY_TO_REMOTE;
             status = grant_copy(d, to_remote ? local : granted, to_remote ? granted : local, op.length);
         }
@@ -908,6 +900,8 @@ int64_t call_ipc_reply_wait(uint64_t endpoint, uint64_t msg, uint64_t deadline_n
     if (int64_t r = reply_with(in, &client); r < 0 && r != -XEN_EINVAL && r != -XEN_ESRCH) return r;
     return receive(*e, msg, deadline_ns, client); // consumes the handoff reference
 }
+
+// ---- Timers and waiting ----
 
 int64_t call_timer_create() {
     NewHandle h;

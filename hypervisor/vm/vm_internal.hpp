@@ -71,15 +71,9 @@ struct TablePolicy {
 };
 using Editor = PageTableEditor<TablePolicy>;
 
-class MmLock {
+class MmLock : PollingLockGuard {
   public:
-    explicit MmLock(Domain& d) : d_(d) { d_.mm_lock.lock_polling(arch::tlb_serve_requests); }
-    ~MmLock() { d_.mm_lock.unlock(); }
-    MmLock(const MmLock&) = delete;
-    MmLock& operator=(const MmLock&) = delete;
-
-  private:
-    Domain& d_;
+    explicit MmLock(Domain& d) : PollingLockGuard(d.mm_lock, arch::tlb_serve_requests) {}
 };
 
 } // namespace virtue::vm_detail

@@ -80,6 +80,12 @@ inline Ended ended(const BootResult& r, const std::string& name) {
     return e;
 }
 
+// Domain `name` printed "<label>: N checks, 0 failed" with N > 0 (the
+// test domains' summary line, tests/domains/checks.hpp).
+inline bool checks_passed(const BootResult& r, const std::string& name, const std::string& label) {
+    return std::regex_search(r.console, std::regex("\\(" + name + "\\) " + label + ": [1-9]\\d* checks, 0 failed"));
+}
+
 // Every domain's frames came back: "dN: F frames returned, 0 still owned",
 // and the final census has no domain frames.
 inline void check_reclaimed(const BootResult& r, size_t domains) {
