@@ -20,14 +20,14 @@
 // Other commands (transfer, v2, swap, cache flush, ...) return -ENOSYS.
 // Every batch is at most kMaxBatch operations (Xen would continue a longer
 // one; there are no continuations here yet): -EINVAL beyond.
-#include "xen-compat/hypercalls.hpp"
+#include "xen_handlers.hpp"
 
 #include <stddef.h>
-#include <xen/errno.h>
 #include <xen/grant_table.h>
 
 #include "grant/grant_table.hpp"
 #include "lib/result.hpp"
+#include "lib/xen_errno.hpp"
 #include "xen-compat/op_args.hpp"
 
 namespace virtue::xen {
@@ -46,18 +46,18 @@ AddressSpace& current_aspace() { return *current_thread()->aspace; }
 // write-back fails, undo(op) takes back what fn did (a grant handle the
 // caller would never learn) and the call ends with -EFAULT.
 template <typename Op, typename Fn, typename Undo>
-int64_t each_op(uint64_t arg, uint64_t count, size_t out_begin, size_t out_end, Fn fn, Undo undo) {
-    if (count > kMaxBatch) return -XEN_EINVAL;
+CallResult each_op(uint64_t arg, uint64_t count, size_t out_begin, size_t out_end, Fn fn, Undo undo) {
+    if (count > kMaxBatch) return Err::InvalidArgument;
     for (uint64_t i = 0; i < count; i++) {
         const uint64_t at = arg + i * sizeof(Op);
         Op op;
-        if (int64_t r = copy_from_user(&op, at, sizeof op); r < 0) return r;
+        TRY(copy_from_user(&op, at, sizeof op));
         fn(op);
-        if (int64_t r = copy_to_user(at + out_begin, reinterpret_cast<const uint8_t*>(&op) + out_begin,
-                                     out_end - out_begin);
-            r < 0) {
+        if (Status s = copy_to_user(at + out_begin, reinterpret_cast<const uint8_t*>(&op) + out_begin,
+                                    out_end - out_begin);
+            !s) {
             undo(op);
-            return r;
+            return s.error();
         }
     }
     return 0;
@@ -85,7 +85,7 @@ void map_one(Domain& d, gnttab_map_grant_ref_t& op) {
         return;
     }
     auto h = grant_map_tracked(d, *granter, op.ref, current_aspace(), op.host_addr, op.flags & GNTMAP_readonly);
-    op.status = h ? GNTST_okay : grant_status(h.error());
+    op.status = h ? GNTST_okay : xen_grant_status(h.error());
     if (h) op.handle = *h;
 }
 
@@ -132,43 +132,43 @@ void copy_one(Domain& d, gnttab_copy_t& op) {
 
 } // namespace
 
-int64_t grant_table_op(uint64_t cmd, uint64_t arg, uint64_t count) {
+CallResult grant_table_op(uint64_t cmd, uint64_t arg, uint64_t count) {
     Domain& d = self();
     switch (cmd) {
     case GNTTABOP_query_size:
-        if (count != 1) return -XEN_EINVAL;
-        return with_op<gnttab_query_size_t>(arg, [&](gnttab_query_size_t& op) -> int64_t {
+        if (count != 1) return Err::InvalidArgument;
+        return with_op<gnttab_query_size_t>(arg, [&](gnttab_query_size_t& op) -> Status {
             op.nr_frames = grant_table_frames(d);
             op.max_nr_frames = kMaxGrantFrames;
             op.status = names_self(op.dom) ? GNTST_okay : GNTST_permission_denied;
             if (op.status != GNTST_okay) op.nr_frames = op.max_nr_frames = 0;
-            return 0;
+            return Status::success();
         });
     case GNTTABOP_setup_table:
-        if (count != 1) return -XEN_EINVAL;
-        return with_op<gnttab_setup_table_t>(arg, [&](gnttab_setup_table_t& op) -> int64_t {
+        if (count != 1) return Err::InvalidArgument;
+        return with_op<gnttab_setup_table_t>(arg, [&](gnttab_setup_table_t& op) -> Status {
             if (!names_self(op.dom)) {
                 op.status = GNTST_permission_denied;
-                return 0;
+                return Status::success();
             }
             if (op.nr_frames > kMaxGrantFrames) {
                 op.status = GNTST_general_error;
-                return 0;
+                return Status::success();
             }
             if (Status s = grant_table_grow(d, op.nr_frames); !s) {
                 op.status = GNTST_general_error;
-                return 0;
+                return Status::success();
             }
             op.status = GNTST_okay;
             const uint64_t list = guest_address(op.frame_list);
             for (uint32_t i = 0; i < op.nr_frames; i++) {
                 const xen_pfn_t mfn = grant_table_frame(d, i).raw();
-                if (copy_to_user(list + i * sizeof mfn, &mfn, sizeof mfn) < 0) {
+                if (!copy_to_user(list + i * sizeof mfn, &mfn, sizeof mfn)) {
                     op.status = GNTST_bad_virt_addr;
                     break;
                 }
             }
-            return 0;
+            return Status::success();
         });
     case GNTTABOP_map_grant_ref:
         return each_op<gnttab_map_grant_ref_t>(arg, count, offsetof(gnttab_map_grant_ref_t, status),
@@ -190,7 +190,7 @@ int64_t grant_table_op(uint64_t cmd, uint64_t arg, uint64_t count) {
     default:
         // transfer, dump_table, v2 (set_version, get_status_frames, ...),
         // unmap_and_replace, swap_grant_ref, cache_flush.
-        return -XEN_ENOSYS;
+        return Err::NotSupported;
     }
 }
 

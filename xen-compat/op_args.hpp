@@ -7,7 +7,8 @@
 #include <xen/xen.h>
 
 #include "domain/domain.hpp"
-#include "native/user_memory.hpp"
+#include "vm/user_memory.hpp"
+#include "lib/result.hpp"
 #include "sched/scheduler.hpp"
 
 namespace virtue::xen {
@@ -16,23 +17,23 @@ inline Domain& self() { return *current_thread()->domain; }
 
 inline bool names_self(domid_t dom) { return dom == DOMID_SELF || dom == self().id; }
 
-// For in/out ops: copies the op in, runs fn on it, copies it back out when
-// fn succeeds.
-template <typename Op, typename Fn> int64_t with_op(uint64_t arg, Fn fn) {
+// For in/out ops: copies the op in, runs fn (returning a Status) on it,
+// copies it back out when fn succeeds.
+template <typename Op, typename Fn> CallResult with_op(uint64_t arg, Fn fn) {
     Op op;
-    if (int64_t r = copy_from_user(&op, arg, sizeof op); r < 0) return r;
-    int64_t r = fn(op);
-    if (r < 0) return r;
-    if (int64_t c = copy_to_user(arg, &op, sizeof op); c < 0) return c;
-    return r;
+    TRY(copy_from_user(&op, arg, sizeof op));
+    TRY(fn(op));
+    TRY(copy_to_user(arg, &op, sizeof op));
+    return 0;
 }
 
 // For ops Xen only reads: copies the op in and runs fn on it; nothing is
 // written back (the op may sit in read-only memory).
-template <typename Op, typename Fn> int64_t with_input(uint64_t arg, Fn fn) {
+template <typename Op, typename Fn> CallResult with_input(uint64_t arg, Fn fn) {
     Op op;
-    if (int64_t r = copy_from_user(&op, arg, sizeof op); r < 0) return r;
-    return fn(op);
+    TRY(copy_from_user(&op, arg, sizeof op));
+    TRY(fn(op));
+    return 0;
 }
 
 // The address in a XEN_GUEST_HANDLE field (a pointer, or a struct holding

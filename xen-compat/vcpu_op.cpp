@@ -10,14 +10,13 @@
 // raises the virq at once. No periodic timer runs until one is set; a
 // periodic timer's first expiry is one period after it is set (Xen keeps
 // the phase of the previous period). A dying domain's timers stay stopped
-// (-ESRCH).
+// (Err::NoSuchDomain, -ESRCH).
 //
 // Other vcpu_op commands (initialise, up, down, runstate, vcpu_info
 // registration) come with the PV personality: -ENOSYS.
-#include "xen-compat/hypercalls.hpp"
+#include "xen_handlers.hpp"
 #include "xen-compat/vcpu_timers.hpp"
 
-#include <xen/errno.h>
 #include <xen/vcpu.h>
 
 #include "domain/boot_config.hpp"
@@ -81,17 +80,17 @@ Timer& timer_of(VcpuTimers& ts, uint32_t vcpu, bool periodic) {
 
 // Arms vcpu's single-shot timer for `deadline`, or raises VIRQ_TIMER now
 // if it has passed.
-int64_t set_single_shot(Domain& d, uint32_t vcpu, uint64_t deadline) {
-    if (d.state == DomainState::Dying) return -XEN_ESRCH; // its timers stay stopped
+Status set_single_shot(Domain& d, uint32_t vcpu, uint64_t deadline) {
+    if (d.state == DomainState::Dying) return Err::NoSuchDomain; // its timers stay stopped
     auto ts = timers_of(d);
-    if (!ts) return -XEN_ENOMEM;
+    if (!ts) return Err::NoMemory;
     Timer& t = timer_of(**ts, vcpu, false);
     if (deadline <= system_time_ns()) {
         timer_cancel(t);
         evtchn_raise_vcpu_virq(d, VIRQ_TIMER, vcpu);
-        return 0;
+        return Status::success();
     }
-    return timer_set(t, deadline, 0) ? 0 : -XEN_EINVAL;
+    return timer_set(t, deadline, 0) ? Status::success() : Status(Err::InvalidArgument);
 }
 
 // Stops a timer (none was ever made: nothing runs).
@@ -101,7 +100,7 @@ void stop(Domain& d, uint32_t vcpu, bool periodic) {
 
 } // namespace
 
-int64_t set_timer_op(uint64_t timeout) {
+CallResult set_timer_op(uint64_t timeout) {
     Thread& self = *current_thread();
     if (timeout == 0) {
         stop(*self.domain, self.xen_vcpu, false);
@@ -113,41 +112,43 @@ int64_t set_timer_op(uint64_t timeout) {
     const uint64_t now = system_time_ns();
     if (static_cast<int64_t>(timeout) < 0 || (timeout > now && ((timeout - now) >> 50) != 0))
         timeout = now + 100'000'000;
-    return set_single_shot(*self.domain, self.xen_vcpu, timeout);
+    TRY(set_single_shot(*self.domain, self.xen_vcpu, timeout));
+    return 0;
 }
 
-int64_t vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
+CallResult vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
     Thread& self = *current_thread();
     Domain& d = *self.domain;
-    if (vcpuid >= d.vcpus) return -XEN_ENOENT;
+    if (vcpuid >= d.vcpus) return Err::NotFound; // no such vCPU
     const uint32_t vcpu = static_cast<uint32_t>(vcpuid);
     switch (cmd) {
     case VCPUOP_set_periodic_timer:
-        return with_input<vcpu_set_periodic_timer_t>(arg, [&](vcpu_set_periodic_timer_t& op) -> int64_t {
-            if (op.period_ns < kTimerMinPeriodNs || op.period_ns > INT64_MAX) return -XEN_EINVAL;
+        return with_input<vcpu_set_periodic_timer_t>(arg, [&](vcpu_set_periodic_timer_t& op) -> Status {
+            if (op.period_ns < kTimerMinPeriodNs || op.period_ns > INT64_MAX) return Err::InvalidArgument;
             uint64_t first;
-            if (__builtin_add_overflow(system_time_ns(), op.period_ns, &first)) return -XEN_EINVAL;
-            if (d.state == DomainState::Dying) return -XEN_ESRCH; // its timers stay stopped
+            if (__builtin_add_overflow(system_time_ns(), op.period_ns, &first)) return Err::InvalidArgument;
+            if (d.state == DomainState::Dying) return Err::NoSuchDomain; // its timers stay stopped
             auto ts = timers_of(d);
-            if (!ts) return -XEN_ENOMEM;
-            return timer_set(timer_of(**ts, vcpu, true), first, op.period_ns) ? 0 : -XEN_EINVAL;
+            if (!ts) return Err::NoMemory;
+            Status set = timer_set(timer_of(**ts, vcpu, true), first, op.period_ns);
+            return set ? set : Status(Err::InvalidArgument);
         });
     case VCPUOP_stop_periodic_timer:
         stop(d, vcpu, true);
         return 0;
     case VCPUOP_set_singleshot_timer:
         // As in Xen: only a vCPU's own single-shot timer.
-        if (vcpu != self.xen_vcpu) return -XEN_EINVAL;
-        return with_input<vcpu_set_singleshot_timer_t>(arg, [&](vcpu_set_singleshot_timer_t& op) -> int64_t {
+        if (vcpu != self.xen_vcpu) return Err::InvalidArgument;
+        return with_input<vcpu_set_singleshot_timer_t>(arg, [&](vcpu_set_singleshot_timer_t& op) -> Status {
             // (Other flag bits are ignored, as in Xen.)
-            if ((op.flags & VCPU_SSHOTTMR_future) && op.timeout_abs_ns < system_time_ns()) return -XEN_ETIME;
+            if ((op.flags & VCPU_SSHOTTMR_future) && op.timeout_abs_ns < system_time_ns()) return Err::TimeInPast;
             return set_single_shot(d, vcpu, op.timeout_abs_ns);
         });
     case VCPUOP_stop_singleshot_timer:
-        if (vcpu != self.xen_vcpu) return -XEN_EINVAL;
+        if (vcpu != self.xen_vcpu) return Err::InvalidArgument;
         stop(d, vcpu, false);
         return 0;
-    default: return -XEN_ENOSYS;
+    default: return Err::NotSupported;
     }
 }
 

@@ -62,7 +62,7 @@ Result<uint32_t> HandleTable::slot_of(uint64_t h) const {
 }
 
 Result<uint64_t> HandleTable::insert_locked(KObject& obj, uint32_t rights) {
-    if (!free_head_) return Err::NoMemory;
+    if (!free_head_) return Err::TooManyHandles;
     uint32_t index = free_head_ - 1;
     HandleSlot& s = slots_[index];
     free_head_ = s.next_free;
@@ -75,7 +75,7 @@ Result<uint64_t> HandleTable::insert_locked(KObject& obj, uint32_t rights) {
 }
 
 Result<uint32_t> HandleTable::reserve() {
-    if (!slots_ || !free_head_) return Err::NoMemory;
+    if (!slots_ || !free_head_) return Err::TooManyHandles;
     uint32_t index = free_head_ - 1;
     free_head_ = slots_[index].next_free;
     slots_[index].next_free = 0;

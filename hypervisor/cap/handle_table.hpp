@@ -12,12 +12,12 @@
 // handle. Each slot holds a reference to a kernel object and the rights
 // this handle grants on it.
 //
-// Errors (the native layer turns them into Xen errno values):
+// Errors (lib/errors.def gives the errno each becomes):
 //   Err::BadHandle      not a live handle of this table     -> -EBADF
 //   Err::ForeignHandle  issued by another domain's table    -> -EXDEV
 //   Err::WrongType      a live handle, other object type    -> -ENODEV
 //   Err::Permission     a right the handle lacks            -> -EACCES
-//   Err::NoMemory       table full                          -> -EMFILE
+//   Err::TooManyHandles table full                          -> -EMFILE
 // A failed operation changes nothing.
 //
 // Pure logic, not thread-safe: the kernel serialises each table with a lock.
@@ -59,6 +59,12 @@ void kobject_unref(KObject& o); // destroy() at zero
 // tables that name objects without holding references).
 bool kobject_try_ref(KObject& o);
 
+// The object of type T whose `kobj` member o is (every object type embeds
+// its KObject as a member named kobj).
+template <typename T> T& kobject_cast(KObject* o) {
+    return *reinterpret_cast<T*>(reinterpret_cast<char*>(o) - offsetof(T, kobj));
+}
+
 // Rights common to every object type; types add their own above bit 8.
 inline constexpr uint32_t RIGHT_DUPLICATE = 1u << 0; // may be duplicated
 inline constexpr uint32_t RIGHT_TRANSFER = 1u << 1;  // may be sent to another domain
@@ -89,7 +95,7 @@ class HandleTable {
     Result<uint64_t> insert(KObject& obj, uint32_t rights);
 
     // Insert in two steps, for calls that create an object and then name
-    // it: reserve a slot first (Err::NoMemory: the table is full), so a
+    // it: reserve a slot first (Err::TooManyHandles: the table is full), so a
     // full table refuses before anything is created or made visible; then
     // commit the slot to the new object (takes a reference), or give it
     // back. A reserved slot names nothing (its handle is not live yet).

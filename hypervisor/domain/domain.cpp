@@ -391,11 +391,11 @@ void domain_put(Domain& d) {
 Result<Domain*> domain_get(domid_t id) {
     IrqLockGuard guard(g_registry_lock);
     Domain* d = find_locked(id);
-    if (!d || d->state == DomainState::Building) return Err::NotFound;
+    if (!d || d->state == DomainState::Building) return Err::NoSuchDomain;
     // A domain whose last reference is gone is on its way out: never revive it.
     uint32_t refs = __atomic_load_n(&d->refs, __ATOMIC_ACQUIRE);
     do {
-        if (refs == 0) return Err::NotFound;
+        if (refs == 0) return Err::NoSuchDomain;
     } while (!__atomic_compare_exchange_n(&d->refs, &refs, refs + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
     return d;
 }

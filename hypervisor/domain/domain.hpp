@@ -194,7 +194,7 @@ inline Result<domid_t> domid_named(const Domain& self, uint64_t domid) {
 }
 
 // The live domain with this id, with a reference the caller must drop with
-// domain_put; Err::NotFound if there is none (or it is being destroyed).
+// domain_put; Err::NoSuchDomain if there is none (or it is being destroyed).
 Result<Domain*> domain_get(domid_t id);
 
 // Calls fn(d, ctx) for every live (started, not yet freed) domain, each

@@ -94,7 +94,7 @@ Status fault_handler_set(Domain& d, const KObject& target, Thread* handler) {
         if (!e.target && !free_entry) free_entry = &e;
     }
     if (!handler) return Status::success();
-    if (!free_entry) return Err::NoMemory;
+    if (!free_entry) return Err::NoSpace;
     *free_entry = {&target, handler};
     return Status::success();
 }
@@ -192,16 +192,16 @@ void fault_untake(Thread& faulting) {
     if (!keep) kobject_unref(faulting.kobj);
 }
 
-int64_t fault_release_thread(Thread& t, int64_t (*change)(Thread& t, void* ctx), void* ctx) {
+Result<Release> fault_release_thread(Thread& t, Result<Release> (*change)(Thread& t, void* ctx), void* ctx) {
     bool dropped = false;
-    int64_t verdict;
+    Result<Release> verdict = Release::Nothing;
     {
         IrqLockGuard domain_guard(t.domain->lock); // the fault queues
         bool answered = false;
         {
             IrqLockGuard guard(t.events.lock);
             verdict = change(t, ctx);
-            if (verdict == 0) {
+            if (verdict && *verdict == Release::Go) {
                 __atomic_store_n(&t.suspend_requested, false, __ATOMIC_RELEASE);
                 t.stopped = false;
                 answered = t.fault_pending; // resuming or killing answers a fault

@@ -59,8 +59,8 @@ struct FaultHandlerEntry {
 };
 
 // Registers (handler != nullptr) or removes the handler for target.
-// Err::NoMemory when the table is full; Err::InvalidArgument when target is
-// the handler thread itself.
+// Err::NoMemory when no frame is left for the table, Err::NoSpace when it
+// is full; Err::InvalidArgument when target is the handler thread itself.
 Status fault_handler_set(Domain& d, const KObject& target, Thread* handler);
 
 // Forgets every entry naming obj as target or handler (its destroy path).
@@ -84,12 +84,14 @@ void fault_untake(Thread& faulting);
 
 // Lets a stopped (suspended or faulted) or stopping thread go on: resume
 // and kill. Under t's domain lock and then its events lock, `change(t,
-// ctx)` decides — a negated errno to refuse, 1 for nothing to do, 0 to go
-// on, making its own changes — and then, in the same hold, the stop request
-// is cleared, a pending fault is answered (t leaves its handler's queue, so
-// the handler never sees an answered fault) and suspenders waiting for the
-// stop wake. Returns change's verdict; the caller makes t runnable on 0.
-int64_t fault_release_thread(Thread& t, int64_t (*change)(Thread& t, void* ctx), void* ctx);
+// ctx)` decides — an error to refuse, Release::Nothing for nothing to do,
+// Release::Go to go on, making its own changes — and then, in the same
+// hold, the stop request is cleared, a pending fault is answered (t leaves
+// its handler's queue, so the handler never sees an answered fault) and
+// suspenders waiting for the stop wake. Returns change's verdict; the
+// caller makes t runnable on Release::Go.
+enum class Release : uint8_t { Go, Nothing };
+Result<Release> fault_release_thread(Thread& t, Result<Release> (*change)(Thread& t, void* ctx), void* ctx);
 
 // t exits or is destroyed: it leaves the queue it is on, and as a handler
 // it takes no more faults; faults still queued to it, or taken by it and

@@ -25,7 +25,7 @@ bool thread_exited(Waitable& w, bool) {
 // The last reference is gone: the thread is New (never started) or has been
 // reaped, so no CPU and no queue knows it any more.
 void destroy_thread(KObject* o) {
-    Thread* t = reinterpret_cast<Thread*>(reinterpret_cast<char*>(o) - offsetof(Thread, kobj));
+    Thread* t = &kobject_cast<Thread>(o);
     Domain& d = *t->domain;
     fault_handlers_forget(d, t->kobj);
     {
@@ -63,7 +63,7 @@ Result<Thread*> thread_create(Domain& d, AddressSpace& aspace, uint64_t entry, u
             t->~Thread();
             (void)heap_free(t);
             kernel_stack_free(*stack);
-            return Err::Range;
+            return Err::NoSpace;
         }
         t->slot = slot;
         t->id = d.next_thread_id++;
@@ -105,7 +105,7 @@ Status thread_start(Thread& t, uint32_t cpu_hint) {
     {
         IrqLockGuard guard(t.events.lock);
         if (t.started) return Err::Busy;
-        if (d.state == DomainState::Dying) return Err::NotFound;
+        if (d.state == DomainState::Dying) return Err::NoSuchDomain;
         t.started = true;
         t.stopped = false;
     }

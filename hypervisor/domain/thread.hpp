@@ -108,13 +108,13 @@ struct Thread {
 
 // A new thread of d (New, not runnable) that will enter ring 3 in `aspace`
 // at `entry` with `user_rsp`, rdi = a0, rsi = a1, rdx = a2 and every other
-// register zero. Err::Range when the domain has kMaxThreadsPerDomain
+// register zero. Err::NoSpace when the domain has kMaxThreadsPerDomain
 // threads, Err::NoMemory without hypervisor memory.
 Result<Thread*> thread_create(Domain& d, AddressSpace& aspace, uint64_t entry, uint64_t user_rsp, uint64_t a0,
                               uint64_t a1, uint64_t a2);
 
 // New -> Runnable (takes the run reference and a domain reference).
-// Err::Busy if it was started before; Err::NotFound if the domain is dying.
+// Err::Busy if it was started before; Err::NoSuchDomain if the domain is dying.
 Status thread_start(Thread& t, uint32_t cpu_hint);
 
 // Ends the calling thread (it is the running one). The last started thread

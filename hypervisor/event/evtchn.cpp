@@ -14,9 +14,7 @@ namespace {
 static_assert(kMaxEventPorts <= two_level::kMaxPorts);
 static_assert(kPortsPerBucket * sizeof(EventPort*) == PAGE_SIZE);
 
-EventPort& port_of(KObject* o) {
-    return *reinterpret_cast<EventPort*>(reinterpret_cast<char*>(o) - offsetof(EventPort, kobj));
-}
+EventPort& port_of(KObject* o) { return kobject_cast<EventPort>(o); }
 
 // Ready for a native wait: an event (consumed by the wait that reports
 // it), or a change it must see (the port closed, or its peer went).
@@ -73,7 +71,7 @@ Status reserve_locked(Domain& d, EventPort& p, XenPort xen) {
     EventTable& t = d.events;
     // The shared page comes with the domain (native_builder.cpp): without
     // it the domain has no event channels.
-    if (t.dead || !t.shared) return Err::NotFound;
+    if (t.dead || !t.shared) return Err::NoSuchDomain;
     for (uint32_t port = 1; port < kMaxEventPorts; port++) {
         EventPort**& bucket = t.buckets[port / kPortsPerBucket];
         if (!bucket) {
@@ -93,7 +91,7 @@ Status reserve_locked(Domain& d, EventPort& p, XenPort xen) {
         }
         return Status::success();
     }
-    return Err::Range;
+    return Err::NoSpace;
 }
 
 // The vcpu_info that q notifies (vCPUs beyond the legacy array: vCPU 0's).
@@ -233,7 +231,7 @@ Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_por
     Domain* rd = &d;
     if (remote != d.id) {
         auto got = domain_get(remote);
-        if (!got) return Err::NotFound;
+        if (!got) return Err::NoSuchDomain;
         rd = *got;
     }
     Result<EventPort*> result = Err::InvalidArgument;
@@ -244,7 +242,7 @@ Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_por
         {
             PairLock locks(d, *rd);
             EventPort* rp = lookup_locked(rd->events, remote_port);
-            if (rd->events.dead) s = Err::NotFound;
+            if (rd->events.dead) s = Err::NoSuchDomain;
             else if (!rp || rp->state != PortState::Unbound || rp->remote_domid != d.id) s = Err::InvalidArgument;
             else s = reserve_locked(d, **p, xen);
             if (s) {

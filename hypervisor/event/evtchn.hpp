@@ -86,8 +86,8 @@ struct EventTable {
 };
 
 // New ports of d, each returned with the caller's reference (the native
-// family hands it to a handle). Err::Range: d has kMaxEventPorts-1 ports;
-// Err::NoMemory: no partition frame for the tables; Err::NotFound: d is dying.
+// family hands it to a handle). Err::NoSpace: d has kMaxEventPorts-1 ports;
+// Err::NoMemory: no partition frame for the tables; Err::NoSuchDomain: d is dying.
 // An unbound port that `remote` (a domid, possibly d's own) may connect to.
 // `xen`: made through the Xen family, so the table owns the port (the
 // creator's reference stays with it) from the moment it has a number; the
@@ -97,7 +97,7 @@ struct XenPort {
 };
 Result<EventPort*> evtchn_alloc_unbound(Domain& d, domid_t remote, XenPort xen = {});
 // Connects to port `remote_port` of domain `remote` (d itself allowed),
-// which must be unbound for d. Err::NotFound: no such live domain;
+// which must be unbound for d. Err::NoSuchDomain: no such live domain;
 // Err::InvalidArgument: no such port, or not unbound for d. The new local
 // end starts pending (as in Xen); the remote end does not.
 Result<EventPort*> evtchn_bind_interdomain(Domain& d, domid_t remote, evtchn_port_t remote_port, XenPort xen = {});

@@ -8,8 +8,9 @@
 #include "domain/domain.hpp"
 #include "grant/grant_entry.hpp"
 #include "lib/string.hpp"
+#include "lib/xen_errno.hpp"
 #include "mm/memory.hpp"
-#include "native/user_memory.hpp"
+#include "vm/user_memory.hpp"
 #include "vm/address_space.hpp"
 
 namespace virtue {
@@ -25,17 +26,17 @@ grant_entry_v1_t* entry_locked(GrantTable& t, grant_ref_t ref) {
 ActiveGrant& active_locked(GrantTable& t, grant_ref_t ref) { return t.active[ref / kGrantsPerFrame][ref % kGrantsPerFrame]; }
 
 // A free entry for grant_access: never granted (or ended), no pin, no
-// frame held. Err::Range: every entry of the present frames is in use.
+// frame held. Err::NoSpace: every entry of the present frames is in use.
 Result<grant_ref_t> free_entry_locked(GrantTable& t) {
     for (grant_ref_t ref = GNTTAB_NR_RESERVED_ENTRIES; ref < t.frames * kGrantsPerFrame; ref++) {
         const ActiveGrant& a = active_locked(t, ref);
         if (!grant::is_granted(*entry_locked(t, ref)) && a.pins == 0 && a.held == 0) return ref;
     }
-    return Err::Range;
+    return Err::NoSpace;
 }
 
 Err pin_error(grant::PinResult r) {
-    return r == grant::PinResult::NotGranted ? Err::InvalidArgument : Err::Permission;
+    return r == grant::PinResult::NotGranted ? Err::BadGrantRef : Err::NotPermitted;
 }
 
 // Pins grant `ref` of rd for `by` (a mapping or a copy): the frame its
@@ -46,16 +47,16 @@ Err pin_error(grant::PinResult r) {
 Result<Mfn> pin(Domain& rd, grant_ref_t ref, domid_t by, bool write) {
     GrantTable& t = rd.grants;
     IrqLockGuard guard(t.lock);
-    if (t.dead) return Err::NotFound;
+    if (t.dead) return Err::NoSuchDomain;
     grant_entry_v1_t* e = entry_locked(t, ref);
-    if (!e) return Err::InvalidArgument;
+    if (!e) return Err::BadGrantRef;
     ActiveGrant& a = active_locked(t, ref);
     if (a.pins == UINT16_MAX) return Err::Busy;
     if (auto r = grant::pin(*e, by, write); r != grant::PinResult::Ok) return pin_error(r);
     const Mfn frame(__atomic_load_n(&e->frame, __ATOMIC_RELAXED));
     if (!frame_in_table(frame) || frame_info(frame).owner != rd.id) {
         grant::unpin(*e, write && a.writers == 0, a.pins == 0);
-        return Err::InvalidArgument;
+        return Err::BadGrantRef;
     }
     a.pins++;
     if (write) a.writers++;
@@ -78,7 +79,7 @@ Result<Mfn> pin_and_hold(Domain& rd, grant_ref_t ref, domid_t by, bool write) {
     if (!frame) return frame;
     if (Status held = grant_frame_hold(rd, *frame); !held) {
         unpin(rd, ref, write);
-        return Err::InvalidArgument; // the entry names no memory of rd
+        return Err::BadGrantRef; // the entry names no memory of rd
     }
     return frame;
 }
@@ -88,9 +89,7 @@ void release_pinned(Domain& rd, grant_ref_t ref, Mfn frame, bool write) {
     unpin(rd, ref, write);
 }
 
-GrantMapping& mapping_of(KObject* o) {
-    return *reinterpret_cast<GrantMapping*>(reinterpret_cast<char*>(o) - offsetof(GrantMapping, kobj));
-}
+GrantMapping& mapping_of(KObject* o) { return kobject_cast<GrantMapping>(o); }
 
 void unlink_locked(GrantTable& t, GrantMapping& m) {
     if (!m.linked) return;
@@ -153,7 +152,7 @@ int16_t take_end(Domain& caller, const GrantCopyEnd& end, bool write, uint32_t l
         h.domain = *got;
         h.domain_ref = true;
         auto frame = pin_and_hold(**got, end.ref, caller.id, write);
-        if (!frame) return grant_status(frame.error());
+        if (!frame) return xen_grant_status(frame.error());
         h.pinned = true;
         h.ref = end.ref;
         h.write = write;
@@ -182,13 +181,13 @@ Slot free_slot(uint32_t next) { return reinterpret_cast<Slot>((uintptr_t{next} <
 uint32_t next_free(Slot s) { return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(s) >> 1); }
 
 // A free handle, growing the maptrack by a frame when none is left.
-// Err::Range: kMaxMaptrack in use, or no partition frame for more.
+// Err::NoSpace: kMaxMaptrack in use, or no partition frame for more.
 Result<grant_handle_t> take_handle_locked(Domain& d) {
     GrantTable& t = d.grants;
     if (t.maptrack_free == kNoHandle) {
-        if (t.maptrack_frames == kMaxMaptrackFrames) return Err::Range;
+        if (t.maptrack_frames == kMaxMaptrackFrames) return Err::NoSpace;
         auto f = domain_alloc_frame(d); // GrantTable::lock -> Domain::lock: the documented order
-        if (!f) return Err::Range;
+        if (!f) return Err::NoSpace;
         t.maptrack[t.maptrack_frames] = arch::phys_ptr<Slot>(to_phys(*f));
         const uint32_t first = t.maptrack_frames * kMaptrackPerFrame;
         t.maptrack_frames++;
@@ -221,20 +220,8 @@ GrantMapping* take_any_tracked_locked(GrantTable& t, grant_handle_t& cursor) {
 
 } // namespace
 
-int16_t grant_status(Err e) {
-    switch (e) {
-    case Err::NotFound: return GNTST_bad_domain;
-    case Err::InvalidArgument: return GNTST_bad_gntref;
-    case Err::Permission: return GNTST_permission_denied;
-    case Err::Exists:
-    case Err::Fault: return GNTST_bad_virt_addr;
-    case Err::Range: return GNTST_no_device_space;
-    default: return GNTST_general_error; // Busy (65535 pins), NoMemory
-    }
-}
-
 Status grant_table_grow(Domain& d, uint32_t want) {
-    if (want > kMaxGrantFrames) return Err::Range;
+    if (want > kMaxGrantFrames) return Err::NoSpace;
     GrantTable& t = d.grants;
     // Only growth changes `frames`, so i stays ours. It maps under mm_lock,
     // whose holders may wait for TLB shootdowns: answer them while waiting.
@@ -243,7 +230,7 @@ Status grant_table_grow(Domain& d, uint32_t want) {
         uint32_t i;
         {
             IrqLockGuard guard(t.lock);
-            if (t.dead) return Err::NotFound;
+            if (t.dead) return Err::NoSuchDomain;
             i = t.frames;
         }
         if (i >= want) return Status::success();
@@ -268,7 +255,7 @@ Status grant_table_grow(Domain& d, uint32_t want) {
         IrqLockGuard guard(t.lock);
         // A domain that started dying meanwhile keeps the frames until its
         // partition goes back whole.
-        if (t.dead) return Err::NotFound;
+        if (t.dead) return Err::NoSuchDomain;
         t.entries[i] = arch::phys_ptr<grant_entry_v1_t>(to_phys(*entries));
         t.entry_frames[i] = *entries;
         t.active[i] = arch::phys_ptr<ActiveGrant>(to_phys(*active));
@@ -291,7 +278,7 @@ Result<grant_ref_t> grant_access(Domain& d, MemRegion& r, uint64_t page, domid_t
     const Mfn frame = region_frame(r, page);
     TRY(grant_frame_hold(d, frame));
     for (;;) {
-        Result<grant_ref_t> ref = Err::NotFound;
+        Result<grant_ref_t> ref = Err::NoSuchDomain;
         uint32_t frames;
         {
             IrqLockGuard guard(d.grants.lock);
@@ -303,7 +290,7 @@ Result<grant_ref_t> grant_access(Domain& d, MemRegion& r, uint64_t page, domid_t
             }
             frames = d.grants.frames;
         }
-        Status grown = ref.error() == Err::Range ? grant_table_grow(d, frames + 1) : Status(ref.error());
+        Status grown = ref.error() == Err::NoSpace ? grant_table_grow(d, frames + 1) : Status(ref.error());
         if (!grown) {
             grant_frame_release(d, frame);
             return grown.error();
@@ -316,10 +303,10 @@ Status grant_end(Domain& d, grant_ref_t ref) {
     {
         IrqLockGuard guard(d.grants.lock);
         grant_entry_v1_t* e = entry_locked(d.grants, ref);
-        if (!e) return Err::InvalidArgument;
+        if (!e) return Err::BadGrantRef;
         ActiveGrant& a = active_locked(d.grants, ref);
         const bool granted = grant::is_granted(*e);
-        if (!granted && a.held == 0) return Err::InvalidArgument;
+        if (!granted && a.held == 0) return Err::BadGrantRef;
         if (a.pins || (granted && !grant::end_access(*e))) return Err::Busy;
         if (a.held == 0) return Status::success(); // an entry the domain wrote itself
         frame = Mfn(a.held - 1);
@@ -332,7 +319,7 @@ Status grant_end(Domain& d, grant_ref_t ref) {
 Result<GrantMapping*> grant_map(Domain& mapper, domid_t granter, grant_ref_t ref, AddressSpace& as, uint64_t va,
                                 bool readonly) {
     auto got = domain_get(granter);
-    if (!got) return Err::NotFound;
+    if (!got) return Err::NoSuchDomain;
     Domain& rd = **got;
     auto fail = [&](Err e) -> Result<GrantMapping*> {
         domain_put(rd);
@@ -388,11 +375,11 @@ int16_t grant_copy(Domain& caller, const GrantCopyEnd& src, const GrantCopyEnd& 
     if (status == GNTST_okay) status = take_end(caller, dst, true, length, to);
     if (status == GNTST_okay && length) {
         // The pins and holds keep both frames allocated while we copy.
-        int64_t r = 0;
-        if (src.kind == Kind::LocalVa) r = copy_from_user(to.bytes, src.va, length);
-        else if (dst.kind == Kind::LocalVa) r = copy_to_user(dst.va, from.bytes, length);
+        Status copied = Status::success();
+        if (src.kind == Kind::LocalVa) copied = copy_from_user(to.bytes, src.va, length);
+        else if (dst.kind == Kind::LocalVa) copied = copy_to_user(dst.va, from.bytes, length);
         else memmove(to.bytes, from.bytes, length);
-        if (r < 0) status = GNTST_bad_virt_addr;
+        if (!copied) status = xen_grant_status(copied.error());
     }
     give_back(to);
     give_back(from);
@@ -403,7 +390,7 @@ Result<grant_handle_t> grant_map_tracked(Domain& mapper, domid_t granter, grant_
                                          uint64_t va, bool readonly) {
     auto m = grant_map(mapper, granter, ref, as, va, readonly);
     if (!m) return m.error();
-    Result<grant_handle_t> h = Err::NotFound;
+    Result<grant_handle_t> h = Err::NoSuchDomain;
     {
         IrqLockGuard guard(mapper.grants.lock);
         if (!mapper.grants.dead) h = take_handle_locked(mapper);

@@ -105,9 +105,9 @@ struct GrantMapping {
 };
 
 // Grows d's table to at least `frames` frames (mapping each new entry
-// frame at map_va + i * 4 KiB when map_va is set). Err::Range: beyond
+// frame at map_va + i * 4 KiB when map_va is set). Err::NoSpace: beyond
 // kMaxGrantFrames; Err::NoMemory: no partition frame; Err::Exists: the
-// domain mapped something where a table frame goes; Err::NotFound: dying.
+// domain mapped something where a table frame goes; Err::NoSuchDomain: dying.
 Status grant_table_grow(Domain& d, uint32_t frames);
 
 // The table's size in frames, and the MFN of its entry frame i (< size).
@@ -115,30 +115,24 @@ uint32_t grant_table_frames(Domain& d);
 Mfn grant_table_frame(Domain& d, uint32_t i);
 
 // Grants page `page` of region r (of d) to domain `to`: the new grant
-// reference (>= GNTTAB_NR_RESERVED_ENTRIES, the lowest free). Err::Range:
+// reference (>= GNTTAB_NR_RESERVED_ENTRIES, the lowest free). Err::NoSpace:
 // the table is full; Err::NoMemory: no partition frame to grow it;
 // Err::Exists: the table's virtual range is taken;
-// Err::InvalidArgument: page beyond the region; Err::NotFound: d is dying.
+// Err::InvalidArgument: page beyond the region; Err::NoSuchDomain: d is dying.
 Result<grant_ref_t> grant_access(Domain& d, MemRegion& r, uint64_t page, domid_t to, bool readonly);
 
 // Ends grant `ref` of d and releases the frame grant_access held for it.
-// Err::InvalidArgument: neither a live grant nor one grant_access made
+// Err::BadGrantRef: neither a live grant nor one grant_access made
 // (and the domain ended itself); Err::Busy: mapped, or a copy is using it.
 Status grant_end(Domain& d, grant_ref_t ref);
 
 // Maps grant `ref` of domain `granter` at `va` of `as` (an address space of
-// `mapper`). Err::NotFound: no such live domain; Err::InvalidArgument: bad
-// reference or va unaligned; Err::Permission: not granted to mapper, or
-// read-only for a writable map; Err::Exists: va is mapped; Err::Fault: va
+// `mapper`). Err::NoSuchDomain: no such live domain; Err::BadGrantRef: bad
+// reference; Err::InvalidArgument: va unaligned; Err::NotPermitted: not
+// granted to mapper, or read-only for a writable map; Err::Exists: va is mapped; Err::Fault: va
 // outside the domain's half; Err::NoMemory.
 Result<GrantMapping*> grant_map(Domain& mapper, domid_t granter, grant_ref_t ref, AddressSpace& as, uint64_t va,
                                 bool readonly);
-
-// The GNTST_* status for an error of the calls below: NotFound (domain)
-// bad_domain, InvalidArgument (reference) bad_gntref, Permission
-// permission_denied, Exists / Fault (address) bad_virt_addr, Range (no
-// grant handle left) no_device_space, anything else general_error.
-int16_t grant_status(Err e);
 
 // One end of a grant copy: a granted frame (`domid`'s grant `ref`), a
 // frame of the caller named by MFN (the Xen family's gmfn), or memory at
@@ -159,7 +153,7 @@ int16_t grant_copy(Domain& caller, const GrantCopyEnd& src, const GrantCopyEnd& 
 
 // The Xen family's grant handles (GNTTABOP_map_grant_ref /
 // unmap_grant_ref): grant_map, named by a maptrack slot of the mapper
-// instead of a capability handle. Err::Range: all kMaxMaptrack handles in
+// instead of a capability handle. Err::NoSpace: all kMaxMaptrack handles in
 // use (nothing stays mapped); else grant_map's errors.
 Result<grant_handle_t> grant_map_tracked(Domain& mapper, domid_t granter, grant_ref_t ref, AddressSpace& as,
                                          uint64_t va, bool readonly);

@@ -1,8 +1,6 @@
 // Synchronous IPC (ipc/endpoint.hpp).
 #include "ipc/endpoint.hpp"
 
-#include <xen/errno.h>
-
 #include "domain/domain.hpp"
 #include "mm/memory.hpp"
 #include "sched/scheduler.hpp"
@@ -11,9 +9,7 @@
 namespace virtue {
 namespace {
 
-Endpoint& endpoint_of(KObject* o) {
-    return *reinterpret_cast<Endpoint*>(reinterpret_cast<char*>(o) - offsetof(Endpoint, kobj));
-}
+Endpoint& endpoint_of(KObject* o) { return kobject_cast<Endpoint>(o); }
 
 void drop_carried(IpcMessage& m) {
     if (m.carried) kobject_unref(*m.carried);
@@ -38,7 +34,7 @@ bool has_call_or_dead(Waitable& w, void*) {
 }
 
 // Ends a call the client still waits for (Queued or Received) with an error.
-void fail_call(IpcCall& c, int64_t error) {
+void fail_call(IpcCall& c, Err error) {
     IrqLockGuard guard(c.done.lock);
     if (c.state != CallState::Queued && c.state != CallState::Received) return;
     c.state = CallState::Failed;
@@ -116,10 +112,10 @@ Result<Endpoint*> endpoint_create(Domain& d, domid_t client) {
     e->owner = &d;
     e->owner_id = d.id;
     IrqLockGuard guard(d.lock);
-    Err err = Err::NotFound;
+    Err err = Err::NoSuchDomain;
     if (d.state != DomainState::Dying && !d.endpoints_closed) {
         if (d.endpoint_count >= kMaxEndpointsPerDomain) {
-            err = Err::Range;
+            err = Err::NoSpace;
         } else {
             e->number = ++d.next_endpoint_number;
             e->next_in_domain = d.endpoints;
@@ -136,16 +132,16 @@ Result<Endpoint*> endpoint_create(Domain& d, domid_t client) {
 
 Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t client) {
     auto got = domain_get(server);
-    if (!got) return Err::NotFound;
+    if (!got) return Err::NoSuchDomain;
     Domain& d = **got;
     Endpoint* found = nullptr;
-    Err err = Err::InvalidArgument;
+    Err err = Err::NotFound;
     {
         IrqLockGuard guard(d.lock);
-        if (d.endpoints_closed) err = Err::NotFound; // dying
+        if (d.endpoints_closed) err = Err::NoSuchDomain; // dying
         for (Endpoint* e = d.endpoints; e; e = e->next_in_domain) {
             if (e->number != number) continue;
-            if (e->client != client) err = Err::Permission;
+            if (e->client != client) err = Err::NotPermitted;
             else if (kobject_try_ref(e->kobj)) found = e; // else: being destroyed
             break;
         }
@@ -155,11 +151,11 @@ Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t clie
     return err;
 }
 
-int64_t ipc_call(Endpoint& ep, IpcMessage& msg) {
+Status ipc_call(Endpoint& ep, IpcMessage& msg) {
     auto mem = heap_alloc(sizeof(IpcCall));
     if (!mem) {
         drop_carried(msg);
-        return -XEN_ENOMEM;
+        return Err::NoMemory;
     }
     IpcCall* c = new (*mem) IpcCall();
     c->msg = msg; // the carried handle moves into the call
@@ -174,7 +170,7 @@ int64_t ipc_call(Endpoint& ep, IpcMessage& msg) {
     if (dead) {
         c->refs = 1;
         call_unref(c); // outside the lock: dropping a carried handle may destroy things
-        return -XEN_ENOTCONN;
+        return Err::NotConnected;
     }
     // The fast path: with one server thread waiting, this CPU goes to it
     // directly (sched_block_handoff) while the client blocks.
@@ -191,34 +187,33 @@ int64_t ipc_call(Endpoint& ep, IpcMessage& msg) {
         IrqLockGuard guard(c->done.lock);
         if (c->state == CallState::Queued || c->state == CallState::Received) c->state = CallState::Abandoned;
     }
-    int64_t result;
+    Status result = Status::success();
     switch (c->state) {
     case CallState::Replied:
         msg = c->msg; // the reply, with its carried handle
         c->msg.carried = nullptr;
-        result = 0;
         break;
     case CallState::Failed: result = c->error; break;
-    default: result = -XEN_EAGAIN; break;
+    default: result = Err::Interrupted; break;
     }
     call_unref(c);
     return result;
 }
 
-int64_t ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg, Thread* handoff) {
+Status ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg, Thread* handoff) {
     Thread& self = *current_thread();
     ipc_drop_reply(self); // a server that waits again leaves its last call unanswered
     for (;;) {
         int64_t r = wait_until_handoff(ep.servers, deadline_ns, has_call_or_dead, nullptr, handoff);
         handoff = nullptr; // woken (or handed the CPU) by the first round
-        if (r != 0) return r;
+        if (r != 0) return wait_error(r);
         IpcCall* c;
         bool mine = false;
         {
             IrqLockGuard guard(ep.lock);
             c = pop_locked(ep);
             if (!c) {
-                if (ep.dead) return -XEN_ENOTCONN;
+                if (ep.dead) return Err::NotConnected;
                 continue; // another server thread took it
             }
             IrqLockGuard state(c->done.lock);
@@ -234,16 +229,16 @@ int64_t ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg, Thread* ha
         msg = c->msg; // the carried handle moves to the server
         c->msg.carried = nullptr;
         self.reply_to = c; // the queue's reference becomes the thread's
-        return 0;
+        return Status::success();
     }
 }
 
-int64_t ipc_reply(IpcMessage& msg, Thread** handoff) {
+Status ipc_reply(IpcMessage& msg, Thread** handoff) {
     Thread& self = *current_thread();
     IpcCall* c = self.reply_to;
     if (!c) {
         drop_carried(msg);
-        return -XEN_EINVAL;
+        return Err::InvalidArgument;
     }
     self.reply_to = nullptr;
     bool delivered = false;
@@ -260,14 +255,14 @@ int64_t ipc_reply(IpcMessage& msg, Thread** handoff) {
     }
     drop_carried(msg); // not delivered: the client has gone
     call_unref(c);
-    return delivered ? 0 : -XEN_ESRCH;
+    return delivered ? Status::success() : Status(Err::Exited);
 }
 
 void ipc_drop_reply(Thread& t) {
     IpcCall* c = t.reply_to;
     if (!c) return;
     t.reply_to = nullptr;
-    fail_call(*c, -XEN_ENOTCONN);
+    fail_call(*c, Err::NotConnected);
     call_unref(c);
 }
 
@@ -297,7 +292,7 @@ void endpoint_domain_dying(Domain& d) {
             e.servers.wake_all_locked();
         }
         while (IpcCall* c = failed.pop()) {
-            fail_call(*c, -XEN_ENOTCONN);
+            fail_call(*c, Err::NotConnected);
             call_unref(c);
         }
         kobject_unref(e.kobj);

@@ -60,7 +60,7 @@ struct IpcCall {
     uint32_t refs = 2;       // the client's, and the queue's (then the server's)
     Waitable done;           // the client waits here: ready once Replied or Failed
     CallState state = CallState::Queued;
-    int64_t error = 0;       // Failed: the client's errno
+    Err error = Err::NotConnected; // Failed: why
     IpcMessage msg;          // the request, then the reply
     IpcCall* next = nullptr; // the endpoint's queue (under Endpoint::lock)
 };
@@ -80,37 +80,39 @@ struct Endpoint {
 
 inline constexpr uint32_t kMaxEndpointsPerDomain = 64;
 
-// A new endpoint of d that domain `client` may connect to. Err::Range: d
-// has kMaxEndpointsPerDomain; Err::NoMemory; Err::NotFound: d is dying.
+// A new endpoint of d that domain `client` may connect to. Err::NoSpace: d
+// has kMaxEndpointsPerDomain; Err::NoMemory; Err::NoSuchDomain: d is dying.
 Result<Endpoint*> endpoint_create(Domain& d, domid_t client);
 // The endpoint `number` of domain `server`, for `client` (a reference).
-// Err::NotFound: no such live domain; Err::InvalidArgument: no such
-// endpoint; Err::Permission: not for this client.
+// Err::NoSuchDomain: no such live domain; Err::NotFound: no such endpoint
+// (yet: a client may retry until its server has made it);
+// Err::NotPermitted: not for this client.
 Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t client);
 
 // The client side: queues msg (its carried handle moves with it), blocks
-// until replied; the reply replaces msg. 0, or -ENOTCONN (no server any
-// more) or -EAGAIN (the caller was interrupted: the call is abandoned).
-int64_t ipc_call(Endpoint& ep, IpcMessage& msg);
+// until replied; the reply replaces msg. Err::NotConnected (no server any
+// more), Err::Interrupted (the call is abandoned), Err::NoMemory.
+Status ipc_call(Endpoint& ep, IpcMessage& msg);
 
 // The server side: waits (until deadline_ns) for a call and receives it
-// into msg; the call becomes the thread's to answer. 0, kWaitTimedOut,
-// kWaitInterrupted, or -ENOTCONN (the endpoint is dead). `handoff`: a
+// into msg; the call becomes the thread's to answer. Err::TimedOut,
+// Err::Interrupted, or Err::NotConnected (the endpoint is dead). `handoff`: a
 // client ipc_reply left to wake (the reply-and-wait fast path).
-int64_t ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg, Thread* handoff = nullptr);
+Status ipc_wait(Endpoint& ep, uint64_t deadline_ns, IpcMessage& msg, Thread* handoff = nullptr);
 
-// Answers the calling thread's received call with msg: 0, -EINVAL (no call
-// to answer), -ESRCH (the client has gone: msg's handle is dropped). With
+// Answers the calling thread's received call with msg. Err::InvalidArgument
+// (no call to answer), Err::Exited (the client has gone: msg's handle is
+// dropped). With
 // `handoff`, a lone waiting client is not woken but returned there (with a
 // handoff reference, which ipc_wait consumes), for the caller's next
 // ipc_wait to hand its CPU to.
-int64_t ipc_reply(IpcMessage& msg, Thread** handoff = nullptr);
+Status ipc_reply(IpcMessage& msg, Thread** handoff = nullptr);
 
 // Fails the thread's received call, if any (the thread exits, or waits
 // again without replying).
 void ipc_drop_reply(Thread& t);
 
-// Domain death: its endpoints die (queued calls fail with -ENOTCONN).
+// Domain death: its endpoints die (queued calls fail with Err::NotConnected).
 void endpoint_domain_dying(Domain& d);
 
 } // namespace virtue

@@ -11,24 +11,12 @@
 
 namespace virtue {
 
+// The values and their meanings are listed once, in lib/errors.def, with
+// the Xen errno each becomes at the boundary (lib/xen_errno.hpp).
 enum class Err : uint8_t {
-    InvalidArgument, // a value outside its documented domain
-    NoMemory,        // an allocator is exhausted
-    NotFound,        // a lookup found nothing
-    Exists,          // the thing is already there
-    Busy,            // in use; try later or release first
-    Fault,           // an address that may not be touched
-    Range,           // out of range / overflow
-    Truncated,       // input ends before its declared length
-    BadFormat,       // malformed input (magic, version, type)
-    Checksum,        // checksum mismatch
-    Overlap,         // two regions that must not overlap do
-    DoubleFree,      // freeing something that is already free
-    Permission,      // the caller lacks the right
-    NotSupported,    // valid request we do not implement
-    BadHandle,       // not a live handle of this table (never issued, or closed)
-    ForeignHandle,   // a handle issued by another domain's table
-    WrongType,       // a live handle to an object of another type
+#define ERR(name, xen_errno, grant_status, text) name,
+#include "lib/errors.def"
+#undef ERR
 };
 
 // Human-readable name for logs.
@@ -88,6 +76,10 @@ class [[nodiscard]] Status {
     bool ok_;
     Err err_ = Err::InvalidArgument;
 };
+
+// What a hypercall handler returns: its non-negative result, or the Err
+// that the boundary turns into a Xen errno (lib/xen_errno.hpp).
+using CallResult = Result<uint64_t>;
 
 } // namespace virtue
 

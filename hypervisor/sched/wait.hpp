@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/result.hpp"
 #include "lib/spinlock.hpp"
 
 namespace virtue {
@@ -54,6 +55,9 @@ inline constexpr size_t kWaitAnyMax = 16;
 // Outcome of wait_any (>= 0: the index of the ready object).
 inline constexpr int64_t kWaitTimedOut = -1;
 inline constexpr int64_t kWaitInterrupted = -2; // suspend, or the domain is dying
+
+// The Err for a failed wait's result: Err::TimedOut or Err::Interrupted.
+inline Err wait_error(int64_t r) { return r == kWaitTimedOut ? Err::TimedOut : Err::Interrupted; }
 
 // Blocks the running thread until one of objs[0..n) is ready (n <= 16),
 // consuming that one's readiness, or until the system time reaches

@@ -11,7 +11,7 @@ SpinLock g_armed_lock;
 Timer* g_armed;                         // sorted by deadline_ns
 uint64_t g_next_deadline = UINT64_MAX;  // of g_armed's head: read without the lock
 
-Timer& timer_of(KObject* o) { return *reinterpret_cast<Timer*>(reinterpret_cast<char*>(o) - offsetof(Timer, kobj)); }
+Timer& timer_of(KObject* o) { return kobject_cast<Timer>(o); }
 
 bool timer_ready(Waitable& w, bool consume) {
     Timer& t = *reinterpret_cast<Timer*>(reinterpret_cast<char*>(&w) - offsetof(Timer, events));

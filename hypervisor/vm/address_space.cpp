@@ -5,7 +5,7 @@
 #include "arch/user_entry.hpp"
 #include "console/console.hpp"
 #include "lib/string.hpp"
-#include "native/user_memory.hpp"
+#include "vm/user_memory.hpp"
 #include "vm/vm_internal.hpp"
 
 namespace virtue {
@@ -14,9 +14,7 @@ using namespace vm_detail;
 
 constexpr uint64_t kMaxBitsBytes = uint64_t{4} << 30; // aspace_read_bits: 4 GiB per call
 
-AddressSpace& as_of(KObject* o) {
-    return *reinterpret_cast<AddressSpace*>(reinterpret_cast<char*>(o) - offsetof(AddressSpace, kobj));
-}
+AddressSpace& as_of(KObject* o) { return kobject_cast<AddressSpace>(o); }
 
 Status check_user_range(uint64_t va, uint64_t size) {
     if (size == 0 || ((va | size) & PAGE_MASK)) return Err::InvalidArgument;
@@ -127,7 +125,7 @@ void aspace_destroy(KObject* o) {
 Result<AddressSpace*> aspace_create(Domain& d) {
     {
         MmLock lock(d);
-        if (d.aspace_count >= kMaxAddressSpaces) return Err::Range;
+        if (d.aspace_count >= kMaxAddressSpaces) return Err::NoSpace;
         d.aspace_count++; // reserved; undone on failure
     }
     auto undo = [&d](Err e) -> Result<AddressSpace*> {
@@ -295,7 +293,7 @@ Result<uint64_t> aspace_read_bits(AddressSpace& as, uint64_t va, uint64_t size, 
                 }
             });
             // Cannot fail while we hold mm_lock (the bitmap was checked).
-            if (copy_to_user(user_bitmap + p0 / 8, buf, (n + 7) / 8) < 0) copied = Err::Fault;
+            if (!copy_to_user(user_bitmap + p0 / 8, buf, (n + 7) / 8)) copied = Err::Fault;
         }
         // Cleared bits must never stay behind cached entries, even on failure.
         if (cleared) shootdown(as, TlbFlush{true, false}, va, size);

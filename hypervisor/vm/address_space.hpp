@@ -69,7 +69,7 @@ struct MapRequest {
 Result<MemRegion*> region_create(Domain& d, uint64_t pages);
 Mfn region_frame(const MemRegion& r, uint64_t page);
 
-// Creates an empty address space. Err::Range (the domain has
+// Creates an empty address space. Err::NoSpace (the domain has
 // kMaxAddressSpaces already), Err::NoMemory.
 Result<AddressSpace*> aspace_create(Domain& d);
 

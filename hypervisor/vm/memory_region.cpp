@@ -65,7 +65,7 @@ void unlink(Domain& d, MemRegion& r) {
 }
 
 void region_destroy(KObject* o) {
-    auto* r = reinterpret_cast<MemRegion*>(reinterpret_cast<char*>(o) - offsetof(MemRegion, kobj));
+    auto* r = &kobject_cast<MemRegion>(o);
     Domain& d = *r->domain;
     __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(MemRegion)), __ATOMIC_RELAXED);
     if (d.tearing_down) {

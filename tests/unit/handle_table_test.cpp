@@ -146,8 +146,8 @@ BOOST_AUTO_TEST_CASE(a_full_table_fails_cleanly) {
     TestObject obj;
     std::vector<uint64_t> hs;
     for (int i = 0; i < 8; i++) hs.push_back(*tb.t.insert(obj, RIGHTS_ALL));
-    BOOST_TEST(tb.t.insert(obj, RIGHTS_ALL).error() == Err::NoMemory);
-    BOOST_TEST(tb.t.duplicate(hs[0], RIGHT_READ).error() == Err::NoMemory);
+    BOOST_TEST(tb.t.insert(obj, RIGHTS_ALL).error() == Err::TooManyHandles);
+    BOOST_TEST(tb.t.duplicate(hs[0], RIGHT_READ).error() == Err::TooManyHandles);
     BOOST_TEST(tb.t.used() == 8u);
     BOOST_TEST(obj.refs == 9u);
     kobject_unref(**tb.t.close(hs[3]));
@@ -178,8 +178,8 @@ BOOST_AUTO_TEST_CASE(reserve_then_commit_or_give_back) {
     BOOST_REQUIRE(got.ok());
     kobject_unref(**got);
     BOOST_TEST(tb.t.insert(obj, RIGHTS_ALL).ok()); // the third slot
-    BOOST_TEST(tb.t.reserve().error() == Err::NoMemory);
-    BOOST_TEST(tb.t.insert(obj, RIGHTS_ALL).error() == Err::NoMemory); // b still reserved
+    BOOST_TEST(tb.t.reserve().error() == Err::TooManyHandles);
+    BOOST_TEST(tb.t.insert(obj, RIGHTS_ALL).error() == Err::TooManyHandles); // b still reserved
     tb.t.unreserve(*b);
     BOOST_TEST(tb.t.used() == 2u);
     auto again = tb.t.reserve();
@@ -266,7 +266,7 @@ BOOST_AUTO_TEST_CASE(random_operations_match_a_model) {
             uint32_t rights = static_cast<uint32_t>(rng());
             auto h = tb.t.insert(objects[o], rights);
             if (live.size() == 64) {
-                BOOST_REQUIRE(h.error() == Err::NoMemory);
+                BOOST_REQUIRE(h.error() == Err::TooManyHandles);
             } else {
                 BOOST_REQUIRE(h.ok());
                 BOOST_REQUIRE(!live.count(*h));
@@ -300,7 +300,7 @@ BOOST_AUTO_TEST_CASE(random_operations_match_a_model) {
             } else if (!(live[h].rights & RIGHT_DUPLICATE) || (rights & ~live[h].rights)) {
                 BOOST_REQUIRE(d.error() == Err::Permission);
             } else if (live.size() == 64) {
-                BOOST_REQUIRE(d.error() == Err::NoMemory);
+                BOOST_REQUIRE(d.error() == Err::TooManyHandles);
             } else {
                 BOOST_REQUIRE(d.ok());
                 live[*d] = {live[h].object, rights};

@@ -1,7 +1,5 @@
 // Checked copies between the hypervisor and a domain's address space.
-#include "native/user_memory.hpp"
-
-#include <xen/errno.h>
+#include "vm/user_memory.hpp"
 
 #include "arch/paging.hpp"
 #include "arch/user_entry.hpp"
@@ -37,16 +35,16 @@ bool user_range_ok(uint64_t addr, uint64_t len, UserAccess access) {
     return true;
 }
 
-int64_t copy_from_user(void* dst, uint64_t user_src, uint64_t len) {
-    if (!user_range_ok(user_src, len, UserAccess::Read)) return -XEN_EFAULT;
-    if (len && copy_user_bytes(dst, reinterpret_cast<const void*>(user_src), len) != 0) return -XEN_EFAULT;
-    return 0;
+Status copy_from_user(void* dst, uint64_t user_src, uint64_t len) {
+    if (!user_range_ok(user_src, len, UserAccess::Read)) return Err::Fault;
+    if (len && copy_user_bytes(dst, reinterpret_cast<const void*>(user_src), len) != 0) return Err::Fault;
+    return Status::success();
 }
 
-int64_t copy_to_user(uint64_t user_dst, const void* src, uint64_t len) {
-    if (!user_range_ok(user_dst, len, UserAccess::Write)) return -XEN_EFAULT;
-    if (len && copy_user_bytes(reinterpret_cast<void*>(user_dst), src, len) != 0) return -XEN_EFAULT;
-    return 0;
+Status copy_to_user(uint64_t user_dst, const void* src, uint64_t len) {
+    if (!user_range_ok(user_dst, len, UserAccess::Write)) return Err::Fault;
+    if (len && copy_user_bytes(reinterpret_cast<void*>(user_dst), src, len) != 0) return Err::Fault;
+    return Status::success();
 }
 
 } // namespace virtue

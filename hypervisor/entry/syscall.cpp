@@ -1,0 +1,71 @@
+// The `syscall` entry (arch entry.S lands here) for every kind of caller:
+// it decides what the instruction means from who executed it, hands the
+// call to that personality's generated table, and leaves through the one
+// return path. Nothing here belongs to one family.
+//
+//   native domain    number >= VIRTUE_NATIVE_BASE: the native family
+//                    number < 64: the Xen family (calls listed for "native")
+//   PV guest kernel  the Xen family (calls listed for "pv_kernel")
+//   PV guest user    not a hypercall: the guest's own system call, bounced
+//                    to its kernel
+// (Only native domains exist so far; the PV kinds arrive with the PV
+// personality, through caller_kind below.)
+#include "arch/cpu.hpp"
+#include "arch/percpu.hpp"
+#include "console/console.hpp"
+#include "native_dispatch.hpp"
+#include "sched/scheduler.hpp"
+#include "xen_dispatch.hpp"
+
+namespace virtue {
+namespace {
+
+CallerKind caller_kind(const Thread&) { return CallerKind::Native; }
+
+int64_t xen_call(CallerKind kind, uint64_t nr, const CallArgs& args) {
+    if (nr >= xen::TABLE_SIZE) return -XEN_ENOSYS;
+    const xen::Entry& e = xen::TABLE[nr];
+    if (!e.handler || !(e.callers & caller_bit(kind))) return -XEN_ENOSYS;
+    return e.handler(args);
+}
+
+int64_t native_call(uint64_t nr, const CallArgs& args) {
+    const uint64_t index = nr - native::BASE;
+    if (index >= native::TABLE_SIZE || !native::TABLE[index]) return -XEN_ENOSYS;
+    return native::TABLE[index](args);
+}
+
+} // namespace
+
+extern "C" void handle_syscall(arch::InterruptFrame* frame) {
+    Thread& self = *current_thread();
+    // The return address is the caller's next instruction; a `syscall` in
+    // the last bytes below 2^47 makes it non-canonical, and iretq to it
+    // would fault in ring 0 on the user's GS. Such a caller dies instead.
+    if (frame->rip >= arch::USER_LIMIT) {
+        log_error("d%u '%s': syscall with a non-canonical return address %016lx", self.domain->id,
+                  self.domain->name, frame->rip);
+        user_fault_kill_current(*frame);
+    }
+    const uint64_t nr = frame->rax;
+    const CallArgs args{{frame->rdi, frame->rsi, frame->rdx, frame->r10, frame->r8, frame->r9}};
+    int64_t result = -XEN_ENOSYS;
+    switch (const CallerKind kind = caller_kind(self)) {
+    case CallerKind::Native:
+        result = nr >= native::BASE ? native_call(nr, args) : xen_call(kind, nr, args);
+        break;
+    case CallerKind::PvKernel: result = xen_call(kind, nr, args); break;
+    case CallerKind::PvUser: break; // bounced to the guest kernel by the PV personality
+    }
+    frame->rax = static_cast<uint64_t>(result);
+    user_return_work(*frame);
+}
+
+// `syscall` from 32-bit compatibility mode: native domains are 64-bit only.
+extern "C" void handle_compat_syscall(arch::InterruptFrame* frame) {
+    Domain& d = *current_thread()->domain;
+    log_error("d%u '%s': syscall from 32-bit compatibility mode at %08lx", d.id, d.name, frame->rip);
+    user_fault_kill_current(*frame);
+}
+
+} // namespace virtue
