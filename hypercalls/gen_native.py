@@ -470,8 +470,29 @@ def xen_dispatch(spec, calls):
     return "\n".join(out) + "\n"
 
 
+def arg_checks(a):
+    """What the generated glue checks of one argument, for the reference."""
+    parts = []
+    if a.get("handle"):
+        kind = a["handle"].replace("_", " ")
+        need = ", ".join(f"RIGHT_{r}" for r in a.get("need", []))
+        parts.append(f"a live {kind} handle of the caller" + (f" with {need}" if need else ""))
+        if a.get("optional"): parts.append("or 0 for none")
+    p = pointee(a["type"])
+    if p is not None and not a.get("handle"):
+        if "count" in a: parts.append(f"array of `{a['count']}` elements")
+        if p.replace("const ", "").strip() not in BYTE_TYPES: parts.append(f"aligned to `{p.replace('const ', '')}`")
+        if a.get("optional"): parts.append("or 0 for none")
+    if "min" in a: parts.append(f">= {a['min']}")
+    if "max" in a: parts.append(f"<= {a['max']:#x}" if a["max"] > 4096 else f"<= {a['max']}")
+    if "below" in a: parts.append(f"< {'VIRTUE_' + a['below'] if isinstance(a['below'], str) else a['below']}")
+    if "mask" in a: parts.append("only " + (", ".join(f"VIRTUE_{m}" for m in a["mask"]) or "0"))
+    return "; ".join(parts) or "—"
+
+
 def doc(spec, base, calls):
     out = ["# Native ABI reference", "", f"<!-- {HEADER} -->", "",
+           f"ABI version {spec['abi']['version_major']}.{spec['abi']['version_minor']} (`abi_version`).", "",
            "The native hypercall family: what a native-domain author calls. The SDK",
            "(`hypercalls/sdk/`, header `virtue/native_calls.hpp`) wraps every call below as",
            "`virtue::sys::<name>(...)`.", "", "## Calling convention", "", spec["abi"]["summary"].strip(), "",
@@ -490,10 +511,10 @@ def doc(spec, base, calls):
         out.append(c["description"].strip())
         out.append("")
         if c["args"]:
-            out.append("| register | argument | type | meaning |")
-            out.append("|---|---|---|---|")
+            out.append("| register | argument | type | meaning | checked before the call runs |")
+            out.append("|---|---|---|---|---|")
             for r, a in zip(REGS, c["args"]):
-                out.append(f"| {r} | `{a['name']}` | `{a['type']}` | {a['doc']} |")
+                out.append(f"| {r} | `{a['name']}` | `{a['type']}` | {a['doc']} | {arg_checks(a)} |")
             out.append("")
         out.append(f"- **Returns:** {c['returns']}")
         out.append(f"- **Rights:** {c['rights']}")

@@ -89,6 +89,11 @@ struct Domain {
     uint32_t endpoint_count = 0;
     uint32_t next_endpoint_number = 0;
     bool endpoints_closed = false; // dying: no new ones
+    // Clients waiting for an endpoint to appear (endpoint_connect with a
+    // deadline) wait here; endpoint_generation (under `lock`, read without
+    // it) grows with every endpoint made and at death.
+    Waitable endpoint_events;
+    uint32_t endpoint_generation = 0;
 
     // Handles (cap/handle_table.hpp): one partition frame of slots.
     SpinLock handles_lock;

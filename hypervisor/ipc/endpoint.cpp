@@ -100,6 +100,26 @@ void destroy_endpoint(KObject* o) {
     (void)heap_free(&e);
 }
 
+struct GenerationWait {
+    Domain* d;
+    uint32_t seen;
+};
+
+bool endpoints_changed(Waitable&, void* ctx) {
+    auto& w = *static_cast<GenerationWait*>(ctx);
+    return __atomic_load_n(&w.d->endpoint_generation, __ATOMIC_ACQUIRE) != w.seen;
+}
+
+// Under d.lock, then the waiters of endpoint_events woken.
+void endpoints_changed_locked(Domain& d) {
+    __atomic_store_n(&d.endpoint_generation, d.endpoint_generation + 1, __ATOMIC_RELEASE);
+}
+
+void wake_connectors(Domain& d) {
+    IrqLockGuard guard(d.endpoint_events.lock);
+    d.endpoint_events.wake_all_locked();
+}
+
 } // namespace
 
 Result<Endpoint*> endpoint_create(Domain& d, domid_t client) {
@@ -111,18 +131,26 @@ Result<Endpoint*> endpoint_create(Domain& d, domid_t client) {
     e->client = client;
     e->owner = &d;
     e->owner_id = d.id;
-    IrqLockGuard guard(d.lock);
     Err err = Err::NoSuchDomain;
-    if (d.state != DomainState::Dying && !d.endpoints_closed) {
-        if (d.endpoint_count >= kMaxEndpointsPerDomain) {
-            err = Err::NoSpace;
-        } else {
-            e->number = ++d.next_endpoint_number;
-            e->next_in_domain = d.endpoints;
-            d.endpoints = e;
-            d.endpoint_count++;
-            return e;
+    bool made = false;
+    {
+        IrqLockGuard guard(d.lock);
+        if (d.state != DomainState::Dying && !d.endpoints_closed) {
+            if (d.endpoint_count >= kMaxEndpointsPerDomain) {
+                err = Err::NoSpace;
+            } else {
+                e->number = ++d.next_endpoint_number;
+                e->next_in_domain = d.endpoints;
+                d.endpoints = e;
+                d.endpoint_count++;
+                endpoints_changed_locked(d);
+                made = true;
+            }
         }
+    }
+    if (made) {
+        wake_connectors(d);
+        return e;
     }
     e->owner = nullptr;
     e->~Endpoint();
@@ -130,19 +158,31 @@ Result<Endpoint*> endpoint_create(Domain& d, domid_t client) {
     return err;
 }
 
-Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t client) {
+Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t client, uint64_t deadline_ns) {
     auto got = domain_get(server);
     if (!got) return Err::NoSuchDomain;
     Domain& d = **got;
     Endpoint* found = nullptr;
-    Err err = Err::NotFound;
-    {
-        IrqLockGuard guard(d.lock);
-        if (d.endpoints_closed) err = Err::NoSuchDomain; // dying
-        for (Endpoint* e = d.endpoints; e; e = e->next_in_domain) {
-            if (e->number != number) continue;
-            if (e->client != client) err = Err::NotPermitted;
-            else if (kobject_try_ref(e->kobj)) found = e; // else: being destroyed
+    Err err;
+    for (;;) {
+        err = Err::NotFound;
+        uint32_t generation;
+        {
+            IrqLockGuard guard(d.lock);
+            generation = d.endpoint_generation;
+            if (d.endpoints_closed) err = Err::NoSuchDomain; // dying
+            for (Endpoint* e = d.endpoints; e; e = e->next_in_domain) {
+                if (e->number != number) continue;
+                if (e->client != client) err = Err::NotPermitted;
+                else if (kobject_try_ref(e->kobj)) found = e; // else: being destroyed
+                break;
+            }
+        }
+        if (found || err != Err::NotFound || deadline_ns == 0) break;
+        // Not made yet: wait for the server's next endpoint (or its death).
+        GenerationWait w{&d, generation};
+        if (int64_t r = wait_until(d.endpoint_events, deadline_ns, endpoints_changed, &w); r != 0) {
+            err = wait_error(r);
             break;
         }
     }
@@ -272,6 +312,7 @@ void endpoint_domain_dying(Domain& d) {
     {
         IrqLockGuard guard(d.lock);
         d.endpoints_closed = true;
+        endpoints_changed_locked(d);
         while (Endpoint* e = d.endpoints) {
             d.endpoints = e->next_in_domain;
             e->next_in_domain = nullptr;
@@ -280,6 +321,7 @@ void endpoint_domain_dying(Domain& d) {
             if (n < kMaxEndpointsPerDomain && kobject_try_ref(e->kobj)) dying[n++] = e;
         }
     }
+    wake_connectors(d); // clients waiting to connect learn it is gone
     for (uint32_t i = 0; i < n; i++) {
         Endpoint& e = *dying[i];
         IntrusiveQueue<IpcCall, &IpcCall::next> failed; // failed outside the lock

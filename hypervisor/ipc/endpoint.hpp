@@ -83,11 +83,12 @@ inline constexpr uint32_t kMaxEndpointsPerDomain = 64;
 // A new endpoint of d that domain `client` may connect to. Err::NoSpace: d
 // has kMaxEndpointsPerDomain; Err::NoMemory; Err::NoSuchDomain: d is dying.
 Result<Endpoint*> endpoint_create(Domain& d, domid_t client);
-// The endpoint `number` of domain `server`, for `client` (a reference).
-// Err::NoSuchDomain: no such live domain; Err::NotFound: no such endpoint
-// (yet: a client may retry until its server has made it);
-// Err::NotPermitted: not for this client.
-Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t client);
+// The endpoint `number` of domain `server`, for `client` (a reference),
+// waiting until deadline_ns (0: not at all) for it to be made.
+// Err::NoSuchDomain: no such live domain (or it died meanwhile);
+// Err::NotFound: no such endpoint (yet); Err::NotPermitted: not for this
+// client; Err::TimedOut / Err::Interrupted: the wait ended first.
+Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t client, uint64_t deadline_ns);
 
 // The client side: queues msg (its carried handle moves with it), blocks
 // until replied; the reply replaces msg. Err::NotConnected (no server any

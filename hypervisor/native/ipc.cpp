@@ -92,12 +92,12 @@ CallResult call_endpoint_create(uint64_t client_domid) {
     return h.publish((*e)->kobj, kServerRights);
 }
 
-CallResult call_endpoint_connect(uint64_t server_domid, uint64_t number) {
+CallResult call_endpoint_connect(uint64_t server_domid, uint64_t number, uint64_t deadline_ns) {
     auto server = remote_domain(server_domid);
     if (!server) return Err::InvalidArgument;
     NewHandle h(caller_handles());
     TRY(h.status());
-    auto e = endpoint_connect(*server, static_cast<uint32_t>(number), caller().id);
+    auto e = endpoint_connect(*server, static_cast<uint32_t>(number), caller().id, deadline_ns);
     if (!e) return e.error();
     return h.publish((*e)->kobj, kClientRights);
 }

@@ -1159,11 +1159,17 @@ void do_ipc_checks() {
     c.expect("create_reserved_client", sys::endpoint_create(0x7ff5), einval);
     c.expect("create_for_other", virtue::Endpoint::create(me + 1, other), 0);
     c.expect("connect", virtue::Endpoint::connect(VIRTUE_DOMID_SELF, 1, client), 0);
-    c.expect("connect_not_for_me", sys::endpoint_connect(VIRTUE_DOMID_SELF, 2), eperm);
-    c.expect("connect_no_endpoint", sys::endpoint_connect(VIRTUE_DOMID_SELF, 77), einval);
-    c.expect("connect_number_0", sys::endpoint_connect(VIRTUE_DOMID_SELF, 0), einval);
-    c.expect("connect_no_domain", sys::endpoint_connect(4000, 1), esrch);
-    c.expect("connect_reserved", sys::endpoint_connect(0x7ff6, 1), einval);
+    c.expect("connect_not_for_me", sys::endpoint_connect(VIRTUE_DOMID_SELF, 2, 0), eperm);
+    c.expect("connect_no_endpoint", sys::endpoint_connect(VIRTUE_DOMID_SELF, 77, 0), -XEN_ENOENT);
+    // Waiting for an endpoint nobody makes ends at the deadline, not before.
+    const uint64_t waited_from = now();
+    c.expect("connect_wait_times_out", sys::endpoint_connect(VIRTUE_DOMID_SELF, 77, waited_from + 30 * kMs),
+             -XEN_ETIMEDOUT);
+    c.expect("connect_waited_until_deadline", now() >= waited_from + 30 * kMs, 1);
+    c.expect("connect_number_0", sys::endpoint_connect(VIRTUE_DOMID_SELF, 0, 0), einval);
+    c.expect("connect_number_above_32_bits", sys::endpoint_connect(VIRTUE_DOMID_SELF, 1ull << 32, 0), einval);
+    c.expect("connect_no_domain", sys::endpoint_connect(4000, 1, 0), esrch);
+    c.expect("connect_reserved", sys::endpoint_connect(0x7ff6, 1, 0), einval);
     c.expect("number_from_client", client.number(), eacces);
     virtue_handle_info hi{};
     c.expect("client_rights", client.query(hi) == 0 && hi.type == VIRTUE_OBJ_ENDPOINT &&
@@ -1265,7 +1271,9 @@ void do_ipc_serve(unsigned long n) {
 }
 
 int64_t ipc_connect(virtue::Endpoint& ep) {
-    return retry_for_peer([&] { return virtue::Endpoint::connect(g_peer, 1, ep); });
+    // The peer's domain may not be up yet (-ESRCH: retried); once it is,
+    // the connect waits for its endpoint to be made.
+    return retry_for_peer([&] { return virtue::Endpoint::connect(g_peer, 1, ep, now() + 5000 * kMs); });
 }
 
 void do_ipc_ping(unsigned long n) {

@@ -20,7 +20,7 @@
 //     construction;
 //   - console_write may also get its own rodata, stack and bss, but then only
 //     with length 0 or > 4096 (which must fail with -EINVAL);
-//   - sleep_until and fault_wait get deadlines in the past, and 1 time in 64
+//   - sleep_until, fault_wait and endpoint_connect get deadlines in the past, and 1 time in 64
 //     one at most 1 ms ahead (the scheduler tick is 10 ms, so that still
 //     blocks a little).
 //
@@ -245,6 +245,12 @@ Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
         uint64_t t = now();
         c.a[0] = rng.below(64) == 0 ? t + rng.below(1000000 + 1) : rng.below(3) == 0 ? 0 : t - rng.below(t + 1);
         if (c.nr == VIRTUE_NR_fault_wait) c.a[1] = pointer(rng, output_kind(rng), stack, stack_size);
+        break;
+    }
+    case VIRTUE_NR_endpoint_connect: {
+        // It may wait for an endpoint to be made, which never happens here.
+        uint64_t t = now();
+        c.a[2] = rng.below(64) == 0 ? t + rng.below(1000000 + 1) : rng.below(3) == 0 ? 0 : t - rng.below(t + 1);
         break;
     }
     default: break;

@@ -195,8 +195,9 @@ class Endpoint : public Handle {
   public:
     using Handle::Handle;
     static int64_t create(uint64_t client_domid, Endpoint& out) { return adopt(sys::endpoint_create(client_domid), out); }
-    static int64_t connect(uint64_t server_domid, uint64_t number, Endpoint& out) {
-        return adopt(sys::endpoint_connect(server_domid, number), out);
+    // Waits until deadline_ns (0: not at all) for the server to make it.
+    static int64_t connect(uint64_t server_domid, uint64_t number, Endpoint& out, uint64_t deadline_ns = 0) {
+        return adopt(sys::endpoint_connect(server_domid, number, deadline_ns), out);
     }
     int64_t number() const { return sys::endpoint_number(get()); }
     int64_t call(virtue_ipc_msg& m) const { return sys::ipc_call(get(), &m); }
