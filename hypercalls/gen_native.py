@@ -189,6 +189,8 @@ def abi_header(spec, base, calls):
            "#define VIRTUE_ABI_VERSION ((VIRTUE_ABI_VERSION_MAJOR << 16) | VIRTUE_ABI_VERSION_MINOR)", ""]
     for c in calls:
         out.append(f"#define VIRTUE_NR_{c['name']} 0x{c['number']:x}")
+    out.append(f"/* The highest call number in use. */")
+    out.append(f"#define VIRTUE_NR_LAST 0x{max(c['number'] for c in calls):x}")
     out.append("")
     group = None
     for k in spec.get("const", []):

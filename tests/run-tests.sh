@@ -36,6 +36,7 @@ if [ "$mode" = all ] || [ "$mode" = integration ]; then
     xargs -P "$jobs" -I{} sh -c '
         name=$(echo "{}" | tr / .)
         start=$(date +%s)
+        VIRTUE_CONSOLE_LOG="'"$results"'/integration/$name.console" \
         build/host/integration-tests --run_test="{}" --report_level=detailed --report_format=XML \
             --report_sink="'"$results"'/integration/$name.xml" --log_level=error \
             > "'"$results"'/integration/$name.log" 2>&1
@@ -50,6 +51,10 @@ if [ "$mode" = all ] || [ "$mode" = integration ]; then
         if ! grep -q 'result="passed"' "$f"; then
             echo "---- log of failed test $n ----"
             cat "$results/integration/$n.log"
+            if [ -s "$results/integration/$n.console" ]; then
+                echo "---- last 40 console lines of $n (all: $results/integration/$n.console) ----"
+                tail -n 40 "$results/integration/$n.console"
+            fi
         fi
     done
 fi

@@ -85,7 +85,7 @@ void map_one(Domain& d, gnttab_map_grant_ref_t& op) {
         return;
     }
     auto h = grant_map_tracked(d, *granter, op.ref, current_aspace(), op.host_addr, op.flags & GNTMAP_readonly);
-    op.status = h ? GNTST_okay : xen_grant_status(h.error());
+    op.status = h ? GNTST_okay : grant_status_of(h.error());
     if (h) op.handle = *h;
 }
 

@@ -152,7 +152,7 @@ int16_t take_end(Domain& caller, const GrantCopyEnd& end, bool write, uint32_t l
         h.domain = *got;
         h.domain_ref = true;
         auto frame = pin_and_hold(**got, end.ref, caller.id, write);
-        if (!frame) return xen_grant_status(frame.error());
+        if (!frame) return grant_status_of(frame.error());
         h.pinned = true;
         h.ref = end.ref;
         h.write = write;
@@ -379,7 +379,7 @@ int16_t grant_copy(Domain& caller, const GrantCopyEnd& src, const GrantCopyEnd& 
         if (src.kind == Kind::LocalVa) copied = copy_from_user(to.bytes, src.va, length);
         else if (dst.kind == Kind::LocalVa) copied = copy_to_user(dst.va, from.bytes, length);
         else memmove(to.bytes, from.bytes, length);
-        if (!copied) status = xen_grant_status(copied.error());
+        if (!copied) status = grant_status_of(copied.error());
     }
     give_back(to);
     give_back(from);

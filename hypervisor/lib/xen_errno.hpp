@@ -13,10 +13,10 @@
 namespace virtue {
 
 // The negated Xen errno a hypercall returns for e.
-constexpr int64_t xen_errno(Err e) {
+constexpr int64_t errno_of(Err e) {
     switch (e) {
-#define ERR(name, xen_errno, grant_status, text) \
-    case Err::name: return -static_cast<int64_t>(xen_errno);
+#define ERR(name, errno_value, grant_status, text) \
+    case Err::name: return -static_cast<int64_t>(errno_value);
 #include "lib/errors.def"
 #undef ERR
     }
@@ -24,9 +24,9 @@ constexpr int64_t xen_errno(Err e) {
 }
 
 // The GNTST_* status a grant operation reports for e.
-constexpr int16_t xen_grant_status(Err e) {
+constexpr int16_t grant_status_of(Err e) {
     switch (e) {
-#define ERR(name, xen_errno, grant_status, text) \
+#define ERR(name, errno_value, grant_status, text) \
     case Err::name: return grant_status;
 #include "lib/errors.def"
 #undef ERR

@@ -134,6 +134,14 @@ BootResult boot(const BootSpec& spec) {
     }
     if (r.exited && WIFEXITED(status)) r.exit_status = WEXITSTATUS(status);
     fs::remove_all(dir);
+    // Where a failed test's serial console can be read afterwards
+    // (tests/run-tests.sh sets it per test case).
+    if (const char* keep = std::getenv("VIRTUE_CONSOLE_LOG")) {
+        if (FILE* f = std::fopen(keep, "a")) {
+            std::fwrite(r.console.data(), 1, r.console.size(), f);
+            std::fclose(f);
+        }
+    }
     return r;
 }
 

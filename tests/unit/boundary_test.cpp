@@ -32,35 +32,35 @@ BOOST_AUTO_TEST_SUITE(boundary)
 
 BOOST_AUTO_TEST_CASE(each_err_means_one_errno) {
     // The distinctions the two families' callers rely on.
-    BOOST_TEST(xen_errno(Err::NoSpace) == -XEN_ENOSPC);
-    BOOST_TEST(xen_errno(Err::Range) == -XEN_ERANGE);
-    BOOST_TEST(xen_errno(Err::NoSuchDomain) == -XEN_ESRCH);
-    BOOST_TEST(xen_errno(Err::NotFound) == -XEN_ENOENT);
-    BOOST_TEST(xen_errno(Err::Permission) == -XEN_EACCES);
-    BOOST_TEST(xen_errno(Err::NotPermitted) == -XEN_EPERM);
-    BOOST_TEST(xen_errno(Err::TooManyHandles) == -XEN_EMFILE);
-    BOOST_TEST(xen_errno(Err::NoMemory) == -XEN_ENOMEM);
-    BOOST_TEST(xen_errno(Err::BadHandle) == -XEN_EBADF);
-    BOOST_TEST(xen_errno(Err::ForeignHandle) == -XEN_EXDEV);
-    BOOST_TEST(xen_errno(Err::WrongType) == -XEN_ENODEV);
-    BOOST_TEST(xen_errno(Err::TimedOut) == -XEN_ETIMEDOUT);
-    BOOST_TEST(xen_errno(Err::Interrupted) == -XEN_EAGAIN);
-    BOOST_TEST(xen_errno(Err::TimeInPast) == -XEN_ETIME);
-    BOOST_TEST(xen_errno(Err::NotSupported) == -XEN_ENOSYS);
+    BOOST_TEST(errno_of(Err::NoSpace) == -XEN_ENOSPC);
+    BOOST_TEST(errno_of(Err::Range) == -XEN_ERANGE);
+    BOOST_TEST(errno_of(Err::NoSuchDomain) == -XEN_ESRCH);
+    BOOST_TEST(errno_of(Err::NotFound) == -XEN_ENOENT);
+    BOOST_TEST(errno_of(Err::Permission) == -XEN_EACCES);
+    BOOST_TEST(errno_of(Err::NotPermitted) == -XEN_EPERM);
+    BOOST_TEST(errno_of(Err::TooManyHandles) == -XEN_EMFILE);
+    BOOST_TEST(errno_of(Err::NoMemory) == -XEN_ENOMEM);
+    BOOST_TEST(errno_of(Err::BadHandle) == -XEN_EBADF);
+    BOOST_TEST(errno_of(Err::ForeignHandle) == -XEN_EXDEV);
+    BOOST_TEST(errno_of(Err::WrongType) == -XEN_ENODEV);
+    BOOST_TEST(errno_of(Err::TimedOut) == -XEN_ETIMEDOUT);
+    BOOST_TEST(errno_of(Err::Interrupted) == -XEN_EAGAIN);
+    BOOST_TEST(errno_of(Err::TimeInPast) == -XEN_ETIME);
+    BOOST_TEST(errno_of(Err::NotSupported) == -XEN_ENOSYS);
     // Every Err maps to a negative errno and has a name for logs.
     for (int e = 0; e <= static_cast<int>(Err::TimeInPast); e++) {
-        BOOST_TEST(xen_errno(static_cast<Err>(e)) < 0);
+        BOOST_TEST(errno_of(static_cast<Err>(e)) < 0);
         BOOST_TEST(std::string(err_name(static_cast<Err>(e))) != "unknown error");
     }
 }
 
 BOOST_AUTO_TEST_CASE(grant_statuses_are_the_tables_second_column) {
-    BOOST_TEST(xen_grant_status(Err::NoSuchDomain) == GNTST_bad_domain);
-    BOOST_TEST(xen_grant_status(Err::BadGrantRef) == GNTST_bad_gntref);
-    BOOST_TEST(xen_grant_status(Err::NotPermitted) == GNTST_permission_denied);
-    BOOST_TEST(xen_grant_status(Err::Fault) == GNTST_bad_virt_addr);
-    BOOST_TEST(xen_grant_status(Err::NoSpace) == GNTST_no_device_space);
-    BOOST_TEST(xen_grant_status(Err::NoMemory) == GNTST_general_error);
+    BOOST_TEST(grant_status_of(Err::NoSuchDomain) == GNTST_bad_domain);
+    BOOST_TEST(grant_status_of(Err::BadGrantRef) == GNTST_bad_gntref);
+    BOOST_TEST(grant_status_of(Err::NotPermitted) == GNTST_permission_denied);
+    BOOST_TEST(grant_status_of(Err::Fault) == GNTST_bad_virt_addr);
+    BOOST_TEST(grant_status_of(Err::NoSpace) == GNTST_no_device_space);
+    BOOST_TEST(grant_status_of(Err::NoMemory) == GNTST_general_error);
 }
 
 BOOST_AUTO_TEST_CASE(errno_sets_hold_exactly_their_members) {
@@ -94,7 +94,7 @@ constexpr ErrnoName kErrnoNames[] = {
 BOOST_AUTO_TEST_CASE(every_declared_errno_is_one_an_err_becomes) {
     ErrnoSet producible;
     for (int e = 0; e <= static_cast<int>(Err::TimeInPast); e++)
-        producible = producible.with(static_cast<int>(-xen_errno(static_cast<Err>(e))));
+        producible = producible.with(static_cast<int>(-errno_of(static_cast<Err>(e))));
     size_t calls = 0, declared_total = 0;
     for (const auto& c : declared::CALLS) {
         calls++;

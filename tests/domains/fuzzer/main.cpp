@@ -182,7 +182,7 @@ int64_t issue(const Call& c) {
 Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
     Call c{};
     do {
-        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(VIRTUE_NR_memory_frame - VIRTUE_NATIVE_BASE + 9) : rng.next();
+        c.nr = rng.below(10) < 9 ? VIRTUE_NATIVE_BASE + rng.below(VIRTUE_NR_LAST - VIRTUE_NATIVE_BASE + 9) : rng.next();
     } while (c.nr == VIRTUE_NR_exit || c.nr == VIRTUE_NR_thread_exit);
     for (auto& a : c.a) a = scalar(rng);
     if (rng.below(20) == 0) { // the Xen family's event_channel_op, any command
@@ -280,7 +280,7 @@ const char* violation(const Call& c, int64_t r) {
         if (c.a[1] >= kUserEnd && c.a[2] != 0 && r == 0) return "grant_table_op used a pointer outside the user half";
         return r > 0 ? "grant_table_op returned > 0" : nullptr;
     }
-    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_memory_frame;
+    bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_LAST;
     if (!known) return r == -XEN_ENOSYS ? nullptr : "unknown number did not return -ENOSYS";
     bool kernel_ptr = c.a[0] >= kUserEnd;
     switch (c.nr) {
@@ -364,6 +364,8 @@ const char* violation(const Call& c, int64_t r) {
         return r > 0 ? "mapped a grant nobody made" : nullptr;
     case VIRTUE_NR_grant_copy:
         return r > 0 ? "grant_copy returned > 0" : nullptr;
+    case VIRTUE_NR_abi_version:
+        return r == VIRTUE_ABI_VERSION ? nullptr : "abi_version is not the version the SDK was built for";
     case VIRTUE_NR_grant_access:
     case VIRTUE_NR_endpoint_number:
         return nullptr; // a reference or number (needs a live handle: rare)
