@@ -4,10 +4,12 @@
 Every `#include "..."` in the hypervisor's sources (hypervisor/ and
 xen-compat/, which are compiled into one image) is resolved to a file, and
 both the including file and the included one are mapped to a unit (a
-folder, or for a few files a file) and each unit to a layer. An include
-is allowed only within one unit or from a unit to one in a lower layer;
+folder, or a set of files) and each unit to a layer. An include is
+allowed only within one unit or from a unit to one in a lower layer;
 anything else (upward, or sideways to another unit of the same layer) is
-reported as `file:line: ...` and the check fails (exit status 1).
+reported as `file:line: ...` and the check fails (exit status 1). So do a
+generic file that includes an "arch/x86/..." path (arch headers are found
+by include path, as "arch/..."), and inline assembly outside arch.
 
 usage: check_layers.py [repository root]    (default: the current directory)
 """
