@@ -22,8 +22,7 @@ if [ "$mode" = all ] || [ "$mode" = checks ]; then
     # Each check is a program: exit status 0 passes.
     for check in layers; do
         if python3 "tests/check_$check.py" > "$results/checks/$check.log" 2>&1; then r=passed; else r=failed; fi
-        tail -n 1 "$results/checks/$check.log"
-        [ "$r" = passed ] || cat "$results/checks/$check.log"
+        if [ "$r" = passed ]; then tail -n 1 "$results/checks/$check.log"; else cat "$results/checks/$check.log"; fi
         echo "<TestCase name=\"check-$check\" result=\"$r\">" > "$results/checks/$check.xml"
     done
 fi
