@@ -1,20 +1,31 @@
 #!/bin/sh
 # Runs the test suites and prints, as the last line, "N passed, M failed".
-# usage: run-tests.sh all|unit|integration   (env: VIRTUE_BUILD, JOBS)
-# Unit tests run in one process; each integration test case boots its own
-# QEMU, so they run as separate processes, JOBS at a time.
+# usage: run-tests.sh all|checks|unit|integration   (env: VIRTUE_BUILD, JOBS)
+# Source checks (tests/check_layers.py) count as one test case each. Unit
+# tests run in one process; each integration test case boots its own QEMU,
+# so they run as separate processes, JOBS at a time.
 set -u
 mode=${1:-all}
 build=${VIRTUE_BUILD:-build}
 jobs=${JOBS:-2}
 results=build/test-results
 rm -rf "$results"
-mkdir -p "$results/unit" "$results/integration"
+mkdir -p "$results/checks" "$results/unit" "$results/integration"
 
 count() { # count <result> <xml files...>
     r=$1; shift
     cat "$@" 2>/dev/null | grep -o "<TestCase [^>]*result=\"$r\"" | wc -l
 }
+
+if [ "$mode" = all ] || [ "$mode" = checks ]; then
+    echo "== source checks =="
+    # Each check is a program: exit status 0 passes.
+    for check in layers; do
+        if python3 "tests/check_$check.py" > "$results/checks/$check.log" 2>&1; then r=passed; else r=failed; fi
+        if [ "$r" = passed ]; then tail -n 1 "$results/checks/$check.log"; else cat "$results/checks/$check.log"; fi
+        echo "<TestCase name=\"check-$check\" result=\"$r\">" > "$results/checks/$check.xml"
+    done
+fi
 
 if [ "$mode" = all ] || [ "$mode" = unit ]; then
     echo "== unit tests =="
@@ -59,10 +70,11 @@ if [ "$mode" = all ] || [ "$mode" = integration ]; then
     done
 fi
 
-passed=$(count passed "$results"/unit/*.xml "$results"/integration/*.xml)
-failed=$(count failed "$results"/unit/*.xml "$results"/integration/*.xml)
-aborted=$(count aborted "$results"/unit/*.xml "$results"/integration/*.xml)
-skipped=$(count skipped "$results"/unit/*.xml "$results"/integration/*.xml)
+all_xml="$results/checks/*.xml $results/unit/*.xml $results/integration/*.xml"
+passed=$(count passed $all_xml)
+failed=$(count failed $all_xml)
+aborted=$(count aborted $all_xml)
+skipped=$(count skipped $all_xml)
 failed=$((failed + aborted))
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"

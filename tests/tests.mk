@@ -40,6 +40,12 @@ $(BENCH_BIN): build/host/tests/bench/boot_bench.o build/host/tests/integration/q
 
 -include $(UNIT_OBJS:.o=.d) $(INTEGRATION_OBJS:.o=.d)
 
+# The include layering of the hypervisor (tests/check_layers.py); also part
+# of `make test`, as one test case.
+.PHONY: check-layers
+check-layers:
+	@python3 tests/check_layers.py
+
 unit: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(UNIT_BIN)
 	$(UNIT_BIN)

@@ -35,6 +35,13 @@ struct VcpuTimers {
 
 namespace {
 
+// Domain::extensions slot of the table (vcpu_timers_init).
+uint32_t g_slot;
+
+VcpuTimers* table_of(Domain& d) {
+    return static_cast<VcpuTimers*>(__atomic_load_n(&d.extensions[g_slot], __ATOMIC_ACQUIRE));
+}
+
 void raise_timer_virq(Timer& t) { evtchn_raise_vcpu_virq(*t.domain, VIRQ_TIMER, t.cookie); }
 
 void free_table(Domain& d, VcpuTimers* ts) {
@@ -51,8 +58,7 @@ void free_table(Domain& d, VcpuTimers* ts) {
 // d's timers, both kinds for every vCPU, made on first use (two threads
 // may race: one table wins).
 Result<VcpuTimers*> timers_of(Domain& d) {
-    VcpuTimers* ts = __atomic_load_n(&d.xen_timers, __ATOMIC_ACQUIRE);
-    if (ts) return ts;
+    if (VcpuTimers* ts = table_of(d)) return ts;
     auto mem = heap_alloc(sizeof(VcpuTimers));
     if (!mem) return mem.error();
     auto* fresh = new (*mem) VcpuTimers();
@@ -68,10 +74,12 @@ Result<VcpuTimers*> timers_of(Domain& d) {
             (*t)->cookie = v;
             (kind ? fresh->periodic : fresh->single)[v] = *t;
         }
-    if (__atomic_compare_exchange_n(&d.xen_timers, &ts, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    void* seen = nullptr;
+    if (__atomic_compare_exchange_n(&d.extensions[g_slot], &seen, static_cast<void*>(fresh), false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return fresh;
     free_table(d, fresh);
-    return ts;
+    return static_cast<VcpuTimers*>(seen);
 }
 
 Timer& timer_of(VcpuTimers& ts, uint32_t vcpu, bool periodic) {
@@ -95,7 +103,7 @@ Status set_single_shot(Domain& d, uint32_t vcpu, uint64_t deadline) {
 
 // Stops a timer (none was ever made: nothing runs).
 void stop(Domain& d, uint32_t vcpu, bool periodic) {
-    if (VcpuTimers* ts = __atomic_load_n(&d.xen_timers, __ATOMIC_ACQUIRE)) timer_cancel(timer_of(*ts, vcpu, periodic));
+    if (VcpuTimers* ts = table_of(d)) timer_cancel(timer_of(*ts, vcpu, periodic));
 }
 
 } // namespace
@@ -152,18 +160,24 @@ CallResult vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
     }
 }
 
-void vcpu_timers_dying(Domain& d) {
+namespace {
+
+void timers_dying(Domain& d) {
     for (uint32_t v = 0; v < d.vcpus && v < kBootMaxVcpus; v++) {
         stop(d, v, false);
         stop(d, v, true);
     }
 }
 
-void vcpu_timers_free(Domain& d) {
-    VcpuTimers* ts = d.xen_timers;
+void timers_free(Domain& d) {
+    VcpuTimers* ts = table_of(d);
     if (!ts) return;
-    d.xen_timers = nullptr;
+    d.extensions[g_slot] = nullptr;
     free_table(d, ts);
 }
+
+} // namespace
+
+void vcpu_timers_init() { g_slot = domain_register_hooks({.dying = timers_dying, .free = timers_free}); }
 
 } // namespace virtue::xen

@@ -30,13 +30,18 @@ SDK_LDFLAGS := -nostdlib -static -no-pie -z max-page-size=0x1000 -z noexecstack 
 
 SDK_RUNTIME_SOURCES := $(sort $(wildcard $(SDK_DIR)/runtime/*.cpp))
 # The C memory/string functions are the hypervisor's own freestanding ones
-# (hypervisor/lib/string.cpp: the same set libfdt needs there), built again
-# with the SDK's flags.
-SDK_SHARED_STRING := $(SDK_OUT)/obj/shared/string.o
+# (hypervisor/lib/string.cpp, and memcpy/memset from
+# hypervisor/arch/x86/lib/string.cpp: the same set libfdt needs there),
+# built again with the SDK's flags.
+SDK_SHARED_STRING := $(SDK_OUT)/obj/shared/string.o $(SDK_OUT)/obj/shared/arch_string.o
 SDK_OBJS := $(SDK_CRT0) $(patsubst $(SDK_DIR)/%.cpp,$(SDK_OUT)/obj/%.o,$(SDK_RUNTIME_SOURCES)) \
     $(SDK_SHARED_STRING)
 
-$(SDK_SHARED_STRING): hypervisor/lib/string.cpp hypervisor/lib/string.hpp
+$(SDK_OUT)/obj/shared/string.o: hypervisor/lib/string.cpp hypervisor/lib/string.hpp
+	@mkdir -p $(dir $@)
+	@echo "  CXX  $<  [sdk]"
+	@$(CXX) $(SDK_RUNTIME_CXXFLAGS) -Ihypervisor -MMD -MP -c $< -o $@
+$(SDK_OUT)/obj/shared/arch_string.o: hypervisor/arch/x86/lib/string.cpp hypervisor/lib/string.hpp
 	@mkdir -p $(dir $@)
 	@echo "  CXX  $<  [sdk]"
 	@$(CXX) $(SDK_RUNTIME_CXXFLAGS) -Ihypervisor -MMD -MP -c $< -o $@

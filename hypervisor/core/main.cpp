@@ -21,6 +21,7 @@
 #include "smp/smp.hpp"
 #include "time/clock.hpp"
 #include "time/timer_tick.hpp"
+#include "xen-compat/vcpu_timers.hpp"
 
 namespace virtue {
 namespace {
@@ -80,7 +81,7 @@ void start_timers() {
     log_info("TSC: %lu.%03lu MHz (calibrated against the %s)", cal.tsc_hz / 1000000,
              (cal.tsc_hz / 1000) % 1000, cal.source);
     arch::PerCpu& cpu = arch::this_cpu();
-    cpu.lapic_ticks_per_ms = arch::lapic_timer_calibrate();
+    cpu.lapic_ticks_per_ms = arch::lapic_timer_calibrate(tsc_hz());
     arch::lapic_timer_start_periodic(cpu.lapic_ticks_per_ms, TICK_HZ, arch::VECTOR_TIMER);
     log_info("local APIC timer: %u ticks/ms, %u Hz tick on every CPU", cpu.lapic_ticks_per_ms, TICK_HZ);
 }
@@ -163,7 +164,7 @@ namespace {
                                     g_platform.reset.value);
 
     init_interrupt_controllers();
-    if (Status s = arch::user_entry_init_this_cpu(); !s) panic("CPU 0: no ring-3 support: %s", err_name(s.error()));
+    if (Status s = smp_enable_ring3_this_cpu(); !s) panic("CPU 0: no ring-3 support: %s", err_name(s.error()));
     start_timers();
     sched_init_this_cpu();
     log_info("boot: first log line %lu us after entry", tsc_to_ns(g_first_line_tsc - g_entry_tsc) / 1000);
@@ -186,7 +187,8 @@ namespace {
     // libfdt: no interrupts (it uses the red zone), and %fs:0x28 must hold
     // a stack-protector canary (Debian builds it with -fstack-protector).
     arch::irq_disable();
-    arch::wrmsr(arch::MSR_FS_BASE, reinterpret_cast<uint64_t>(&g_libfdt_tls));
+    arch::set_fs_base(reinterpret_cast<uint64_t>(&g_libfdt_tls));
+    xen::vcpu_timers_init(); // its domain hooks, before the first domain
     start_boot_domains(g_boot_info);
     memory_report();
     cpu_idle_loop();

@@ -4,11 +4,11 @@
 
 #include "arch/cpu.hpp"
 #include "arch/percpu.hpp"
+#include "arch/smp.hpp"
 #include "console/console.hpp"
 #include "core/shutdown.hpp"
 #include "core/symbols.hpp"
 #include "lib/format.hpp"
-#include "smp/smp.hpp"
 
 extern "C" char bsp_boot_stack_top[];
 
@@ -66,7 +66,7 @@ void panic_enter() {
         if (expected == me) return; // already ours (fault dump, then panic)
         arch::halt_forever();       // another CPU owns the panic and stops us
     }
-    smp_stop_other_cpus();
+    arch::stop_other_cpus();
     console_enter_panic_mode();
 }
 

@@ -83,12 +83,8 @@ bool test_console_stress() {
 [[gnu::noinline]] void fault_general_protection() {
     (void)*reinterpret_cast<volatile uint64_t*>(0x8000000000000000ull); // non-canonical
 }
-[[gnu::noinline]] void fault_invalid_opcode() { asm volatile("ud2"); }
-[[gnu::noinline]] void fault_divide() {
-    // In assembly: the compiler may turn a C division by a known value into
-    // something that never traps.
-    asm volatile("xor %%ecx, %%ecx; mov $1, %%eax; xor %%edx, %%edx; div %%ecx" ::: "rax", "rcx", "rdx");
-}
+[[gnu::noinline]] void fault_invalid_opcode() { arch::raise_invalid_opcode(); }
+[[gnu::noinline]] void fault_divide() { arch::raise_divide_error(); }
 volatile bool g_recurse = true; // opaque to the compiler: the recursion is intended
 [[gnu::noinline]] uint64_t overflow_stack(uint64_t depth) {
     if (!g_recurse) return 0;

@@ -27,13 +27,7 @@ uint8_t g_reset_value;
     if (clock_ready()) udelay(50000);
     arch::outb(0x64, 0xfe); // keyboard controller pulse reset line
     if (clock_ready()) udelay(50000);
-    // Last resort: triple fault with an empty IDT.
-    struct __attribute__((packed)) {
-        uint16_t limit;
-        uint64_t base;
-    } empty{0, 0};
-    asm volatile("lidt %0; int3" : : "m"(empty));
-    arch::halt_forever();
+    arch::reset_by_triple_fault();
 }
 
 } // namespace

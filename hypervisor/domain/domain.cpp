@@ -14,7 +14,6 @@
 #include "sched/scheduler.hpp"
 #include "time/clock.hpp"
 #include "vm/address_space.hpp"
-#include "xen-compat/vcpu_timers.hpp"
 
 namespace virtue {
 namespace {
@@ -25,6 +24,9 @@ size_t g_domain_count;
 // Started domains not yet completely torn down: the last one to finish
 // reports that all domains have ended (after its own report).
 uint32_t g_unfinished;
+// Hooks of the layers above (domain_hooks.hpp): written at boot only.
+DomainHooks g_hooks[kMaxDomainExtensions];
+uint32_t g_hook_count;
 
 Domain* find_locked(domid_t id) {
     for (Domain* d = g_domains; d; d = d->all_next)
@@ -129,6 +131,12 @@ Status reserve_partition(Domain& d, uint64_t frames) {
 }
 
 } // namespace
+
+uint32_t domain_register_hooks(const DomainHooks& hooks) {
+    if (g_hook_count == kMaxDomainExtensions) panic("more than %u sets of domain hooks", kMaxDomainExtensions);
+    g_hooks[g_hook_count] = hooks;
+    return g_hook_count++;
+}
 
 bool Domain::is_control() const { return privileges & kBootPrivControl; }
 
@@ -299,7 +307,8 @@ void domain_kill(Domain& d, int64_t status, const char* reason) {
     // Its event channels close now (peers see it), inside this hold: no
     // port of a domain whose last reference is gone is ever linked.
     evtchn_domain_dying(d);
-    xen::vcpu_timers_dying(d);
+    for (uint32_t i = 0; i < g_hook_count; i++)
+        if (g_hooks[i].dying) g_hooks[i].dying(d);
     grant_domain_dying(d);
     endpoint_domain_dying(d);
     // Control domains that bound VIRQ_DOM_EXC hear of it (Xen sends it to
@@ -353,7 +362,8 @@ void unregister_and_free(Domain& d, uint64_t* left_after_release = nullptr) {
 // afterwards, so the objects skip their per-frame work (tearing_down).
 void free_objects(Domain& d) {
     d.tearing_down = true;
-    xen::vcpu_timers_free(d);
+    for (uint32_t i = 0; i < g_hook_count; i++)
+        if (g_hooks[i].free) g_hooks[i].free(d);
     {
         IrqLockGuard guard(d.handles_lock);
         d.handles.close_all([](KObject* o) { kobject_unref(*o); });

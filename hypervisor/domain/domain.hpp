@@ -18,6 +18,7 @@
 
 #include "arch/user_entry.hpp"
 #include "cap/handle_table.hpp"
+#include "domain/domain_hooks.hpp"
 #include "domain/kernel_stack.hpp"
 #include "domain/thread.hpp"
 #include "event/evtchn.hpp"
@@ -33,9 +34,6 @@ namespace virtue {
 struct Domain;
 struct AddressSpace;
 struct MemRegion;
-namespace xen {
-struct VcpuTimers;
-}
 
 inline constexpr uint32_t kMaxThreadsPerDomain = 64;
 inline constexpr size_t kMaxDomains = 256;
@@ -81,9 +79,9 @@ struct Domain {
     EventTable events;
     // Grant table (grant/grant_table.hpp), and this domain's mappings of grants.
     GrantTable grants;
-    // The Xen family's per-vCPU timers (xen-compat/vcpu_op.cpp), made on
-    // first use.
-    xen::VcpuTimers* xen_timers = nullptr;
+    // State the personalities keep for it (domain/domain_hooks.hpp), one
+    // slot per registered set of hooks.
+    void* extensions[kMaxDomainExtensions] = {};
     // IPC endpoints it serves (ipc/endpoint.hpp), under `lock`; no references.
     Endpoint* endpoints = nullptr;
     uint32_t endpoint_count = 0;

@@ -192,7 +192,7 @@ void load_address_space(CpuSched& cs, AddressSpace* to) {
     if (to == cs.loaded) return;
     const uint64_t bit = uint64_t{1} << index_of(cs);
     if (to) __atomic_or_fetch(&to->active_cpus, bit, __ATOMIC_SEQ_CST);
-    arch::write_cr3(to ? to->root.raw() : arch::kernel_root().raw());
+    arch::load_root(to ? to->root : arch::kernel_root());
     if (cs.loaded) __atomic_and_fetch(&cs.loaded->active_cpus, ~bit, __ATOMIC_SEQ_CST);
     cs.loaded = to;
 }
@@ -213,7 +213,7 @@ void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
     if (prev && prev->state != ThreadState::Dead) arch::fpu_save(prev->fpu);
     if (next) {
         arch::fpu_restore(next->fpu);
-        arch::wrmsr(arch::MSR_FS_BASE, next->fs_base);
+        arch::set_fs_base(next->fs_base);
     }
     load_address_space(cs, next ? next->aspace : nullptr);
     switch_context(&from->kernel_rsp, to->kernel_rsp);

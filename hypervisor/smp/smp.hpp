@@ -15,8 +15,9 @@ struct CpuDescriptor {
 // INIT-SIPI-SIPI; returns once each is online or has timed out.
 void smp_boot_secondary_cpus(const CpuDescriptor* cpus, uint32_t count);
 
-// Panic path: NMI every other CPU so it stops where it is.
-void smp_stop_other_cpus();
+// Allocates this CPU's GDT area and enables ring 3 on it
+// (arch::user_entry_init_this_cpu); Err::NoMemory if there is no block.
+Status smp_enable_ring3_this_cpu();
 
 // Asks an online CPU to run fn() from its idle loop (at its next wake-up,
 // within one timer tick). Boot-time and self-test use only.

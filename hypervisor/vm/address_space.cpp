@@ -4,6 +4,7 @@
 
 #include "arch/user_entry.hpp"
 #include "console/console.hpp"
+#include "core/cmdline.hpp"
 #include "lib/string.hpp"
 #include "vm/user_memory.hpp"
 #include "vm/vm_internal.hpp"
@@ -11,6 +12,9 @@
 namespace virtue {
 namespace {
 using namespace vm_detail;
+
+// "tlb-shootdown=off": edits flush only the editing CPU (arch/tlb.hpp).
+VIRTUE_BOOLEAN_PARAM("tlb-shootdown", arch::g_tlb_shootdown_remote);
 
 constexpr uint64_t kMaxBitsBytes = uint64_t{4} << 30; // aspace_read_bits: 4 GiB per call
 

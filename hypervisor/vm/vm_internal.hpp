@@ -4,7 +4,7 @@
 
 #include "arch/paging.hpp"
 #include "arch/tlb.hpp"
-#include "arch/x86/mm/page_table.hpp"
+#include "arch/page_table.hpp"
 #include "domain/domain.hpp"
 #include "mm/memory.hpp"
 #include "vm/address_space.hpp"

@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "arch/x86/mm/page_table.hpp"
+#include "arch/page_table.hpp"
 
 using namespace virtue;
 

@@ -3,7 +3,6 @@
 #include "arch/cpu.hpp"
 #include "arch/descriptors.hpp"
 #include "arch/mmio.hpp"
-#include "time/clock.hpp"
 
 namespace virtue::arch {
 namespace {
@@ -75,12 +74,12 @@ void lapic_send_nmi_all_but_self() {
     if (g_lapic) send_icr(0, ICR_ALL_BUT_SELF | ICR_NMI | ICR_LEVEL_ASSERT);
 }
 
-uint32_t lapic_timer_calibrate() {
+uint32_t lapic_timer_calibrate(uint64_t tsc_hz) {
     wr(REG_TIMER_DIVIDE, 0x3); // divide by 16
     wr(REG_LVT_TIMER, LVT_MASKED);
     wr(REG_TIMER_INIT, 0xffffffff);
     uint64_t start = rdtsc();
-    uint64_t span = tsc_hz() / 100; // 10 ms of TSC
+    uint64_t span = tsc_hz / 100; // 10 ms of TSC
     while (rdtsc() - start < span) cpu_relax();
     uint32_t elapsed = 0xffffffff - rd(REG_TIMER_CURRENT);
     wr(REG_TIMER_INIT, 0);

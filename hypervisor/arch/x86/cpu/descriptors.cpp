@@ -4,7 +4,6 @@
 #include "arch/paging.hpp"
 #include "arch/percpu.hpp"
 #include "lib/string.hpp"
-#include "mm/memory.hpp"
 
 extern "C" char interrupt_stubs[];
 
@@ -55,23 +54,19 @@ void load_gdt(const Gdt& gdt) {
 }
 } // namespace
 
-Status gdt_move_to_safe_area() {
+void gdt_move_to_safe_area(PhysAddr block) {
     // Selectors below 0xe000 belong to guests (Xen's layout) and must read
     // as zero (not present) until a guest installs its own: with the base
     // biased into hypervisor data, a domain could otherwise load whatever
     // lies before the GDT (e.g. a call gate made of its own saved RSP).
-    constexpr unsigned kOrder = 4; // 64 KiB >= 0xe000 + sizeof(Gdt)
-    static_assert(GDT_RESERVED_BASE + sizeof(Gdt) <= (4096u << kOrder));
+    static_assert(GDT_RESERVED_BASE + sizeof(Gdt) <= (4096u << GDT_AREA_ORDER));
     PerCpu& cpu = this_cpu();
-    auto block = alloc_frames(kOrder, DOMID_XEN);
-    if (!block) return block.error();
-    auto* area = phys_ptr<uint8_t>(to_phys(*block));
-    memset(area, 0, 4096u << kOrder);
+    auto* area = phys_ptr<uint8_t>(block);
+    memset(area, 0, 4096u << GDT_AREA_ORDER);
     auto* gdt = reinterpret_cast<Gdt*>(area + GDT_RESERVED_BASE);
     *gdt = cpu.gdt; // the loaded TSS descriptor (busy) comes along
     load_gdt(*gdt);
     cpu.live_gdt = gdt;
-    return Status::success();
 }
 
 void gdt_load_this_cpu() {

@@ -1,23 +1,18 @@
-// Starting application processors: INIT-SIPI-SIPI through the local APIC,
-// a real-mode trampoline below 1 MiB, then C++ on the AP's own stack.
-#include "smp/smp.hpp"
+// Starting application processors: INIT-SIPI-SIPI through the local APIC
+// (driven by smp/smp.cpp), a real-mode trampoline below 1 MiB, then C++ on
+// the AP's own stack.
+#include "arch/smp.hpp"
 
 #include "arch/apic.hpp"
 #include "arch/cpu.hpp"
 #include "arch/descriptors.hpp"
 #include "arch/paging.hpp"
 #include "arch/percpu.hpp"
-#include "console/console.hpp"
-#include "core/panic.hpp"
 #include "lib/string.hpp"
-#include "time/clock.hpp"
-#include "time/timer_tick.hpp"
-#include "arch/user_entry.hpp"
-#include "sched/scheduler.hpp"
 
 extern "C" char ap_trampoline_start[], ap_trampoline_end[], ap_trampoline_params[];
 
-namespace virtue {
+namespace virtue::arch {
 namespace {
 
 struct ApTrampolineParams {
@@ -29,110 +24,39 @@ struct ApTrampolineParams {
     uint32_t pad;
 };
 
-uint32_t g_bsp_lapic_ticks_per_ms;
+ApTrampolineParams* g_params;
 
 } // namespace
 
 extern "C" [[noreturn]] void ap_entry64(uint32_t index);
 
 extern "C" void ap_entry64(uint32_t index) {
-    arch::PerCpu& cpu = arch::g_percpu[index];
-    arch::percpu_init_this_cpu(index, cpu.apic_id);
-    arch::gdt_load_this_cpu();
-    arch::idt_load_this_cpu();
-    arch::lapic_init_this_cpu();
-    if (Status s = arch::user_entry_init_this_cpu(); !s) panic("CPU %u: no ring-3 support: %s", index, err_name(s.error()));
-    sched_init_this_cpu();
-    cpu.lapic_ticks_per_ms = g_bsp_lapic_ticks_per_ms;
-    arch::lapic_timer_start_periodic(cpu.lapic_ticks_per_ms, TICK_HZ, arch::VECTOR_TIMER);
-    cpu.online_tsc = arch::rdtsc();
-    __atomic_store_n(&cpu.state, arch::CpuState::Online, __ATOMIC_RELEASE);
-    __atomic_fetch_add(&arch::g_nr_cpus_online, 1, __ATOMIC_ACQ_REL);
-    log_info("CPU %u online (APIC id %u)", index, cpu.apic_id);
-    cpu_idle_loop();
+    PerCpu& cpu = g_percpu[index];
+    percpu_init_this_cpu(index, cpu.apic_id);
+    gdt_load_this_cpu();
+    idt_load_this_cpu();
+    lapic_init_this_cpu();
+    ap_main(index);
 }
 
-void smp_boot_secondary_cpus(const CpuDescriptor* cpus, uint32_t count) {
-    g_bsp_lapic_ticks_per_ms = arch::this_cpu().lapic_ticks_per_ms;
+void ap_trampoline_install() {
     size_t tramp_size = static_cast<size_t>(ap_trampoline_end - ap_trampoline_start);
-    auto* tramp = arch::phys_ptr<char>(PhysAddr(AP_TRAMPOLINE_PHYS));
+    auto* tramp = phys_ptr<char>(PhysAddr(AP_TRAMPOLINE_PHYS));
     memcpy(tramp, ap_trampoline_start, tramp_size);
-    auto* params = reinterpret_cast<ApTrampolineParams*>(
-        tramp + (ap_trampoline_params - ap_trampoline_start));
-
-    uint32_t bsp_apic = arch::lapic_id();
-    uint32_t next_index = 1;
-    for (uint32_t i = 0; i < count; i++) {
-        if (cpus[i].apic_id == bsp_apic) continue;
-        if (next_index >= MAX_CPUS) {
-            log_warn("more than %u CPUs: APIC id %u left offline", MAX_CPUS, cpus[i].apic_id);
-            continue;
-        }
-        // An index is never reused, even if its CPU fails: a late AP must not
-        // collide with the next one.
-        uint32_t index = next_index++;
-        arch::PerCpu& cpu = arch::g_percpu[index];
-        if (Status s = arch::percpu_create_stacks(index); !s) {
-            log_error("CPU with APIC id %u: no memory for stacks (%s)", cpus[i].apic_id, err_name(s.error()));
-            continue;
-        }
-        cpu.apic_id = cpus[i].apic_id;
-        cpu.state = arch::CpuState::Booting;
-
-        params->cr3 = static_cast<uint32_t>(arch::kernel_root().raw());
-        params->efer_extra = arch::paging_features().nx ? (1u << 11) : 0;
-        params->stack = cpu.stack_top;
-        params->entry = reinterpret_cast<uint64_t>(&ap_entry64);
-        params->cpu = index;
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-
-        arch::lapic_send_init(cpu.apic_id);
-        udelay(10000);
-        auto page = static_cast<uint8_t>(AP_TRAMPOLINE_PHYS >> 12);
-        bool online = false;
-        for (int attempt = 0; attempt < 2 && !online; attempt++) {
-            arch::lapic_send_startup(cpu.apic_id, page);
-            // Generous under TCG: an AP can take tens of ms to come up.
-            uint64_t deadline = system_time_ns() + (attempt == 0 ? 200 : 1000) * 1000000ull;
-            while (system_time_ns() < deadline) {
-                if (__atomic_load_n(&cpu.state, __ATOMIC_ACQUIRE) == arch::CpuState::Online) {
-                    online = true;
-                    break;
-                }
-                arch::cpu_relax();
-            }
-        }
-        if (!online) {
-            log_error("CPU with APIC id %u did not come online", cpu.apic_id);
-            cpu.state = arch::CpuState::Offline;
-            continue;
-        }
-    }
+    g_params = reinterpret_cast<ApTrampolineParams*>(tramp + (ap_trampoline_params - ap_trampoline_start));
 }
 
-void smp_stop_other_cpus() {
-    arch::lapic_send_nmi_all_but_self();
+void ap_trampoline_aim(uint32_t index) {
+    g_params->cr3 = static_cast<uint32_t>(kernel_root().raw());
+    g_params->efer_extra = paging_features().nx ? (1u << 11) : 0;
+    g_params->stack = g_percpu[index].stack_top;
+    g_params->entry = reinterpret_cast<uint64_t>(&ap_entry64);
+    g_params->cpu = index;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-void smp_call(uint32_t cpu_index, void (*fn)()) {
-    arch::PerCpu& cpu = arch::g_percpu[cpu_index];
-    if (cpu.state != arch::CpuState::Online) return;
-    __atomic_store_n(&cpu.work, fn, __ATOMIC_RELEASE);
-}
+uint8_t ap_trampoline_page() { return static_cast<uint8_t>(AP_TRAMPOLINE_PHYS >> 12); }
 
-void cpu_idle_loop() {
-    for (;;) {
-        arch::irq_disable();
-        arch::PerCpu& cpu = arch::this_cpu();
-        void (*fn)() = __atomic_exchange_n(&cpu.work, nullptr, __ATOMIC_ACQ_REL);
-        if (fn) {
-            arch::irq_enable();
-            fn();
-            continue;
-        }
-        sched_idle(); // runs threads until none is runnable here
-        arch::safe_halt(); // woken by the next timer tick at the latest
-    }
-}
+void stop_other_cpus() { lapic_send_nmi_all_but_self(); }
 
-} // namespace virtue
+} // namespace virtue::arch

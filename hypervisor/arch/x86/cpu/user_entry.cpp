@@ -27,8 +27,8 @@ inline uint64_t read_cr0_() { return read_cr0(); }
 inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
 } // namespace
 
-Status user_entry_init_this_cpu() {
-    TRY(gdt_move_to_safe_area());
+void user_entry_init_this_cpu(PhysAddr gdt_area) {
+    gdt_move_to_safe_area(gdt_area);
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
     // STAR[47:32]: syscall CS (SS = +8); STAR[63:48] + 16 / + 8: sysret's
     // 64-bit CS / SS. With 0xe020 these are Xen's FLAT_RING3_CS64 (0xe033)
@@ -42,7 +42,6 @@ Status user_entry_init_this_cpu() {
     write_cr0((read_cr0_() | CR0_MP | CR0_NE) & ~(CR0_EM | CR0_TS));
     write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
     asm volatile("fninit");
-    return Status::success();
 }
 
 void fpu_init_state(FpuState& s) {

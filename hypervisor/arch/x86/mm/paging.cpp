@@ -3,7 +3,7 @@
 
 #include "arch/cpu.hpp"
 #include "arch/mmio.hpp"
-#include "arch/x86/mm/page_table.hpp"
+#include "arch/page_table.hpp"
 #include "lib/spinlock.hpp"
 #include "lib/string.hpp"
 
@@ -105,6 +105,8 @@ Result<VirtAddr> map_window(PhysAddr pa, size_t size, uint64_t flags) {
 void paging_set_frame_source(FrameSource source) { g_frame_source = source; }
 CpuPagingFeatures paging_features() { return g_features; }
 PhysAddr kernel_root() { return g_root; }
+
+void load_root(PhysAddr root) { write_cr3(root.raw()); }
 
 bool direct_map_covers(PhysAddr pa, uint64_t size) {
     if (size == 0 || pa.raw() > UINT64_MAX - size) return false;

@@ -4,7 +4,6 @@
 #include "arch/apic.hpp"
 #include "arch/cpu.hpp"
 #include "arch/percpu.hpp"
-#include "core/cmdline.hpp"
 
 namespace virtue::arch {
 namespace {
@@ -22,12 +21,6 @@ struct alignas(64) Mailbox {
 };
 Mailbox g_mailbox[MAX_CPUS];
 
-// Debugging switch, and the negative control of the multi-CPU TLB test:
-// "tlb-shootdown=off" skips the remote part (local flushes still happen), so
-// other CPUs keep stale translations.
-bool opt_tlb_shootdown = true;
-VIRTUE_BOOLEAN_PARAM("tlb-shootdown", opt_tlb_shootdown);
-
 void flush_local(uint64_t root, uint64_t va, uint64_t size) {
     if (read_cr3() != root) return; // not loaded here: nothing cached
     if (size / 0x1000 <= kInvlpgLimit)
@@ -37,6 +30,8 @@ void flush_local(uint64_t root, uint64_t va, uint64_t size) {
 }
 
 } // namespace
+
+bool g_tlb_shootdown_remote = true;
 
 void tlb_serve_requests() {
     Mailbox& m = g_mailbox[cpu_index()];
@@ -55,7 +50,7 @@ void tlb_shootdown(const volatile uint64_t& active_cpus, uint64_t root, uint64_t
     const uint32_t me = cpu_index();
     uint64_t others = active_cpus & ~(uint64_t{1} << me);
     flush_local(root, va, size);
-    if (!opt_tlb_shootdown || !others) return;
+    if (!g_tlb_shootdown_remote || !others) return;
     uint64_t ticket[MAX_CPUS];
     for (uint64_t rest = others; rest; rest &= rest - 1) {
         unsigned c = static_cast<unsigned>(__builtin_ctzll(rest));

@@ -18,8 +18,9 @@ void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
 void lapic_send_nmi_all_but_self();
 
 // Local APIC timer: count rate per millisecond (divide by 16) measured on
-// this CPU against the TSC, then a periodic interrupt at `hz`.
-uint32_t lapic_timer_calibrate();
+// this CPU against the TSC (running at tsc_hz), then a periodic interrupt
+// at `hz`.
+uint32_t lapic_timer_calibrate(uint64_t tsc_hz);
 void lapic_timer_start_periodic(uint32_t ticks_per_ms, uint32_t hz, uint8_t vector);
 
 Status ioapic_mask_all(uint64_t ioapic_phys);

@@ -99,4 +99,26 @@ inline constexpr uint32_t MSR_GS_BASE = 0xc0000101;
 inline constexpr uint32_t MSR_KERNEL_GS_BASE = 0xc0000102;
 inline constexpr uint32_t MSR_TSC_DEADLINE = 0x6e0;
 
+// The FS base the running thread sees (its TLS pointer).
+inline void set_fs_base(uint64_t base) { wrmsr(MSR_FS_BASE, base); }
+
+// Reboots by a triple fault: an exception with an empty IDT (the last resort
+// when the chipset's reset paths did nothing).
+[[noreturn]] inline void reset_by_triple_fault() {
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } empty{0, 0};
+    asm volatile("lidt %0; int3" : : "m"(empty));
+    halt_forever();
+}
+
+// Self-tests: raise #UD, and #DE by dividing by zero (in assembly: the
+// compiler may turn a C division by a known value into something that never
+// traps).
+inline void raise_invalid_opcode() { asm volatile("ud2"); }
+inline void raise_divide_error() {
+    asm volatile("xor %%ecx, %%ecx; mov $1, %%eax; xor %%edx, %%edx; div %%ecx" ::: "rax", "rcx", "rdx");
+}
+
 } // namespace virtue::arch

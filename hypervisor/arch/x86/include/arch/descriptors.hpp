@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "lib/addr.hpp"
 #include "lib/result.hpp"
 
 namespace virtue::arch {
@@ -72,9 +73,11 @@ inline constexpr uint8_t VECTOR_RESCHEDULE = 0xf2; // look at the run queue / th
 inline constexpr uint8_t VECTOR_SPURIOUS = 0xff;
 
 void gdt_load_this_cpu();   // builds and loads this CPU's GDT + TSS
-// Once memory is up, before ring 3: moves this CPU's GDT to a block whose
-// 0xe000 bytes below it (the guest selectors) are zero.
-Status gdt_move_to_safe_area();
+// Once memory is up, before ring 3: moves this CPU's GDT into `block` (2^
+// GDT_AREA_ORDER frames the caller allocated for it, kept for good), where
+// the 0xe000 bytes below it (the guest selectors) are zero.
+inline constexpr unsigned GDT_AREA_ORDER = 4; // 64 KiB >= 0xe000 + sizeof(Gdt)
+void gdt_move_to_safe_area(PhysAddr block);
 void idt_init();            // once, on the boot CPU
 void idt_load_this_cpu();
 

@@ -43,6 +43,9 @@ Status map_new_pages(uint64_t va, uint64_t pages);
 void paging_drop_identity_map();
 
 PhysAddr kernel_root();
+// Makes `root` (a PML4) this CPU's page tables: a CR3 load, which also
+// flushes the CPU's non-global TLB entries.
+void load_root(PhysAddr root);
 bool direct_map_covers(PhysAddr pa, uint64_t size);
 
 } // namespace virtue::arch

@@ -30,6 +30,12 @@ void tlb_shootdown(const volatile uint64_t& active_cpus, uint64_t root, uint64_t
 // anything that spins with interrupts off).
 void tlb_serve_requests();
 
+// Whether tlb_shootdown reaches the other CPUs (default true). Debugging
+// switch, and the negative control of the multi-CPU TLB test: the command
+// line's "tlb-shootdown=off" (vm/address_space.cpp) clears it, so local
+// flushes still happen and other CPUs keep stale translations.
+extern bool g_tlb_shootdown_remote;
+
 // Requests this CPU has answered (for tests and statistics).
 uint64_t tlb_requests_served();
 

@@ -20,8 +20,8 @@ inline constexpr uint64_t USER_LIMIT = 0x0000800000000000ull;
 
 // Per CPU: EFER.SCE, STAR/LSTAR/FMASK for `syscall`; CR0/CR4 for SSE in
 // ring 3 (the hypervisor itself never touches FPU registers).
-// Also moves the GDT to its safe area (gdt_move_to_safe_area).
-Status user_entry_init_this_cpu();
+// Also moves the GDT to its safe area, `gdt_area` (gdt_move_to_safe_area).
+void user_entry_init_this_cpu(PhysAddr gdt_area);
 
 // fxsave/fxrstor image of a thread's x87/SSE state (512 bytes, 16-aligned).
 struct alignas(16) FpuState {
