@@ -3,7 +3,7 @@
 
 #include "arch/paging.hpp"
 #include "arch/user_entry.hpp"
-#include "arch/x86/mm/pte.hpp"
+#include "arch/pte.hpp"
 #include "domain/domain.hpp"
 #include "sched/scheduler.hpp"
 #include "vm/address_space.hpp"

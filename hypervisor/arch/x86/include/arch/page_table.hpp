@@ -31,7 +31,7 @@
 
 #include <concepts>
 
-#include "arch/x86/mm/pte.hpp"
+#include "arch/pte.hpp"
 #include "lib/result.hpp"
 
 namespace virtue {
