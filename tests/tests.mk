@@ -42,7 +42,7 @@ $(BENCH_BIN): build/host/tests/bench/boot_bench.o build/host/tests/integration/q
 
 # The include layering of the hypervisor (tests/check_layers.py); also part
 # of `make test`, as one test case.
-.PHONY: check-layers
+.PHONY: check-layers bench-run
 check-layers:
 	@python3 tests/check_layers.py
 
@@ -58,9 +58,14 @@ integration: deps
 	VIRTUE_BUILD=$(O) sh tests/run-tests.sh integration
 
 # Figures for docs/performance.md (programs that print, never timed assertions).
+# The release flavour by default (what users run); BENCH_FLAVOUR=debug for
+# the debug build's figures.
+BENCH_FLAVOUR ?= release
 bench: deps
+	@$(MAKE) --no-print-directory FLAVOUR=$(BENCH_FLAVOUR) bench-run
+bench-run:
 	@$(MAKE) --no-print-directory -j$(JOBS) $(INTEGRATION_INPUTS) $(BENCH_BIN)
-	VIRTUE_BUILD=$(O) $(BENCH_BIN)
+	VIRTUE_BUILD=$(O) VIRTUE_FLAVOUR=$(FLAVOUR) $(BENCH_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.iso $(UNIT_BIN) $(INTEGRATION_INPUTS)

@@ -171,6 +171,8 @@ void domain_figures() {
 
 int main(int argc, char** argv) {
     int runs = argc > 1 ? std::atoi(argv[1]) : 5;
+    const char* flavour = std::getenv("VIRTUE_FLAVOUR");
+    std::printf("# Hypervisor flavour measured: %s (%s)\n", flavour ? flavour : "unknown", build_dir().c_str());
     std::printf("# Boot figures (hypervisor-measured from the TSC; QEMU TCG, median of %d boots)\n", runs);
     std::printf("%-8s %-8s %22s %24s\n", "cpus", "memory", "first log line (us)", "all CPUs online (ms)");
     for (int smp : {1, 2, 4}) {
