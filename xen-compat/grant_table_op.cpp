@@ -18,22 +18,22 @@
 // Not supported (GNTST_general_error): GNTMAP_device_map (no IOMMU view)
 // and GNTMAP_contains_pte (PV page-table addresses come with the PV MMU).
 // Other commands (transfer, v2, swap, cache flush, ...) return -ENOSYS.
-// Every batch is at most kMaxBatch operations (Xen would continue a longer
-// one; there are no continuations here yet): -EINVAL beyond.
+// A batch of any length (up to Xen's 2^32 - 1) is preemptible: it stops
+// between operations when the CPU has other work and continues where it
+// stopped (sched/scheduler.hpp: continuations).
 #include "xen_handlers.hpp"
 
 #include <stddef.h>
 #include <xen/grant_table.h>
 
 #include "grant/grant_table.hpp"
+#include "sched/scheduler.hpp"
 #include "lib/result.hpp"
 #include "lib/xen_errno.hpp"
 #include "xen-compat/op_args.hpp"
 
 namespace virtue::xen {
 namespace {
-
-constexpr uint64_t kMaxBatch = 4096;
 
 // GNTMAP_* bits a map may carry: host_map, readonly, application_map (all
 // of a domain's mappings are user mappings) and the guest's own bits.
@@ -44,11 +44,18 @@ AddressSpace& current_aspace() { return *current_thread()->aspace; }
 // Runs fn on each of `count` ops at `arg`, writing back only the OUT field
 // range [out_begin, out_end) of each (Xen writes only those). If that
 // write-back fails, undo(op) takes back what fn did (a grant handle the
-// caller would never learn) and the call ends with -EFAULT.
+// caller would never learn) and the call ends with -EFAULT. Between ops the
+// batch may be preempted: it continues, as in Xen, with `arg` and `count`
+// (argument registers 1 and 2) advanced past the ops already done.
 template <typename Op, typename Fn, typename Undo>
 CallResult each_op(uint64_t arg, uint64_t count, size_t out_begin, size_t out_end, Fn fn, Undo undo) {
-    if (count > kMaxBatch) return Err::InvalidArgument;
+    if (count > UINT32_MAX) return Err::InvalidArgument; // Xen's count is an unsigned int
     for (uint64_t i = 0; i < count; i++) {
+        if (i > 0 && hypercall_preempt_check()) {
+            hypercall_continue_with(1, arg + i * sizeof(Op));
+            hypercall_continue_with(2, count - i);
+            return Err::Restart;
+        }
         const uint64_t at = arg + i * sizeof(Op);
         Op op;
         TRY(copy_from_user(&op, at, sizeof op));

@@ -8,11 +8,14 @@
 //   PV guest kernel  the Xen family (calls listed for "pv_kernel")
 //   PV guest user    not a hypercall: the guest's own system call, bounced
 //                    to its kernel
+// A long call may stop at a safe point and be restarted (continuations:
+// sched/scheduler.hpp); the entry rewinds its caller to the `syscall`.
 // (Only native domains exist so far; the PV kinds arrive with the PV
 // personality, through caller_kind below.)
 #include "arch/cpu.hpp"
 #include "arch/percpu.hpp"
 #include "console/console.hpp"
+#include "lib/xen_errno.hpp"
 #include "native_dispatch.hpp"
 #include "sched/scheduler.hpp"
 #include "xen_dispatch.hpp"
@@ -47,6 +50,7 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
                   self.domain->name, frame->rip);
         user_fault_kill_current(*frame);
     }
+    hypercall_hold_begin();
     const uint64_t nr = frame->rax;
     const CallArgs args{{frame->rdi, frame->rsi, frame->rdx, frame->r10, frame->r8, frame->r9}};
     int64_t result = -XEN_ENOSYS;
@@ -57,7 +61,15 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
     case CallerKind::PvKernel: result = xen_call(kind, nr, args); break;
     case CallerKind::PvUser: break; // bounced to the guest kernel by the PV personality
     }
-    frame->rax = static_cast<uint64_t>(result);
+    hypercall_hold_end(nr);
+    if (result == errno_of(Err::Restart)) {
+        // Preempted at a safe point, its progress in its argument registers
+        // (sched/scheduler.hpp): the caller's `syscall` (2 bytes) runs again
+        // once the thread is back, with rax still the number.
+        frame->rip -= 2;
+    } else {
+        frame->rax = static_cast<uint64_t>(result);
+    }
     user_return_work(*frame);
 }
 

@@ -12,6 +12,10 @@
 
 namespace virtue {
 
+// Xen's own internal ERESTART (85; xen/errno.h shows it only to Xen
+// itself): the code of a preempted call, which never reaches a caller.
+inline constexpr int kRestartErrno = 85;
+
 // The negated Xen errno a hypercall returns for e.
 constexpr int64_t errno_of(Err e) {
     switch (e) {

@@ -489,6 +489,8 @@ void sched_exit_current() {
 
 void sched_resched_ipi() { mine().need_resched = true; }
 
+bool sched_resched_due() { return mine().need_resched; }
+
 void sched_set_paused(Domain& d, bool paused) {
     IrqLockGuard guard(g_account_lock);
     d.account.paused = paused;
@@ -498,6 +500,7 @@ void sched_all_domains_gone() {
     uint64_t handoffs = 0;
     for (uint32_t c = 0; c < arch::g_nr_cpus_online; c++) handoffs += __atomic_load_n(&g_sched[c].handoffs, __ATOMIC_RELAXED);
     log_info("all domains have ended (direct handoffs: %lu)", handoffs);
+    hypercall_hold_report();
     memory_report();
     if (opt_shutdown_when_done) shutdown(ShutdownReason::Success);
 }

@@ -88,6 +88,22 @@ void sched_set_priority(Thread& t, uint32_t level);
 // requests on its way back to ring 3; an idle CPU looks at its queue.
 void sched_resched_ipi();
 
+// Continuations: a long hypercall calls hypercall_preempt_check() at safe
+// points (no lock held). It takes the interrupts pending on this CPU and
+// returns true when the CPU has other work (a reschedule is due, or the
+// thread is asked to stop). The call then records its progress in its own
+// argument registers (hypercall_continue_with: 0..5 = rdi, rsi, rdx, r10,
+// r8, r9) and returns Err::Restart; the entry rewinds the caller to its
+// `syscall`, which runs the rest once the thread runs again. The time a
+// call holds its CPU with interrupts off counts from its entry or its last
+// check (hypercall_hold_*).
+bool hypercall_preempt_check();
+bool sched_resched_due(); // this CPU's reschedule flag
+void hypercall_hold_report(); // logs the longest hold so far
+void hypercall_continue_with(unsigned arg, uint64_t value);
+void hypercall_hold_begin();
+void hypercall_hold_end(uint64_t nr);
+
 // Pause flag of a domain's share (paused threads are not picked).
 void sched_set_paused(Domain& d, bool paused);
 

@@ -75,6 +75,9 @@ inline uint64_t save_flags() {
     return f;
 }
 inline bool irqs_enabled() { return save_flags() & (1u << 9); }
+// With interrupts off: lets the interrupts pending now be taken (sti's
+// one-instruction shadow covers the nop), then turns them off again.
+inline void irq_window() { asm volatile("sti; nop; cli" ::: "memory"); }
 inline uint64_t irq_save() {
     uint64_t f = save_flags();
     irq_disable();
