@@ -37,7 +37,8 @@ include tests/tests.mk
 
 all: $(O)/virtue.iso $(NATIVE_DOMAINS)
 
-# ---- Debian packages (BRIEF decision 9: two commands set up a fresh machine) ----
+# ---- Debian packages: `make run` and `make test` set up a fresh Debian 12 ----
+# ---- machine by themselves (README, "Set-up: two commands").             ----
 DEB_PACKAGES := g++ make binutils qemu-system-x86 grub-pc-bin grub-common \
                 xorriso mtools libboost-test-dev libfdt-dev libxen-dev \
                 device-tree-compiler python3
@@ -55,7 +56,9 @@ build/.deps-stamp: Makefile
 
 QEMU_SMP ?= 2
 QEMU_MEM ?= 512
-# -cpu max,-smap: see BRIEF decision 1 (QEMU 7.2 TCG and SMAP vs. PV guests).
+# -cpu max,-smap: Debian 12's QEMU 7.2 TCG pops the frame of an iretq executed
+# at CPL3 with supervisor accesses, so with CR4.SMAP set a ring-3 PV guest
+# kernel's own iretq faults (real Xen's dom0 dies the same way under -cpu max).
 run: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.iso
 	qemu-system-x86_64 -accel tcg -cpu max,-smap -smp $(QEMU_SMP) -m $(QEMU_MEM) \

@@ -1,4 +1,4 @@
-# The native family's generated code (BRIEF decision 5): one definition,
+# The native family's generated code: one definition,
 # hypercalls/native.toml, yields the shared ABI header, the SDK's typed
 # wrappers, the hypervisor's dispatch table and docs/native-abi.md.
 

@@ -1,5 +1,5 @@
-// Threads, timers, wait_any and the two-process example (issue 4) end to
-// end: tests/configs/threads.dts, lastexit.dts, two_process.dts with
+// Threads, timers, wait_any and the two-process example end to end:
+// tests/configs/threads.dts, lastexit.dts, two_process.dts with
 // tests/domains/thread_test and hypercalls/examples/two_process.
 #include <boost/test/unit_test.hpp>
 

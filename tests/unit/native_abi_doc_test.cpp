@@ -1,6 +1,7 @@
 // docs/native-abi.md must be what hypercalls/gen_native.py makes of
-// hypercalls/native.toml (BRIEF decision 5: one source of truth). Run
-// `make docs` after changing the definition.
+// hypercalls/native.toml, the one definition of the native family, so the
+// reference cannot drift from the code. Run `make docs` after changing the
+// definition.
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
