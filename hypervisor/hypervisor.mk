@@ -95,9 +95,40 @@ DEFAULT_MODULES = $(O)/configs/default.dtb config \
     $(O)/domains/hello.elf "hello" \
     $(O)/domains/spinner.elf "spinner" \
     $(O)/domains/spinner.elf "spinner2"
-$(O)/virtue.iso: $(O)/virtue.elf $(HV_DIR)/image/mkiso.sh $(O)/configs/default.dtb $(NATIVE_DOMAINS)
+$(O)/virtue.iso: $(O)/virtue.elf $(HV_DIR)/image/mkiso.sh $(O)/configs/default.dtb $(NATIVE_DOMAINS) $(O)/iso-cmdline
 	sh $(HV_DIR)/image/mkiso.sh $@ $(O)/virtue.elf "$(ISO_CMDLINE)" $(DEFAULT_MODULES)
 
 iso: $(O)/virtue.iso
+
+# The ISO command line as a file that changes only when ISO_CMDLINE does, so
+# that `make run ISO_CMDLINE=...` remakes the ISO.
+$(O)/iso-cmdline: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(ISO_CMDLINE)' | cmp -s - $@ || echo '$(ISO_CMDLINE)' > $@
+FORCE:
+.PHONY: FORCE
+
+# `make run CONFIG=path/to.dts` boots that configuration instead of the
+# default: an ISO with its .dtb and, for each module name its /domains nodes
+# give, the native domain of that name (build/domains/<name>.elf).
+# CONFIG_MODULES adds NAME=IMAGE pairs (IMAGE: a domain name, or a path to an
+# ELF) for names that are not domain names; the two below are those of
+# default.dts and tests/configs/ (hypervisor/image/config-iso.sh).
+CONFIG_MODULES ?=
+CONFIG_MODULE_DEFAULTS := test=test-domain spinner2=spinner
+ifneq ($(CONFIG),)
+RUN_CONFIG := $(basename $(notdir $(CONFIG)))
+RUN_ISO := $(O)/run/$(RUN_CONFIG).iso
+$(O)/run/$(RUN_CONFIG).dtb: $(CONFIG)
+	@mkdir -p $(dir $@)
+	@echo "  DTC  $<"
+	@$(DTC) -q -I dts -O dtb -o $@ $<
+# Remade every time: cheap, and the modules depend on CONFIG_MODULES.
+$(RUN_ISO): $(O)/virtue.elf $(O)/run/$(RUN_CONFIG).dtb $(NATIVE_DOMAINS) FORCE
+	sh $(HV_DIR)/image/config-iso.sh $@ $(O)/virtue.elf "$(ISO_CMDLINE)" $(O)/run/$(RUN_CONFIG).dtb \
+	  $(O)/domains "$(CONFIG_MODULE_DEFAULTS) $(CONFIG_MODULES)"
+else
+RUN_ISO := $(O)/virtue.iso
+endif
 
 -include $(HV_OBJS:.o=.d)
