@@ -1,7 +1,9 @@
 # Virtue top-level Makefile.
 #
-#   make            build the hypervisor ELF and the GRUB2 ISO (build/virtue.iso)
+#   make            install what is missing, build the hypervisor ELF, the GRUB2
+#                   ISO (build/virtue.iso) and the native domains
 #   make run        install what is missing, build, boot the default config in QEMU
+#   make run CONFIG=path/to.dts   ... boot that configuration and the domains it names
 #   make test       install what is missing, build, run unit + integration tests
 #   make bench      print the benchmark figures (docs/performance.md)
 #   make FLAVOUR=release ...   optimised build (default: debug)
@@ -22,7 +24,7 @@ CPP := cpp
 JOBS ?= $(shell nproc)
 
 .DEFAULT_GOAL := all
-.PHONY: all run test unit integration bench deps clean iso docs
+.PHONY: all images run test unit integration bench deps clean iso docs
 
 include hypercalls/hypercalls.mk
 # Native domains: the SDK, then every domain built with it (a Makefile line
@@ -35,9 +37,14 @@ include tests/bench/bench.mk
 include hypervisor/hypervisor.mk
 include tests/tests.mk
 
-all: $(O)/virtue.iso $(NATIVE_DOMAINS)
+# Packages first (the build needs Debian's headers, e.g. xen/xen.h), then the
+# build itself in a second make, so that no compile starts before them.
+all: deps
+	@$(MAKE) --no-print-directory images
+images: $(O)/virtue.iso $(NATIVE_DOMAINS)
 
-# ---- Debian packages (BRIEF decision 9: two commands set up a fresh machine) ----
+# ---- Debian packages: `make run` and `make test` set up a fresh Debian 12 ----
+# ---- machine by themselves (README, "Set-up: two commands").             ----
 DEB_PACKAGES := g++ make binutils qemu-system-x86 grub-pc-bin grub-common \
                 xorriso mtools libboost-test-dev libfdt-dev libxen-dev \
                 device-tree-compiler python3
@@ -55,13 +62,16 @@ build/.deps-stamp: Makefile
 
 QEMU_SMP ?= 2
 QEMU_MEM ?= 512
-# -cpu max,-smap: see BRIEF decision 1 (QEMU 7.2 TCG and SMAP vs. PV guests).
+# -cpu max,-smap: Debian 12's QEMU 7.2 TCG pops the frame of an iretq executed
+# at CPL3 with supervisor accesses, so with CR4.SMAP set a ring-3 PV guest
+# kernel's own iretq faults (real Xen's dom0 dies the same way under -cpu max).
+# CONFIG=path/to.dts: boot that configuration (hypervisor/hypervisor.mk, RUN_ISO).
 run: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.iso
+	@$(MAKE) --no-print-directory -j$(JOBS) $(RUN_ISO)
 	qemu-system-x86_64 -accel tcg -cpu max,-smap -smp $(QEMU_SMP) -m $(QEMU_MEM) \
 	  -display none -serial mon:stdio -no-reboot \
 	  -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-	  -cdrom $(O)/virtue.iso -boot d
+	  -cdrom $(RUN_ISO) -boot d
 
 clean:
 	rm -rf build

@@ -1,4 +1,4 @@
-// Handles: how a native domain names the kernel objects it uses (issue 4).
+// Handles: how a native domain names the kernel objects it uses .
 //
 // Every domain has one bounded handle table. A handle is a 64-bit value
 //

@@ -1,4 +1,5 @@
-// Domains: the hypervisor's resource containers (BRIEF decision 6).
+// Domains: the hypervisor's resource containers, each with its own fixed
+// memory partition.
 //
 // A domain owns a memory partition (frames reserved from the frame table at
 // creation and never more), an address space built from that partition,

@@ -1,4 +1,4 @@
-// In-domain fault handling (issue 4): a ring-3 exception of a thread goes,
+// In-domain fault handling: a ring-3 exception of a thread goes,
 // as a message, to a handler thread of the same domain instead of killing
 // the domain.
 //

@@ -1,5 +1,5 @@
 // Event channels: Xen's asynchronous notifications between and within
-// domains, implemented once for both hypercall families (issue 5).
+// domains, implemented once for both hypercall families.
 //
 // A port is a number in a domain's port space (1..kMaxEventPorts-1; 0 is
 // never used, as in Xen) bound to an EventPort object. States follow Xen's

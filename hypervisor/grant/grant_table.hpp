@@ -1,6 +1,6 @@
 // Grant tables (Xen v1 semantics): the only way memory is shared between
-// domains (BRIEF decision 6), implemented once for both hypercall families
-// (issue 5).
+// domains (partitions are never shared otherwise), implemented once for
+// both hypercall families.
 //
 // A domain's grant table is a list of grant_entry_v1 entries in partition
 // frames (up to kMaxGrantFrames), each naming a frame of the domain (its

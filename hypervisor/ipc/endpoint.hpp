@@ -1,5 +1,5 @@
 // Synchronous IPC for native domains: endpoints, call / wait / reply
-// (issue 5; "Hype and Virtue": synchronous calls beside asynchronous events).
+// ("Hype and Virtue": synchronous calls beside asynchronous events).
 //
 // A server creates an endpoint naming the one domain that may connect to
 // it (as an unbound event channel names its peer); that domain connects

@@ -1,4 +1,5 @@
-// The frame table: one FrameInfo per machine frame (BRIEF decision 6).
+// The frame table: one FrameInfo per machine frame, so that every frame has
+// exactly one owner and memory is partitioned, never overcommitted.
 //
 // Every frame has exactly one owner:
 //   DOMID_INVALID  free RAM, held by the buddy allocator ("free" marker)
@@ -27,7 +28,7 @@
 
 namespace virtue {
 
-// PV MMU page types (used by the PV page-table validation of a later issue).
+// PV MMU page types (for the PV page-table validation, which is not written yet).
 enum class PageType : uint8_t {
     None,
     L1, // page-table levels, L1 = PT ... L4 = PML4

@@ -1,6 +1,6 @@
 // A native domain's memory objects: memory regions (frames of its own
 // partition) and address spaces (page tables the domain edits through
-// native calls). Issue 4; the reference is docs/native-abi.md.
+// native calls). The reference is docs/native-abi.md.
 //
 // Invariants (checked by vm_audit):
 //   - every leaf of every address space of domain D maps frames that D owns

@@ -64,7 +64,7 @@ void check_cpus_and_ticks(int smp) {
 long reported_ram_kib(const BootResult& r) {
     std::smatch m;
     std::regex re(R"(memory: (\d+) KiB RAM in the memory map, (\d+) KiB usable)");
-    if (!std::regex_search(r.console, m, re)) return -1;
+    BOOST_REQUIRE_MESSAGE(std::regex_search(r.console, m, re), "no 'memory: ... KiB RAM in the memory map' line");
     return std::stol(m[1]);
 }
 

@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
+#include <limits>
 #include <regex>
 #include <string>
 
@@ -61,13 +62,19 @@ inline size_t line_of(const BootResult& r, const std::string& text) {
     return std::string::npos;
 }
 
+// The status ended() reports when there is no end line: one no test
+// expects, so the caller's own status check fails as well.
+inline constexpr long kNoEndLine = std::numeric_limits<long>::min();
+
 struct Ended {
-    long status = 0;
+    long status = kNoEndLine;
     double cpu_ms = 0;
     bool found = false;
 };
 
-// "d3 'name' exited (status 0): ran 4.012 s, cpu 1333.100 ms"
+// The end line of domain `name`:
+// "d3 'name' exited (status 0): ran 4.012 s, cpu 1333.100 ms".
+// A missing end line fails the test here, whatever the caller checks next.
 inline Ended ended(const BootResult& r, const std::string& name) {
     std::smatch m;
     std::regex re("d\\d+ '" + name + "' ([a-z ]+) \\(status (-?\\d+)\\): ran [0-9.]+ s, cpu ([0-9.]+) ms");
@@ -77,6 +84,7 @@ inline Ended ended(const BootResult& r, const std::string& name) {
         e.status = std::stol(m[2]);
         e.cpu_ms = std::stod(m[3]);
     }
+    BOOST_TEST(e.found, "domain '" << name << "' has no end line (\"d<N> '" << name << "' ... (status S): ...\")");
     return e;
 }
 

@@ -1,4 +1,4 @@
-// Event channels, grants, rings and synchronous IPC (issue 5) end to end:
+// Event channels, grants, rings and synchronous IPC end to end:
 // tests/configs/evtchn*.dts, xfer_*.dts and ipc_*.dts with
 // tests/domains/evtchn_test.
 #include <boost/test/unit_test.hpp>

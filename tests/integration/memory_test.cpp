@@ -1,4 +1,4 @@
-// Memory regions, address spaces and TLB shootdown (issue 4) end to end:
+// Memory regions, address spaces and TLB shootdown end to end:
 // tests/configs/memory.dts and tlb.dts with tests/domains/memory_test.
 #include <boost/test/unit_test.hpp>
 

@@ -16,12 +16,11 @@ struct Page {
 };
 } // namespace
 
-BOOST_AUTO_TEST_SUITE(evtchn_two_level)
+// The ABI has 4096 ports on x86_64, one pending bit each in shared_info.
+static_assert(kMaxPorts == 4096u);
+static_assert(sizeof(shared_info::evtchn_pending) * 8 == kMaxPorts);
 
-BOOST_AUTO_TEST_CASE(the_abi_has_4096_ports_on_x86_64) {
-    BOOST_TEST(kMaxPorts == 4096u);
-    BOOST_TEST(sizeof(((shared_info*)nullptr)->evtchn_pending) * 8 == kMaxPorts);
-}
+BOOST_AUTO_TEST_SUITE(evtchn_two_level)
 
 BOOST_AUTO_TEST_CASE(first_event_raises_the_upcall_once) {
     Page p;

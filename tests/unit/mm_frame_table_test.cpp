@@ -9,21 +9,20 @@
 
 using namespace virtue;
 
-BOOST_AUTO_TEST_SUITE(frame_table)
+// Layout: 32 bytes a frame, links are frame indices; who may own frames.
+static_assert(sizeof(FrameInfo) == 32u);
+static_assert(sizeof(FrameInfo::next) == 4u);
+static_assert(DOMID_FREE == DOMID_INVALID);
+static_assert(is_allocatable_owner(0));
+static_assert(is_allocatable_owner(DOMID_FIRST_RESERVED - 1));
+static_assert(is_allocatable_owner(DOMID_XEN));
+static_assert(!is_allocatable_owner(DOMID_FREE));
+static_assert(!is_allocatable_owner(DOMID_IO));
+static_assert(!is_allocatable_owner(DOMID_SELF));
+static_assert(!is_allocatable_owner(DOMID_COW));
+static_assert(!is_allocatable_owner(DOMID_IDLE));
 
-BOOST_AUTO_TEST_CASE(layout_is_32_bytes_and_links_are_frame_indices) {
-    BOOST_TEST(sizeof(FrameInfo) == 32u);
-    BOOST_TEST(sizeof(FrameInfo::next) == 4u);
-    BOOST_TEST(DOMID_FREE == DOMID_INVALID);
-    BOOST_TEST(is_allocatable_owner(0));
-    BOOST_TEST(is_allocatable_owner(DOMID_FIRST_RESERVED - 1));
-    BOOST_TEST(is_allocatable_owner(DOMID_XEN));
-    BOOST_TEST(!is_allocatable_owner(DOMID_FREE));
-    BOOST_TEST(!is_allocatable_owner(DOMID_IO));
-    BOOST_TEST(!is_allocatable_owner(DOMID_SELF));
-    BOOST_TEST(!is_allocatable_owner(DOMID_COW));
-    BOOST_TEST(!is_allocatable_owner(DOMID_IDLE));
-}
+BOOST_AUTO_TEST_SUITE(frame_table)
 
 BOOST_AUTO_TEST_CASE(init_rejects_bad_tables) {
     std::vector<FrameInfo> e(4);

@@ -1,5 +1,5 @@
-// evtchn-test: event channels and grants between and inside native domains
-// (issue 5), driven by its bootargs, for the integration tests and the
+// evtchn-test: event channels, grants and IPC between and inside native
+// domains, driven by its bootargs, for the integration tests and the
 // benchmarks. Lines it prints:
 //
 //   checks          "check <label>: ok|FAIL ..." for every event-channel

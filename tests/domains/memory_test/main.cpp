@@ -1,4 +1,4 @@
-// memory-test: the memory and address-space calls (issue 4), driven by its
+// memory-test: the memory and address-space calls, driven by its
 // bootargs, for the integration tests. Lines it prints:
 //
 //   checks      "check <label>: ok" / "check <label>: FAIL got <v> expected <e>"

@@ -1,4 +1,4 @@
-// thread-test: threads, timers and wait_any (issue 4), driven by its
+// thread-test: threads, timers and wait_any, driven by its
 // bootargs, for the integration tests. Lines it prints:
 //
 //   checks     "check <label>: ok" / "check <label>: FAIL ..." per check, then

@@ -1,5 +1,5 @@
 /*
- * The hypervisor's virtual memory layout (BRIEF decision 2).
+ * The hypervisor's virtual memory layout, Xen x86_64 PV compatible.
  *
  * Virtue lives only in the Xen-reserved range 0xFFFF800000000000 -
  * 0xFFFF87FFFFFFFFFF (PML4 slots 256-271) of every address space; everything
@@ -25,7 +25,7 @@
 #define M2P_VIRT_START      VIRTUE_UL(0xFFFF800000000000)
 #define M2P_VIRT_END        VIRTUE_UL(0xFFFF804000000000)
 
-/* Slot 257: per-domain mappings (later issues). */
+/* Slot 257: per-domain mappings (reserved; not used yet). */
 #define PERDOMAIN_VIRT_START VIRTUE_UL(0xFFFF808000000000)
 
 /* Slot 258: MMIO mappings (local APIC, I/O APIC, HPET), uncached 4 KiB pages. */
