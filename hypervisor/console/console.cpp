@@ -13,7 +13,7 @@ namespace {
 Uart16550 g_uart;
 bool g_enabled = true;
 LogLevel g_level = LogLevel::Info;
-SpinLock g_console_lock;
+SpinLock g_console_lock{LockRank::Console};
 volatile bool g_panic_mode = false;
 
 const char* level_tag(LogLevel l) {

@@ -8,6 +8,7 @@
 #include "core/shutdown.hpp"
 #include "core/symbols.hpp"
 #include "lib/format.hpp"
+#include "lib/spinlock.hpp"
 #include "smp/smp.hpp"
 
 extern "C" char bsp_boot_stack_top[];
@@ -59,6 +60,9 @@ void print_backtrace(uint64_t rip, uint64_t rbp) {
 
 void panic_enter() {
     arch::irq_disable();
+    // From here locks are broken (the console's) and taken in whatever
+    // order the dump needs: no more rank checks, on any CPU.
+    lock_ranks_stop();
     uint32_t me = arch::cpu_index();
     uint32_t expected = ~0u;
     if (!__atomic_compare_exchange_n(&g_panic_cpu, &expected, me, false, __ATOMIC_ACQ_REL,

@@ -19,7 +19,7 @@
 namespace virtue {
 namespace {
 
-SpinLock g_registry_lock; // g_domains list; always taken with IRQs off
+SpinLock g_registry_lock{LockRank::DomainRegistry}; // g_domains list; always taken with IRQs off
 Domain* g_domains;
 size_t g_domain_count;
 // Started domains not yet completely torn down: the last one to finish

@@ -60,7 +60,7 @@ struct Domain {
     // kChunkPages frames (linked by their first frame) on chunk_head. The
     // blocks obtained from the buddy allocator are linked through
     // FrameInfo::prev of their first frame.
-    SpinLock lock; // partition, console line, thread table
+    SpinLock lock{LockRank::Domain}; // partition, console line, thread table
     uint64_t partition_frames = 0;
     uint64_t free_frames = 0; // single and chunked
     uint32_t free_head;
@@ -70,7 +70,7 @@ struct Domain {
     // Address spaces and memory regions (vm/). mm_lock serialises every
     // page-table edit and frame-count change of the domain; it is taken
     // before `lock`, and waiting for it serves TLB-flush requests.
-    SpinLock mm_lock;
+    SpinLock mm_lock{LockRank::DomainMm};
     AddressSpace* aspace0 = nullptr;     // the first one (the domain holds a reference)
     AddressSpace* aspaces = nullptr;     // all live ones (under mm_lock)
     uint32_t aspace_count = 0;
@@ -91,7 +91,7 @@ struct Domain {
     bool endpoints_closed = false; // dying: no new ones
 
     // Handles (cap/handle_table.hpp): one partition frame of slots.
-    SpinLock handles_lock;
+    SpinLock handles_lock{LockRank::DomainHandles};
     HandleTable handles;
 
     // Layout of the address space (virtual).

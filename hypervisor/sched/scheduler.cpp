@@ -34,7 +34,7 @@ bool opt_shutdown_when_done = false;
 VIRTUE_BOOLEAN_PARAM("shutdown-when-done", opt_shutdown_when_done);
 
 struct CpuSched {
-    SpinLock lock;
+    SpinLock lock{LockRank::CpuQueue};
     sched::RunQueue rq;
     Thread* current = nullptr;    // nullptr: the idle context runs
     Thread idle;                  // the idle context's saved stack pointer
@@ -50,7 +50,7 @@ struct CpuSched {
 };
 
 CpuSched g_sched[MAX_CPUS];
-SpinLock g_account_lock;
+SpinLock g_account_lock{LockRank::SchedAccount};
 uint64_t g_last_refill_ns;
 
 CpuSched& mine() { return g_sched[arch::cpu_index()]; }
@@ -141,10 +141,11 @@ Thread* steal(uint32_t me, bool only_under) {
     uint32_t n = arch::g_nr_cpus_online;
     for (uint32_t k = 1; k < n; k++) {
         CpuSched& other = g_sched[(me + k) % n];
-        if (!other.rq.size() || !other.lock.try_lock()) continue;
+        if (!other.rq.size()) continue;
+        TryLockGuard guard(other.lock);
+        if (!guard) continue;
         Thread* t = thread_of(other.rq.steal(me, only_under));
         if (t) t->cpu = me; // under the victim's lock (see enqueue_locked)
-        other.lock.unlock();
         if (t) return t;
     }
     return nullptr;
@@ -170,7 +171,9 @@ void finish_switch() {
     cs.to_release = nullptr;
     cs.to_migrate = nullptr;
     cs.handoff_drop = nullptr;
-    cs.lock.unlock();
+    {
+        UniqueLock taken(cs.lock, kAdoptLock); // handed over by the switching side
+    }
     // The thread now running here held a run reference all along: this
     // drop is never its (or its domain's) last.
     if (handed) sched_handoff_release(*handed);
@@ -198,7 +201,8 @@ void load_address_space(CpuSched& cs, AddressSpace* to) {
 }
 
 // Switches from the running context to next (nullptr = idle). Called with
-// cs.lock held; returns (lock released) when prev runs again.
+// cs.lock held (handed over: the incoming side releases it); returns (lock
+// released) when prev runs again.
 void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
     Thread* from = prev ? prev : &cs.idle;
     Thread* to = next ? next : &cs.idle;
@@ -224,16 +228,16 @@ void schedule() {
     CpuSched& cs = mine();
     Thread* prev = cs.current;
     charge_current(cs);
-    cs.lock.lock();
+    UniqueLock queue(cs.lock);
     if (prev && prev->state == ThreadState::Running) enqueue_locked(cs, *prev);
     Thread* next = pick_next_locked(cs);
     if (next == prev) {
         if (prev) prev->state = ThreadState::Running;
         cs.slice_start_ns = system_time_ns();
         cs.need_resched = false;
-        cs.lock.unlock();
         return;
     }
+    queue.hand_over();
     switch_locked(cs, prev, next);
 }
 
@@ -252,26 +256,24 @@ void wake_sleepers_locked(CpuSched& cs, uint64_t now) {
 // (waking may need this CPU's lock).
 void stop_current(Thread& t) {
     CpuSched& cs = mine();
-    t.events.lock.lock();
-    if (!t.suspend_requested || t.domain->state == DomainState::Dying) {
-        t.events.lock.unlock();
-        return;
-    }
+    UniqueLock events(t.events.lock);
+    if (!t.suspend_requested || t.domain->state == DomainState::Dying) return;
     t.stopped = true;
     t.events.wake_all_locked();
     charge_current(cs);
-    cs.lock.lock();
-    t.events.lock.unlock();
+    UniqueLock queue(cs.lock);
+    events.unlock();
     if (t.domain->state == DomainState::Dying) {
         // domain_kill came between the checks: leave instead of stopping
         // (not stopped: its registers are about to change).
-        cs.lock.unlock();
+        queue.unlock();
         IrqLockGuard guard(t.events.lock);
         t.stopped = false;
         return;
     }
     adjust_runnable(t, -1);
     t.state = ThreadState::Suspended;
+    queue.hand_over();
     switch_locked(cs, &t, pick_next_locked(cs));
 }
 
@@ -280,10 +282,11 @@ void stop_current(Thread& t) {
 void migrate_current(Thread& t, uint32_t dest) {
     CpuSched& cs = mine();
     charge_current(cs);
-    cs.lock.lock();
+    UniqueLock queue(cs.lock);
     t.state = ThreadState::Runnable;
     t.cpu = dest; // under the lock of the CPU it named (see enqueue_locked)
     cs.to_migrate = &t;
+    queue.hand_over();
     switch_locked(cs, &t, pick_next_locked(cs));
 }
 
@@ -327,9 +330,9 @@ void sched_prepare_wait() {
 }
 
 namespace {
-// sched_block's checks, under cs.lock: true (lock released, *why set) if
-// the thread must not block now; false (lock held) to go on.
-bool must_not_block_locked(CpuSched& cs, Thread& t, uint64_t deadline_ns, WakeReason& why) {
+// sched_block's checks, under the CPU's queue lock: true (lock released,
+// *why set) if the thread must not block now; false (lock held) to go on.
+bool must_not_block_locked(UniqueLock& queue, Thread& t, uint64_t deadline_ns, WakeReason& why) {
     if (t.wake_pending) {
         t.wake_pending = false;
         why = WakeReason::Signaled;
@@ -343,7 +346,7 @@ bool must_not_block_locked(CpuSched& cs, Thread& t, uint64_t deadline_ns, WakeRe
     } else {
         return false;
     }
-    cs.lock.unlock();
+    queue.unlock();
     return true;
 }
 
@@ -367,10 +370,11 @@ WakeReason sched_block(uint64_t deadline_ns) {
     Thread* t = cs.current;
     if (!t) panic("sched_block on an idle context");
     charge_current(cs);
-    cs.lock.lock();
+    UniqueLock queue(cs.lock);
     WakeReason why;
-    if (must_not_block_locked(cs, *t, deadline_ns, why)) return why;
+    if (must_not_block_locked(queue, *t, deadline_ns, why)) return why;
     block_locked(cs, *t, deadline_ns);
+    queue.hand_over();
     switch_locked(cs, t, pick_next_locked(cs));
     return t->wake_reason;
 }
@@ -398,9 +402,9 @@ WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
         sched_handoff_release(target);
     };
     charge_current(cs);
-    cs.lock.lock();
+    UniqueLock queue(cs.lock);
     WakeReason why;
-    if (must_not_block_locked(cs, *t, deadline_ns, why)) {
+    if (must_not_block_locked(queue, *t, deadline_ns, why)) {
         ordinary_wake(); // we go on: target takes the ordinary way
         return why;
     }
@@ -414,7 +418,7 @@ WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
                         !__atomic_load_n(&target.kill_requested, __ATOMIC_ACQUIRE) &&
                         (pinned == sched::kAnyCpu || pinned == me) && cs.rq.size() == 0 && !cs.need_resched;
     if (!direct) {
-        cs.lock.unlock();
+        queue.unlock();
         ordinary_wake();
         return sched_block(deadline_ns);
     }
@@ -424,6 +428,7 @@ WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
     target.wake_reason = WakeReason::Signaled;
     adjust_runnable(target, +1);
     block_locked(cs, *t, deadline_ns);
+    queue.hand_over();
     switch_locked(cs, t, &target);
     return t->wake_reason;
 }
@@ -480,9 +485,10 @@ void sched_exit_current() {
     if (!t) panic("sched_exit_current on an idle context");
     charge_current(cs);
     adjust_runnable(*t, -1);
-    cs.lock.lock();
+    UniqueLock queue(cs.lock);
     t->state = ThreadState::Dead;
     cs.to_release = t;
+    queue.hand_over();
     switch_locked(cs, t, pick_next_locked(cs));
     panic("a dead thread was scheduled again");
 }

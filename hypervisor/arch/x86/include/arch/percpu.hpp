@@ -8,6 +8,7 @@
 
 #include "arch/descriptors.hpp"
 #include "arch/layout.h"
+#include "lib/lock_rank.hpp"
 #include "lib/result.hpp"
 
 namespace virtue::arch {
@@ -31,6 +32,9 @@ struct alignas(64) PerCpu {
     Tss tss;
     Gdt gdt;                        // built here at boot ...
     Gdt* live_gdt;                  // ... then loaded from a zero-padded block
+#ifdef VIRTUE_DEBUG
+    HeldLocks held_locks;           // the spinlocks this CPU holds (lock-rank checks)
+#endif
 };
 
 static_assert(offsetof(PerCpu, self) == 0);
