@@ -82,7 +82,7 @@ Timer& timer_of(VcpuTimers& ts, uint32_t vcpu, bool periodic) {
 // Arms vcpu's single-shot timer for `deadline`, or raises VIRQ_TIMER now
 // if it has passed.
 int64_t set_single_shot(Domain& d, uint32_t vcpu, uint64_t deadline) {
-    if (d.state == DomainState::Dying) return -XEN_ESRCH; // its timers stay stopped
+    if (d.dying()) return -XEN_ESRCH; // its timers stay stopped
     auto ts = timers_of(d);
     if (!ts) return -XEN_ENOMEM;
     Timer& t = timer_of(**ts, vcpu, false);
@@ -127,7 +127,7 @@ int64_t vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
             if (op.period_ns < kTimerMinPeriodNs || op.period_ns > INT64_MAX) return -XEN_EINVAL;
             uint64_t first;
             if (__builtin_add_overflow(system_time_ns(), op.period_ns, &first)) return -XEN_EINVAL;
-            if (d.state == DomainState::Dying) return -XEN_ESRCH; // its timers stay stopped
+            if (d.dying()) return -XEN_ESRCH; // its timers stay stopped
             auto ts = timers_of(d);
             if (!ts) return -XEN_ENOMEM;
             return timer_set(timer_of(**ts, vcpu, true), first, op.period_ns) ? 0 : -XEN_EINVAL;

@@ -24,6 +24,7 @@
 #include "grant/grant_table.hpp"
 #include "ipc/endpoint.hpp"
 #include "lib/addr.hpp"
+#include "lib/atomic.hpp"
 #include "lib/result.hpp"
 #include "lib/spinlock.hpp"
 #include "sched/credit.hpp"
@@ -53,7 +54,13 @@ struct Domain {
     char name[kDomainNameMax + 1] = {};
     uint32_t privileges = 0; // BootPrivilege bits (boot_config.hpp)
     uint32_t vcpus = 1;
-    volatile DomainState state = DomainState::Building;
+    // Building -> Running (domain_start, before its threads run) -> Dying
+    // (domain_kill, under `lock`); read anywhere without the lock.
+    // Release/acquire: whoever sees Running sees the built domain, and
+    // whoever sees Dying sees the exit status and reason set before it.
+    Atomic<DomainState> state{DomainState::Building};
+    DomainState current_state() const { return state.load(MemOrder::Acquire); }
+    bool dying() const { return current_state() == DomainState::Dying; }
 
     // Memory partition. Free frames are linked through FrameInfo::next:
     // single frames on free_head, whole free 2 MiB-aligned runs of

@@ -117,7 +117,7 @@ Result<Endpoint*> endpoint_create(Domain& d, domid_t client) {
     e->owner_id = d.id;
     IrqLockGuard guard(d.lock);
     Err err = Err::NotFound;
-    if (d.state != DomainState::Dying && !d.endpoints_closed) {
+    if (!d.dying() && !d.endpoints_closed) {
         if (d.endpoint_count >= kMaxEndpointsPerDomain) {
             err = Err::Range;
         } else {

@@ -121,6 +121,10 @@ class SpinLock {
 #endif
 };
 
+#ifndef VIRTUE_DEBUG
+static_assert(sizeof(SpinLock) == 4, "a release build's lock is its two tickets");
+#endif
+
 // Holds a lock for a scope; for locks never taken from interrupt context
 // (or taken where interrupts are already off).
 class LockGuard {

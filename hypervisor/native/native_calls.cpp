@@ -514,7 +514,7 @@ int64_t call_thread_set_priority(uint64_t thread, uint64_t priority) {
 int64_t call_thread_set_affinity(uint64_t thread, uint64_t cpu) {
     ThreadRef t(thread, VIRTUE_RIGHT_WRITE);
     if (t.error()) return t.error();
-    if (cpu != VIRTUE_CPU_ANY && cpu >= arch::g_nr_cpus_online) return -XEN_EINVAL;
+    if (cpu != VIRTUE_CPU_ANY && cpu >= arch::cpus_online()) return -XEN_EINVAL;
     sched_set_affinity(*t, cpu == VIRTUE_CPU_ANY ? sched::kAnyCpu : static_cast<uint32_t>(cpu));
     return 0;
 }

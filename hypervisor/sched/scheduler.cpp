@@ -82,7 +82,7 @@ void refill_all(uint64_t elapsed_ns) {
     IrqLockGuard guard(g_account_lock);
     domain_refill_accounts(
         [](sched::ShareAccount* const* accounts, size_t n, void* ctx) {
-            sched::refill(accounts, n, *static_cast<uint64_t*>(ctx), arch::g_nr_cpus_online);
+            sched::refill(accounts, n, *static_cast<uint64_t*>(ctx), arch::cpus_online());
         },
         &elapsed_ns);
 }
@@ -138,7 +138,7 @@ void unblock_locked(CpuSched& cs, Thread& t, WakeReason why) {
 // Takes an "under" thread (or any thread when we would otherwise idle) from
 // another CPU. Try-locks only: the caller holds its own queue's lock.
 Thread* steal(uint32_t me, bool only_under) {
-    uint32_t n = arch::g_nr_cpus_online;
+    uint32_t n = arch::cpus_online();
     for (uint32_t k = 1; k < n; k++) {
         CpuSched& other = g_sched[(me + k) % n];
         if (!other.rq.size()) continue;
@@ -194,9 +194,11 @@ void finish_switch() {
 void load_address_space(CpuSched& cs, AddressSpace* to) {
     if (to == cs.loaded) return;
     const uint64_t bit = uint64_t{1} << index_of(cs);
-    if (to) __atomic_or_fetch(&to->active_cpus, bit, __ATOMIC_SEQ_CST);
+    // Seq_cst: pairs with the shootdown's fence between its page-table
+    // writes and its read of active_cpus (arch::tlb_shootdown).
+    if (to) to->active_cpus.fetch_or(bit, MemOrder::SeqCst);
     arch::write_cr3(to ? to->root.raw() : arch::kernel_root().raw());
-    if (cs.loaded) __atomic_and_fetch(&cs.loaded->active_cpus, ~bit, __ATOMIC_SEQ_CST);
+    if (cs.loaded) cs.loaded->active_cpus.fetch_and(~bit, MemOrder::SeqCst);
     cs.loaded = to;
 }
 
@@ -257,13 +259,13 @@ void wake_sleepers_locked(CpuSched& cs, uint64_t now) {
 void stop_current(Thread& t) {
     CpuSched& cs = mine();
     UniqueLock events(t.events.lock);
-    if (!t.suspend_requested || t.domain->state == DomainState::Dying) return;
+    if (!t.suspend_requested || t.domain->dying()) return;
     t.stopped = true;
     t.events.wake_all_locked();
     charge_current(cs);
     UniqueLock queue(cs.lock);
     events.unlock();
-    if (t.domain->state == DomainState::Dying) {
+    if (t.domain->dying()) {
         // domain_kill came between the checks: leave instead of stopping
         // (not stopped: its registers are about to change).
         queue.unlock();
@@ -306,7 +308,7 @@ void sched_init_this_cpu() { mine().last_charge_tsc = arch::rdtsc(); }
 Thread* current_thread() { return mine().current; }
 
 void sched_start_thread(Thread& t, uint32_t hint) {
-    uint32_t n = arch::g_nr_cpus_online ? arch::g_nr_cpus_online : 1;
+    uint32_t n = arch::cpus_online() ? arch::cpus_online() : 1;
     uint32_t pinned = t.entity.affinity_cpu;
     CpuSched& cs = g_sched[pinned != sched::kAnyCpu ? pinned : hint % n];
     adjust_runnable(t, +1);
@@ -337,7 +339,7 @@ bool must_not_block_locked(UniqueLock& queue, Thread& t, uint64_t deadline_ns, W
         t.wake_pending = false;
         why = WakeReason::Signaled;
     } else if (__atomic_load_n(&t.suspend_requested, __ATOMIC_ACQUIRE) ||
-               __atomic_load_n(&t.kill_requested, __ATOMIC_ACQUIRE) || t.domain->state == DomainState::Dying) {
+               __atomic_load_n(&t.kill_requested, __ATOMIC_ACQUIRE) || t.domain->dying()) {
         // domain_kill and suspend interrupt only threads already blocked: a
         // thread with either pending must not start blocking.
         why = WakeReason::Interrupted;
@@ -413,7 +415,7 @@ WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
     const uint32_t me = index_of(cs);
     const uint32_t pinned = __atomic_load_n(&target.entity.affinity_cpu, __ATOMIC_ACQUIRE);
     const bool direct = &target != t && target.cpu == me && target.state == ThreadState::Blocked &&
-                        target.entity.eligible() && target.domain->state != DomainState::Dying &&
+                        target.entity.eligible() && !target.domain->dying() &&
                         !__atomic_load_n(&target.suspend_requested, __ATOMIC_ACQUIRE) &&
                         !__atomic_load_n(&target.kill_requested, __ATOMIC_ACQUIRE) &&
                         (pinned == sched::kAnyCpu || pinned == me) && cs.rq.size() == 0 && !cs.need_resched;
@@ -447,7 +449,7 @@ void sched_interrupt(Thread& t) {
             unblock_locked(cs, t, WakeReason::Interrupted);
         } else if (t.state == ThreadState::Running && c != arch::cpu_index()) {
             arch::lapic_send_ipi(arch::g_percpu[c].apic_id, arch::VECTOR_RESCHEDULE);
-        } else if (t.state == ThreadState::Suspended && t.domain->state == DomainState::Dying) {
+        } else if (t.state == ThreadState::Suspended && t.domain->dying()) {
             adjust_runnable(t, +1);
             enqueue_locked(cs, t);
             kick_if_idle(cs);
@@ -502,7 +504,7 @@ void sched_set_paused(Domain& d, bool paused) {
 
 void sched_all_domains_gone() {
     uint64_t handoffs = 0;
-    for (uint32_t c = 0; c < arch::g_nr_cpus_online; c++) handoffs += __atomic_load_n(&g_sched[c].handoffs, __ATOMIC_RELAXED);
+    for (uint32_t c = 0; c < arch::cpus_online(); c++) handoffs += __atomic_load_n(&g_sched[c].handoffs, __ATOMIC_RELAXED);
     log_info("all domains have ended (direct handoffs: %lu)", handoffs);
     memory_report();
     if (opt_shutdown_when_done) shutdown(ShutdownReason::Success);
@@ -525,7 +527,7 @@ void sched_tick() {
         // A tick late by less than a quarter still ends the slice: ticks
         // and slice starts are not aligned.
         if (now - cs.slice_start_ns >= kSliceNs - kSliceNs / 4 || !t->entity.account->eligible() ||
-            t->domain->state == DomainState::Dying)
+            t->domain->dying())
             cs.need_resched = true;
     }
 }
@@ -541,7 +543,7 @@ void user_return_work(arch::InterruptFrame&) {
     Thread* t = cs->current;
     if (!t) return;
     for (;;) {
-        if (t->domain->state == DomainState::Dying) thread_exit_current(t->domain->exit_status);
+        if (t->domain->dying()) thread_exit_current(t->domain->exit_status);
         if (__atomic_load_n(&t->kill_requested, __ATOMIC_ACQUIRE)) thread_exit_current(t->kill_status);
         if (__atomic_load_n(&t->suspend_requested, __ATOMIC_ACQUIRE)) {
             // Resumed, killed or the domain dies meanwhile: look again.
