@@ -46,6 +46,17 @@ void lock_rank_release(const void* lock) {
     }
 }
 
+void lock_ranks_check_switch(const void* queue_lock) {
+    if (stopped()) return;
+    const HeldLocks& held = arch::this_cpu().held_locks;
+    if (held.depth() == 1 && held.at(0).lock == queue_lock) return;
+    lock_ranks_stop();
+    if (held.depth() == 0) panic("lock order: context switch on CPU %u without its queue lock", arch::cpu_index());
+    const HeldLocks::Entry& last = held.at(held.depth() - 1);
+    panic("lock order: context switch on CPU %u holding %zu locks (last taken: %s lock %p)", arch::cpu_index(),
+          held.depth(), lock_rank_name(last.rank), last.lock);
+}
+
 void lock_ranks_stop() { __atomic_store_n(&g_stopped, true, __ATOMIC_RELAXED); }
 
 } // namespace virtue

@@ -31,8 +31,13 @@ void lock_rank_took(const void* lock, LockRank rank);    // records (a try-lock)
 void lock_rank_release(const void* lock);
 // The panic path stops all checking: it breaks and retakes locks as it must.
 void lock_ranks_stop();
+// A context switch: the CPU must hold `queue_lock` and nothing else (a
+// spinlock held by a thread that is switched out would stay recorded on
+// this CPU, and could never be released on the one the thread resumes on).
+void lock_ranks_check_switch(const void* queue_lock);
 #else
 inline void lock_ranks_stop() {}
+inline void lock_ranks_check_switch(const void*) {}
 #endif
 
 class SpinLock {

@@ -222,6 +222,7 @@ void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
         arch::wrmsr(arch::MSR_FS_BASE, next->fs_base);
     }
     load_address_space(cs, next ? next->aspace : nullptr);
+    lock_ranks_check_switch(&cs.lock); // debug builds: no other lock crosses a switch
     switch_context(&from->kernel_rsp, to->kernel_rsp);
     finish_switch();
 }
