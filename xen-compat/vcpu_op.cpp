@@ -89,7 +89,7 @@ Timer& timer_of(VcpuTimers& ts, uint32_t vcpu, bool periodic) {
 // Arms vcpu's single-shot timer for `deadline`, or raises VIRQ_TIMER now
 // if it has passed.
 Status set_single_shot(Domain& d, uint32_t vcpu, uint64_t deadline) {
-    if (d.state == DomainState::Dying) return Err::NoSuchDomain; // its timers stay stopped
+    if (d.dying()) return Err::NoSuchDomain; // its timers stay stopped
     auto ts = timers_of(d);
     if (!ts) return Err::NoMemory;
     Timer& t = timer_of(**ts, vcpu, false);
@@ -135,7 +135,7 @@ CallResult vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
             if (op.period_ns < kTimerMinPeriodNs || op.period_ns > INT64_MAX) return Err::InvalidArgument;
             uint64_t first;
             if (__builtin_add_overflow(system_time_ns(), op.period_ns, &first)) return Err::InvalidArgument;
-            if (d.state == DomainState::Dying) return Err::NoSuchDomain; // its timers stay stopped
+            if (d.dying()) return Err::NoSuchDomain; // its timers stay stopped
             auto ts = timers_of(d);
             if (!ts) return Err::NoMemory;
             Status set = timer_set(timer_of(**ts, vcpu, true), first, op.period_ns);

@@ -139,6 +139,11 @@ Result<HandleInfo> HandleTable::query(uint64_t h) const {
 }
 
 void HandleTable::close_all(void (*drop)(KObject*)) {
+    while (KObject* obj = take_any())
+        if (drop) drop(obj);
+}
+
+KObject* HandleTable::take_any() {
     for (uint32_t i = 0; i < capacity_; i++) {
         HandleSlot& s = slots_[i];
         if (!s.object) continue;
@@ -146,8 +151,9 @@ void HandleTable::close_all(void (*drop)(KObject*)) {
         s = HandleSlot{nullptr, 0, next_generation(s.generation), free_head_};
         free_head_ = i + 1;
         used_--;
-        if (drop) drop(obj);
+        return obj;
     }
+    return nullptr;
 }
 
 } // namespace virtue

@@ -121,6 +121,10 @@ class HandleTable {
     // Domain death: empties every slot, calling drop(object) for each
     // reference held.
     void close_all(void (*drop)(KObject*));
+    // Domain death, one slot at a time: empties the first occupied slot
+    // and returns the reference it held (nullptr: the table is empty), so
+    // the caller can drop it after releasing the table's lock.
+    KObject* take_any();
 
     uint32_t used() const { return used_; }
     uint32_t capacity() const { return capacity_; }

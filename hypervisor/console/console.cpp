@@ -2,6 +2,7 @@
 
 #include "arch/cpu.hpp"
 #include "arch/percpu.hpp"
+#include "lib/atomic.hpp"
 #include "lib/format.hpp"
 #include "lib/spinlock.hpp"
 #include "lib/string.hpp"
@@ -13,8 +14,11 @@ namespace {
 Uart16550 g_uart;
 bool g_enabled = true;
 LogLevel g_level = LogLevel::Info;
-SpinLock g_console_lock;
-volatile bool g_panic_mode = false;
+SpinLock g_console_lock{LockRank::Console};
+// Set once by the panicking CPU after it has taken the console over (the
+// others are stopped); release/acquire so a writer that sees it also sees
+// the lock broken.
+Atomic<bool> g_panic_mode{false};
 
 const char* level_tag(LogLevel l) {
     switch (l) {
@@ -44,7 +48,7 @@ LogLevel console_level() { return g_level; }
 
 void console_write_raw(const char* s, size_t len) {
     if (!g_enabled) return;
-    if (g_panic_mode) {
+    if (g_panic_mode.load(MemOrder::Acquire)) {
         write_locked(s, len);
         return;
     }
@@ -66,7 +70,7 @@ void console_enter_panic_mode() {
     uint64_t flags = arch::irq_save();
     for (int i = 0; i < 2000000 && g_console_lock.is_locked(); i++) arch::cpu_relax();
     g_console_lock.force_unlock();
-    g_panic_mode = true;
+    g_panic_mode.store(true, MemOrder::Release);
     arch::irq_restore(flags);
 }
 

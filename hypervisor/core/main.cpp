@@ -169,17 +169,18 @@ namespace {
     sched_init_this_cpu();
     log_info("boot: first log line %lu us after entry", tsc_to_ns(g_first_line_tsc - g_entry_tsc) / 1000);
     arch::this_cpu().online_tsc = arch::rdtsc();
-    arch::this_cpu().state = arch::CpuState::Online;
-    __atomic_fetch_add(&arch::g_nr_cpus_online, 1, __ATOMIC_ACQ_REL);
+    arch::this_cpu().state.store(arch::CpuState::Online, MemOrder::Release);
+    arch::g_nr_cpus_online.fetch_add(1, MemOrder::AcqRel);
     arch::irq_enable();
 
     start_secondary_cpus();
     uint64_t online_ns = system_time_ns();
-    if (arch::g_nr_cpus_online == arch::g_nr_cpus_possible)
-        log_info("all %u CPUs online %lu.%03lu ms after entry", arch::g_nr_cpus_online, online_ns / 1000000,
+    const uint32_t online = arch::cpus_online();
+    if (online == arch::g_nr_cpus_possible)
+        log_info("all %u CPUs online %lu.%03lu ms after entry", online, online_ns / 1000000,
                  (online_ns / 1000) % 1000);
     else
-        log_error("only %u of %u CPUs online %lu.%03lu ms after entry", arch::g_nr_cpus_online,
+        log_error("only %u of %u CPUs online %lu.%03lu ms after entry", online,
                   arch::g_nr_cpus_possible, online_ns / 1000000, (online_ns / 1000) % 1000);
     memory_report();
 

@@ -5,17 +5,21 @@
 #include "arch/cpu.hpp"
 #include "arch/percpu.hpp"
 #include "arch/smp.hpp"
+#include "lib/atomic.hpp"
 #include "console/console.hpp"
 #include "core/shutdown.hpp"
 #include "core/symbols.hpp"
 #include "lib/format.hpp"
+#include "lib/spinlock.hpp"
 
 extern "C" char bsp_boot_stack_top[];
 
 namespace virtue {
 namespace {
 
-volatile uint32_t g_panic_cpu = ~0u;
+// The CPU that owns the panic (~0: none). Claimed by compare-exchange
+// (acq_rel: the winner sees what earlier panickers did); read with acquire.
+Atomic<uint32_t> g_panic_cpu{~0u};
 
 bool within(uint64_t addr, uint64_t bottom, uint64_t top) { return addr >= bottom && addr + 16 <= top; }
 
@@ -41,7 +45,7 @@ void print_frame(uint64_t addr, bool is_return) {
 
 } // namespace
 
-bool panic_in_progress() { return g_panic_cpu != ~0u; }
+bool panic_in_progress() { return g_panic_cpu.load(MemOrder::Acquire) != ~0u; }
 
 void print_backtrace(uint64_t rip, uint64_t rbp) {
     console_write_raw("Backtrace:\n", 11);
@@ -59,10 +63,12 @@ void print_backtrace(uint64_t rip, uint64_t rbp) {
 
 void panic_enter() {
     arch::irq_disable();
+    // From here locks are broken (the console's) and taken in whatever
+    // order the dump needs: no more rank checks, on any CPU.
+    lock_ranks_stop();
     uint32_t me = arch::cpu_index();
     uint32_t expected = ~0u;
-    if (!__atomic_compare_exchange_n(&g_panic_cpu, &expected, me, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
+    if (!g_panic_cpu.compare_exchange(expected, me, MemOrder::AcqRel, MemOrder::Acquire)) {
         if (expected == me) return; // already ours (fault dump, then panic)
         arch::halt_forever();       // another CPU owns the panic and stops us
     }

@@ -7,6 +7,7 @@
 #include "core/panic.hpp"
 #include "core/shutdown.hpp"
 #include "lib/format.hpp"
+#include "lib/spinlock.hpp"
 #include "lib/string.hpp"
 #include "smp/smp.hpp"
 #include "time/clock.hpp"
@@ -38,7 +39,7 @@ void wait_ms(uint64_t ms) {
 // Every online CPU's timer must tick, at roughly TICK_HZ.
 bool test_ticks() {
     uint64_t before[MAX_CPUS];
-    for (uint32_t i = 0; i < MAX_CPUS; i++) before[i] = arch::g_percpu[i].ticks;
+    for (uint32_t i = 0; i < MAX_CPUS; i++) before[i] = arch::g_percpu[i].ticks.load(MemOrder::Relaxed);
     uint64_t t0 = system_time_ns();
     wait_ms(500);
     uint64_t elapsed_ms = (system_time_ns() - t0) / 1000000;
@@ -46,8 +47,8 @@ bool test_ticks() {
     bool ok = true;
     for (uint32_t i = 0; i < MAX_CPUS; i++) {
         const arch::PerCpu& cpu = arch::g_percpu[i];
-        if (cpu.state != arch::CpuState::Online) continue;
-        uint64_t ticks = cpu.ticks - before[i];
+        if (cpu.state.load(MemOrder::Acquire) != arch::CpuState::Online) continue;
+        uint64_t ticks = cpu.ticks.load(MemOrder::Relaxed) - before[i];
         // Generous bounds: TCG vCPUs are descheduled by the host at times.
         bool cpu_ok = ticks >= expected / 4 && ticks <= expected * 2 + 2;
         say("selftest ticks: CPU %u: %lu ticks in %lu ms (expected ~%lu) %s", i, ticks, elapsed_ms,
@@ -58,23 +59,24 @@ bool test_ticks() {
 }
 
 // All CPUs log at once: the harness checks that no line is torn.
-volatile uint32_t g_stress_done;
+// CPUs done logging: acq_rel so the waiter's final check follows their lines.
+Atomic<uint32_t> g_stress_done{0};
 void stress_lines() {
     for (int i = 0; i < 40; i++)
         log_info("console-stress cpu=%u line=%02d ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 end", arch::cpu_index(), i);
-    __atomic_fetch_add(&g_stress_done, 1, __ATOMIC_ACQ_REL);
+    g_stress_done.fetch_add(1, MemOrder::AcqRel);
 }
 bool test_console_stress() {
     uint32_t others = 0;
     for (uint32_t i = 1; i < MAX_CPUS; i++)
-        if (arch::g_percpu[i].state == arch::CpuState::Online) {
+        if (arch::g_percpu[i].state.load(MemOrder::Acquire) == arch::CpuState::Online) {
             smp_call(i, stress_lines);
             others++;
         }
     stress_lines();
     uint64_t deadline = system_time_ns() + 5000000000ull;
-    while (g_stress_done < others + 1 && system_time_ns() < deadline) arch::cpu_relax();
-    return g_stress_done == others + 1;
+    while (g_stress_done.load(MemOrder::Acquire) < others + 1 && system_time_ns() < deadline) arch::cpu_relax();
+    return g_stress_done.load(MemOrder::Acquire) == others + 1;
 }
 
 [[gnu::noinline]] void fault_page() {
@@ -85,9 +87,11 @@ bool test_console_stress() {
 }
 [[gnu::noinline]] void fault_invalid_opcode() { arch::raise_invalid_opcode(); }
 [[gnu::noinline]] void fault_divide() { arch::raise_divide_error(); }
-volatile bool g_recurse = true; // opaque to the compiler: the recursion is intended
+// Opaque to the compiler (an atomic load is never folded): the recursion is
+// intended. Relaxed: nothing else changes it.
+Atomic<bool> g_recurse{true};
 [[gnu::noinline]] uint64_t overflow_stack(uint64_t depth) {
-    if (!g_recurse) return 0;
+    if (!g_recurse.load(MemOrder::Relaxed)) return 0;
     volatile char pad[512];
     pad[0] = static_cast<char>(depth);
     return overflow_stack(depth + 1) + pad[0]; // not a tail call
@@ -109,6 +113,18 @@ void crash_ap() {
 }
 void crash_stack() { overflow_stack(0); }
 void crash_panic() { panic("selftest: panic requested"); }
+// Takes two locks against their ranks (lib/lock_rank.hpp): a debug build
+// panics at the second, naming both.
+void crash_lock_order() {
+    SpinLock inner(LockRank::Buddy);
+    SpinLock outer(LockRank::Domain);
+    say("selftest lock-order: taking a Domain lock while holding a Buddy lock");
+    IrqLockGuard first(inner);
+    IrqLockGuard second(outer);
+#ifndef VIRTUE_DEBUG
+    say("selftest lock-order: a release build has no rank checks");
+#endif
+}
 
 const Test TESTS[] = {
     {"ticks", test_ticks, nullptr},
@@ -120,6 +136,7 @@ const Test TESTS[] = {
     {"fault-ap", nullptr, crash_ap},
     {"stack-overflow", nullptr, crash_stack},
     {"panic", nullptr, crash_panic},
+    {"lock-order", nullptr, crash_lock_order},
 };
 
 const Test* find_test(const char* name, size_t len) {

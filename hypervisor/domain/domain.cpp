@@ -18,7 +18,7 @@
 namespace virtue {
 namespace {
 
-SpinLock g_registry_lock; // g_domains list; always taken with IRQs off
+SpinLock g_registry_lock{LockRank::DomainRegistry}; // g_domains list; always taken with IRQs off
 Domain* g_domains;
 size_t g_domain_count;
 // Started domains not yet completely torn down: the last one to finish
@@ -268,7 +268,7 @@ template <typename Fn> void for_each_boot_thread(Domain& d, Fn fn) {
 } // namespace
 
 void domain_start(Domain& d) {
-    d.state = DomainState::Running;
+    d.state.store(DomainState::Running, MemOrder::Release);
     __atomic_fetch_add(&g_unfinished, 1, __ATOMIC_ACQ_REL);
     // Our reference until the loop is done: the threads may run and leave
     // on other CPUs before it ends.
@@ -295,8 +295,8 @@ void domains_end_batch() {
 void domain_kill(Domain& d, int64_t status, const char* reason) {
     {
         IrqLockGuard guard(d.lock);
-        if (d.state == DomainState::Dying) return;
-        d.state = DomainState::Dying;
+        if (d.dying()) return;
+        d.state.store(DomainState::Dying, MemOrder::Release);
         d.exit_status = status;
         d.end_reason = reason;
         // A paused thread must run to leave; under d.lock so that a
@@ -330,7 +330,7 @@ void domain_kill(Domain& d, int64_t status, const char* reason) {
 
 void domain_pause(Domain& d) {
     IrqLockGuard guard(d.lock);
-    if (d.state == DomainState::Dying) return; // it must be able to leave
+    if (d.dying()) return; // it must be able to leave
     sched_set_paused(d, true);
 }
 
@@ -364,9 +364,16 @@ void free_objects(Domain& d) {
     d.tearing_down = true;
     for (uint32_t i = 0; i < g_hook_count; i++)
         if (g_hooks[i].free) g_hooks[i].free(d);
-    {
-        IrqLockGuard guard(d.handles_lock);
-        d.handles.close_all([](KObject* o) { kobject_unref(*o); });
+    // Each reference is dropped outside the table's lock: a last reference
+    // destroys its object, which takes locks ranked before the table's.
+    for (;;) {
+        KObject* o;
+        {
+            IrqLockGuard guard(d.handles_lock);
+            o = d.handles.take_any();
+        }
+        if (!o) break;
+        kobject_unref(*o);
     }
     if (d.thread_count) log_error("d%u: %u threads left after teardown", d.id, d.thread_count);
     if (d.aspace0) kobject_unref(d.aspace0->kobj);
@@ -401,7 +408,7 @@ void domain_put(Domain& d) {
 Result<Domain*> domain_get(domid_t id) {
     IrqLockGuard guard(g_registry_lock);
     Domain* d = find_locked(id);
-    if (!d || d->state == DomainState::Building) return Err::NoSuchDomain;
+    if (!d || d->current_state() == DomainState::Building) return Err::NoSuchDomain;
     // A domain whose last reference is gone is on its way out: never revive it.
     uint32_t refs = __atomic_load_n(&d->refs, __ATOMIC_ACQUIRE);
     do {
@@ -416,7 +423,7 @@ void domains_for_each(void (*fn)(Domain& d, void* ctx), void* ctx) {
     {
         IrqLockGuard guard(g_registry_lock);
         for (Domain* d = g_domains; d && n < kMaxDomains; d = d->all_next) {
-            if (d->state == DomainState::Building) continue;
+            if (d->current_state() == DomainState::Building) continue;
             uint32_t refs = __atomic_load_n(&d->refs, __ATOMIC_ACQUIRE);
             bool got = false;
             while (refs != 0 && !(got = __atomic_compare_exchange_n(&d->refs, &refs, refs + 1, false,
@@ -434,7 +441,7 @@ void domain_refill_accounts(void (*fn)(sched::ShareAccount* const*, size_t, void
     IrqLockGuard guard(g_registry_lock);
     size_t n = 0;
     for (Domain* d = g_domains; d && n < kMaxDomains; d = d->all_next)
-        if (d->state != DomainState::Building) accounts[n++] = &d->account;
+        if (d->current_state() != DomainState::Building) accounts[n++] = &d->account;
     fn(accounts, n, ctx);
 }
 

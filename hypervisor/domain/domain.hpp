@@ -26,6 +26,7 @@
 #include "grant/grant_table.hpp"
 #include "ipc/endpoint.hpp"
 #include "lib/addr.hpp"
+#include "lib/atomic.hpp"
 #include "lib/result.hpp"
 #include "lib/spinlock.hpp"
 #include "sched/credit.hpp"
@@ -52,14 +53,20 @@ struct Domain {
     char name[kDomainNameMax + 1] = {};
     uint32_t privileges = 0; // BootPrivilege bits (boot_config.hpp)
     uint32_t vcpus = 1;
-    volatile DomainState state = DomainState::Building;
+    // Building -> Running (domain_start, before its threads run) -> Dying
+    // (domain_kill, under `lock`); read anywhere without the lock.
+    // Release/acquire: whoever sees Running sees the built domain, and
+    // whoever sees Dying sees the exit status and reason set before it.
+    Atomic<DomainState> state{DomainState::Building};
+    DomainState current_state() const { return state.load(MemOrder::Acquire); }
+    bool dying() const { return current_state() == DomainState::Dying; }
 
     // Memory partition. Free frames are linked through FrameInfo::next:
     // single frames on free_head, whole free 2 MiB-aligned runs of
     // kChunkPages frames (linked by their first frame) on chunk_head. The
     // blocks obtained from the buddy allocator are linked through
     // FrameInfo::prev of their first frame.
-    SpinLock lock; // partition, console line, thread table
+    SpinLock lock{LockRank::Domain}; // partition, console line, thread table
     uint64_t partition_frames = 0;
     uint64_t free_frames = 0; // single and chunked
     uint32_t free_head;
@@ -69,7 +76,7 @@ struct Domain {
     // Address spaces and memory regions (vm/). mm_lock serialises every
     // page-table edit and frame-count change of the domain; it is taken
     // before `lock`, and waiting for it serves TLB-flush requests.
-    SpinLock mm_lock;
+    SpinLock mm_lock{LockRank::DomainMm};
     AddressSpace* aspace0 = nullptr;     // the first one (the domain holds a reference)
     AddressSpace* aspaces = nullptr;     // all live ones (under mm_lock)
     uint32_t aspace_count = 0;
@@ -92,10 +99,12 @@ struct Domain {
     // deadline) wait here; endpoint_generation (under `lock`, read without
     // it) grows with every endpoint made and at death.
     Waitable endpoint_events;
-    uint32_t endpoint_generation = 0;
+    // Release when bumped (under `lock`), acquire when a waiter looks: a
+    // waiter that sees the new value then finds the new endpoint.
+    Atomic<uint32_t> endpoint_generation{0};
 
     // Handles (cap/handle_table.hpp): one partition frame of slots.
-    SpinLock handles_lock;
+    SpinLock handles_lock{LockRank::DomainHandles};
     HandleTable handles;
 
     // Layout of the address space (virtual).

@@ -245,7 +245,7 @@ void fault_thread_gone(Thread& t) {
                 taken_unanswered = true;
             }
     }
-    if ((n || taken_unanswered) && d.state != DomainState::Dying) {
+    if ((n || taken_unanswered) && !d.dying()) {
         log_error("d%u '%s': fault handler thread %u is gone with faults unanswered: domain killed", d.id, d.name,
                   t.id);
         domain_kill(d, -1, "a fault handler left faults unanswered");

@@ -11,7 +11,7 @@ namespace {
 static_assert(THREAD_STACKS_VIRT_START + uint64_t{kMaxKernelStacks} * THREAD_STACK_STRIDE <= STACKS_VIRT_END);
 static_assert(THREAD_STACK_PAGES * 4096 < THREAD_STACK_STRIDE, "a guard page must stay below each stack");
 
-SpinLock g_lock;
+SpinLock g_lock{LockRank::KernelStacks};
 uint32_t g_pool[kMaxKernelStacks]; // freed slots, still mapped
 uint32_t g_pool_count;
 uint32_t g_slots_used; // slots ever mapped: [0, g_slots_used)

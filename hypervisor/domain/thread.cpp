@@ -105,7 +105,7 @@ Status thread_start(Thread& t, uint32_t cpu_hint) {
     {
         IrqLockGuard guard(t.events.lock);
         if (t.started) return Err::Busy;
-        if (d.state == DomainState::Dying) return Err::NoSuchDomain;
+        if (d.dying()) return Err::NoSuchDomain;
         t.started = true;
         t.stopped = false;
     }

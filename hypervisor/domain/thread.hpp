@@ -52,7 +52,7 @@ struct Thread {
     uint32_t id = 0;               // unique in the domain, never reused
     uint32_t slot = 0;             // index in Domain::threads
     uint32_t xen_vcpu = 0;         // the vCPU it acts as in the Xen family (boot thread i: i)
-    volatile ThreadState state = ThreadState::New;
+    ThreadState state = ThreadState::New; // under the lock of the CPU in `cpu` (sched/scheduler.cpp)
     uint32_t cpu = 0;              // CPU whose queue/sleep list holds it, or that runs it
 
     // Blocking (under the lock of the CPU in `cpu`).

@@ -48,7 +48,7 @@ void dump_registers(const InterruptFrame& f) {
 
 [[noreturn]] void fatal_exception(const InterruptFrame& f) {
     PerCpu& cpu = this_cpu();
-    if (__atomic_fetch_add(&cpu.in_exception, 1, __ATOMIC_RELAXED) > 0) {
+    if (cpu.in_exception.fetch_add(1, MemOrder::Relaxed) > 0) {
         // A fault while dumping a fault: print the minimum and stop.
         console_print_raw("\n**** PANIC on CPU %u: nested %s at %016lx while handling a fault ****\n",
             cpu.cpu_index, exception_name(f.vector), f.rip);

@@ -26,32 +26,14 @@ bool port_ready(Waitable& w, bool consume) {
     return consume ? two_level::consume(s, p.port) : two_level::ready(s, p.port);
 }
 
-// Both tables locked in a fixed order (lower domid first), interrupts off.
+// Both tables locked (interrupts off), in the one order two event tables
+// nest in: lower address first (lib/lock_rank.hpp).
 class PairLock {
   public:
-    PairLock(Domain& a, Domain& b) : flags_(arch::irq_save()) {
-        first_ = &a;
-        second_ = &b == &a ? nullptr : &b;
-        if (second_ && second_->id < first_->id) {
-            Domain* t = first_;
-            first_ = second_;
-            second_ = t;
-        }
-        first_->events.lock.lock();
-        if (second_) second_->events.lock.lock();
-    }
-    ~PairLock() {
-        if (second_) second_->events.lock.unlock();
-        first_->events.lock.unlock();
-        arch::irq_restore(flags_);
-    }
-    PairLock(const PairLock&) = delete;
-    PairLock& operator=(const PairLock&) = delete;
+    PairLock(Domain& a, Domain& b) : guard_(a.events.lock, b.events.lock) {}
 
   private:
-    uint64_t flags_;
-    Domain* first_;
-    Domain* second_;
+    IrqLockPairGuard guard_;
 };
 
 EventPort** slot_locked(EventTable& t, uint32_t port) {
@@ -332,8 +314,8 @@ void evtchn_close(EventPort& p) {
                 release_locked(p);
                 break;
             }
-            // Both tables are needed, in domid order: hold the peer's
-            // domain while the locks are retaken.
+            // Both tables are needed, in their fixed order: hold the
+            // peer's domain while the locks are retaken.
             rd = p.peer->domain;
             __atomic_fetch_add(&rd->refs, 1, __ATOMIC_ACQ_REL);
         }

@@ -28,7 +28,7 @@
 //
 // Locking: each domain's EventTable::lock guards its port table and the
 // state of its ports; binding or closing an interdomain channel takes both
-// domains' locks, the lower domid first. A port's Waitable lock (native
+// domains' locks, the lower address first (lib/lock_rank.hpp). A port's Waitable lock (native
 // waiters, `hangup`) comes after them, then the CPU locks. Holding a
 // domain's table lock keeps the peers of its ports (and their domains)
 // alive: unlinking needs both locks.
@@ -77,7 +77,7 @@ struct EventPort {
 inline constexpr uint32_t kMaxEventVcpus = 64; // a domain's vCPUs (boot_config's limit)
 
 struct EventTable {
-    SpinLock lock;
+    SpinLock lock{LockRank::EventTable};
     shared_info* shared = nullptr;                       // a partition frame, mapped by the domain builder
     EventPort** buckets[kMaxEventPorts / kPortsPerBucket] = {};
     bool dead = false;                                   // the domain is dying: no new ports

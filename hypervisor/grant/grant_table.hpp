@@ -75,8 +75,8 @@ struct ActiveGrant {
 };
 
 struct GrantTable {
-    SpinLock lock;
-    SpinLock grow_lock;
+    SpinLock lock{LockRank::GrantTable};
+    SpinLock grow_lock{LockRank::GrantGrow};
     grant_entry_v1_t* entries[kMaxGrantFrames] = {}; // partition frames, the domain's to write
     Mfn entry_frames[kMaxGrantFrames];
     ActiveGrant* active[kMaxGrantFrames] = {};       // partition frames (hypervisor-private)

@@ -107,12 +107,12 @@ struct GenerationWait {
 
 bool endpoints_changed(Waitable&, void* ctx) {
     auto& w = *static_cast<GenerationWait*>(ctx);
-    return __atomic_load_n(&w.d->endpoint_generation, __ATOMIC_ACQUIRE) != w.seen;
+    return w.d->endpoint_generation.load(MemOrder::Acquire) != w.seen;
 }
 
 // Under d.lock, then the waiters of endpoint_events woken.
 void endpoints_changed_locked(Domain& d) {
-    __atomic_store_n(&d.endpoint_generation, d.endpoint_generation + 1, __ATOMIC_RELEASE);
+    d.endpoint_generation.fetch_add(1, MemOrder::Release);
 }
 
 void wake_connectors(Domain& d) {
@@ -135,7 +135,7 @@ Result<Endpoint*> endpoint_create(Domain& d, domid_t client) {
     bool made = false;
     {
         IrqLockGuard guard(d.lock);
-        if (d.state != DomainState::Dying && !d.endpoints_closed) {
+        if (!d.dying() && !d.endpoints_closed) {
             if (d.endpoint_count >= kMaxEndpointsPerDomain) {
                 err = Err::NoSpace;
             } else {
@@ -169,7 +169,7 @@ Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t clie
         uint32_t generation;
         {
             IrqLockGuard guard(d.lock);
-            generation = d.endpoint_generation;
+            generation = d.endpoint_generation.load(MemOrder::Relaxed); // under the lock that bumps it
             if (d.endpoints_closed) err = Err::NoSuchDomain; // dying
             for (Endpoint* e = d.endpoints; e; e = e->next_in_domain) {
                 if (e->number != number) continue;

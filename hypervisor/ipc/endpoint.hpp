@@ -67,7 +67,7 @@ struct IpcCall {
 
 struct Endpoint {
     KObject kobj{ObjType::Endpoint, 1, nullptr};
-    SpinLock lock;
+    SpinLock lock{LockRank::Endpoint};
     Waitable servers;            // ready while a call is queued or the endpoint is dead
     Domain* owner = nullptr;     // nullptr once dead
     domid_t owner_id = DOMID_INVALID;

@@ -20,7 +20,7 @@ RangeSet<MB2_MAX_MEMORY_REGIONS> g_direct_map_ram; // RAM-like regions, pages ro
 RangeSet<64> g_boot_allocated;                     // frames taken before the buddy allocator
 FrameTable g_frame_table;
 BuddyAllocator g_buddy;
-SpinLock g_buddy_lock;
+SpinLock g_buddy_lock{LockRank::Buddy};
 
 // Before the buddy allocator exists: take frames top-down from usable RAM
 // below `limit` (the boot page tables reach only the first 4 GiB).
@@ -58,7 +58,7 @@ struct BuddyPageSource final : PageSource {
 
 BuddyPageSource g_page_source;
 SizeClassHeap g_heap(g_page_source);
-SpinLock g_heap_lock;
+SpinLock g_heap_lock{LockRank::Heap};
 
 bool is_ram_like(uint32_t type) {
     // available, ACPI reclaimable, ACPI NVS: normal memory for the direct map

@@ -134,7 +134,7 @@ CallResult call_thread_set_priority(ThreadRef& thread, uint64_t priority) {
 }
 
 CallResult call_thread_set_affinity(ThreadRef& thread, uint64_t cpu) {
-    if (cpu != VIRTUE_CPU_ANY && cpu >= arch::g_nr_cpus_online) return Err::InvalidArgument;
+    if (cpu != VIRTUE_CPU_ANY && cpu >= arch::cpus_online()) return Err::InvalidArgument;
     sched_set_affinity(*thread, cpu == VIRTUE_CPU_ANY ? sched::kAnyCpu : static_cast<uint32_t>(cpu));
     return 0;
 }

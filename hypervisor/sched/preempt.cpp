@@ -46,7 +46,7 @@ bool hypercall_preempt_check() {
     arch::irq_window(); // a pending tick may make a reschedule due
     hypercall_hold_begin();
     return sched_resched_due() || __atomic_load_n(&t.kill_requested, __ATOMIC_ACQUIRE) ||
-           __atomic_load_n(&t.suspend_requested, __ATOMIC_ACQUIRE) || t.domain->state == DomainState::Dying;
+           __atomic_load_n(&t.suspend_requested, __ATOMIC_ACQUIRE) || t.domain->dying();
 }
 
 void hypercall_continue_with(unsigned arg, uint64_t value) {

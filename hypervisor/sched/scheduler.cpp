@@ -34,7 +34,7 @@ bool opt_shutdown_when_done = false;
 VIRTUE_BOOLEAN_PARAM("shutdown-when-done", opt_shutdown_when_done);
 
 struct CpuSched {
-    SpinLock lock;
+    SpinLock lock{LockRank::CpuQueue};
     sched::RunQueue rq;
     Thread* current = nullptr;    // nullptr: the idle context runs
     Thread idle;                  // the idle context's saved stack pointer
@@ -50,7 +50,7 @@ struct CpuSched {
 };
 
 CpuSched g_sched[MAX_CPUS];
-SpinLock g_account_lock;
+SpinLock g_account_lock{LockRank::SchedAccount};
 uint64_t g_last_refill_ns;
 
 CpuSched& mine() { return g_sched[arch::cpu_index()]; }
@@ -82,7 +82,7 @@ void refill_all(uint64_t elapsed_ns) {
     IrqLockGuard guard(g_account_lock);
     domain_refill_accounts(
         [](sched::ShareAccount* const* accounts, size_t n, void* ctx) {
-            sched::refill(accounts, n, *static_cast<uint64_t*>(ctx), arch::g_nr_cpus_online);
+            sched::refill(accounts, n, *static_cast<uint64_t*>(ctx), arch::cpus_online());
         },
         &elapsed_ns);
 }
@@ -138,13 +138,14 @@ void unblock_locked(CpuSched& cs, Thread& t, WakeReason why) {
 // Takes an "under" thread (or any thread when we would otherwise idle) from
 // another CPU. Try-locks only: the caller holds its own queue's lock.
 Thread* steal(uint32_t me, bool only_under) {
-    uint32_t n = arch::g_nr_cpus_online;
+    uint32_t n = arch::cpus_online();
     for (uint32_t k = 1; k < n; k++) {
         CpuSched& other = g_sched[(me + k) % n];
-        if (!other.rq.size() || !other.lock.try_lock()) continue;
+        if (!other.rq.size()) continue;
+        TryLockGuard guard(other.lock);
+        if (!guard) continue;
         Thread* t = thread_of(other.rq.steal(me, only_under));
         if (t) t->cpu = me; // under the victim's lock (see enqueue_locked)
-        other.lock.unlock();
         if (t) return t;
     }
     return nullptr;
@@ -170,7 +171,9 @@ void finish_switch() {
     cs.to_release = nullptr;
     cs.to_migrate = nullptr;
     cs.handoff_drop = nullptr;
-    cs.lock.unlock();
+    {
+        UniqueLock taken(cs.lock, kAdoptLock); // handed over by the switching side
+    }
     // The thread now running here held a run reference all along: this
     // drop is never its (or its domain's) last.
     if (handed) sched_handoff_release(*handed);
@@ -191,14 +194,17 @@ void finish_switch() {
 void load_address_space(CpuSched& cs, AddressSpace* to) {
     if (to == cs.loaded) return;
     const uint64_t bit = uint64_t{1} << index_of(cs);
-    if (to) __atomic_or_fetch(&to->active_cpus, bit, __ATOMIC_SEQ_CST);
+    // Seq_cst: pairs with the shootdown's fence between its page-table
+    // writes and its read of active_cpus (arch::tlb_shootdown).
+    if (to) to->active_cpus.fetch_or(bit, MemOrder::SeqCst);
     arch::load_root(to ? to->root : arch::kernel_root());
-    if (cs.loaded) __atomic_and_fetch(&cs.loaded->active_cpus, ~bit, __ATOMIC_SEQ_CST);
+    if (cs.loaded) cs.loaded->active_cpus.fetch_and(~bit, MemOrder::SeqCst);
     cs.loaded = to;
 }
 
 // Switches from the running context to next (nullptr = idle). Called with
-// cs.lock held; returns (lock released) when prev runs again.
+// cs.lock held (handed over: the incoming side releases it); returns (lock
+// released) when prev runs again.
 void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
     Thread* from = prev ? prev : &cs.idle;
     Thread* to = next ? next : &cs.idle;
@@ -216,6 +222,7 @@ void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
         arch::set_fs_base(next->fs_base);
     }
     load_address_space(cs, next ? next->aspace : nullptr);
+    lock_ranks_check_switch(&cs.lock); // debug builds: no other lock crosses a switch
     switch_context(&from->kernel_rsp, to->kernel_rsp);
     finish_switch();
 }
@@ -224,16 +231,16 @@ void schedule() {
     CpuSched& cs = mine();
     Thread* prev = cs.current;
     charge_current(cs);
-    cs.lock.lock();
+    UniqueLock queue(cs.lock);
     if (prev && prev->state == ThreadState::Running) enqueue_locked(cs, *prev);
     Thread* next = pick_next_locked(cs);
     if (next == prev) {
         if (prev) prev->state = ThreadState::Running;
         cs.slice_start_ns = system_time_ns();
         cs.need_resched = false;
-        cs.lock.unlock();
         return;
     }
+    queue.hand_over();
     switch_locked(cs, prev, next);
 }
 
@@ -252,26 +259,24 @@ void wake_sleepers_locked(CpuSched& cs, uint64_t now) {
 // (waking may need this CPU's lock).
 void stop_current(Thread& t) {
     CpuSched& cs = mine();
-    t.events.lock.lock();
-    if (!t.suspend_requested || t.domain->state == DomainState::Dying) {
-        t.events.lock.unlock();
-        return;
-    }
+    UniqueLock events(t.events.lock);
+    if (!t.suspend_requested || t.domain->dying()) return;
     t.stopped = true;
     t.events.wake_all_locked();
     charge_current(cs);
-    cs.lock.lock();
-    t.events.lock.unlock();
-    if (t.domain->state == DomainState::Dying) {
+    UniqueLock queue(cs.lock);
+    events.unlock();
+    if (t.domain->dying()) {
         // domain_kill came between the checks: leave instead of stopping
         // (not stopped: its registers are about to change).
-        cs.lock.unlock();
+        queue.unlock();
         IrqLockGuard guard(t.events.lock);
         t.stopped = false;
         return;
     }
     adjust_runnable(t, -1);
     t.state = ThreadState::Suspended;
+    queue.hand_over();
     switch_locked(cs, &t, pick_next_locked(cs));
 }
 
@@ -280,10 +285,11 @@ void stop_current(Thread& t) {
 void migrate_current(Thread& t, uint32_t dest) {
     CpuSched& cs = mine();
     charge_current(cs);
-    cs.lock.lock();
+    UniqueLock queue(cs.lock);
     t.state = ThreadState::Runnable;
     t.cpu = dest; // under the lock of the CPU it named (see enqueue_locked)
     cs.to_migrate = &t;
+    queue.hand_over();
     switch_locked(cs, &t, pick_next_locked(cs));
 }
 
@@ -303,7 +309,7 @@ void sched_init_this_cpu() { mine().last_charge_tsc = arch::rdtsc(); }
 Thread* current_thread() { return mine().current; }
 
 void sched_start_thread(Thread& t, uint32_t hint) {
-    uint32_t n = arch::g_nr_cpus_online ? arch::g_nr_cpus_online : 1;
+    uint32_t n = arch::cpus_online() ? arch::cpus_online() : 1;
     uint32_t pinned = t.entity.affinity_cpu;
     CpuSched& cs = g_sched[pinned != sched::kAnyCpu ? pinned : hint % n];
     adjust_runnable(t, +1);
@@ -327,14 +333,14 @@ void sched_prepare_wait() {
 }
 
 namespace {
-// sched_block's checks, under cs.lock: true (lock released, *why set) if
-// the thread must not block now; false (lock held) to go on.
-bool must_not_block_locked(CpuSched& cs, Thread& t, uint64_t deadline_ns, WakeReason& why) {
+// sched_block's checks, under the CPU's queue lock: true (lock released,
+// *why set) if the thread must not block now; false (lock held) to go on.
+bool must_not_block_locked(UniqueLock& queue, Thread& t, uint64_t deadline_ns, WakeReason& why) {
     if (t.wake_pending) {
         t.wake_pending = false;
         why = WakeReason::Signaled;
     } else if (__atomic_load_n(&t.suspend_requested, __ATOMIC_ACQUIRE) ||
-               __atomic_load_n(&t.kill_requested, __ATOMIC_ACQUIRE) || t.domain->state == DomainState::Dying) {
+               __atomic_load_n(&t.kill_requested, __ATOMIC_ACQUIRE) || t.domain->dying()) {
         // domain_kill and suspend interrupt only threads already blocked: a
         // thread with either pending must not start blocking.
         why = WakeReason::Interrupted;
@@ -343,7 +349,7 @@ bool must_not_block_locked(CpuSched& cs, Thread& t, uint64_t deadline_ns, WakeRe
     } else {
         return false;
     }
-    cs.lock.unlock();
+    queue.unlock();
     return true;
 }
 
@@ -367,10 +373,11 @@ WakeReason sched_block(uint64_t deadline_ns) {
     Thread* t = cs.current;
     if (!t) panic("sched_block on an idle context");
     charge_current(cs);
-    cs.lock.lock();
+    UniqueLock queue(cs.lock);
     WakeReason why;
-    if (must_not_block_locked(cs, *t, deadline_ns, why)) return why;
+    if (must_not_block_locked(queue, *t, deadline_ns, why)) return why;
     block_locked(cs, *t, deadline_ns);
+    queue.hand_over();
     switch_locked(cs, t, pick_next_locked(cs));
     return t->wake_reason;
 }
@@ -398,9 +405,9 @@ WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
         sched_handoff_release(target);
     };
     charge_current(cs);
-    cs.lock.lock();
+    UniqueLock queue(cs.lock);
     WakeReason why;
-    if (must_not_block_locked(cs, *t, deadline_ns, why)) {
+    if (must_not_block_locked(queue, *t, deadline_ns, why)) {
         ordinary_wake(); // we go on: target takes the ordinary way
         return why;
     }
@@ -409,12 +416,12 @@ WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
     const uint32_t me = index_of(cs);
     const uint32_t pinned = __atomic_load_n(&target.entity.affinity_cpu, __ATOMIC_ACQUIRE);
     const bool direct = &target != t && target.cpu == me && target.state == ThreadState::Blocked &&
-                        target.entity.eligible() && target.domain->state != DomainState::Dying &&
+                        target.entity.eligible() && !target.domain->dying() &&
                         !__atomic_load_n(&target.suspend_requested, __ATOMIC_ACQUIRE) &&
                         !__atomic_load_n(&target.kill_requested, __ATOMIC_ACQUIRE) &&
                         (pinned == sched::kAnyCpu || pinned == me) && cs.rq.size() == 0 && !cs.need_resched;
     if (!direct) {
-        cs.lock.unlock();
+        queue.unlock();
         ordinary_wake();
         return sched_block(deadline_ns);
     }
@@ -424,6 +431,7 @@ WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
     target.wake_reason = WakeReason::Signaled;
     adjust_runnable(target, +1);
     block_locked(cs, *t, deadline_ns);
+    queue.hand_over();
     switch_locked(cs, t, &target);
     return t->wake_reason;
 }
@@ -442,7 +450,7 @@ void sched_interrupt(Thread& t) {
             unblock_locked(cs, t, WakeReason::Interrupted);
         } else if (t.state == ThreadState::Running && c != arch::cpu_index()) {
             arch::lapic_send_ipi(arch::g_percpu[c].apic_id, arch::VECTOR_RESCHEDULE);
-        } else if (t.state == ThreadState::Suspended && t.domain->state == DomainState::Dying) {
+        } else if (t.state == ThreadState::Suspended && t.domain->dying()) {
             adjust_runnable(t, +1);
             enqueue_locked(cs, t);
             kick_if_idle(cs);
@@ -480,9 +488,10 @@ void sched_exit_current() {
     if (!t) panic("sched_exit_current on an idle context");
     charge_current(cs);
     adjust_runnable(*t, -1);
-    cs.lock.lock();
+    UniqueLock queue(cs.lock);
     t->state = ThreadState::Dead;
     cs.to_release = t;
+    queue.hand_over();
     switch_locked(cs, t, pick_next_locked(cs));
     panic("a dead thread was scheduled again");
 }
@@ -498,7 +507,7 @@ void sched_set_paused(Domain& d, bool paused) {
 
 void sched_all_domains_gone() {
     uint64_t handoffs = 0;
-    for (uint32_t c = 0; c < arch::g_nr_cpus_online; c++) handoffs += __atomic_load_n(&g_sched[c].handoffs, __ATOMIC_RELAXED);
+    for (uint32_t c = 0; c < arch::cpus_online(); c++) handoffs += __atomic_load_n(&g_sched[c].handoffs, __ATOMIC_RELAXED);
     log_info("all domains have ended (direct handoffs: %lu)", handoffs);
     hypercall_hold_report();
     memory_report();
@@ -522,7 +531,7 @@ void sched_tick() {
         // A tick late by less than a quarter still ends the slice: ticks
         // and slice starts are not aligned.
         if (now - cs.slice_start_ns >= kSliceNs - kSliceNs / 4 || !t->entity.account->eligible() ||
-            t->domain->state == DomainState::Dying)
+            t->domain->dying())
             cs.need_resched = true;
     }
 }
@@ -538,7 +547,7 @@ void user_return_work(arch::InterruptFrame&) {
     Thread* t = cs->current;
     if (!t) return;
     for (;;) {
-        if (t->domain->state == DomainState::Dying) thread_exit_current(t->domain->exit_status);
+        if (t->domain->dying()) thread_exit_current(t->domain->exit_status);
         if (__atomic_load_n(&t->kill_requested, __ATOMIC_ACQUIRE)) thread_exit_current(t->kill_status);
         if (__atomic_load_n(&t->suspend_requested, __ATOMIC_ACQUIRE)) {
             // Resumed, killed or the domain dies meanwhile: look again.

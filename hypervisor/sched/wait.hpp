@@ -36,7 +36,7 @@ struct Waiter {
 };
 
 struct Waitable {
-    SpinLock lock;
+    SpinLock lock{LockRank::Waitable};
     Waiter* waiters = nullptr;
     // Reports (under lock) whether the object is ready; when it is and
     // `consume` is set, takes the readiness (a timer's expiry) so that the

@@ -36,8 +36,8 @@ void ap_main(uint32_t index) {
     cpu.lapic_ticks_per_ms = g_bsp_lapic_ticks_per_ms;
     arch::lapic_timer_start_periodic(cpu.lapic_ticks_per_ms, TICK_HZ, arch::VECTOR_TIMER);
     cpu.online_tsc = arch::rdtsc();
-    __atomic_store_n(&cpu.state, arch::CpuState::Online, __ATOMIC_RELEASE);
-    __atomic_fetch_add(&arch::g_nr_cpus_online, 1, __ATOMIC_ACQ_REL);
+    cpu.state.store(arch::CpuState::Online, MemOrder::Release);
+    arch::g_nr_cpus_online.fetch_add(1, MemOrder::AcqRel);
     log_info("CPU %u online (APIC id %u)", index, cpu.apic_id);
     cpu_idle_loop();
 }
@@ -63,7 +63,7 @@ void smp_boot_secondary_cpus(const CpuDescriptor* cpus, uint32_t count) {
             continue;
         }
         cpu.apic_id = cpus[i].apic_id;
-        cpu.state = arch::CpuState::Booting;
+        cpu.state.store(arch::CpuState::Booting, MemOrder::Relaxed); // the AP is not started yet
         arch::ap_trampoline_aim(index);
 
         arch::lapic_send_init(cpu.apic_id);
@@ -74,7 +74,7 @@ void smp_boot_secondary_cpus(const CpuDescriptor* cpus, uint32_t count) {
             // Generous under TCG: an AP can take tens of ms to come up.
             uint64_t deadline = system_time_ns() + (attempt == 0 ? 200 : 1000) * 1000000ull;
             while (system_time_ns() < deadline) {
-                if (__atomic_load_n(&cpu.state, __ATOMIC_ACQUIRE) == arch::CpuState::Online) {
+                if (cpu.state.load(MemOrder::Acquire) == arch::CpuState::Online) {
                     online = true;
                     break;
                 }
@@ -83,7 +83,7 @@ void smp_boot_secondary_cpus(const CpuDescriptor* cpus, uint32_t count) {
         }
         if (!online) {
             log_error("CPU with APIC id %u did not come online", cpu.apic_id);
-            cpu.state = arch::CpuState::Offline;
+            cpu.state.store(arch::CpuState::Offline, MemOrder::Relaxed); // it never came: nothing to publish
             continue;
         }
     }
@@ -91,15 +91,15 @@ void smp_boot_secondary_cpus(const CpuDescriptor* cpus, uint32_t count) {
 
 void smp_call(uint32_t cpu_index, void (*fn)()) {
     arch::PerCpu& cpu = arch::g_percpu[cpu_index];
-    if (cpu.state != arch::CpuState::Online) return;
-    __atomic_store_n(&cpu.work, fn, __ATOMIC_RELEASE);
+    if (cpu.state.load(MemOrder::Acquire) != arch::CpuState::Online) return;
+    cpu.work.store(fn, MemOrder::Release);
 }
 
 void cpu_idle_loop() {
     for (;;) {
         arch::irq_disable();
         arch::PerCpu& cpu = arch::this_cpu();
-        void (*fn)() = __atomic_exchange_n(&cpu.work, nullptr, __ATOMIC_ACQ_REL);
+        void (*fn)() = cpu.work.exchange(nullptr, MemOrder::AcqRel);
         if (fn) {
             arch::irq_enable();
             fn();

@@ -7,7 +7,7 @@
 namespace virtue {
 namespace {
 
-SpinLock g_armed_lock;
+SpinLock g_armed_lock{LockRank::TimerList};
 Timer* g_armed;                         // sorted by deadline_ns
 uint64_t g_next_deadline = UINT64_MAX;  // of g_armed's head: read without the lock
 
@@ -89,7 +89,8 @@ void timer_cancel(Timer& t) {
 
 void timers_expire(uint64_t now_ns) {
     if (__atomic_load_n(&g_next_deadline, __ATOMIC_ACQUIRE) > now_ns) return;
-    if (!g_armed_lock.try_lock()) return; // another CPU is at it
+    TryLockGuard list(g_armed_lock);
+    if (!list) return; // another CPU is at it
     while (g_armed && g_armed->deadline_ns <= now_ns) {
         Timer& t = *g_armed;
         remove_locked(t);
@@ -113,7 +114,6 @@ void timers_expire(uint64_t now_ns) {
 
         }
     }
-    g_armed_lock.unlock();
 }
 
 } // namespace virtue

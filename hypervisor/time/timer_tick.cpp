@@ -8,8 +8,9 @@ namespace virtue {
 void timer_tick() {
     // Per-CPU counter: only this CPU writes it; others may read it.
     arch::PerCpu& cpu = arch::this_cpu();
-    __atomic_store_n(&cpu.ticks, cpu.ticks + 1, __ATOMIC_RELAXED);
-    if (cpu.state == arch::CpuState::Online) sched_tick();
+    cpu.ticks.store(cpu.ticks.load(MemOrder::Relaxed) + 1, MemOrder::Relaxed);
+    // Relaxed: this CPU wrote its own state before enabling its tick.
+    if (cpu.state.load(MemOrder::Relaxed) == arch::CpuState::Online) sched_tick();
 }
 
 } // namespace virtue

@@ -16,8 +16,8 @@
 //     handle had the write right) and executable only with pte::SW1.
 //
 // Locking: Domain::mm_lock around every edit and count change, taken with
-// lock_polling(tlb_serve_requests) because its holder may wait for TLB
-// shootdown acknowledgements. Objects are freed by kobject_unref, never under
+// a PollingLockGuard serving tlb_serve_requests because its holder may wait
+// for TLB shootdown acknowledgements. Objects are freed by kobject_unref, never under
 // mm_lock (their destroy takes it).
 #pragma once
 
@@ -26,6 +26,7 @@
 
 #include "cap/handle_table.hpp"
 #include "lib/addr.hpp"
+#include "lib/atomic.hpp"
 #include "lib/result.hpp"
 
 namespace virtue {
@@ -51,7 +52,7 @@ struct AddressSpace {
     KObject kobj;
     Domain* domain = nullptr;
     PhysAddr root;                   // PML4, from the partition
-    volatile uint64_t active_cpus = 0; // CPUs with it in CR3 (scheduler)
+    Atomic<uint64_t> active_cpus{0}; // CPUs with it in CR3 (scheduler; orders: load_address_space)
     AddressSpace* next = nullptr;    // Domain::aspaces
 };
 

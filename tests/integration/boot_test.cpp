@@ -138,6 +138,19 @@ BOOST_AUTO_TEST_CASE(fault_on_second_cpu_names_that_cpu) {
     check_fatal("fault-ap", "#UD invalid opcode", 2, 1);
 }
 
+// Two locks taken against their ranks: the debug build's check panics at
+// the second one and names both (lib/lock_rank.hpp).
+BOOST_AUTO_TEST_CASE(locks_taken_out_of_rank_order_panic) {
+    BootResult r = boot_with("selftest=lock-order");
+    BOOST_TEST(!r.timed_out);
+    BOOST_TEST(r.exit_status == EXIT_PANIC_STATUS);
+    BOOST_TEST(std::regex_search(
+        r.console, std::regex(R"(\*\*\*\* PANIC on CPU 0: lock order: taking Domain lock 0x[0-9a-f]+ while holding )"
+                              R"(Buddy lock 0x[0-9a-f]+ \(CPU 0\) \*\*\*\*)")));
+    BOOST_TEST(r.contains("crash_lock_order"), "the backtrace names the test");
+    BOOST_TEST(!r.contains("FAIL (survived)"));
+}
+
 BOOST_AUTO_TEST_CASE(boot_modules_and_their_command_lines_are_reported) {
     char path[] = "/tmp/virtue-module-XXXXXX";
     int fd = mkstemp(path);

@@ -7,7 +7,7 @@ namespace virtue::arch {
 
 PerCpu g_percpu[MAX_CPUS];
 uint32_t g_nr_cpus_possible = 1;
-volatile uint32_t g_nr_cpus_online = 0;
+Atomic<uint32_t> g_nr_cpus_online{0};
 
 void percpu_init_this_cpu(uint32_t index, uint32_t apic_id) {
     PerCpu& cpu = g_percpu[index];

@@ -17,7 +17,7 @@ FrameSource g_frame_source;
 CpuPagingFeatures g_features;
 PhysAddr g_root;
 RangeSet<256> g_direct_mapped;
-SpinLock g_lock; // serialises edits of the hypervisor's tables
+SpinLock g_lock{LockRank::HvPageTables}; // serialises edits of the hypervisor's tables
 uint64_t g_ioremap_next = IOREMAP_VIRT_START;
 
 struct FirmwareMapping {

@@ -43,12 +43,13 @@ void tlb_serve_requests() {
 
 uint64_t tlb_requests_served() { return __atomic_load_n(&g_mailbox[cpu_index()].served, __ATOMIC_RELAXED); }
 
-void tlb_shootdown(const volatile uint64_t& active_cpus, uint64_t root, uint64_t va, uint64_t size) {
+void tlb_shootdown(const Atomic<uint64_t>& active_cpus, uint64_t root, uint64_t va, uint64_t size) {
     // The page-table writes must be visible before we read who has the
     // address space loaded (the scheduler sets its bit before loading CR3).
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     const uint32_t me = cpu_index();
-    uint64_t others = active_cpus & ~(uint64_t{1} << me);
+    // Relaxed after the seq_cst fence above: the fence orders it.
+    uint64_t others = active_cpus.load(MemOrder::Relaxed) & ~(uint64_t{1} << me);
     flush_local(root, va, size);
     if (!g_tlb_shootdown_remote || !others) return;
     uint64_t ticket[MAX_CPUS];

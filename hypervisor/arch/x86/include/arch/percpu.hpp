@@ -8,6 +8,8 @@
 
 #include "arch/descriptors.hpp"
 #include "arch/layout.h"
+#include "lib/atomic.hpp"
+#include "lib/lock_rank.hpp"
 #include "lib/result.hpp"
 
 namespace virtue::arch {
@@ -21,16 +23,28 @@ struct alignas(64) PerCpu {
     uint64_t stack_top;      // %gs:16 — kernel stack for entries from ring 3: the
                              // running thread's (the CPU's main stack at boot)
     uint64_t scratch;        // %gs:24 — entry-path scratch slot
-    volatile CpuState state;
+    // Set by the CPU itself (Online: release, so that whoever sees it
+    // online sees its set-up); read by others with acquire.
+    Atomic<CpuState> state;
     uint32_t pad0;
-    volatile uint64_t ticks; // local APIC timer interrupts taken
+    // Local APIC timer interrupts taken. Written only by this CPU's tick;
+    // others read it relaxed (a statistic: it orders nothing).
+    Atomic<uint64_t> ticks;
     uint64_t online_tsc;     // TSC when the CPU reported online
     uint32_t lapic_ticks_per_ms;
-    volatile uint32_t in_exception; // nesting depth, to stop recursive dumps
-    void (*volatile work)();        // run once by this CPU's idle loop (smp_call)
+    // Nesting depth of fatal exceptions on this CPU, to stop recursive
+    // dumps: only this CPU touches it, so relaxed suffices (atomic against
+    // a fault that interrupts the increment).
+    Atomic<uint32_t> in_exception;
+    // Run once by this CPU's idle loop (smp_call): stored with release (the
+    // caller's data is visible to fn), taken with an acq_rel exchange.
+    Atomic<void (*)()> work;
     Tss tss;
     Gdt gdt;                        // built here at boot ...
     Gdt* live_gdt;                  // ... then loaded from a zero-padded block
+#ifdef VIRTUE_DEBUG
+    HeldLocks held_locks;           // the spinlocks this CPU holds (lock-rank checks)
+#endif
 };
 
 static_assert(offsetof(PerCpu, self) == 0);
@@ -42,7 +56,12 @@ static_assert(offsetof(PerCpu, scratch) == 24);
 // All CPUs' structures (index = dense CPU index).
 extern PerCpu g_percpu[MAX_CPUS];
 extern uint32_t g_nr_cpus_possible; // from ACPI
-extern volatile uint32_t g_nr_cpus_online;
+// CPUs online: grows at boot only (each CPU adds itself with acq_rel once
+// its set-up is done).
+extern Atomic<uint32_t> g_nr_cpus_online;
+// Acquire: a CPU counted is a CPU whose set-up (per-CPU data, scheduler)
+// is visible.
+inline uint32_t cpus_online() { return g_nr_cpus_online.load(MemOrder::Acquire); }
 
 inline PerCpu& this_cpu() {
     PerCpu* p;

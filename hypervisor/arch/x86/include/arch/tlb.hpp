@@ -17,6 +17,8 @@
 
 #include <stdint.h>
 
+#include "lib/atomic.hpp"
+
 namespace virtue::arch {
 
 inline constexpr uint8_t VECTOR_TLB_FLUSH = 0xf1;
@@ -24,7 +26,7 @@ inline constexpr uint8_t VECTOR_TLB_FLUSH = 0xf1;
 // Invalidates [va, va + size) of the address space whose root is `root` on
 // every CPU in *active_cpus (a bit per CPU index), the caller's included.
 // Returns when all have done so. Interrupts off.
-void tlb_shootdown(const volatile uint64_t& active_cpus, uint64_t root, uint64_t va, uint64_t size);
+void tlb_shootdown(const Atomic<uint64_t>& active_cpus, uint64_t root, uint64_t va, uint64_t size);
 
 // Answers flush requests posted to the calling CPU (the IPI handler, and
 // anything that spins with interrupts off).
