@@ -33,7 +33,7 @@ LAYERS = [
     # define (arch/traps.hpp, arch/smp.hpp). lib/spinlock.hpp counts here:
     # it is built on the CPU's interrupt flag (arch/cpu.hpp), as NOVA keeps
     # its spinlock per architecture.
-    [("arch", ["hypervisor/arch/x86/", "hypervisor/lib/spinlock.hpp"])],
+    [("arch", ["hypervisor/arch/x86/", "hypervisor/lib/spinlock.hpp", "hypervisor/lib/spinlock.cpp"])],
     # Boot-time services: the system clock (TSC), the command line and its
     # values, the symbol table; then the console, boot information and
     # ACPI tables; then panic, shutdown and the boot options.
