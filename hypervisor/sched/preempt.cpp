@@ -1,6 +1,7 @@
 // Preemptible hypercalls (sched/scheduler.hpp: continuations) and the
 // longest time a hypercall held its CPU with interrupts off.
 #include "arch/cpu.hpp"
+#include "core/cmdline.hpp"
 #include "arch/percpu.hpp"
 #include "console/console.hpp"
 #include "domain/domain.hpp"
@@ -8,6 +9,10 @@
 #include "time/clock.hpp"
 
 namespace virtue {
+
+bool g_hypercall_hold_stats = false;
+VIRTUE_BOOLEAN_PARAM("hypercall-hold-stats", g_hypercall_hold_stats);
+
 namespace {
 
 constexpr uint32_t kMaxCpus = 64;
@@ -33,16 +38,16 @@ void note_hold(uint64_t nr) {
 
 } // namespace
 
-void hypercall_hold_begin() {
+void hypercall_hold_begin_measured() {
     const uint32_t cpu = arch::cpu_index();
     if (cpu < kMaxCpus) g_hold_since[cpu] = arch::rdtsc();
 }
 
-void hypercall_hold_end(uint64_t nr) { note_hold(nr); }
+void hypercall_hold_end_measured(uint64_t nr) { note_hold(nr); }
 
 bool hypercall_preempt_check() {
     Thread& t = *current_thread();
-    note_hold(t.user_frame().rax);
+    hypercall_hold_end(t.user_frame().rax);
     arch::irq_window(); // a pending tick may make a reschedule due
     hypercall_hold_begin();
     return sched_resched_due() || __atomic_load_n(&t.kill_requested, __ATOMIC_ACQUIRE) ||
@@ -63,6 +68,7 @@ void hypercall_continue_with(unsigned arg, uint64_t value) {
 }
 
 void hypercall_hold_report() {
+    if (!g_hypercall_hold_stats) return;
     const uint64_t worst = __atomic_load_n(&g_worst_hold, __ATOMIC_RELAXED);
     const uint64_t hz = tsc_hz();
     log_info("longest hypercall hold with interrupts off: %lu cycles, %lu us (call 0x%lx)", worst,

@@ -96,13 +96,21 @@ void sched_resched_ipi();
 // r8, r9) and returns Err::Restart; the entry rewinds the caller to its
 // `syscall`, which runs the rest once the thread runs again. The time a
 // call holds its CPU with interrupts off counts from its entry or its last
-// check (hypercall_hold_*).
+// check (hypercall_hold_*), measured only with the boot option
+// `hypercall-hold-stats` (two TSC reads a call; make bench turns it on).
 bool hypercall_preempt_check();
 bool sched_resched_due(); // this CPU's reschedule flag
 void hypercall_hold_report(); // logs the longest hold so far
 void hypercall_continue_with(unsigned arg, uint64_t value);
-void hypercall_hold_begin();
-void hypercall_hold_end(uint64_t nr);
+extern bool g_hypercall_hold_stats;
+void hypercall_hold_begin_measured();
+void hypercall_hold_end_measured(uint64_t nr);
+inline void hypercall_hold_begin() {
+    if (g_hypercall_hold_stats) hypercall_hold_begin_measured();
+}
+inline void hypercall_hold_end(uint64_t nr) {
+    if (g_hypercall_hold_stats) hypercall_hold_end_measured(nr);
+}
 
 // Pause flag of a domain's share (paused threads are not picked).
 void sched_set_paused(Domain& d, bool paused);

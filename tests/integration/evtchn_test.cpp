@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(xen_vcpu_timers_raise_virq_timer) {
 // exactly once, and the hypervisor logs the longest time any call held its
 // CPU (make bench reports it).
 BOOST_AUTO_TEST_CASE(long_batches_are_preempted_and_continued) {
-    BootResult r = boot_config("xenpreempt", 1, 120);
+    BootResult r = boot_config("xenpreempt", 1, 120, 256, "", "hypercall-hold-stats");
     require_clean_end(r);
     BOOST_TEST(checks_passed(r, "xenpreempt", "xenpreempt"));
     BOOST_TEST(!std::regex_search(r.console, std::regex(R"(\(xenpreempt\) check .*FAIL)")));
