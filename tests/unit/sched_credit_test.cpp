@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <random>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -446,6 +447,138 @@ BOOST_AUTO_TEST_CASE(runqueue_has_better_than) {
     BOOST_TEST(!rq.has_better_than(Priority::Under)); // nothing beats Under
     u.capped = true;
     BOOST_TEST(!rq.has_better_than(Priority::Over));
+}
+
+BOOST_AUTO_TEST_CASE(runqueue_skips_paused_accounts_like_capped_ones) {
+    ShareAccount p = under(), o = over();
+    p.paused = true;
+    Entity ep = entity(p), eo = entity(o);
+    RunQueue rq;
+    BOOST_TEST(rq.enqueue(ep).ok());
+    BOOST_TEST(rq.enqueue(eo).ok());
+    BOOST_TEST(!rq.has_better_than(Priority::Over));
+    BOOST_TEST(rq.steal(1, true) == nullptr);
+    BOOST_TEST(rq.pick() == &eo);
+    BOOST_TEST(!rq.has_eligible());
+    BOOST_TEST(ep.queued);
+    p.paused = false; // unpaused: eligible again where it waited
+    BOOST_TEST(rq.pick() == &ep);
+}
+
+BOOST_AUTO_TEST_CASE(runqueue_a_picked_entity_requeues_at_the_tail) {
+    ShareAccount a = under();
+    Entity e1 = entity(a), e2 = entity(a), e3 = entity(a);
+    RunQueue rq;
+    for (Entity* e : {&e1, &e2, &e3}) BOOST_TEST(rq.enqueue(*e).ok());
+    // Round robin: each slice ends with the entity queued again.
+    for (Entity* expected : {&e1, &e2, &e3, &e1, &e2}) {
+        Entity* got = rq.pick();
+        BOOST_TEST(got == expected);
+        BOOST_TEST(rq.enqueue(*got).ok());
+    }
+    // The only one: head and tail at once.
+    RunQueue one;
+    Entity lone = entity(a);
+    BOOST_TEST(one.enqueue(lone).ok());
+    BOOST_TEST(one.remove(lone).ok());
+    BOOST_TEST(one.pick() == nullptr);
+    BOOST_TEST(one.enqueue(lone).ok());
+    BOOST_TEST(one.pick() == &lone);
+}
+
+// The run queues against a model of their documented rules: random
+// enqueues, removes, picks and steals over two CPUs' queues while the
+// accounts' credit, caps and pauses change under them.
+BOOST_AUTO_TEST_CASE(runqueue_matches_a_model_under_random_operations) {
+    constexpr size_t kAccounts = 3, kEntities = 10;
+    ShareAccount accounts[kAccounts];
+    Entity entities[kEntities];
+    std::mt19937 rng(20240611);
+    for (size_t i = 0; i < kEntities; i++) {
+        entities[i].account = &accounts[i % kAccounts];
+        entities[i].level = static_cast<uint8_t>(rng() % 4 + 6);
+        entities[i].affinity_cpu = rng() % 3 == 0 ? static_cast<uint32_t>(rng() % 2) : kAnyCpu;
+    }
+    RunQueue queues[2];
+    std::vector<Entity*> model[2]; // each queue's order
+
+    auto model_best = [](const std::vector<Entity*>& q, bool allow_over, auto ok) -> long {
+        long first_over = -1;
+        for (size_t i = 0; i < q.size(); i++) {
+            if (!q[i]->eligible() || !ok(*q[i])) continue;
+            if (q[i]->priority() == Priority::Under) return static_cast<long>(i);
+            if (allow_over && first_over < 0) first_over = static_cast<long>(i);
+        }
+        return first_over;
+    };
+    auto any = [](const Entity&) { return true; };
+
+    for (int step = 0; step < 20000; step++) {
+        const size_t cpu = rng() % 2;
+        RunQueue& rq = queues[cpu];
+        std::vector<Entity*>& m = model[cpu];
+        switch (rng() % 6) {
+        case 0: { // enqueue
+            Entity& e = entities[rng() % kEntities];
+            const bool was_queued = e.queued;
+            Status st = rq.enqueue(e);
+            BOOST_REQUIRE(st.ok() == !was_queued);
+            if (!was_queued) m.push_back(&e);
+            break;
+        }
+        case 1: { // remove
+            Entity& e = entities[rng() % kEntities];
+            auto it = std::find(m.begin(), m.end(), &e);
+            Status st = rq.remove(e);
+            BOOST_REQUIRE(st.ok() == (it != m.end()));
+            if (it != m.end()) m.erase(it);
+            break;
+        }
+        case 2: { // pick: the account whose turn it is, its highest level
+            long i = model_best(m, true, any);
+            Entity* expected = nullptr;
+            if (i >= 0) {
+                size_t best = static_cast<size_t>(i);
+                for (size_t j = best + 1; j < m.size(); j++)
+                    if (m[j]->account == m[best]->account && m[j]->level > m[best]->level) best = j;
+                expected = m[best];
+                m.erase(m.begin() + static_cast<long>(best));
+            }
+            BOOST_REQUIRE(rq.pick() == expected);
+            break;
+        }
+        case 3: { // the other CPU steals
+            const uint32_t thief = static_cast<uint32_t>(1 - cpu);
+            const bool only_under = rng() % 2;
+            long i = model_best(m, !only_under, [thief](const Entity& c) {
+                return c.affinity_cpu == kAnyCpu || c.affinity_cpu == thief;
+            });
+            Entity* expected = i >= 0 ? m[static_cast<size_t>(i)] : nullptr;
+            if (i >= 0) m.erase(m.begin() + i);
+            BOOST_REQUIRE(rq.steal(thief, only_under) == expected);
+            break;
+        }
+        default: { // accounting moves on: credit, caps, pauses
+            ShareAccount& a = accounts[rng() % kAccounts];
+            switch (rng() % 3) {
+            case 0: a.credit_ns = static_cast<int64_t>(rng() % 3) - 1; break;
+            case 1: a.capped = rng() % 4 == 0; break;
+            default: a.paused = rng() % 5 == 0; break;
+            }
+            break;
+        }
+        }
+        BOOST_REQUIRE(rq.size() == m.size());
+        BOOST_REQUIRE(rq.has_eligible() == (model_best(m, true, any) >= 0));
+        BOOST_REQUIRE(rq.has_better_than(Priority::Over) == (model_best(m, false, any) >= 0));
+        for (size_t i = 0; i < kEntities; i++) {
+            const Entity* e = &entities[i];
+            const bool in_model = std::count(model[0].begin(), model[0].end(), e) +
+                                      std::count(model[1].begin(), model[1].end(), e) ==
+                                  1;
+            BOOST_REQUIRE(e->queued == in_model);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
