@@ -154,11 +154,13 @@ def load_text(text):
     return spec, base, calls
 
 
-def load(path):
+def load_file(path, parse):
+    """parse(text) of the file at path; a malformed definition ends the run
+    with the file's name and the reason."""
     with open(path, "rb") as f:
         text = f.read().decode()
     try:
-        return load_text(text)
+        return parse(text)
     except SpecError as e:
         sys.exit(f"{os.path.basename(path)}: {e}")
 
@@ -413,15 +415,6 @@ def load_xen_text(text):
     return spec, calls
 
 
-def load_xen(path):
-    with open(path, "rb") as f:
-        text = f.read().decode()
-    try:
-        return load_xen_text(text)
-    except SpecError as e:
-        sys.exit(f"{os.path.basename(path)}: {e}")
-
-
 def xen_handlers(spec, calls):
     out = [f"// {XEN_HEADER}", "// The Xen family's handlers (xen-compat/), with Xen's own numbers and",
            "// arguments; what a handler returns is checked against the errors its",
@@ -629,8 +622,8 @@ def main():
     ap.add_argument("--xen-handlers")
     ap.add_argument("--errors-data")
     o = ap.parse_args()
-    spec, base, calls = load(o.spec)
-    xen_spec, xen_calls = load_xen(o.xen_spec) if o.xen_spec else (None, [])
+    spec, base, calls = load_file(o.spec, load_text)
+    xen_spec, xen_calls = load_file(o.xen_spec, load_xen_text) if o.xen_spec else (None, [])
     if o.abi_header: write(o.abi_header, abi_header(spec, base, calls))
     if o.sdk_header: write(o.sdk_header, sdk_header(spec, base, calls))
     if o.dispatch: write(o.dispatch, dispatch(spec, base, calls))
