@@ -4,8 +4,6 @@
 // definitions (hypercalls/gen_native.py --self-test).
 #include <boost/test/unit_test.hpp>
 
-#include <cstdarg>
-#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -14,17 +12,6 @@
 #include "lib/xen_errno.hpp"
 #include "virtue/declared_errors.hpp"
 
-namespace virtue {
-// The boundary panics on an undeclared errno; here that becomes an exception.
-[[noreturn]] void panic(const char* fmt, ...) {
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    throw std::runtime_error(buf);
-}
-} // namespace virtue
 
 using namespace virtue;
 

@@ -1,15 +1,31 @@
 // Link-time test doubles of the kernel services (fakes/host_kernel.hpp).
 #include "host_kernel.hpp"
 
+#include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <stdexcept>
 
 #include "arch/paging.hpp"
 #include "mm/memory.hpp"
 #include "sched/scheduler.hpp"
 
 namespace virtue {
+
+// The hypervisor's panic (a broken invariant, an undeclared errno at the
+// boundary, a lock taken out of rank) becomes an exception the test can
+// expect.
+[[noreturn]] void panic(const char* fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    throw std::runtime_error(buf);
+}
+
 namespace {
 
 size_t g_heap_live = 0;
