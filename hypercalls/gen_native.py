@@ -651,8 +651,22 @@ def doc(spec, base, calls):
     out = ["# Native ABI reference", "", f"<!-- {HEADER} -->", "",
            f"ABI version {spec['abi']['version_major']}.{spec['abi']['version_minor']} (`abi_version`).", "",
            "The native hypercall family: what a native-domain author calls. The SDK",
-           "(`hypercalls/sdk/`, header `virtue/native_calls.hpp`) wraps every call below as",
-           "`virtue::sys::<name>(...)`.", "", "## Calling convention", "", spec["abi"]["summary"].strip(), "",
+           "(`hypercalls/sdk/`, header `virtue/native_calls.hpp`) wraps every call below twice:",
+           "",
+           "- `virtue::sys::<name>(...)`, the typed layer, is the one to use. A call that can",
+           "  fail returns `virtue::Result<uint64_t>`: the value, or a `virtue::Errno` whose",
+           "  enumerators are the errno names in lower case (`Errno::einval` for `EINVAL`;",
+           "  `name(e)` and `Result::error_name()` give `\"EINVAL\"`). A call that cannot fail",
+           "  returns its value. Flag arguments take their flag set (see [Flag sets](#flag-sets)),",
+           "  so `Prot::write` where `BitsFlags` is expected does not compile. The objects of",
+           "  `<virtue/objects.hpp>` (Memory, AddressSpace, Thread, Fault, ...) are built on it.",
+           "- `virtue::raw::<name>(...)` is the ABI as it is: `int64_t`, >= 0 or a negated Xen",
+           "  errno, flags as `uint64_t` (the `VIRTUE_*` macros of `virtue/native_abi.h`, which C",
+           "  code uses too). For tests that compare results with `-XEN_E*`, fuzzers and C ports.",
+           "",
+           "Each call below shows both signatures. Where one errno has several causes, its",
+           "entry lists each check that gives it.",
+           "", "## Calling convention", "", spec["abi"]["summary"].strip(), "",
            "## Calls", "", "| number | name | summary |", "|---|---|---|"]
     for c in calls:
         out.append(f"| 0x{c['number']:x} | [`{c['name']}`](#{c['name']}) | {c['summary']} |")
@@ -661,7 +675,10 @@ def doc(spec, base, calls):
         out.append(f"### {c['name']}")
         out.append("")
         sig = ", ".join(f"{a['type']} {a['name']}" for a in c["args"])
+        ret, typed = sdk_signature(c)
         out.append(f"`int64_t {c['name']}({sig})` — number 0x{c['number']:x}")
+        out.append("")
+        out.append(f"SDK: `{ret} {typed}`")
         out.append("")
         out.append(c["summary"])
         out.append("")
@@ -680,7 +697,12 @@ def doc(spec, base, calls):
         if errs:
             out.append("- **Errors:**")
             for e in errs:
-                out.append(f"  - `-{e['errno']}`: {e['when']}")
+                head = f"  - `-{e['errno']}` (`Errno::{e['errno'].lower()}`)"
+                if isinstance(e["when"], list):
+                    out.append(f"{head}, when any of:")
+                    out += [f"    - {w}" for w in e["when"]]
+                else:
+                    out.append(f"{head}: {e['when']}")
         else:
             out.append("- **Errors:** none")
         out.append("")
@@ -691,6 +713,15 @@ def doc(spec, base, calls):
             group = k["group"]
             out += ["", f"**{group}**", "", "| name | value | meaning |", "|---|---|---|"]
         out.append(f"| `VIRTUE_{k['name']}` | 0x{k['value']:x} | {k['doc']} |")
+    out += ["", "## Flag sets", "",
+            "The typed layer (`virtue::sys`) takes these C++ types (`virtue/native_calls.hpp`) for",
+            "the flag arguments named; combine members with `|`, test them with `has()`. The",
+            "`VIRTUE_*` macros stay for C and the raw layer.", "",
+            "| set | members (constant) | arguments |", "|---|---|---|"]
+    for fs in spec["flagsets"].values():
+        members = ", ".join(f"`{fs['name']}::{m}` (`VIRTUE_{k}`)" for k, m in fs["cpp"].items())
+        used = ", ".join(f"{c['name']}.{a['name']}" for c in calls for a in c["args"] if a.get("flags") == fs["name"])
+        out.append(f"| `virtue::{fs['name']}` | {members} | {used} |")
     out += ["", "## Structures", ""]
     for s in spec.get("struct", []):
         out.append(f"### struct {s['name']}")
