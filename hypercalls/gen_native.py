@@ -278,7 +278,8 @@ def errno_header(spec, base, calls):
     out = [f"// {HEADER}", "// virtue::Errno: the Xen errno values a native call can return, named by",
            "// their Xen/POSIX names in lower case (Errno::einval is XEN_EINVAL, 22), so",
            "// that no enumerator collides with the EINVAL & co. macros of <errno.h>.",
-           "#pragma once", "", "#include <stdint.h>", "#include <xen/errno.h>", "", "namespace virtue {", "",
+           "#pragma once", "", "#include <stdint.h>", "#include <xen/errno.h>", "",
+           "namespace virtue {", "inline namespace sdk { // see virtue/result.hpp", "",
            "enum class Errno : int32_t {"]
     by_value = sorted(ERRNOS.items(), key=lambda kv: kv[1])
     for name, value in by_value:
@@ -290,7 +291,7 @@ def errno_header(spec, base, calls):
             "// that no native call returns.", "constexpr const char* name(Errno e) {", "    switch (e) {"]
     for name, _ in by_value:
         out.append(f"    case Errno::{name.lower()}: return \"{name}\";")
-    out += ["    }", "    return \"E?\";", "}", "", "} // namespace virtue"]
+    out += ["    }", "    return \"E?\";", "}", "", "} // namespace sdk", "} // namespace virtue"]
     return "\n".join(out) + "\n"
 
 
@@ -346,10 +347,11 @@ def sdk_header(spec, base, calls):
            "//       For tests that compare with -XEN_E*, fuzzers and ports of C code.",
            "#pragma once", "",
            "#include <stdint.h>", "", "#include \"virtue/native_abi.h\"", "#include \"virtue/result.hpp\"", "",
-           "namespace virtue {", "", "// ---- Flag sets (combine with |) ----", ""]
+           "namespace virtue {", "inline namespace sdk { // see virtue/result.hpp", "",
+           "// ---- Flag sets (combine with |) ----", ""]
     for fs in spec["flagsets"].values():
         out += flagset_class(fs, consts_doc)
-    out += ["} // namespace virtue", "", "namespace virtue::raw {", "namespace detail {", ""]
+    out += ["} // namespace sdk", "} // namespace virtue", "", "namespace virtue::raw {", "namespace detail {", ""]
     for n in range(7):
         params = ", ".join(["uint64_t nr"] + [f"uint64_t a{i}" for i in range(n)])
         out.append(f"inline int64_t syscall{n}({params}) {{")

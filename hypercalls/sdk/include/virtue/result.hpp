@@ -18,6 +18,11 @@
 #include <virtue/native_errno.hpp>
 
 namespace virtue {
+// The SDK's types live in the inline namespace virtue::sdk: authors name them
+// virtue::Result & co., and the host unit tests, which link hypervisor code
+// with its own virtue::Result (hypervisor/lib/result.hpp), get two distinct
+// templates instead of one name with two definitions.
+inline namespace sdk {
 
 template <typename T = uint64_t> class [[nodiscard]] Result {
   public:
@@ -73,6 +78,7 @@ template <> class [[nodiscard]] Result<void> {
     bool ok_ = true;
 };
 
+} // namespace sdk
 } // namespace virtue
 
 // Evaluates expr (a Result); on failure returns its error from the enclosing
