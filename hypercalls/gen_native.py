@@ -750,6 +750,15 @@ name = "F"
 value = 1
 group = "g"
 doc = "d"
+[[const]]
+name = "H"
+value = 2
+group = "g"
+doc = "d"
+[[flagset]]
+name = "Fs"
+doc = "d"
+members = ["F"]
 """
 
 
@@ -773,8 +782,17 @@ def self_test():
                                         errors='[{ errno = "EINVAL", when = "x" }]'),
         "mask names unknown constant": call(args='[{ name = "f", type = "uint64_t", doc = "d", mask = ["G"] }]',
                                             errors='[{ errno = "EINVAL", when = "x" }]'),
+        "names no flagset": call(args='[{ name = "f", type = "uint64_t", doc = "d", flags = "Nope" }]'),
+        "flags on a non-uint64_t argument": call(args='[{ name = "f", type = "uint32_t", doc = "d", flags = "Fs" }]'),
+        "is not in flagset": call(args='[{ name = "f", type = "uint64_t", doc = "d", flags = "Fs", mask = ["F", "H"] }]',
+                                  errors='[{ errno = "EINVAL", when = "x" }]'),
+        "member 'G' names no constant": '[[flagset]]\nname = "Gs"\ndoc = "d"\nmembers = ["G"]\n' + call(),
+        "when must be a sentence or a list": call(errors='[{ errno = "EINVAL", when = [] }]'),
+        "an errno is listed twice": call(errors='[{ errno = "EINVAL", when = "x" }, { errno = "EINVAL", when = "y" }]'),
     }
     load_text(SELF_TEST_BASE + good)
+    load_text(SELF_TEST_BASE + call(args='[{ name = "f", type = "uint64_t", doc = "d", flags = "Fs", mask = ["F"] }]',
+                                    errors='[{ errno = "EINVAL", when = ["x", "y"] }]'))
     failures = 0
     for reason, text in bad.items():
         try:
