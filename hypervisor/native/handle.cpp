@@ -1,5 +1,5 @@
 // Native calls on handles themselves: naming oneself (thread_self,
-// address_space_self), duplicate, close, query.
+// aspace_self), duplicate, close, query.
 #include "native_handlers.hpp"
 
 namespace virtue::native {
@@ -17,7 +17,7 @@ static_assert(RIGHT_DUPLICATE == VIRTUE_RIGHT_DUPLICATE && RIGHT_TRANSFER == VIR
 
 CallResult call_thread_self() { return new_handle(caller_thread().kobj, kThreadRights); }
 
-CallResult call_address_space_self() { return new_handle(caller_thread().aspace->kobj, kAspaceRights); }
+CallResult call_aspace_self() { return new_handle(caller_thread().aspace->kobj, kAspaceRights); }
 
 CallResult call_handle_duplicate(uint64_t handle, uint64_t rights) {
     LockedHandles h = caller_handles();

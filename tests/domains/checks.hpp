@@ -21,6 +21,11 @@ struct Checks {
                           static_cast<long long>(expected));
         }
     }
+    // A typed result (virtue::Result) compared in the ABI's form: its value,
+    // or its negated errno.
+    template <typename T> void expect(const char* label, const virtue::Result<T>& got, int64_t expected) {
+        expect(label, got.raw(), expected);
+    }
     // A condition that is not a single value: got/expected are printed as 1/0.
     void expect_true(const char* label, bool ok) { expect(label, ok ? 1 : 0, 1); }
 };
@@ -28,7 +33,7 @@ struct Checks {
 // Bytes of the domain's partition not yet used (domain_info).
 inline uint64_t free_bytes() {
     virtue_domain_info info{};
-    virtue::sys::domain_info(&info);
+    (void)virtue::sys::domain_info(&info);
     return info.free_bytes;
 }
 

@@ -25,6 +25,8 @@ namespace {
 
 using virtue::print;
 namespace sys = virtue::sys;
+using virtue::BitsFlags;
+using virtue::Prot;
 
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kOld = 0x0000400000000000ull; // the old generation
@@ -41,7 +43,7 @@ unsigned count_bits(const uint8_t* map) {
     return n;
 }
 
-uint64_t now() { return static_cast<uint64_t>(sys::system_time()); }
+uint64_t now() { return sys::system_time(); }
 
 // The handler thread's state (same address space as everyone).
 struct Barrier {
@@ -54,23 +56,22 @@ struct Barrier {
 
 int64_t barrier_handler(void* arg) {
     Barrier& b = *static_cast<Barrier*>(arg);
+    virtue::Fault f;
     while (!b.stop) {
-        virtue_fault_info fi{};
-        if (sys::fault_wait(now() + 10 * kMs, &fi) != 0) continue; // timeout: look at stop
-        constexpr uint64_t kWriteFault = 0x2;                         // #PF error code bit 1
-        bool barrier = fi.vector == 14 && (fi.error_code & kWriteFault) && fi.address >= kOld &&
-                       fi.address < kOld + kOldPages * kPage;
+        if (!virtue::Fault::wait(now() + 10 * kMs, f)) continue; // timeout: look at stop
+        bool barrier = f.vector == virtue::Fault::kPageFault && (f.error_code & virtue::Fault::kPageFaultWrite) &&
+                       f.address >= kOld && f.address < kOld + kOldPages * kPage;
         if (!barrier) {
             b.stray = b.stray + 1;
-            sys::thread_kill(fi.thread, -14);
+            (void)f.thread.kill(-14);
         } else {
-            uint64_t page = (fi.address - kOld) / kPage;
+            uint64_t page = (f.address - kOld) / kPage;
             set_bit(b.cards, page);
             b.faults = b.faults + 1;
-            b.heap->protect(kOld + page * kPage, kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE);
-            sys::thread_resume(fi.thread); // the write runs again, and succeeds
+            (void)b.heap->protect(kOld + page * kPage, kPage, Prot::read | Prot::write);
+            (void)f.thread.resume(); // the write runs again, and succeeds
         }
-        sys::handle_close(fi.thread);
+        // f.thread's handle closes when the next fault replaces it, or with f.
     }
     return 0;
 }
@@ -102,8 +103,8 @@ int64_t mutator(void* arg) {
     return static_cast<int64_t>(sum & 0xff);
 }
 
-int fail(const char* what, int64_t rc) {
-    print("gc-barrier: %s failed: %lld\n", what, static_cast<long long>(rc));
+int fail(const char* what, virtue::Errno e) {
+    print("gc-barrier: %s failed: %s\n", what, virtue::name(e));
     return 1;
 }
 
@@ -111,30 +112,28 @@ int fail(const char* what, int64_t rc) {
 
 int main() {
     virtue::AddressSpace heap;
-    if (int64_t rc = virtue::AddressSpace::self(heap); rc < 0) return fail("address_space_self", rc);
+    if (auto r = virtue::AddressSpace::self(heap); !r) return fail("aspace_self", r.error());
     virtue::Memory old_gen;
-    if (int64_t rc = virtue::Memory::create(kOldPages, old_gen); rc < 0) return fail("memory_create", rc);
+    if (auto r = virtue::Memory::create(kOldPages, old_gen); !r) return fail("memory_create", r.error());
     // Small pages: dirty bits and protection per 4 KiB page.
-    if (int64_t rc = heap.map(kOld, old_gen, 0, kOldPages * kPage,
-                              VIRTUE_PROT_READ | VIRTUE_PROT_WRITE | VIRTUE_MAP_SMALL_PAGES);
-        rc < 0)
-        return fail("aspace_map", rc);
+    if (auto r = heap.map(kOld, old_gen, 0, kOldPages * kPage, Prot::read | Prot::write | Prot::map_small_pages); !r)
+        return fail("aspace_map", r.error());
 
     static Barrier barrier;
     barrier.heap = &heap;
     virtue::Thread handler;
-    if (int64_t rc = virtue::Thread::create(barrier_handler, &barrier, handler); rc < 0) return fail("handler", rc);
-    if (int64_t rc = sys::fault_handler_set(heap.get(), handler.get()); rc < 0) return fail("fault_handler_set", rc);
-    handler.start();
+    if (auto r = virtue::Thread::create(barrier_handler, &barrier, handler); !r) return fail("handler", r.error());
+    if (auto r = heap.set_fault_handler(handler); !r) return fail("fault_handler_set", r.error());
+    if (auto r = handler.start(); !r) return fail("handler start", r.error());
 
     unsigned agreed = 0;
     static Bitmap dirty;
     for (unsigned cycle = 0; cycle < kCycles; cycle++) {
         // The collection: old generation read-only, dirty bits cleared,
         // card table empty.
-        if (int64_t rc = heap.protect(kOld, kOldPages * kPage, VIRTUE_PROT_READ); rc < 0) return fail("protect", rc);
-        if (int64_t rc = heap.read_bits(kOld, kOldPages * kPage, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, dirty); rc < 0)
-            return fail("clear dirty bits", rc);
+        if (auto r = heap.protect(kOld, kOldPages * kPage, Prot::read); !r) return fail("protect", r.error());
+        if (auto r = heap.read_bits(kOld, kOldPages * kPage, BitsFlags::dirty | BitsFlags::clear, dirty); !r)
+            return fail("clear dirty bits", r.error());
         memset(barrier.cards, 0, sizeof barrier.cards);
         uint64_t faults_before = barrier.faults;
 
@@ -142,22 +141,23 @@ int main() {
         memset(&m, 0, sizeof m);
         m.cycle = cycle;
         virtue::Thread t;
-        if (int64_t rc = virtue::Thread::create(mutator, &m, t); rc < 0) return fail("mutator", rc);
-        t.start();
-        if (int64_t rc = t.join(VIRTUE_DEADLINE_NONE); rc < 0) return fail("join", rc);
+        if (auto r = virtue::Thread::create(mutator, &m, t); !r) return fail("mutator", r.error());
+        if (auto r = t.start(); !r) return fail("mutator start", r.error());
+        if (auto r = t.join(VIRTUE_DEADLINE_NONE); !r) return fail("join", r.error());
 
-        int64_t ndirty = heap.read_bits(kOld, kOldPages * kPage, VIRTUE_BITS_DIRTY, dirty);
-        if (ndirty < 0) return fail("read dirty bits", ndirty);
+        virtue::Result<uint64_t> read = heap.read_bits(kOld, kOldPages * kPage, BitsFlags::dirty, dirty);
+        if (!read) return fail("read dirty bits", read.error());
+        uint64_t ndirty = *read;
         unsigned written = count_bits(m.written);
         unsigned faults = static_cast<unsigned>(barrier.faults - faults_before);
         bool same = !memcmp(m.written, barrier.cards, sizeof dirty) && !memcmp(m.written, dirty, sizeof dirty) &&
                     faults == written && static_cast<unsigned>(ndirty) == written;
         if (same) agreed++;
-        print("gc-barrier: cycle %u: %u pages written, %u barrier faults, %lld dirty pages, %s\n", cycle, written,
-              faults, static_cast<long long>(ndirty), same ? "same pages" : "DIFFERENT pages");
+        print("gc-barrier: cycle %u: %u pages written, %u barrier faults, %llu dirty pages, %s\n", cycle, written,
+              faults, static_cast<unsigned long long>(ndirty), same ? "same pages" : "DIFFERENT pages");
     }
     barrier.stop = true;
-    handler.join(VIRTUE_DEADLINE_NONE);
+    if (auto r = handler.join(VIRTUE_DEADLINE_NONE); !r) return fail("handler join", r.error());
     print("gc-barrier: %u of %u cycles agree, %llu stray faults\n", agreed, kCycles,
           static_cast<unsigned long long>(barrier.stray));
     return agreed == kCycles && barrier.stray == 0 ? 0 : 1;

@@ -5,8 +5,7 @@
 
 int main() {
     virtue_domain_info info{};
-    int64_t rc = virtue::sys::domain_info(&info);
-    if (rc < 0) virtue::panic("domain_info failed: %lld", static_cast<long long>(rc));
+    if (auto r = virtue::sys::domain_info(&info); !r) virtue::panic("domain_info failed: %s", r.error_name());
 
     virtue::print("hello from %s (domain %u), %llu MiB, %u vcpu(s)\n", info.name, info.domain_id,
                   static_cast<unsigned long long>(info.memory_bytes >> 20), info.vcpus);

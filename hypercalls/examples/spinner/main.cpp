@@ -42,7 +42,7 @@ uint64_t total_chunks() {
     return sum;
 }
 
-uint64_t now() { return static_cast<uint64_t>(virtue::sys::system_time()); }
+uint64_t now() { return virtue::sys::system_time(); }
 
 } // namespace
 

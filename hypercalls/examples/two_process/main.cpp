@@ -23,8 +23,8 @@ int64_t child(void* arg) {
     return g_value + reinterpret_cast<int64_t>(arg);
 }
 
-int fail(const char* what, int64_t rc) {
-    print("two-process: %s failed: %lld\n", what, static_cast<long long>(rc));
+int fail(const char* what, virtue::Errno e) {
+    print("two-process: %s failed: %s\n", what, virtue::name(e));
     return 1;
 }
 
@@ -32,24 +32,23 @@ int fail(const char* what, int64_t rc) {
 
 int main() {
     virtue::AddressSpace proc;
-    if (int64_t rc = virtue::AddressSpace::create(proc); rc < 0) return fail("aspace_create", rc);
+    if (auto r = virtue::AddressSpace::create(proc); !r) return fail("aspace_create", r.error());
     virtue::Memory image;
-    if (int64_t rc = virtue::fork_image(proc, image); rc < 0) return fail("fork_image", rc);
+    if (auto r = virtue::fork_image(proc, image); !r) return fail("fork_image", r.error());
     g_value = 2; // after the snapshot: the child keeps 1
 
     virtue::Memory stack;
-    if (int64_t rc = virtue::Memory::create(kStackPages, stack); rc < 0) return fail("memory_create", rc);
-    if (int64_t rc = proc.map(kChildStack, stack, 0, kStackPages * 4096, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE); rc < 0)
-        return fail("map stack", rc);
+    if (auto r = virtue::Memory::create(kStackPages, stack); !r) return fail("memory_create", r.error());
+    if (auto r = proc.map(kChildStack, stack, 0, kStackPages * 4096, virtue::Prot::read | virtue::Prot::write); !r)
+        return fail("map stack", r.error());
 
     virtue::Thread t;
-    if (int64_t rc = virtue::Thread::create_in(proc, child, reinterpret_cast<void*>(5),
-                                               kChildStack + kStackPages * 4096, t);
-        rc < 0)
-        return fail("thread_create", rc);
-    if (int64_t rc = t.start(); rc < 0) return fail("thread_start", rc);
+    if (auto r = virtue::Thread::create_in(proc, child, reinterpret_cast<void*>(5), kChildStack + kStackPages * 4096, t);
+        !r)
+        return fail("thread_create", r.error());
+    if (auto r = t.start(); !r) return fail("thread_start", r.error());
     int64_t status = -1;
-    if (int64_t rc = t.join(VIRTUE_DEADLINE_NONE, &status); rc < 0) return fail("thread_join", rc);
+    if (auto r = t.join(VIRTUE_DEADLINE_NONE, &status); !r) return fail("thread_join", r.error());
     print("two-process: child exited with %lld, parent still sees value %d\n", static_cast<long long>(status),
           g_value);
     return status == 105 && g_value == 2 ? 0 : 1;

@@ -21,7 +21,7 @@ int write_formatted(const char* prefix, const char* fmt, va_list ap, bool want_n
         buf[len++] = '\n';
     }
     if (len == 0) return 0;
-    return static_cast<int>(sys::console_write(buf, len));
+    return static_cast<int>(raw::console_write(buf, len)); // bytes written or a negated errno
 }
 
 } // namespace

@@ -40,11 +40,11 @@ void set_up_thread_block(uint64_t index) {
     ThreadBlock& b = g_thread_blocks[index % kMaxThreads];
     b.words[0] = reinterpret_cast<uint64_t>(&b);
     b.words[5] = __stack_chk_guard;
-    if (virtue::sys::set_tls_base(reinterpret_cast<uint64_t>(&b)) != 0) virtue::sys::exit(-1);
+    if (!virtue::sys::set_tls_base(reinterpret_cast<uint64_t>(&b))) virtue::sys::exit(-1);
 }
 
 [[noreturn]] void sleep_forever() {
-    for (;;) virtue::sys::sleep_until(UINT64_MAX);
+    for (;;) (void)virtue::sys::sleep_until(UINT64_MAX);
 }
 
 } // namespace

@@ -84,7 +84,7 @@
 namespace {
 
 using virtue::print;
-namespace sys = virtue::sys;
+namespace sys = virtue::raw; // the ABI as it is: results compared with -XEN_E*
 using test_domains::Checks;
 using test_domains::free_bytes;
 
@@ -125,7 +125,7 @@ void do_checks() {
         // the partition used up the call fails cleanly (and nothing hangs).
         virtue::Memory fill;
         uint64_t pages = free_bytes() / kPage;
-        while (pages && virtue::Memory::create(pages, fill) != 0) pages--;
+        while (pages && virtue::Memory::create(pages, fill).raw() != 0) pages--;
         c.expect_true("partition_filled", pages > 0 && free_bytes() < kPage);
         c.expect("alloc_without_memory", sys::evtchn_alloc_unbound(VIRTUE_DOMID_SELF), -XEN_ENOMEM);
         c.expect("ipi_without_memory", sys::evtchn_bind_ipi(), -XEN_ENOMEM);
@@ -156,7 +156,7 @@ void do_checks() {
     c.expect("bind_local_port", st.port, 2);
     c.expect("new_end_starts_pending", b.wait(0), 0);
     c.expect("pending_consumed", b.wait(0), -XEN_ETIMEDOUT);
-    c.expect("a_now_interdomain", a.status(st) == 0 && st.state == VIRTUE_EVTCHN_INTERDOMAIN && st.remote_port == 2, 1);
+    c.expect("a_now_interdomain", a.status(st).raw() == 0 && st.state == VIRTUE_EVTCHN_INTERDOMAIN && st.remote_port == 2, 1);
     c.expect("bind_twice", sys::evtchn_bind_interdomain(VIRTUE_DOMID_SELF, 1), einval);
     c.expect("bind_port_0", sys::evtchn_bind_interdomain(VIRTUE_DOMID_SELF, 0), einval);
     c.expect("bind_port_huge", sys::evtchn_bind_interdomain(VIRTUE_DOMID_SELF, 1u << 20), einval);
@@ -166,7 +166,7 @@ void do_checks() {
     // An unbound port for another domain cannot be taken by this one.
     virtue::EventChannel other;
     c.expect("alloc_for_other", virtue::EventChannel::alloc_unbound(me + 1, other), 0);
-    c.expect("bind_not_for_me", sys::evtchn_bind_interdomain(VIRTUE_DOMID_SELF, other.port()), einval);
+    c.expect("bind_not_for_me", sys::evtchn_bind_interdomain(VIRTUE_DOMID_SELF, other.port().raw()), einval);
 
     // send both ways; events merge while pending
     c.expect("send_a", a.send(), 0);
@@ -180,15 +180,15 @@ void do_checks() {
     // ipi loops back
     virtue::EventChannel ipi;
     c.expect("bind_ipi", virtue::EventChannel::bind_ipi(ipi), 0);
-    c.expect("ipi_status", ipi.status(st) == 0 && st.state == VIRTUE_EVTCHN_IPI, 1);
+    c.expect("ipi_status", ipi.status(st).raw() == 0 && st.state == VIRTUE_EVTCHN_IPI, 1);
     c.expect("ipi_idle", ipi.wait(0), -XEN_ETIMEDOUT);
     c.expect("ipi_send", ipi.send(), 0);
     c.expect("ipi_ready", ipi.wait(0), 0);
 
     // handles: rights and types
     virtue::Handle ro, wo;
-    c.expect("dup_read_only", a.duplicate(VIRTUE_RIGHT_READ, ro), 0);
-    c.expect("dup_write_only", a.duplicate(VIRTUE_RIGHT_WRITE, wo), 0);
+    c.expect("dup_read_only", a.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ), ro), 0);
+    c.expect("dup_write_only", a.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_WRITE), wo), 0);
     c.expect("send_without_write", sys::evtchn_send(ro.get()), eacces);
     c.expect("status_without_read", sys::evtchn_status(wo.get(), &st), eacces);
     uint64_t wo_h = wo.get();
@@ -196,7 +196,7 @@ void do_checks() {
     c.expect("send_bad_handle", sys::evtchn_send(0), ebadf);
     c.expect("send_foreign_handle", sys::evtchn_send(foreign_of(a.get())), exdev);
     virtue::Timer t;
-    virtue::Timer::create(t);
+    (void)virtue::Timer::create(t);
     c.expect("send_timer", sys::evtchn_send(t.get()), enodev);
     c.expect("status_timer", sys::evtchn_status(t.get(), &st), enodev);
     c.expect("status_unaligned",
@@ -210,7 +210,7 @@ void do_checks() {
     b.reset();
     c.expect("peer_closed_ready", a.wait(0), 0);
     c.expect("peer_closed_stays_ready", a.wait(0), 0);
-    c.expect("after_close_status", a.status(st) == 0 && st.state == VIRTUE_EVTCHN_UNBOUND && st.remote_domid == me, 1);
+    c.expect("after_close_status", a.status(st).raw() == 0 && st.state == VIRTUE_EVTCHN_UNBOUND && st.remote_domid == me, 1);
     c.expect("after_close_send", a.send(), 0);
     // Port 2 is free again: a new bind gets it back, and port 1 is
     // connectable again.
@@ -225,7 +225,7 @@ void do_checks() {
     unsigned made = 0;
     int64_t rc = 0;
     for (auto& m : many) {
-        rc = virtue::EventChannel::bind_ipi(m);
+        rc = virtue::EventChannel::bind_ipi(m).raw();
         if (rc < 0) break;
         made++;
     }
@@ -233,11 +233,11 @@ void do_checks() {
     // A bind with no handle left fails before it touches the peer: port 1
     // stays unbound for us.
     c.expect("bind_with_full_table", sys::evtchn_bind_interdomain(VIRTUE_DOMID_SELF, 1), -XEN_EMFILE);
-    c.expect("peer_untouched", a.status(st) == 0 && st.state == VIRTUE_EVTCHN_UNBOUND && st.remote_domid == me, 1);
+    c.expect("peer_untouched", a.status(st).raw() == 0 && st.state == VIRTUE_EVTCHN_UNBOUND && st.remote_domid == me, 1);
     c.expect_true("made_some", made > 50);
     for (auto& m : many) m.reset();
     c.expect("ports_back_after_close", virtue::EventChannel::bind_ipi(many[0]), 0);
-    c.expect_true("lowest_free_port_reused", many[0].port() <= 5);
+    c.expect_true("lowest_free_port_reused", many[0].port().raw() <= 5);
 
     print("evtchn: %u checks, %u failed\n", c.total, c.failed);
     if (c.failed) g_failed = true;
@@ -249,12 +249,12 @@ void do_grant_checks() {
                   eacces = -XEN_EACCES, ebadf = -XEN_EBADF, eexist = -XEN_EEXIST, efault = -XEN_EFAULT;
     const uint64_t me = own_domid();
     virtue::AddressSpace as;
-    virtue::AddressSpace::self(as);
+    (void)virtue::AddressSpace::self(as);
     const uint64_t free0 = free_bytes();
     {
         virtue::Memory mem;
         c.expect("memory", virtue::Memory::create(2, mem), 0);
-        c.expect("map_region", as.map(kGrantVa, mem, 0, 2 * kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE), 0);
+        c.expect("map_region", as.map(kGrantVa, mem, 0, 2 * kPage, virtue::Prot::from_bits(VIRTUE_PROT_READ | VIRTUE_PROT_WRITE)), 0);
         *word(kGrantVa) = 0x1111;
         *word(kGrantVa + kPage) = 0x2222;
 
@@ -270,7 +270,7 @@ void do_grant_checks() {
         c.expect("grant_reserved_domid", sys::grant_access(mem.get(), 0, 0x7ff3, 0), einval);
         c.expect("grant_bad_handle", sys::grant_access(0, 0, VIRTUE_DOMID_SELF, 0), ebadf);
         virtue::Handle mem_ro;
-        mem.duplicate(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP, mem_ro);
+        (void)mem.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP), mem_ro);
         c.expect("grant_rw_without_write", sys::grant_access(mem_ro.get(), 0, VIRTUE_DOMID_SELF, 0), eacces);
         int64_t ro2 = sys::grant_access(mem_ro.get(), 0, VIRTUE_DOMID_SELF, VIRTUE_GRANT_READONLY);
         c.expect_true("grant_ro_with_read", ro2 > other);
@@ -278,16 +278,16 @@ void do_grant_checks() {
 
         // grant_map: the same frame, seen twice
         virtue::GrantMapping m;
-        c.expect("map_rw", virtue::GrantMapping::map(VIRTUE_DOMID_SELF, rw, as, kGrantVa + 16 * kPage, 0, m), 0);
+        c.expect("map_rw", virtue::GrantMapping::map(VIRTUE_DOMID_SELF, rw, as, kGrantVa + 16 * kPage, virtue::GrantFlags::from_bits(0), m), 0);
         c.expect("map_shares_the_frame", *word(kGrantVa + 16 * kPage), 0x1111);
         *word(kGrantVa + 16 * kPage) = 0x3333;
         c.expect("write_through_mapping", *word(kGrantVa), 0x3333);
         virtue_handle_info hi{};
-        c.expect("mapping_type", m.query(hi) == 0 && hi.type == VIRTUE_OBJ_GRANT_MAPPING, 1);
+        c.expect("mapping_type", m.query(hi).raw() == 0 && hi.type == VIRTUE_OBJ_GRANT_MAPPING, 1);
         virtue::GrantMapping mro;
         c.expect("map_ro_writable", sys::grant_map(VIRTUE_DOMID_SELF, ro, as.get(), kGrantVa + 17 * kPage, 0), eperm);
         c.expect("map_ro", virtue::GrantMapping::map(VIRTUE_DOMID_SELF, ro, as, kGrantVa + 17 * kPage,
-                                                     VIRTUE_GRANT_READONLY, mro), 0);
+                                                     virtue::GrantFlags::from_bits(VIRTUE_GRANT_READONLY), mro), 0);
         c.expect("map_ro_reads", *word(kGrantVa + 17 * kPage), 0x2222);
         c.expect("map_not_for_me", sys::grant_map(VIRTUE_DOMID_SELF, other, as.get(), kGrantVa + 18 * kPage, 0), eperm);
         c.expect("map_reserved_ref", sys::grant_map(VIRTUE_DOMID_SELF, 3, as.get(), kGrantVa + 18 * kPage, 0), einval);
@@ -368,7 +368,7 @@ void do_grant_checks() {
     // leaves nothing held.
     {
         virtue::Memory page;
-        virtue::Memory::create(1, page);
+        (void)virtue::Memory::create(1, page);
         static uint16_t refs[VIRTUE_MAX_GRANTS];
         unsigned n = 0;
         int64_t rc = 0;
@@ -394,7 +394,7 @@ void do_grant_checks() {
 template <typename Attempt> int64_t retry_for_peer(Attempt attempt) {
     int64_t rc = -XEN_ESRCH;
     for (int tries = 0; tries < 5000; tries++) {
-        if ((rc = attempt()) == 0) return 0;
+        if ((rc = attempt().raw()) == 0) return 0;
         sys::sleep_until(now() + 1 * kMs);
     }
     return rc;
@@ -402,12 +402,12 @@ template <typename Attempt> int64_t retry_for_peer(Attempt attempt) {
 
 int64_t connect(virtue::EventChannel& ch) {
     int64_t rc = retry_for_peer([&] { return virtue::EventChannel::bind_interdomain(g_peer, 1, ch); });
-    return rc == 0 ? ch.wait(now() + 1000 * kMs) : rc; // the new end starts pending
+    return rc == 0 ? ch.wait(now() + 1000 * kMs).raw() : rc; // the new end starts pending
 }
 
 void do_serve(unsigned long n) {
     virtue::EventChannel ch;
-    if (int64_t rc = virtue::EventChannel::alloc_unbound(g_peer, ch); rc < 0 || ch.port() != 1) {
+    if (int64_t rc = virtue::EventChannel::alloc_unbound(g_peer, ch).raw(); rc < 0 || ch.port().raw() != 1) {
         print("serve: alloc_unbound failed: %lld\n", static_cast<long long>(rc));
         g_failed = true;
         return;
@@ -415,9 +415,9 @@ void do_serve(unsigned long n) {
     uint64_t t0 = 0;
     unsigned long done = 0;
     for (; done < n; done++) {
-        if (ch.wait(now() + 10'000 * kMs) != 0) break;
+        if (ch.wait(now() + 10'000 * kMs).raw() != 0) break;
         if (done == 0) t0 = rdtsc();
-        ch.send();
+        (void)ch.send();
     }
     uint64_t cycles = done > 1 ? (rdtsc() - t0) / (done - 1) : 0;
     print("serve: %lu round trips, %llu cycles each\n", done, static_cast<unsigned long long>(cycles));
@@ -434,8 +434,8 @@ void do_ping(unsigned long n) {
     unsigned long failures = 0;
     uint64_t t0 = rdtsc();
     for (unsigned long i = 0; i < n; i++) {
-        if (ch.send() != 0) failures++;
-        if (ch.wait(now() + 10'000 * kMs) != 0) failures++;
+        if (ch.send().raw() != 0) failures++;
+        if (ch.wait(now() + 10'000 * kMs).raw() != 0) failures++;
     }
     uint64_t cycles = n ? (rdtsc() - t0) / n : 0;
     print("ping: %lu round trips, %llu cycles each, %lu failures\n", n, static_cast<unsigned long long>(cycles),
@@ -450,7 +450,7 @@ void do_victim() {
         sys::exit(1);
     }
     for (int i = 0; i < 3; i++) {
-        ch.send();
+        (void)ch.send();
         sys::sleep_until(now() + 20 * kMs); // separate events, not merged
     }
     print("victim: dies connected\n");
@@ -459,22 +459,22 @@ void do_victim() {
 
 void do_survivor(unsigned long k) {
     virtue::EventChannel ch;
-    if (virtue::EventChannel::alloc_unbound(g_peer, ch) < 0) {
+    if (virtue::EventChannel::alloc_unbound(g_peer, ch).raw() < 0) {
         g_failed = true;
         return;
     }
     unsigned long events = 0;
     virtue_evtchn_status st{};
     for (;;) {
-        if (ch.wait(now() + 10'000 * kMs) != 0) break;
-        ch.status(st);
+        if (ch.wait(now() + 10'000 * kMs).raw() != 0) break;
+        (void)ch.status(st);
         if (st.state != VIRTUE_EVTCHN_INTERDOMAIN) break; // hung up
         events++;
     }
     print("survivor: %lu events, then peer gone: state %u remote %u\n", events, st.state, st.remote_domid);
     if (events != k || st.state != VIRTUE_EVTCHN_UNBOUND || st.remote_domid != g_peer) g_failed = true;
     // Sending into the void is dropped, not an error.
-    if (ch.send() != 0) g_failed = true;
+    if (ch.send().raw() != 0) g_failed = true;
 }
 
 // ---- The Xen family: event_channel_op ----
@@ -691,7 +691,7 @@ void do_xen_grant_checks() {
     const uint64_t me = own_domid();
     const int64_t einval = -XEN_EINVAL, efault = -XEN_EFAULT;
     virtue::AddressSpace as;
-    virtue::AddressSpace::self(as);
+    (void)virtue::AddressSpace::self(as);
     constexpr uint64_t kVa = 0x240000000ull;
     auto at = [&](unsigned page) { return kVa + page * kPage; };
 
@@ -732,7 +732,7 @@ void do_xen_grant_checks() {
     {
         virtue::Memory mem;
         c.expect("xg_memory", virtue::Memory::create(2, mem), 0);
-        c.expect("xg_map_region", as.map(kVa, mem, 0, 2 * kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE), 0);
+        c.expect("xg_map_region", as.map(kVa, mem, 0, 2 * kPage, virtue::Prot::from_bits(VIRTUE_PROT_READ | VIRTUE_PROT_WRITE)), 0);
         *word(at(0)) = 0x5151;
         *word(at(1)) = 0x5252;
         const int64_t mfn0 = sys::memory_frame(mem.get(), 0), mfn1 = sys::memory_frame(mem.get(), 1);
@@ -741,7 +741,7 @@ void do_xen_grant_checks() {
         c.expect("xg_mfn_bad_handle", sys::memory_frame(0, 0), -XEN_EBADF);
         c.expect("xg_mfn_not_memory", sys::memory_frame(as.get(), 0), -XEN_ENODEV);
         virtue::Handle mem_ro;
-        mem.duplicate(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP, mem_ro);
+        (void)mem.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP), mem_ro);
         c.expect("xg_mfn_without_write", sys::memory_frame(mem_ro.get(), 0), -XEN_EACCES);
 
         // Entries the domain writes itself: 20 rw and 21 ro for itself,
@@ -896,16 +896,16 @@ void do_xen_grant_checks() {
             virtue::Memory op_page;
             c.expect("xg_op_page", virtue::Memory::create(1, op_page), 0);
             const uint64_t op_va = at(30);
-            as.map(op_va, op_page, 0, kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE);
+            (void)as.map(op_va, op_page, 0, kPage, virtue::Prot::from_bits(VIRTUE_PROT_READ | VIRTUE_PROT_WRITE));
             auto* ro_op = reinterpret_cast<gnttab_map_grant_ref_t*>(op_va);
             *ro_op = op(at(31), hm, 20, DOMID_SELF);
-            c.expect("xg_op_page_ro", as.protect(op_va, kPage, VIRTUE_PROT_READ), 0);
+            c.expect("xg_op_page_ro", as.protect(op_va, kPage, virtue::Prot::from_bits(VIRTUE_PROT_READ)), 0);
             c.expect("xg_map_unwritable_status", xen::grant_table_op(GNTTABOP_map_grant_ref, ro_op, 1), efault);
             c.expect("xg_map_taken_back", e20.flags, GTF_permit_access);
             const int64_t again = xen_map(at(31), DOMID_SELF, 20, true);
             c.expect_true("xg_map_taken_back_va_free", again >= 0);
             c.expect("xg_map_again_unmapped", xen_unmap(at(31), static_cast<grant_handle_t>(again)), GNTST_okay);
-            as.unmap(op_va, kPage);
+            (void)as.unmap(op_va, kPage);
         }
 
         // Every grant handle in use, then one more: no device space, and
@@ -1179,7 +1179,7 @@ void do_xen_sandbox_checks() {
     virtue::Memory image, stack;
     c.expect("xs_fork", virtue::fork_image(other, image), 0);
     c.expect("xs_stack", virtue::Memory::create(kStackPages, stack), 0);
-    c.expect("xs_map_stack", other.map(kStack, stack, 0, kStackPages * kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE), 0);
+    c.expect("xs_map_stack", other.map(kStack, stack, 0, kStackPages * kPage, virtue::Prot::from_bits(VIRTUE_PROT_READ | VIRTUE_PROT_WRITE)), 0);
     virtue::Thread t;
     c.expect("xs_thread", virtue::Thread::create_in(other, copy_by_frame, reinterpret_cast<void*>(mfn),
                                                     kStack + kStackPages * kPage, t), 0);
@@ -1218,7 +1218,7 @@ int64_t echo_server(void* arg) {
     auto& s = *static_cast<EchoServer*>(arg);
     virtue_ipc_msg m{};
     for (;;) {
-        if (s.ep->reply_wait(m, VIRTUE_DEADLINE_NONE) != 0) return 1;
+        if (s.ep->reply_wait(m, VIRTUE_DEADLINE_NONE).raw() != 0) return 1;
         if (m.word[0] == 999) return 0;
         s.served = s.served + 1;
         if (m.handle) s.handles_received = s.handles_received + 1;
@@ -1250,7 +1250,7 @@ void do_ipc_checks() {
     c.expect("connect_reserved", sys::endpoint_connect(0x7ff6, 1, 0), einval);
     c.expect("number_from_client", client.number(), eacces);
     virtue_handle_info hi{};
-    c.expect("client_rights", client.query(hi) == 0 && hi.type == VIRTUE_OBJ_ENDPOINT &&
+    c.expect("client_rights", client.query(hi).raw() == 0 && hi.type == VIRTUE_OBJ_ENDPOINT &&
                                   hi.rights == (VIRTUE_RIGHT_DUPLICATE | VIRTUE_RIGHT_TRANSFER | VIRTUE_RIGHT_WRITE), 1);
     virtue_ipc_msg m{};
     c.expect("reply_without_call", virtue::Endpoint::reply(m), einval);
@@ -1270,14 +1270,14 @@ void do_ipc_checks() {
     c.expect("call_kernel_ptr", sys::ipc_call(client.get(), reinterpret_cast<virtue_ipc_msg*>(0xffff800000000000ull)), efault);
     c.expect("call_bad_handle", sys::ipc_call(0, &m), ebadf);
     virtue::Timer t;
-    virtue::Timer::create(t);
+    (void)virtue::Timer::create(t);
     c.expect("call_timer", sys::ipc_call(t.get(), &m), -XEN_ENODEV);
 
     static EchoServer es;
     es.ep = &server;
     virtue::Thread st;
-    virtue::Thread::create(echo_server, &es, st);
-    st.start();
+    (void)virtue::Thread::create(echo_server, &es, st);
+    (void)st.start();
     m = {};
     m.word[0] = 41;
     m.word[3] = 7;
@@ -1295,7 +1295,7 @@ void do_ipc_checks() {
     c.expect_true("handle_came_back", m.handle != 0 && sys::handle_query(m.handle, &hi) == 0 && hi.type == VIRTUE_OBJ_TIMER);
     t.reset(m.handle);
     virtue::Handle no_transfer;
-    t.duplicate(VIRTUE_RIGHT_READ, no_transfer);
+    (void)t.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ), no_transfer);
     m = {};
     m.handle = no_transfer.get();
     c.expect("call_handle_without_transfer", client.call(m), eacces);
@@ -1315,7 +1315,7 @@ void do_ipc_checks() {
 
 void do_ipc_serve(unsigned long n) {
     virtue::Endpoint ep;
-    if (virtue::Endpoint::create(g_peer, ep) < 0 || ep.number() != 1) {
+    if (virtue::Endpoint::create(g_peer, ep).raw() < 0 || ep.number().raw() != 1) {
         print("ipcserve: cannot create the endpoint\n");
         g_failed = true;
         return;
@@ -1324,26 +1324,26 @@ void do_ipc_serve(unsigned long n) {
     unsigned long served = 0;
     bool lent_done = false; // the client ends with the lending test
     while (served < n || !lent_done) {
-        if (ep.reply_wait(m, now() + 20'000 * kMs) != 0) break;
+        if (ep.reply_wait(m, now() + 20'000 * kMs).raw() != 0) break;
         if (m.word[0] == kDelegate && m.handle) {
             lent_done = true;
             // The client lends us an endpoint it serves, then calls it with
             // a timer handle: a non-endpoint object must never arrive here.
             virtue::Endpoint lent(m.handle);
             m.handle = 0;
-            virtue::Endpoint::reply(m);
+            (void)virtue::Endpoint::reply(m);
             virtue_ipc_msg m2{};
-            int64_t rc = lent.wait(m2, now() + 10'000 * kMs);
+            int64_t rc = lent.wait(m2, now() + 10'000 * kMs).raw();
             print("ipcserve: call on a lent endpoint %lld, foreign handle refused %d\n", static_cast<long long>(rc),
                   rc == 0 && m2.handle == 0 && (m2.flags & VIRTUE_IPC_HANDLE_LOST) ? 1 : 0);
-            virtue::Endpoint::reply(m2);
+            (void)virtue::Endpoint::reply(m2);
             m = {};
             continue;
         }
         m.word[0] += 1;
         served++;
     }
-    if (served == n && !lent_done) virtue::Endpoint::reply(m);
+    if (served == n && !lent_done) (void)virtue::Endpoint::reply(m);
     print("ipcserve: %lu calls\n", served);
     if (served != n) g_failed = true;
 }
@@ -1364,31 +1364,31 @@ void do_ipc_ping(unsigned long n) {
     unsigned long failures = 0;
     // Across domains only endpoint handles travel.
     virtue::Timer t;
-    virtue::Timer::create(t);
+    (void)virtue::Timer::create(t);
     virtue_ipc_msg m{};
     m.handle = t.get();
-    if (ep.call(m) != -XEN_EPERM) failures++;
+    if (ep.call(m).raw() != -XEN_EPERM) failures++;
     uint64_t t0 = rdtsc();
     for (unsigned long i = 0; i < n; i++) {
         m = {};
         m.word[0] = i;
-        if (ep.call(m) != 0 || m.word[0] != i + 1) failures++;
+        if (ep.call(m).raw() != 0 || m.word[0] != i + 1) failures++;
     }
     uint64_t cycles = n ? (rdtsc() - t0) / n : 0;
     // Lend the server an endpoint of ours (endpoints may cross domains),
     // then call it carrying a timer handle: the server must not get it.
     virtue::Endpoint mine;
     virtue::Handle lend;
-    if (virtue::Endpoint::create(VIRTUE_DOMID_SELF, mine) != 0 ||
-        mine.duplicate(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_WRITE | VIRTUE_RIGHT_TRANSFER, lend) != 0)
+    if (virtue::Endpoint::create(VIRTUE_DOMID_SELF, mine).raw() != 0 ||
+        mine.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_WRITE | VIRTUE_RIGHT_TRANSFER), lend).raw() != 0)
         failures++;
     m = {};
     m.word[0] = kDelegate;
     m.handle = lend.release();
-    if (ep.call(m) != 0) failures++;
+    if (ep.call(m).raw() != 0) failures++;
     m = {};
     m.handle = t.get();
-    if (mine.call(m) != 0) failures++;
+    if (mine.call(m).raw() != 0) failures++;
     virtue_handle_info hi{};
     if (sys::handle_query(t.get(), &hi) != -XEN_EBADF) failures++; // it left with the call
     t.release();
@@ -1404,14 +1404,14 @@ void do_ipc_once() {
         return;
     }
     virtue_ipc_msg m{};
-    print("ipconce: call returned %lld\n", static_cast<long long>(ep.call(m)));
+    print("ipconce: call returned %lld\n", static_cast<long long>(ep.call(m).raw()));
 }
 
 void do_ipc_die() {
     virtue::Endpoint ep;
-    virtue::Endpoint::create(g_peer, ep);
+    (void)virtue::Endpoint::create(g_peer, ep);
     virtue_ipc_msg m{};
-    if (ep.wait(m, now() + 20'000 * kMs) == 0) print("ipcdie: got a call, dying without a reply\n");
+    if (ep.wait(m, now() + 20'000 * kMs).raw() == 0) print("ipcdie: got a call, dying without a reply\n");
     sys::exit(3);
 }
 
@@ -1420,29 +1420,29 @@ int64_t orphan_caller(void*) {
     if (ipc_connect(ep) != 0) return 1;
     virtue_ipc_msg m{};
     print("ipcorphan: calling\n");
-    ep.call(m); // never returns: the domain ends meanwhile
+    (void)ep.call(m); // never returns: the domain ends meanwhile
     print("ipcorphan: call returned (wrong)\n");
     return 0;
 }
 
 void do_ipc_orphan() {
     virtue::Thread t;
-    virtue::Thread::create(orphan_caller, nullptr, t);
-    t.start();
+    (void)virtue::Thread::create(orphan_caller, nullptr, t);
+    (void)t.start();
     sys::sleep_until(now() + 100 * kMs);
     sys::exit(4);
 }
 
 void do_ipc_slow() {
     virtue::Endpoint ep;
-    virtue::Endpoint::create(g_peer, ep);
+    (void)virtue::Endpoint::create(g_peer, ep);
     virtue_ipc_msg m{};
-    if (ep.wait(m, now() + 20'000 * kMs) != 0) {
+    if (ep.wait(m, now() + 20'000 * kMs).raw() != 0) {
         g_failed = true;
         return;
     }
     sys::sleep_until(now() + 300 * kMs); // the client's domain dies meanwhile
-    int64_t rc = virtue::Endpoint::reply(m);
+    int64_t rc = virtue::Endpoint::reply(m).raw();
     print("ipcslow: reply returned %lld\n", static_cast<long long>(rc));
     if (rc != -XEN_ESRCH) g_failed = true;
 }
@@ -1475,12 +1475,12 @@ void do_source(uint64_t mib) {
         g_failed = true;
     };
     virtue::AddressSpace as;
-    virtue::AddressSpace::self(as);
+    (void)virtue::AddressSpace::self(as);
     virtue::Memory ring_mem, data;
-    if (int64_t rc = virtue::Memory::create(1, ring_mem); rc < 0) return fail("ring memory", rc);
-    if (int64_t rc = virtue::Memory::create(kBuffers, data); rc < 0) return fail("data memory", rc);
-    as.map(kRingVa, ring_mem, 0, kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE);
-    as.map(kDataVa, data, 0, kBuffers * kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE);
+    if (int64_t rc = virtue::Memory::create(1, ring_mem).raw(); rc < 0) return fail("ring memory", rc);
+    if (int64_t rc = virtue::Memory::create(kBuffers, data).raw(); rc < 0) return fail("data memory", rc);
+    (void)as.map(kRingVa, ring_mem, 0, kPage, virtue::Prot::from_bits(VIRTUE_PROT_READ | VIRTUE_PROT_WRITE));
+    (void)as.map(kDataVa, data, 0, kBuffers * kPage, virtue::Prot::from_bits(VIRTUE_PROT_READ | VIRTUE_PROT_WRITE));
     virtue::ring::FrontRing<XferReq, XferRsp> front;
     front.init(reinterpret_cast<XferRing*>(kRingVa), kPage);
     if (g_xen) {
@@ -1497,8 +1497,8 @@ void do_source(uint64_t mib) {
                 return fail("data grant", ref);
     }
     virtue::EventChannel ch;
-    if (int64_t rc = virtue::EventChannel::alloc_unbound(g_peer, ch); rc < 0 || ch.port() != 1) return fail("port", rc);
-    if (int64_t rc = ch.wait(now() + 20'000 * kMs); rc != 0) return fail("sink connecting", rc);
+    if (int64_t rc = virtue::EventChannel::alloc_unbound(g_peer, ch).raw(); rc < 0 || ch.port().raw() != 1) return fail("port", rc);
+    if (int64_t rc = ch.wait(now() + 20'000 * kMs).raw(); rc != 0) return fail("sink connecting", rc);
 
     const uint64_t pages = mib * 256;
     uint64_t sent = 0, answered = 0, sum = 0xcbf29ce484222325ull;
@@ -1521,7 +1521,7 @@ void do_source(uint64_t mib) {
             *front.next_request() = XferReq{0, 0, sent};
             ended = true;
         }
-        if (front.push_requests_and_check_notify()) ch.send();
+        if (front.push_requests_and_check_notify()) (void)ch.send();
         XferRsp rsp;
         bool progressed = false;
         while (front.take_response(rsp)) {
@@ -1535,7 +1535,7 @@ void do_source(uint64_t mib) {
         }
         if (ended && answered == pages) break;
         if (!progressed && !front.final_check_for_responses()) {
-            if (ch.wait(now() + 20'000 * kMs) != 0) return fail("waiting for responses", -1);
+            if (ch.wait(now() + 20'000 * kMs).raw() != 0) return fail("waiting for responses", -1);
         }
     }
     print("source: %llu MiB sent, checksum %016llx\n", static_cast<unsigned long long>(mib),
@@ -1560,7 +1560,7 @@ void do_sink() {
         g_failed = true;
     };
     virtue::AddressSpace as;
-    virtue::AddressSpace::self(as);
+    (void)virtue::AddressSpace::self(as);
     virtue::EventChannel ch;
     if (int64_t rc = connect(ch); rc != 0) return fail("connect", rc);
     virtue::GrantMapping ring_map, data_maps[kBuffers];
@@ -1584,12 +1584,12 @@ void do_sink() {
             xen_handles[xen_mapped++] = static_cast<grant_handle_t>(h);
         }
     } else {
-        if (int64_t rc = virtue::GrantMapping::map(g_peer, kRingRef, as, kRingVa, 0, ring_map); rc < 0)
+        if (int64_t rc = virtue::GrantMapping::map(g_peer, kRingRef, as, kRingVa, virtue::GrantFlags::from_bits(0), ring_map).raw(); rc < 0)
             return fail("ring map", rc);
         if (g_map_mode)
             for (uint32_t b = 0; b < kBuffers; b++)
                 if (int64_t rc = virtue::GrantMapping::map(g_peer, kFirstDataRef + b, as, kDataVa + b * kPage,
-                                                           VIRTUE_GRANT_READONLY, data_maps[b]);
+                                                           virtue::GrantFlags::from_bits(VIRTUE_GRANT_READONLY), data_maps[b]).raw();
                     rc < 0)
                     return fail("data map", rc);
     }
@@ -1597,13 +1597,13 @@ void do_sink() {
     virtue::Memory local_mem;
     int64_t local_mfn = 0;
     if (g_xen && !g_map_mode) {
-        if (int64_t rc = virtue::Memory::create(1, local_mem); rc < 0) return fail("local memory", rc);
-        as.map(kLocalVa, local_mem, 0, kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE);
+        if (int64_t rc = virtue::Memory::create(1, local_mem).raw(); rc < 0) return fail("local memory", rc);
+        (void)as.map(kLocalVa, local_mem, 0, kPage, virtue::Prot::from_bits(VIRTUE_PROT_READ | VIRTUE_PROT_WRITE));
         local_mfn = sys::memory_frame(local_mem.get(), 0);
     }
     virtue::ring::BackRing<XferReq, XferRsp> back;
     back.attach(reinterpret_cast<XferRing*>(kRingVa), kPage);
-    ch.send(); // ready
+    (void)ch.send(); // ready
     static uint64_t local[512];
     uint64_t sum = 0xcbf29ce484222325ull, pages = 0;
     uint64_t t0 = 0;
@@ -1641,12 +1641,12 @@ void do_sink() {
             if (req.ref) pages++;
             *back.next_response() = XferRsp{req.seq, status};
         }
-        if (back.push_responses_and_check_notify()) ch.send();
+        if (back.push_responses_and_check_notify()) (void)ch.send();
         if (done) break;
         if (!any && !back.final_check_for_requests()) {
-            if (ch.wait(now() + 20'000 * kMs) != 0) return fail("waiting for requests", -1);
+            if (ch.wait(now() + 20'000 * kMs).raw() != 0) return fail("waiting for requests", -1);
             virtue_evtchn_status st{};
-            ch.status(st);
+            (void)ch.status(st);
             if (st.state != VIRTUE_EVTCHN_INTERDOMAIN) {
                 // The source died: its pages stay mapped until we let go.
                 int ok = 1;

@@ -57,7 +57,7 @@ extern "C" const char __image_start[]; // domain.ld: the image's first byte
 namespace {
 
 using virtue::print;
-namespace sys = virtue::sys;
+namespace sys = virtue::raw; // the ABI as it is: results compared with -XEN_E*
 
 constexpr uint64_t kUserEnd = 0x0000800000000000ull;
 constexpr uint64_t kMaxLen = 4096;
@@ -307,7 +307,7 @@ const char* violation(const Call& c, int64_t r) {
         // The fuzzer has no control privilege.
         return r == -XEN_EPERM ? nullptr : "control call without the privilege did not return -EPERM";
     case VIRTUE_NR_thread_self:
-    case VIRTUE_NR_address_space_self:
+    case VIRTUE_NR_aspace_self:
         return r > 0 || r == -XEN_EMFILE ? nullptr : "self handle neither a handle nor -EMFILE";
     case VIRTUE_NR_handle_duplicate:
         if (c.a[1] >> 32) return r == -XEN_EINVAL ? nullptr : "rights above bit 31 not -EINVAL";

@@ -28,7 +28,7 @@
 namespace {
 
 using virtue::print;
-namespace sys = virtue::sys;
+namespace sys = virtue::raw; // the ABI as it is: results compared with -XEN_E*
 
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kRW = VIRTUE_PROT_READ | VIRTUE_PROT_WRITE;
@@ -71,22 +71,22 @@ void do_checks() {
     c.expect("aspace_self", virtue::AddressSpace::self(as), 0);
 
     // aspace_map: success, then every refusal
-    c.expect("map", as.map(base, mem, 0, 4 * kPage, kRW), 0);
+    c.expect("map", as.map(base, mem, 0, 4 * kPage, virtue::Prot::from_bits(kRW)), 0);
     *word(base) = 0x1111;
     *word(base + 3 * kPage) = 0x4444;
     c.expect_true("map_zeroed_and_writable", *word(base + kPage) == 0 && *word(base) == 0x1111);
-    c.expect("map_overlap", as.map(base + 3 * kPage, mem, 0, 2 * kPage, kR), eexist);
-    c.expect("map_va_unaligned", as.map(base + 0x10000 + 8, mem, 0, kPage, kR), einval);
-    c.expect("map_offset_unaligned", as.map(base + 0x10000, mem, 8, kPage, kR), einval);
-    c.expect("map_size_zero", as.map(base + 0x10000, mem, 0, 0, kR), einval);
-    c.expect("map_size_unaligned", as.map(base + 0x10000, mem, 0, 100, kR), einval);
-    c.expect("map_prot_none", as.map(base + 0x10000, mem, 0, kPage, 0), einval);
-    c.expect("map_prot_unknown", as.map(base + 0x10000, mem, 0, kPage, kR | 0x8000), einval);
-    c.expect("map_hypervisor", as.map(0xffff800000000000ull, mem, 0, kPage, kR), efault);
-    c.expect("map_direct_map", as.map(0xffff830000000000ull, mem, 0, kPage, kR), efault);
-    c.expect("map_crossing_top", as.map(0x7ffffffff000ull, mem, 0, 2 * kPage, kR), efault);
-    c.expect("map_offset_beyond", as.map(base + 0x10000, mem, 4 * kPage, kPage, kR), erange);
-    c.expect("map_size_beyond", as.map(base + 0x10000, mem, 2 * kPage, 3 * kPage, kR), erange);
+    c.expect("map_overlap", as.map(base + 3 * kPage, mem, 0, 2 * kPage, virtue::Prot::from_bits(kR)), eexist);
+    c.expect("map_va_unaligned", as.map(base + 0x10000 + 8, mem, 0, kPage, virtue::Prot::from_bits(kR)), einval);
+    c.expect("map_offset_unaligned", as.map(base + 0x10000, mem, 8, kPage, virtue::Prot::from_bits(kR)), einval);
+    c.expect("map_size_zero", as.map(base + 0x10000, mem, 0, 0, virtue::Prot::from_bits(kR)), einval);
+    c.expect("map_size_unaligned", as.map(base + 0x10000, mem, 0, 100, virtue::Prot::from_bits(kR)), einval);
+    c.expect("map_prot_none", as.map(base + 0x10000, mem, 0, kPage, virtue::Prot::from_bits(0)), einval);
+    c.expect("map_prot_unknown", as.map(base + 0x10000, mem, 0, kPage, virtue::Prot::from_bits(kR | 0x8000)), einval);
+    c.expect("map_hypervisor", as.map(0xffff800000000000ull, mem, 0, kPage, virtue::Prot::from_bits(kR)), efault);
+    c.expect("map_direct_map", as.map(0xffff830000000000ull, mem, 0, kPage, virtue::Prot::from_bits(kR)), efault);
+    c.expect("map_crossing_top", as.map(0x7ffffffff000ull, mem, 0, 2 * kPage, virtue::Prot::from_bits(kR)), efault);
+    c.expect("map_offset_beyond", as.map(base + 0x10000, mem, 4 * kPage, kPage, virtue::Prot::from_bits(kR)), erange);
+    c.expect("map_size_beyond", as.map(base + 0x10000, mem, 2 * kPage, 3 * kPage, virtue::Prot::from_bits(kR)), erange);
     c.expect("map_bad_handle", sys::aspace_map(0, base + 0x10000, mem.get(), 0, kPage, kR), ebadf);
     uint64_t foreign = (as.get() & ~(0x7fffull << 40)) | (((as.get() >> 40) + 1) & 0x7fff) << 40;
     c.expect("map_foreign_aspace", sys::aspace_map(foreign, base + 0x10000, mem.get(), 0, kPage, kR), exdev);
@@ -95,30 +95,30 @@ void do_checks() {
     c.expect("map_wrong_type_aspace", sys::aspace_map(mem.get(), base + 0x10000, mem.get(), 0, kPage, kR), enodev);
     c.expect("map_wrong_type_memory", sys::aspace_map(as.get(), base + 0x10000, as.get(), 0, kPage, kR), enodev);
     virtue::Handle ro_mem;
-    c.expect("dup_memory_read_only", mem.duplicate(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP, ro_mem), 0);
+    c.expect("dup_memory_read_only", mem.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP), ro_mem), 0);
     c.expect("map_write_without_right", sys::aspace_map(as.get(), base + 0x10000, ro_mem.get(), 0, kPage, kRW), eacces);
     c.expect("map_exec_without_right",
              sys::aspace_map(as.get(), base + 0x10000, ro_mem.get(), 0, kPage, kR | VIRTUE_PROT_EXEC), eacces);
     virtue::Handle nomap_mem;
-    c.expect("dup_memory_no_map", mem.duplicate(VIRTUE_RIGHT_READ, nomap_mem), 0);
+    c.expect("dup_memory_no_map", mem.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ), nomap_mem), 0);
     c.expect("map_without_map_right", sys::aspace_map(as.get(), base + 0x10000, nomap_mem.get(), 0, kPage, kR), eacces);
     virtue::Handle ro_as;
-    c.expect("dup_aspace_read_only", as.duplicate(VIRTUE_RIGHT_READ, ro_as), 0);
+    c.expect("dup_aspace_read_only", as.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ), ro_as), 0);
     c.expect("map_aspace_without_right", sys::aspace_map(ro_as.get(), base + 0x10000, mem.get(), 0, kPage, kR), eacces);
 
     // A read-only alias of the same frames; protect cannot exceed the handle's rights.
     const uint64_t alias = base + 0x10000;
     c.expect("map_alias_read_only", sys::aspace_map(as.get(), alias, ro_mem.get(), 0, 4 * kPage, kR), 0);
     c.expect_true("alias_shares_frames", *word(alias) == 0x1111 && *word(alias + 3 * kPage) == 0x4444);
-    c.expect("protect_beyond_rights", as.protect(alias, kPage, kRW), eacces);
-    c.expect("protect_exec_beyond_rights", as.protect(alias, kPage, kR | VIRTUE_PROT_EXEC), eacces);
-    c.expect("protect_hole", as.protect(base, 8 * kPage, kR), enoent);
-    c.expect("protect_unaligned", as.protect(base + 1, kPage, kR), einval);
-    c.expect("protect_map_flag", as.protect(base, kPage, kR | VIRTUE_MAP_SMALL_PAGES), einval);
-    c.expect("protect_hypervisor", as.protect(0xffff800000000000ull, kPage, kR), efault);
+    c.expect("protect_beyond_rights", as.protect(alias, kPage, virtue::Prot::from_bits(kRW)), eacces);
+    c.expect("protect_exec_beyond_rights", as.protect(alias, kPage, virtue::Prot::from_bits(kR | VIRTUE_PROT_EXEC)), eacces);
+    c.expect("protect_hole", as.protect(base, 8 * kPage, virtue::Prot::from_bits(kR)), enoent);
+    c.expect("protect_unaligned", as.protect(base + 1, kPage, virtue::Prot::from_bits(kR)), einval);
+    c.expect("protect_map_flag", as.protect(base, kPage, virtue::Prot::from_bits(kR | VIRTUE_MAP_SMALL_PAGES)), einval);
+    c.expect("protect_hypervisor", as.protect(0xffff800000000000ull, kPage, virtue::Prot::from_bits(kR)), efault);
     c.expect("protect_wrong_type", sys::aspace_protect(mem.get(), base, kPage, kR), enodev);
-    c.expect("protect_read_only", as.protect(base, 4 * kPage, kR), 0);
-    c.expect("protect_back_to_rw", as.protect(base, 4 * kPage, kRW), 0);
+    c.expect("protect_read_only", as.protect(base, 4 * kPage, virtue::Prot::from_bits(kR)), 0);
+    c.expect("protect_back_to_rw", as.protect(base, 4 * kPage, virtue::Prot::from_bits(kRW)), 0);
     *word(base + kPage) = 0x2222;
     c.expect_true("protect_rw_writes", *word(alias + kPage) == 0x2222);
 
@@ -126,34 +126,34 @@ void do_checks() {
     virtue::Memory bits_mem;
     c.expect("create_bits", virtue::Memory::create(16, bits_mem), 0);
     const uint64_t bva = base + 0x100000;
-    c.expect("map_small_pages", as.map(bva, bits_mem, 0, 16 * kPage, kRW | VIRTUE_MAP_SMALL_PAGES), 0);
+    c.expect("map_small_pages", as.map(bva, bits_mem, 0, 16 * kPage, virtue::Prot::from_bits(kRW | VIRTUE_MAP_SMALL_PAGES)), 0);
     static uint8_t bitmap[8];
-    c.expect("dirty_clear", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, bitmap), 0);
+    c.expect("dirty_clear", as.read_bits(bva, 16 * kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR), bitmap), 0);
     *word(bva + 1 * kPage) = 1;
     *word(bva + 5 * kPage) = 5;
     (void)*word(bva + 9 * kPage); // read only: accessed, not dirty
     memset(bitmap, 0xff, sizeof bitmap);
-    c.expect("dirty_count", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_DIRTY, bitmap), 2);
+    c.expect("dirty_count", as.read_bits(bva, 16 * kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY), bitmap), 2);
     c.expect_true("dirty_bitmap", bitmap[0] == 0x22 && bitmap[1] == 0);
-    c.expect("dirty_clear_again", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, bitmap), 2);
-    c.expect("dirty_after_clear", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_DIRTY, bitmap), 0);
+    c.expect("dirty_clear_again", as.read_bits(bva, 16 * kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR), bitmap), 2);
+    c.expect("dirty_after_clear", as.read_bits(bva, 16 * kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY), bitmap), 0);
     *word(bva + 5 * kPage) = 6; // dirty again once the TLB entry was flushed
-    c.expect("dirty_sets_again", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_DIRTY, bitmap), 1);
+    c.expect("dirty_sets_again", as.read_bits(bva, 16 * kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY), bitmap), 1);
     c.expect_true("dirty_bitmap_again", bitmap[0] == 0x20);
-    c.expect("accessed_clear", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_ACCESSED | VIRTUE_BITS_CLEAR, bitmap),
+    c.expect("accessed_clear", as.read_bits(bva, 16 * kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_ACCESSED | VIRTUE_BITS_CLEAR), bitmap),
              3);
     (void)*word(bva + 9 * kPage);
-    c.expect("accessed_one", as.read_bits(bva, 16 * kPage, VIRTUE_BITS_ACCESSED, bitmap), 1);
+    c.expect("accessed_one", as.read_bits(bva, 16 * kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_ACCESSED), bitmap), 1);
     c.expect_true("accessed_bitmap", bitmap[1] == 0x02);
-    c.expect("bits_hole_is_zero", as.read_bits(bva + 16 * kPage, 8 * kPage, VIRTUE_BITS_DIRTY, bitmap), 0);
-    c.expect("bits_both_flags", as.read_bits(bva, kPage, VIRTUE_BITS_DIRTY | VIRTUE_BITS_ACCESSED, bitmap), einval);
-    c.expect("bits_no_flag", as.read_bits(bva, kPage, 0, bitmap), einval);
-    c.expect("bits_unknown_flag", as.read_bits(bva, kPage, VIRTUE_BITS_DIRTY | 0x100, bitmap), einval);
-    c.expect("bits_too_big", as.read_bits(bva, (4ull << 30) + kPage, VIRTUE_BITS_DIRTY, bitmap), einval);
+    c.expect("bits_hole_is_zero", as.read_bits(bva + 16 * kPage, 8 * kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY), bitmap), 0);
+    c.expect("bits_both_flags", as.read_bits(bva, kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY | VIRTUE_BITS_ACCESSED), bitmap), einval);
+    c.expect("bits_no_flag", as.read_bits(bva, kPage, virtue::BitsFlags::from_bits(0), bitmap), einval);
+    c.expect("bits_unknown_flag", as.read_bits(bva, kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY | 0x100), bitmap), einval);
+    c.expect("bits_too_big", as.read_bits(bva, (4ull << 30) + kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY), bitmap), einval);
     c.expect("bits_bitmap_kernel",
-             as.read_bits(bva, kPage, VIRTUE_BITS_DIRTY, reinterpret_cast<uint8_t*>(0xffff830000000000ull)), efault);
+             as.read_bits(bva, kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY), reinterpret_cast<uint8_t*>(0xffff830000000000ull)), efault);
     c.expect("bits_bitmap_read_only",
-             as.read_bits(bva, kPage, VIRTUE_BITS_DIRTY, reinterpret_cast<uint8_t*>(alias)), efault);
+             as.read_bits(bva, kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY), reinterpret_cast<uint8_t*>(alias)), efault);
     c.expect("bits_clear_without_map_right",
              sys::aspace_read_bits(ro_as.get(), bva, kPage, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, bitmap), eacces);
     c.expect("bits_read_with_read_right", sys::aspace_read_bits(ro_as.get(), bva, kPage, VIRTUE_BITS_DIRTY, bitmap),
@@ -163,11 +163,11 @@ void do_checks() {
     virtue::Memory big;
     c.expect("create_2m", virtue::Memory::create(512, big), 0);
     const uint64_t lva = base + 0x40000000;
-    c.expect("map_2m", as.map(lva, big, 0, 512 * kPage, kRW), 0);
+    c.expect("map_2m", as.map(lva, big, 0, 512 * kPage, virtue::Prot::from_bits(kRW)), 0);
     *word(lva + 100 * kPage) = 0x100;
-    c.expect("clear_cutting_large_page", as.read_bits(lva, kPage, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, bitmap),
+    c.expect("clear_cutting_large_page", as.read_bits(lva, kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR), bitmap),
              einval);
-    c.expect("large_page_dirty_is_shared", as.read_bits(lva, 8 * kPage, VIRTUE_BITS_DIRTY, bitmap), 8);
+    c.expect("large_page_dirty_is_shared", as.read_bits(lva, 8 * kPage, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY), bitmap), 8);
     c.expect("unmap_splits_large_page", as.unmap(lva + 200 * kPage, kPage), 0);
     c.expect_true("split_keeps_the_rest", *word(lva + 100 * kPage) == 0x100);
     c.expect("audit_after_split", sys::memory_audit(), 0);
@@ -204,7 +204,7 @@ void do_checks() {
         c.expect_true("aspace_type", hi.type == VIRTUE_OBJ_ADDRESS_SPACE);
         virtue::Memory m2;
         c.expect("create_for_other", virtue::Memory::create(2, m2), 0);
-        c.expect("map_other", other.map(base, m2, 0, 2 * kPage, kRW), 0);
+        c.expect("map_other", other.map(base, m2, 0, 2 * kPage, virtue::Prot::from_bits(kRW)), 0);
         c.expect("unmap_other_part", other.unmap(base, kPage), 0);
         c.expect("audit_other", sys::memory_audit(), 0);
         // Closing the address space with a mapping left: frames come back.
@@ -214,7 +214,7 @@ void do_checks() {
     int made = 0;
     int64_t last = 0;
     for (auto& s : spaces) {
-        last = virtue::AddressSpace::create(s);
+        last = virtue::AddressSpace::create(s).raw();
         if (last < 0) break;
         made++;
     }
@@ -241,7 +241,7 @@ uint64_t g_aspace = 0;
 
 int tlb_reader(unsigned index) {
     virtue::Memory own;
-    if (virtue::Memory::create(1, own) < 0) virtue::panic("reader %u: no memory", index);
+    if (virtue::Memory::create(1, own).raw() < 0) virtue::panic("reader %u: no memory", index);
     const uint64_t own_va = kTlbVa + 0x10000000ull * index;
     uint64_t seen = 0;
     for (;;) {
@@ -267,20 +267,20 @@ void do_tlb(uint64_t rounds) {
     const unsigned readers = info.vcpus - 1;
     if (readers == 0 || readers > kMaxReaders) virtue::panic("tlb needs 2..64 vcpus");
     virtue::AddressSpace as;
-    virtue::AddressSpace::self(as);
+    (void)virtue::AddressSpace::self(as);
     g_aspace = as.get();
     virtue::Memory regions[2];
     for (unsigned i = 0; i < 2; i++) {
-        if (virtue::Memory::create(1, regions[i]) < 0) virtue::panic("tlb: no memory");
-        as.map(kTlbVa + 0x1000 * (i + 1), regions[i], 0, kPage, kRW); // to fill them
+        if (virtue::Memory::create(1, regions[i]).raw() < 0) virtue::panic("tlb: no memory");
+        (void)as.map(kTlbVa + 0x1000 * (i + 1), regions[i], 0, kPage, virtue::Prot::from_bits(kRW)); // to fill them
         *word(kTlbVa + 0x1000 * (i + 1)) = 0xA000 + i;
-        as.unmap(kTlbVa + 0x1000 * (i + 1), kPage);
+        (void)as.unmap(kTlbVa + 0x1000 * (i + 1), kPage);
     }
     g_tlb_go = true;
     for (uint64_t r = 1; r <= rounds; r++) {
         const unsigned which = r % 2;
-        if (r > 1) as.unmap(kTlbVa, kPage);
-        if (as.map(kTlbVa, regions[which], 0, kPage, kR) != 0) virtue::panic("tlb: map failed");
+        if (r > 1) (void)as.unmap(kTlbVa, kPage);
+        if (as.map(kTlbVa, regions[which], 0, kPage, virtue::Prot::from_bits(kR)).raw() != 0) virtue::panic("tlb: map failed");
         g_expected = 0xA000 + which;
         __atomic_store_n(&g_epoch, r, __ATOMIC_RELEASE);
         for (unsigned i = 1; i <= readers; i++)
@@ -367,9 +367,10 @@ void fuzz_thread_op(Rng& rng, FuzzThread& ft, unsigned slot, const virtue::Addre
         ft.kind = static_cast<FuzzKind>(rng.below(3));
         ft.in_other = rng.below(2);
         void* arg = reinterpret_cast<void*>(uint64_t{ft.kind});
-        int64_t rc = ft.in_other ? virtue::Thread::create_in(other, fuzz_body, arg,
-                                                             kOtherStacks + (slot + 1) * kStackPages * kPage, ft.t)
-                                 : virtue::Thread::create(fuzz_body, arg, ft.t, 16 * 1024);
+        int64_t rc = (ft.in_other ? virtue::Thread::create_in(other, fuzz_body, arg,
+                                                              kOtherStacks + (slot + 1) * kStackPages * kPage, ft.t)
+                                  : virtue::Thread::create(fuzz_body, arg, ft.t, 16 * 1024))
+                         .raw();
         if (rc == 0) ft.state = FuzzState::New;
         else if (rc != -XEN_ENOMEM && rc != -XEN_ENOSPC && rc != -XEN_EMFILE) fail("thread_create", rc);
         return;
@@ -377,7 +378,7 @@ void fuzz_thread_op(Rng& rng, FuzzThread& ft, unsigned slot, const virtue::Addre
     switch (op) {
     case 0:
     case 1: { // start
-        int64_t rc = ft.t.start();
+        int64_t rc = ft.t.start().raw();
         if (ft.state == FuzzState::New) {
             if (rc != 0) fail("thread_start", rc);
             else ft.state = FuzzState::Running;
@@ -387,7 +388,7 @@ void fuzz_thread_op(Rng& rng, FuzzThread& ft, unsigned slot, const virtue::Addre
         break;
     }
     case 2: { // suspend: returns once stopped
-        int64_t rc = ft.t.suspend();
+        int64_t rc = ft.t.suspend().raw();
         if (ft.state == FuzzState::New) {
             if (rc != -XEN_EINVAL) fail("suspend of a new thread", rc);
         } else if (ft.state == FuzzState::Killed) {
@@ -399,7 +400,7 @@ void fuzz_thread_op(Rng& rng, FuzzThread& ft, unsigned slot, const virtue::Addre
         break;
     }
     case 3: { // resume
-        int64_t rc = ft.t.resume();
+        int64_t rc = ft.t.resume().raw();
         if (ft.state == FuzzState::New) {
             if (rc != -XEN_EINVAL) fail("resume of a new thread", rc);
         } else if (ft.state == FuzzState::Killed) {
@@ -412,7 +413,7 @@ void fuzz_thread_op(Rng& rng, FuzzThread& ft, unsigned slot, const virtue::Addre
     }
     case 4: { // registers: readable exactly when stopped
         virtue_thread_regs r{};
-        int64_t rc = ft.t.read_regs(r);
+        int64_t rc = ft.t.read_regs(r).raw();
         if (ft.state == FuzzState::New || ft.state == FuzzState::Suspended) {
             if (ft.state == FuzzState::Suspended && ft.kind == kReturn) {
                 if (rc != 0 && rc != esrch) fail("read_regs of a stopped thread", rc);
@@ -426,9 +427,9 @@ void fuzz_thread_op(Rng& rng, FuzzThread& ft, unsigned slot, const virtue::Addre
         break;
     }
     case 5: { // priority and affinity: allowed in every state
-        if (int64_t rc = ft.t.set_priority(rng.below(16)); rc != 0) fail("thread_set_priority", rc);
+        if (int64_t rc = ft.t.set_priority(rng.below(16)).raw(); rc != 0) fail("thread_set_priority", rc);
         uint64_t cpu = rng.below(3) == 2 ? VIRTUE_CPU_ANY : rng.below(2);
-        if (int64_t rc = ft.t.set_affinity(cpu); rc != 0) fail("thread_set_affinity", rc);
+        if (int64_t rc = ft.t.set_affinity(cpu).raw(); rc != 0) fail("thread_set_affinity", rc);
         break;
     }
     case 6:
@@ -450,11 +451,11 @@ void fuzz_thread_op(Rng& rng, FuzzThread& ft, unsigned slot, const virtue::Addre
     case 8: { // join: at once for a killed thread, a poll otherwise
         int64_t status = 0;
         if (ft.state == FuzzState::Killed) {
-            int64_t rc = ft.t.join(sys::system_time() + 5'000'000'000ll, &status);
+            int64_t rc = ft.t.join(sys::system_time() + 5'000'000'000ll, &status).raw();
             if (rc != 0) fail("join of a killed thread", rc);
             else if (status != ft.kill_status && status != kReturn) fail("status of a killed thread", status);
         } else {
-            int64_t rc = ft.t.join(0, &status);
+            int64_t rc = ft.t.join(0, &status).raw();
             bool exited = ft.kind == kReturn && ft.state != FuzzState::New && rc == 0 && status == kReturn;
             if (rc != -XEN_ETIMEDOUT && !exited) fail("join poll", rc);
         }
@@ -463,7 +464,7 @@ void fuzz_thread_op(Rng& rng, FuzzThread& ft, unsigned slot, const virtue::Addre
     default: { // close (after ending it: a closed thread would spin for ever)
         if (ft.state == FuzzState::Running || ft.state == FuzzState::Suspended) {
             sys::thread_kill(ft.t.get(), 0);
-            if (int64_t rc = ft.t.join(sys::system_time() + 5'000'000'000ll); rc != 0) fail("join before close", rc);
+            if (int64_t rc = ft.t.join(sys::system_time() + 5'000'000'000ll).raw(); rc != 0) fail("join before close", rc);
         }
         ft.t.reset();
         ft.state = FuzzState::None;
@@ -479,7 +480,7 @@ void mmfuzz_step(Rng& rng, virtue::AddressSpace& as, virtue::AddressSpace& other
 void do_mmfuzz(uint64_t ops) {
     Rng rng{0x9e3779b97f4a7c15ull};
     virtue::AddressSpace as;
-    virtue::AddressSpace::self(as);
+    (void)virtue::AddressSpace::self(as);
     const uint64_t free0 = free_bytes();
     uint64_t failures = 0;
     auto fail = [&](const char* what, int64_t rc) {
@@ -490,10 +491,10 @@ void do_mmfuzz(uint64_t ops) {
     {
         virtue::AddressSpace other;
         virtue::Memory image, stacks;
-        if (int64_t rc = virtue::AddressSpace::create(other); rc < 0) fail("aspace_create", rc);
-        if (int64_t rc = virtue::fork_image(other, image); rc < 0) fail("fork_image", rc);
-        if (int64_t rc = virtue::Memory::create(kFuzzThreads * kStackPages, stacks); rc < 0) fail("stacks", rc);
-        if (int64_t rc = other.map(kOtherStacks, stacks, 0, kFuzzThreads * kStackPages * kPage, kRW); rc < 0)
+        if (int64_t rc = virtue::AddressSpace::create(other).raw(); rc < 0) fail("aspace_create", rc);
+        if (int64_t rc = virtue::fork_image(other, image).raw(); rc < 0) fail("fork_image", rc);
+        if (int64_t rc = virtue::Memory::create(kFuzzThreads * kStackPages, stacks).raw(); rc < 0) fail("stacks", rc);
+        if (int64_t rc = other.map(kOtherStacks, stacks, 0, kFuzzThreads * kStackPages * kPage, virtue::Prot::from_bits(kRW)).raw(); rc < 0)
             fail("map stacks", rc);
         uint64_t stamp = 1;
         for (uint64_t n = 0; n < ops; n++)
@@ -502,14 +503,14 @@ void do_mmfuzz(uint64_t ops) {
             FuzzThread& ft = g_threads[i];
             if (ft.state == FuzzState::Running || ft.state == FuzzState::Suspended) sys::thread_kill(ft.t.get(), 0);
             if (ft.state != FuzzState::None && ft.state != FuzzState::New &&
-                ft.t.join(sys::system_time() + 5'000'000'000ll) != 0)
+                ft.t.join(sys::system_time() + 5'000'000'000ll).raw() != 0)
                 fail("final join", i);
             ft.t.reset();
             ft.state = FuzzState::None;
         }
     }
     int64_t audit = sys::memory_audit();
-    as.unmap(kWindow, kSlots * kPage);
+    (void)as.unmap(kWindow, kSlots * kPage);
     for (auto& r : g_regions) {
         r.mem.reset();
         r.pages = 0;
@@ -545,10 +546,10 @@ void mmfuzz_step(Rng& rng, virtue::AddressSpace& as, virtue::AddressSpace& other
                 const uint64_t s0 = rng.below(kSlots - 16);
                 if (rng.below(2) && R.pages) {
                     int64_t rc = other.map(kWindow + s0 * kPage, R.mem, 0, (R.pages < 16 ? R.pages : 16) * kPage,
-                                           R.writable ? kRW : kR);
+                                           virtue::Prot::from_bits(R.writable ? kRW : kR)).raw();
                     if (rc != 0 && rc != -XEN_EEXIST && rc != -XEN_ENOMEM) fail("map in the other space", rc);
                 } else {
-                    int64_t rc = other.unmap(kWindow + s0 * kPage, 16 * kPage);
+                    int64_t rc = other.unmap(kWindow + s0 * kPage, 16 * kPage).raw();
                     if (rc != 0 && rc != -XEN_ENOMEM) fail("unmap in the other space", rc);
                 }
             }
@@ -565,7 +566,7 @@ void mmfuzz_step(Rng& rng, virtue::AddressSpace& as, virtue::AddressSpace& other
         if (op < 12) { // (re)create a region; mappings of the old one stay
             const uint64_t pages = rng.below(4) == 0 ? 512 : 1 + rng.below(48);
             virtue::Memory m;
-            int64_t rc = virtue::Memory::create(pages, m);
+            int64_t rc = virtue::Memory::create(pages, m).raw();
             if (rc == 0) {
                 if (R.pages) {
                     for (auto& s : g_slots) // keep the model's view of the orphans
@@ -574,7 +575,7 @@ void mmfuzz_step(Rng& rng, virtue::AddressSpace& as, virtue::AddressSpace& other
                 R.writable = rng.below(4) != 0;
                 if (!R.writable) {
                     virtue::Handle ro;
-                    m.duplicate(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP, ro);
+                    (void)m.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ | VIRTUE_RIGHT_MAP), ro);
                     R.mem = virtue::Memory(ro.release());
                 } else {
                     R.mem = static_cast<virtue::Memory&&>(m);
@@ -592,13 +593,13 @@ void mmfuzz_step(Rng& rng, virtue::AddressSpace& as, virtue::AddressSpace& other
             bool busy = false;
             for (unsigned k = 0; k < count; k++) busy |= g_slots[s0 + k].region >= 0;
             uint64_t prot = (write ? kRW : kR) | (rng.below(3) == 0 ? VIRTUE_MAP_SMALL_PAGES : 0);
-            int64_t rc = as.map(kWindow + s0 * kPage, R.mem, first * kPage, count * kPage, prot);
+            int64_t rc = as.map(kWindow + s0 * kPage, R.mem, first * kPage, count * kPage, virtue::Prot::from_bits(prot)).raw();
             int64_t want = busy ? -XEN_EEXIST : 0;
             if (rc != want && !(rc == -XEN_ENOMEM && !busy)) fail("map", rc);
             if (rc == 0)
                 for (unsigned k = 0; k < count; k++) g_slots[s0 + k] = Slot{static_cast<int>(ri), first + k, write};
         } else if (op < 70) { // unmap
-            int64_t rc = as.unmap(kWindow + s0 * kPage, len * kPage);
+            int64_t rc = as.unmap(kWindow + s0 * kPage, len * kPage).raw();
             if (rc != 0 && rc != -XEN_ENOMEM) fail("unmap", rc);
             if (rc == 0)
                 for (unsigned k = 0; k < len; k++) g_slots[s0 + k] = Slot{};
@@ -611,7 +612,7 @@ void mmfuzz_step(Rng& rng, virtue::AddressSpace& as, virtue::AddressSpace& other
                 if (s.region >= 0 && write && !g_regions[s.region % kRegions].writable && s.region < int(kRegions))
                     allowed = false;
             }
-            int64_t rc = as.protect(kWindow + s0 * kPage, len * kPage, write ? kRW : kR);
+            int64_t rc = as.protect(kWindow + s0 * kPage, len * kPage, virtue::Prot::from_bits(write ? kRW : kR)).raw();
             if (hole) {
                 if (rc != -XEN_ENOENT && rc != -XEN_EACCES) fail("protect of a hole", rc);
             } else if (!allowed) {
@@ -624,7 +625,7 @@ void mmfuzz_step(Rng& rng, virtue::AddressSpace& as, virtue::AddressSpace& other
         } else if (op < 90) { // dirty bits
             static uint8_t bm[kSlots / 8];
             int64_t rc = as.read_bits(kWindow + s0 * kPage, len * kPage,
-                                      VIRTUE_BITS_DIRTY | (rng.below(2) ? VIRTUE_BITS_CLEAR : 0), bm);
+                                      virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY | (rng.below(2) ? VIRTUE_BITS_CLEAR : 0)), bm).raw();
             if (rc < 0 && rc != -XEN_EINVAL) fail("read_bits", rc);
         } else if (op < 95) { // write a stamp through a writable slot, read it everywhere
             Slot& s = g_slots[s0];

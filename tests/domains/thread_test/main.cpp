@@ -32,7 +32,7 @@
 namespace {
 
 using virtue::print;
-namespace sys = virtue::sys;
+namespace sys = virtue::raw; // the ABI as it is: results compared with -XEN_E*
 using test_domains::Checks;
 
 constexpr uint64_t kMs = 1'000'000;
@@ -79,7 +79,7 @@ void check_create_and_join(Checks& c) {
     c.expect("memory_create", virtue::Memory::create(1, mem), 0);
     c.expect("create_wrong_type", sys::thread_create(mem.get(), entry, top, 0, 0), enodev);
     virtue::Handle as_noexec;
-    c.expect("dup_aspace_no_exec", as.duplicate(VIRTUE_RIGHT_MAP | VIRTUE_RIGHT_READ, as_noexec), 0);
+    c.expect("dup_aspace_no_exec", as.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_MAP | VIRTUE_RIGHT_READ), as_noexec), 0);
     c.expect("create_without_exec_right", sys::thread_create(as_noexec.get(), entry, top, 0, 0), eacces);
     c.expect("create_entry_kernel", sys::thread_create(as.get(), 0xffff800000001000ull, top, 0, 0), einval);
     c.expect("create_entry_limit", sys::thread_create(as.get(), kUserLimit, top, 0, 0), einval);
@@ -119,7 +119,7 @@ void check_create_and_join(Checks& c) {
     c.expect("suspend_new", sys::thread_suspend(raw_h.get()), einval);
     c.expect("resume_new", sys::thread_resume(raw_h.get()), einval);
     virtue::Handle raw_ro;
-    c.expect("dup_thread_read_only", raw_h.duplicate(VIRTUE_RIGHT_READ, raw_ro), 0);
+    c.expect("dup_thread_read_only", raw_h.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ), raw_ro), 0);
     c.expect("start_without_write", sys::thread_start(raw_ro.get()), eacces);
     c.expect("write_regs_without_write", sys::thread_write_regs(raw_ro.get(), &r), eacces);
     c.expect("start_wrong_type", sys::thread_start(mem.get()), enodev);
@@ -240,12 +240,12 @@ void check_priority_and_affinity(Checks& c) {
     for (virtue::Thread* t : spinners) {
         c.expect("spinner_suspend", t->suspend(), 0);
         virtue_thread_regs r{};
-        t->read_regs(r);
+        (void)t->read_regs(r);
         r.rip = reinterpret_cast<uint64_t>(&redirected_exit);
         r.rdi = 0;
         r.rsp = (r.rsp & ~15ull) - 8;
-        t->write_regs(r);
-        t->resume();
+        (void)t->write_regs(r);
+        (void)t->resume();
         c.expect("spinner_join", t->join(now() + 5000 * kMs), 0);
     }
 }
@@ -280,14 +280,14 @@ void check_timers_and_wait(Checks& c) {
 
     // Rights and handle errors.
     virtue::Handle tm_ro, tm_wo;
-    c.expect("dup_timer_read", tm.duplicate(VIRTUE_RIGHT_READ, tm_ro), 0);
-    c.expect("dup_timer_write", tm.duplicate(VIRTUE_RIGHT_WRITE, tm_wo), 0);
+    c.expect("dup_timer_read", tm.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ), tm_ro), 0);
+    c.expect("dup_timer_write", tm.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_WRITE), tm_wo), 0);
     c.expect("set_without_write", sys::timer_set(tm_ro.get(), now(), 0), -XEN_EACCES);
     c.expect("cancel_without_write", sys::timer_cancel(tm_ro.get()), -XEN_EACCES);
     uint64_t wo = tm_wo.get();
     c.expect("wait_without_read", sys::wait_any(&wo, 1, 0), -XEN_EACCES);
     virtue::Memory mem;
-    virtue::Memory::create(1, mem);
+    (void)virtue::Memory::create(1, mem);
     uint64_t mh = mem.get();
     c.expect("timer_set_memory", sys::timer_set(mh, now(), 0), -XEN_ENODEV);
     c.expect("wait_memory_handle", sys::wait_any(&mh, 1, 0), -XEN_ENODEV);
@@ -306,7 +306,7 @@ void check_timers_and_wait(Checks& c) {
              -XEN_EFAULT);
     {
         virtue::Timer closed;
-        virtue::Timer::create(closed);
+        (void)virtue::Timer::create(closed);
         uint64_t ch = closed.get();
         closed.reset();
         c.expect("wait_closed_handle", sys::wait_any(&ch, 1, 0), -XEN_EBADF);
@@ -331,7 +331,7 @@ void check_limits(Checks& c) {
     int created = 0;
     int64_t rc = 0;
     for (; created < 64; created++) {
-        rc = virtue::Thread::create(return_arg, nullptr, pool[created], 4096);
+        rc = virtue::Thread::create(return_arg, nullptr, pool[created], 4096).raw();
         if (rc < 0) break;
     }
     c.expect("thread_limit_errno", rc, -XEN_ENOSPC);
@@ -363,7 +363,7 @@ int64_t exit_later(void*) {
 
 void do_lastexit() {
     virtue::Thread* t = new virtue::Thread;
-    if (virtue::Thread::create(exit_later, nullptr, *t) < 0 || t->start() < 0) {
+    if (virtue::Thread::create(exit_later, nullptr, *t).raw() < 0 || t->start().raw() < 0) {
         print("lastexit: cannot start the worker\n");
         sys::exit(1);
     }
@@ -376,13 +376,13 @@ void do_churn(unsigned long rounds) {
     for (unsigned long r = 0; r < rounds; r++) {
         virtue::Thread ts[4];
         for (unsigned i = 0; i < 4; i++) {
-            if (virtue::Thread::create(return_arg, reinterpret_cast<void*>(uint64_t{i} + r), ts[i], 4096) < 0 ||
-                ts[i].start() < 0)
+            if (virtue::Thread::create(return_arg, reinterpret_cast<void*>(uint64_t{i} + r), ts[i], 4096).raw() < 0 ||
+                ts[i].start().raw() < 0)
                 failures++;
         }
         for (unsigned i = 0; i < 4; i++) {
             int64_t st = -1;
-            if (ts[i].join(now() + 5000 * kMs, &st) != 0 || st != static_cast<int64_t>(i + r)) failures++;
+            if (ts[i].join(now() + 5000 * kMs, &st).raw() != 0 || st != static_cast<int64_t>(i + r)) failures++;
         }
     }
     print("churn: %lu rounds, %u failures\n", rounds, failures);
@@ -425,10 +425,10 @@ int64_t fault_handler(void* arg) {
         }
         if (fi.vector == 14 && fi.address >= kDemand && fi.address < kDemand + kDemandPages * kPage) {
             uint64_t slot = st.next++ % kPoolPages;
-            if (st.mapped_at[slot] && st.as.unmap(st.mapped_at[slot], kPage) < 0) st.errors = st.errors + 1;
+            if (st.mapped_at[slot] && st.as.unmap(st.mapped_at[slot], kPage).raw() < 0) st.errors = st.errors + 1;
             memset(reinterpret_cast<void*>(kWindow + slot * kPage), 0, kPage);
             uint64_t page = fi.address & ~(kPage - 1);
-            if (st.as.map(page, st.pool, slot * kPage, kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE) < 0)
+            if (st.as.map(page, st.pool, slot * kPage, kPage, virtue::Prot::from_bits(VIRTUE_PROT_READ | VIRTUE_PROT_WRITE)).raw() < 0)
                 st.errors = st.errors + 1;
             st.mapped_at[slot] = page;
             st.served = st.served + 1;
@@ -482,34 +482,34 @@ void do_faults(unsigned long n) {
         print("faults: %s failed: %lld\n", what, static_cast<long long>(rc));
         g_failed = true;
     };
-    if (int64_t rc = virtue::AddressSpace::self(st.as); rc < 0) return fail("aspace_self", rc);
-    if (int64_t rc = virtue::Memory::create(kPoolPages, st.pool); rc < 0) return fail("memory_create", rc);
-    if (int64_t rc = st.as.map(kWindow, st.pool, 0, kPoolPages * kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE); rc < 0)
+    if (int64_t rc = virtue::AddressSpace::self(st.as).raw(); rc < 0) return fail("aspace_self", rc);
+    if (int64_t rc = virtue::Memory::create(kPoolPages, st.pool).raw(); rc < 0) return fail("memory_create", rc);
+    if (int64_t rc = st.as.map(kWindow, st.pool, 0, kPoolPages * kPage, virtue::Prot::from_bits(VIRTUE_PROT_READ | VIRTUE_PROT_WRITE)).raw(); rc < 0)
         return fail("map window", rc);
     virtue::Thread handler, worker, never;
     static WorkerArgs wa;
     wa.touches = n;
-    if (int64_t rc = virtue::Thread::create(fault_handler, &st, handler); rc < 0) return fail("handler", rc);
-    if (int64_t rc = virtue::Thread::create(demand_worker, &wa, worker); rc < 0) return fail("worker", rc);
-    if (int64_t rc = virtue::Thread::create(never_worker, nullptr, never); rc < 0) return fail("never", rc);
+    if (int64_t rc = virtue::Thread::create(fault_handler, &st, handler).raw(); rc < 0) return fail("handler", rc);
+    if (int64_t rc = virtue::Thread::create(demand_worker, &wa, worker).raw(); rc < 0) return fail("worker", rc);
+    if (int64_t rc = virtue::Thread::create(never_worker, nullptr, never).raw(); rc < 0) return fail("never", rc);
     // The address space's handler serves every thread; the "never" worker
     // gets it through its own registration (same handler).
     if (int64_t rc = sys::fault_handler_set(st.as.get(), handler.get()); rc < 0) return fail("set aspace", rc);
     if (int64_t rc = sys::fault_handler_set(never.get(), handler.get()); rc < 0) return fail("set thread", rc);
-    handler.start();
-    never.start();
+    (void)handler.start();
+    (void)never.start();
     // The unanswered fault comes first: everything else must go on.
     while (!st.never_handle) sys::sleep_until(now() + 10 * kMs);
-    worker.start();
+    (void)worker.start();
     int64_t status = -1;
-    int64_t jr = worker.join(now() + 600'000 * kMs, &status);
-    bool alone = jr == 0 && status == 0 && never.join(0) == -XEN_ETIMEDOUT;
+    int64_t jr = worker.join(now() + 600'000 * kMs, &status).raw();
+    bool alone = jr == 0 && status == 0 && never.join(0).raw() == -XEN_ETIMEDOUT;
     // Now end the stopped one: thread_kill lets it go, to exit.
     sys::thread_kill(st.never_handle, -77);
     int64_t never_status = 0;
-    bool killed = never.join(now() + 5000 * kMs, &never_status) == 0 && never_status == -77;
+    bool killed = never.join(now() + 5000 * kMs, &never_status).raw() == 0 && never_status == -77;
     st.stop = 1;
-    handler.join(now() + 5000 * kMs);
+    (void)handler.join(now() + 5000 * kMs);
     sys::handle_close(st.never_handle);
     print("faults: %llu served, %llu non-zero pages, ud2 fixed %llu, unanswered thread blocked alone %d, "
           "killed %d, handler errors %llu, %llu cycles per fault\n",
@@ -527,13 +527,13 @@ int64_t faulting_handler(void*) {
 
 void do_handlerfault() {
     virtue::AddressSpace as;
-    virtue::AddressSpace::self(as);
+    (void)virtue::AddressSpace::self(as);
     virtue::Thread h;
-    virtue::Thread::create(faulting_handler, nullptr, h);
+    (void)virtue::Thread::create(faulting_handler, nullptr, h);
     sys::fault_handler_set(as.get(), h.get());
     print("handlerfault: the handler faults now\n");
-    h.start();
-    h.join(VIRTUE_DEADLINE_NONE);
+    (void)h.start();
+    (void)h.join(VIRTUE_DEADLINE_NONE);
     print("handlerfault: still alive (wrong)\n");
 }
 
@@ -544,14 +544,14 @@ void check_kill_beats_priorities(Checks& c, virtue::Thread& self) {
     virtue::Thread hi[2], low;
     c.expect("kp_self_top", self.set_priority(15), 0);
     for (unsigned i = 0; i < 2; i++) {
-        virtue::Thread::create(spin_count, const_cast<uint64_t*>(&spins[i]), hi[i]);
-        hi[i].set_priority(15);
-        hi[i].set_affinity(i);
-        hi[i].start();
+        (void)virtue::Thread::create(spin_count, const_cast<uint64_t*>(&spins[i]), hi[i]);
+        (void)hi[i].set_priority(15);
+        (void)hi[i].set_affinity(i);
+        (void)hi[i].start();
     }
-    virtue::Thread::create(spin_count, const_cast<uint64_t*>(&spins[2]), low);
-    low.set_priority(0);
-    low.start();
+    (void)virtue::Thread::create(spin_count, const_cast<uint64_t*>(&spins[2]), low);
+    (void)low.set_priority(0);
+    (void)low.start();
     sys::sleep_until(now() + 30 * kMs);
     c.expect("kp_kill_low", sys::thread_kill(low.get(), static_cast<uint64_t>(-21)), 0);
     // A second kill changes nothing: 0, or -ESRCH if the thread has already
@@ -584,17 +584,17 @@ void check_fault_answered_elsewhere(Checks& c, virtue::AddressSpace& as, virtue:
     virtue::Thread w;
     c.expect("fa_create", virtue::Thread::create(touch_two, nullptr, w), 0);
     c.expect("fa_set", sys::fault_handler_set(w.get(), self.get()), 0);
-    w.start();
+    (void)w.start();
     // Waits for the faulting thread to stop (it faults at once).
     c.expect("fa_suspend_faulted", w.suspend(), 0);
     virtue_thread_regs regs{};
     c.expect("fa_read_regs", sys::thread_read_regs(w.get(), &regs), 0);
-    c.expect("fa_map_first", as.map(kAnswered, mem, 0, kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE), 0);
+    c.expect("fa_map_first", as.map(kAnswered, mem, 0, kPage, virtue::Prot::from_bits(VIRTUE_PROT_READ | VIRTUE_PROT_WRITE)), 0);
     c.expect("fa_resume_elsewhere", w.resume(), 0);
     virtue_fault_info fi{};
     c.expect("fa_second_fault", sys::fault_wait(now() + 5000 * kMs, &fi), 0);
     c.expect("fa_second_address", fi.address, kAnswered + kPage);
-    c.expect("fa_map_second", as.map(kAnswered + kPage, mem, kPage, kPage, VIRTUE_PROT_READ | VIRTUE_PROT_WRITE), 0);
+    c.expect("fa_map_second", as.map(kAnswered + kPage, mem, kPage, kPage, virtue::Prot::from_bits(VIRTUE_PROT_READ | VIRTUE_PROT_WRITE)), 0);
     c.expect("fa_resume", sys::thread_resume(fi.thread), 0);
     sys::handle_close(fi.thread);
     int64_t status = -1;
@@ -612,7 +612,7 @@ void check_faults_and_kill(Checks& c) {
     c.expect("fh_handler_create", virtue::Thread::create(return_arg, nullptr, h), 0);
     c.expect("fh_self", virtue::Thread::self(self), 0);
     virtue::Memory mem;
-    virtue::Memory::create(1, mem);
+    (void)virtue::Memory::create(1, mem);
     c.expect("fh_bad_target", sys::fault_handler_set(0, h.get()), -XEN_EBADF);
     c.expect("fh_foreign_target", sys::fault_handler_set(foreign_of(as.get()), h.get()), -XEN_EXDEV);
     c.expect("fh_memory_target", sys::fault_handler_set(mem.get(), h.get()), -XEN_ENODEV);
@@ -620,16 +620,16 @@ void check_faults_and_kill(Checks& c) {
     c.expect("fh_bad_handler", sys::fault_handler_set(as.get(), 12345), -XEN_EBADF);
     c.expect("fh_self_handler", sys::fault_handler_set(h.get(), h.get()), -XEN_EINVAL);
     virtue::Handle as_ro, h_ro;
-    as.duplicate(VIRTUE_RIGHT_READ, as_ro);
-    h.duplicate(VIRTUE_RIGHT_READ, h_ro);
+    (void)as.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ), as_ro);
+    (void)h.duplicate(virtue::Rights::from_bits(VIRTUE_RIGHT_READ), h_ro);
     c.expect("fh_target_without_map", sys::fault_handler_set(as_ro.get(), h.get()), -XEN_EACCES);
     c.expect("fh_handler_without_write", sys::fault_handler_set(as.get(), h_ro.get()), -XEN_EACCES);
     c.expect("fh_set_thread", sys::fault_handler_set(self.get(), h.get()), 0);
     c.expect("fh_remove_thread", sys::fault_handler_set(self.get(), 0), 0);
     c.expect("fh_remove_unset", sys::fault_handler_set(as.get(), 0), 0);
     c.expect("kill_new", sys::thread_kill(h.get(), 1), -XEN_EINVAL);
-    h.start();
-    h.join(VIRTUE_DEADLINE_NONE);
+    (void)h.start();
+    (void)h.join(VIRTUE_DEADLINE_NONE);
     c.expect("fh_exited_handler", sys::fault_handler_set(as.get(), h.get()), -XEN_ESRCH);
     c.expect("kill_exited", sys::thread_kill(h.get(), 1), -XEN_ESRCH);
     c.expect("kill_without_write", sys::thread_kill(h_ro.get(), 1), -XEN_EACCES);
@@ -643,10 +643,10 @@ void check_faults_and_kill(Checks& c) {
     static volatile uint64_t spins;
     static volatile int64_t slept;
     virtue::Thread spinner, sleeper;
-    virtue::Thread::create(spin_count, const_cast<uint64_t*>(&spins), spinner);
-    virtue::Thread::create(sleep_long, const_cast<int64_t*>(&slept), sleeper);
-    spinner.start();
-    sleeper.start();
+    (void)virtue::Thread::create(spin_count, const_cast<uint64_t*>(&spins), spinner);
+    (void)virtue::Thread::create(sleep_long, const_cast<int64_t*>(&slept), sleeper);
+    (void)spinner.start();
+    (void)sleeper.start();
     sys::sleep_until(now() + 20 * kMs);
     int64_t st1 = 0, st2 = 0;
     c.expect("kill_spinner", sys::thread_kill(spinner.get(), -5), 0);
@@ -674,18 +674,18 @@ int64_t leaving_handler(void*) {
 
 void do_orphanfault() {
     virtue::AddressSpace as;
-    virtue::AddressSpace::self(as);
+    (void)virtue::AddressSpace::self(as);
     virtue::Thread h, w;
-    virtue::Thread::create(leaving_handler, nullptr, h);
-    virtue::Thread::create(flag_and_fault, nullptr, w);
+    (void)virtue::Thread::create(leaving_handler, nullptr, h);
+    (void)virtue::Thread::create(flag_and_fault, nullptr, w);
     sys::fault_handler_set(w.get(), h.get());
-    h.start();
-    w.start();
+    (void)h.start();
+    (void)w.start();
     // The worker faults right after it flags (it has a CPU of its own).
     while (!g_about_to_fault) sys::sleep_until(now() + 5 * kMs);
     sys::sleep_until(now() + 200 * kMs);
     g_handler_go = 1;
-    h.join(VIRTUE_DEADLINE_NONE);
+    (void)h.join(VIRTUE_DEADLINE_NONE);
     sys::sleep_until(now() + 1000 * kMs);
     print("orphanfault: not killed (wrong)\n");
 }
@@ -701,12 +701,12 @@ int64_t storm_body(void* arg) {
     for (unsigned long i = 0; i < s.rounds; i++) {
         // Another thread may resume it first: then suspend returns early
         // and the registers may be busy; nothing may hang or fail otherwise.
-        if (s.target->suspend() != 0) s.failures = s.failures + 1;
+        if (s.target->suspend().raw() != 0) s.failures = s.failures + 1;
         virtue_thread_regs r{};
         int64_t rc = sys::thread_read_regs(s.target->get(), &r);
         if (rc == 0) __atomic_add_fetch(&s.reads, 1, __ATOMIC_RELAXED);
         else if (rc != -XEN_EBUSY) s.failures = s.failures + 1;
-        if (s.target->resume() != 0) s.failures = s.failures + 1;
+        if (s.target->resume().raw() != 0) s.failures = s.failures + 1;
     }
     return 0;
 }
@@ -717,18 +717,18 @@ void do_storm(unsigned long rounds) {
     static Storm st;
     st.target = &spinner;
     st.rounds = rounds;
-    virtue::Thread::create(spin_count, const_cast<uint64_t*>(&spins), spinner);
-    spinner.start();
-    virtue::Thread::create(storm_body, &st, a);
-    virtue::Thread::create(storm_body, &st, b);
-    a.start();
-    b.start();
+    (void)virtue::Thread::create(spin_count, const_cast<uint64_t*>(&spins), spinner);
+    (void)spinner.start();
+    (void)virtue::Thread::create(storm_body, &st, a);
+    (void)virtue::Thread::create(storm_body, &st, b);
+    (void)a.start();
+    (void)b.start();
     unsigned long failures = 0;
-    if (a.join(now() + 120'000 * kMs) != 0) failures++;
-    if (b.join(now() + 120'000 * kMs) != 0) failures++;
+    if (a.join(now() + 120'000 * kMs).raw() != 0) failures++;
+    if (b.join(now() + 120'000 * kMs).raw() != 0) failures++;
     if (sys::thread_kill(spinner.get(), 3) != 0) failures++;
     int64_t status = 0;
-    if (spinner.join(now() + 5000 * kMs, &status) != 0 || status != 3) failures++;
+    if (spinner.join(now() + 5000 * kMs, &status).raw() != 0 || status != 3) failures++;
     failures += st.failures;
     print("storm: %lu rounds, %llu reads, %lu failures\n", rounds, static_cast<unsigned long long>(st.reads),
           failures);

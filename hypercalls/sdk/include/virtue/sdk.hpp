@@ -3,9 +3,11 @@
 //   #include <virtue/sdk.hpp>
 //   int main() { virtue::print("hello from %s\n", virtue::domain_name()); return 0; }
 //
-// Also brings in the typed native calls, virtue::sys::* (console_write,
-// console_read, yield, sleep_until, system_time, domain_info, exit), generated
-// from hypercalls/native.toml. See hypercalls/sdk/README.md for the contract.
+// Also brings in the native calls, generated from hypercalls/native.toml:
+// virtue::sys::* (the typed layer, for authors: virtue::Result with a named
+// virtue::Errno, flag sets such as virtue::Prot), virtue::raw::* (the ABI as
+// it is: int64_t, >= 0 or a negated Xen errno), and the kernel objects of
+// <virtue/objects.hpp>. See hypercalls/sdk/README.md for the contract.
 #pragma once
 
 #include <stdarg.h>
@@ -23,8 +25,8 @@ namespace virtue {
 
 // Formats (see format.hpp) into a 1024-byte buffer and writes it with ONE
 // console_write, so a line printed at once stays whole. Longer output is cut
-// and ends in "...\n". Returns console_write's result (bytes written or a
-// negated Xen errno).
+// and ends in "...\n". Returns console_write's result in the raw form
+// (bytes written or a negated Xen errno), as printf returns an int.
 int print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 int vprint(const char* fmt, va_list ap);
 

@@ -9,8 +9,13 @@
 //   virtue::xen::event_channel_op(EVTCHNOP_alloc_unbound, &op);  // op.port
 //   shared_info* s = virtue::xen::shared();                       // s->evtchn_pending[...]
 //
-//   virtue::xen::grant_entry(ref)   // write frame (sys::memory_frame) and domid,
+//   virtue::xen::grant_entry(ref)   // write frame (Memory::frame, sys::memory_frame) and domid,
 //                                   // then flags (GTF_permit_access) last
+//
+// These return what a Xen guest sees, int64_t: >= 0, or a negated Xen errno
+// (Result<>::from_raw turns it into a virtue::Result), because Xen's calls
+// carry several operations and per-operation statuses in their structures,
+// which a guest ported from Xen reads as Xen defines them.
 #pragma once
 
 #include <stdint.h>
@@ -25,7 +30,7 @@
 namespace virtue::xen {
 
 // The same `syscall` stub as the native family's (Xen's numbers are below it).
-inline int64_t hypercall2(uint64_t nr, uint64_t a0, uint64_t a1) { return sys::detail::syscall2(nr, a0, a1); }
+inline int64_t hypercall2(uint64_t nr, uint64_t a0, uint64_t a1) { return raw::detail::syscall2(nr, a0, a1); }
 
 // HYPERVISOR_event_channel_op(cmd, arg): 0 or a negated Xen errno.
 inline int64_t event_channel_op(int cmd, void* arg) {
@@ -33,7 +38,7 @@ inline int64_t event_channel_op(int cmd, void* arg) {
 }
 
 inline int64_t hypercall3(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2) {
-    return sys::detail::syscall3(nr, a0, a1, a2);
+    return raw::detail::syscall3(nr, a0, a1, a2);
 }
 
 // HYPERVISOR_grant_table_op(cmd, ops, count): 0 (each op has its status) or
@@ -47,7 +52,7 @@ inline int64_t grant_table_op(unsigned cmd, void* ops, unsigned count) {
 // When it fires, VIRQ_TIMER goes pending on that vCPU. Boot thread i is
 // vCPU i; a thread acts as the vCPU of the thread that created it.
 inline int64_t set_timer_op(uint64_t timeout_ns) {
-    return sys::detail::syscall1(__HYPERVISOR_set_timer_op, timeout_ns);
+    return raw::detail::syscall1(__HYPERVISOR_set_timer_op, timeout_ns);
 }
 
 // HYPERVISOR_vcpu_op(cmd, vcpu, arg): VCPUOP_set_singleshot_timer /

@@ -87,47 +87,47 @@ void memory_figures(uint64_t cyc_per_us) {
     constexpr uint64_t kPage = 4096, kVa = 0x100000000ull, k1G = 1ull << 30;
     constexpr uint64_t kRW = VIRTUE_PROT_READ | VIRTUE_PROT_WRITE;
     virtue::AddressSpace as;
-    check(virtue::AddressSpace::self(as), "address_space_self");
+    check(virtue::AddressSpace::self(as).raw(), "aspace_self");
     virtue::Memory one, big;
-    check(virtue::Memory::create(1, one), "memory_create");
-    check(virtue::Memory::create(512, big), "memory_create 512");
+    check(virtue::Memory::create(1, one).raw(), "memory_create");
+    check(virtue::Memory::create(512, big).raw(), "memory_create 512");
     // Warm up the page tables above the leaves, as a program that maps
     // repeatedly in one area would have them.
-    check(as.map(kVa + k1G, one, 0, kPage, kRW), "map");
+    check(as.map(kVa + k1G, one, 0, kPage, virtue::Prot::from_bits(kRW)).raw(), "map");
     report("map+unmap of 1 page (4 KiB)", measure([&] {
-               as.map(kVa, one, 0, kPage, kRW);
-               as.unmap(kVa, kPage);
+               (void)as.map(kVa, one, 0, kPage, virtue::Prot::from_bits(kRW));
+               (void)as.unmap(kVa, kPage);
            }), cyc_per_us);
     report("map+unmap of 512 pages as one 2 MiB page", measure([&] {
-               as.map(kVa, big, 0, 512 * kPage, kRW);
-               as.unmap(kVa, 512 * kPage);
+               (void)as.map(kVa, big, 0, 512 * kPage, virtue::Prot::from_bits(kRW));
+               (void)as.unmap(kVa, 512 * kPage);
            }), cyc_per_us);
     report("map+unmap of 512 pages as 4 KiB pages", measure_slow(11, [&] {
-               as.map(kVa, big, 0, 512 * kPage, kRW | VIRTUE_MAP_SMALL_PAGES);
-               as.unmap(kVa, 512 * kPage);
+               (void)as.map(kVa, big, 0, 512 * kPage, virtue::Prot::from_bits(kRW | VIRTUE_MAP_SMALL_PAGES));
+               (void)as.unmap(kVa, 512 * kPage);
            }), cyc_per_us);
-    check(as.unmap(kVa + k1G, kPage), "unmap");
+    check(as.unmap(kVa + k1G, kPage).raw(), "unmap");
 
     // 1 GiB of mappings: the same 2 MiB region 512 times, in 4 KiB pages
     // (262144 entries) and then in 2 MiB pages (512 entries).
     for (int small = 1; small >= 0; small--) {
         const uint64_t prot = kRW | (small ? VIRTUE_MAP_SMALL_PAGES : 0);
-        for (uint64_t i = 0; i < 512; i++) check(as.map(kVa + i * 512 * kPage, big, 0, 512 * kPage, prot), "map 1 GiB");
+        for (uint64_t i = 0; i < 512; i++) check(as.map(kVa + i * 512 * kPage, big, 0, 512 * kPage, virtue::Prot::from_bits(prot)).raw(), "map 1 GiB");
         const char* kind = small ? "4 KiB pages" : "2 MiB pages";
         char what[96];
         virtue::snprintf(what, sizeof what, "protect of 1 GiB in %s (read-only and back)", kind);
         report(what, measure_slow(5, [&] {
-                   as.protect(kVa, k1G, VIRTUE_PROT_READ);
-                   as.protect(kVa, k1G, kRW);
+                   (void)as.protect(kVa, k1G, virtue::Prot::from_bits(VIRTUE_PROT_READ));
+                   (void)as.protect(kVa, k1G, virtue::Prot::from_bits(kRW));
                }) / 2, cyc_per_us);
         static uint8_t bitmap[(k1G / kPage) / 8];
         virtue::snprintf(what, sizeof what, "dirty-bit query over 1 GiB in %s", kind);
-        report(what, measure_slow(5, [&] { as.read_bits(kVa, k1G, VIRTUE_BITS_DIRTY, bitmap); }), cyc_per_us);
+        report(what, measure_slow(5, [&] { (void)as.read_bits(kVa, k1G, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY), bitmap); }), cyc_per_us);
         virtue::snprintf(what, sizeof what, "dirty-bit query and clear over 1 GiB in %s", kind);
-        report(what, measure_slow(5, [&] { as.read_bits(kVa, k1G, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, bitmap); }),
+        report(what, measure_slow(5, [&] { (void)as.read_bits(kVa, k1G, virtue::BitsFlags::from_bits(VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR), bitmap); }),
                cyc_per_us);
         uint64_t t0 = rdtsc();
-        check(as.unmap(kVa, k1G), "unmap 1 GiB");
+        check(as.unmap(kVa, k1G).raw(), "unmap 1 GiB");
         virtue::snprintf(what, sizeof what, "unmap of 1 GiB in %s (one run)", kind);
         report(what, rdtsc() - t0, cyc_per_us);
     }
@@ -135,7 +135,7 @@ void memory_figures(uint64_t cyc_per_us) {
     // linear in its frames; 4 GiB is the largest region.
     report("memory_create+close of 16 MiB (4096 frames, zeroed)", measure_slow(5, [&] {
                virtue::Memory m;
-               check(virtue::Memory::create(4096, m), "memory_create 16 MiB");
+               check(virtue::Memory::create(4096, m).raw(), "memory_create 16 MiB");
            }), cyc_per_us);
 }
 
@@ -144,23 +144,23 @@ int64_t return_zero(void*) { return 0; }
 void thread_figures(uint64_t cyc_per_us) {
     report("thread create+start+join+close (SDK, stack from malloc)", measure([] {
                virtue::Thread t;
-               virtue::Thread::create(return_zero, nullptr, t, 4096);
-               t.start();
-               t.join(VIRTUE_DEADLINE_NONE);
+               (void)virtue::Thread::create(return_zero, nullptr, t, 4096);
+               (void)t.start();
+               (void)t.join(VIRTUE_DEADLINE_NONE);
            }), cyc_per_us);
     virtue::Thread done;
-    check(virtue::Thread::create(return_zero, nullptr, done, 4096), "thread_create");
-    check(done.start(), "thread_start");
-    check(done.join(VIRTUE_DEADLINE_NONE), "thread_join");
+    check(virtue::Thread::create(return_zero, nullptr, done, 4096).raw(), "thread_create");
+    check(done.start().raw(), "thread_start");
+    check(done.join(VIRTUE_DEADLINE_NONE).raw(), "thread_join");
     uint64_t h = done.get();
-    report("wait_any on one object that is ready", measure([&] { virtue::sys::wait_any(&h, 1, 0); }), cyc_per_us);
+    report("wait_any on one object that is ready", measure([&] { (void)virtue::sys::wait_any(&h, 1, 0); }), cyc_per_us);
 }
 
 } // namespace
 
 int thread_main(unsigned) {
-    // Off the CPU until needed, so that it does not disturb the null calls.
-    while (!g_partner_yields && !g_stop) virtue::sys::sleep_until(virtue::sys::system_time() + 1'000'000);
+    // Off the CPU until needed, (void)(void)(void)(void)(void)(void)(void)(void)(void)(void)(void)(void)(void)(void)(void)(void)so that it does not disturb the null calls.
+    while (!g_partner_yields && !g_stop) (void)virtue::sys::sleep_until(virtue::sys::system_time() + 1'000'000);
     g_partner_ready = true;
     while (!g_stop) virtue::sys::yield();
     return 0;
@@ -172,7 +172,7 @@ int main() {
         // hypervisor then ends this one when told to by "pong-seconds").
         const char* s = virtue::arg_value("pong-seconds");
         int64_t seconds = s ? static_cast<int64_t>(*s - '0') : 5;
-        int64_t end = virtue::sys::system_time() + seconds * 1'000'000'000;
+        uint64_t end = virtue::sys::system_time() + static_cast<uint64_t>(seconds) * 1'000'000'000;
         while (virtue::sys::system_time() < end) virtue::sys::yield();
         return 0;
     }
