@@ -34,7 +34,8 @@ and doc):
       gets UserSpan<T> of that many elements instead (the count argument is
       folded into the span); optional = true lets 0 pass unchecked.
   min, max (inclusive), below (exclusive; a number or a constant's name),
-  mask = [constant names] (the only bits allowed): scalar checks (-EINVAL).
+  mask = [constant names] (the only bits allowed), align = N (a power of
+  two the value must be a multiple of): scalar checks (-EINVAL).
   flags = "<flag set>": the SDK's typed layer takes that [[flagset]]'s C++
       type instead of uint64_t (so bits of another set do not compile); a
       mask, if any, must name only members of the set.
@@ -119,7 +120,11 @@ def check_arg(c, a, consts, by_name, flagsets):
     if "count" in a:
         if pointee(a["type"]) is None: fail(f"{n}.{a['name']}: count on a non-pointer")
         if a["count"] not in by_name: fail(f"{n}.{a['name']}: count names no argument")
-    for key in ("min", "max", "below", "mask"):
+        if "max" not in by_name[a["count"]]:
+            fail(f"{n}.{a['name']}: its count {a['count']!r} needs a max (handlers size buffers by it)")
+    if "align" in a and (not isinstance(a["align"], int) or a["align"] < 2 or a["align"] & (a["align"] - 1)):
+        fail(f"{n}.{a['name']}: align must be a power of two")
+    for key in ("min", "max", "below", "mask", "align"):
         if key in a and (pointee(a["type"]) is not None or a.get("handle")):
             fail(f"{n}.{a['name']}: {key} on a pointer or handle")
     if isinstance(a.get("below"), str) and a["below"] not in consts:
@@ -138,7 +143,7 @@ def glue_errnos(c):
             if a.get("need"): out.add("EACCES")
         p = pointee(a["type"])
         if p is not None and p.replace("const ", "").strip() not in BYTE_TYPES: out.add("EINVAL")
-        if any(k in a for k in ("min", "max", "below", "mask")): out.add("EINVAL")
+        if any(k in a for k in ("min", "max", "below", "mask", "align")): out.add("EINVAL")
     return out
 
 
@@ -359,13 +364,15 @@ def sdk_header(spec, base, calls):
         out.append(f"inline int64_t syscall{n}({params}) {{")
         for i in range(3, n):
             out.append(f"    register uint64_t r_{REGS[i]} asm(\"{REGS[i]}\") = a{i};")
+        # The argument registers are outputs too: a preempted call continues
+        # with its progress in them (as a Xen hypercall does), so they may
+        # come back changed.
         cons = ['"+a"(ret)']
-        ins = []
         for i in range(n):
-            if i < 3: ins.append(f'"{ {0: "D", 1: "S", 2: "d"}[i] }"(a{i})')
-            else: ins.append(f'"r"(r_{REGS[i]})')
+            if i < 3: cons.append(f'"+{ {0: "D", 1: "S", 2: "d"}[i] }"(a{i})')
+            else: cons.append(f'"+r"(r_{REGS[i]})')
         out.append("    int64_t ret = static_cast<int64_t>(nr);")
-        out.append(f"    asm volatile(\"syscall\" : {', '.join(cons)} : {', '.join(ins)} : \"rcx\", \"r11\", \"memory\");")
+        out.append(f"    asm volatile(\"syscall\" : {', '.join(cons)} : : \"rcx\", \"r11\", \"memory\");")
         out.append("    return ret;")
         out.append("}")
     out += ["", "template <typename T> inline uint64_t arg(T* v) { return reinterpret_cast<uint64_t>(v); }",
@@ -457,6 +464,7 @@ def glue(c):
         if "min" in a: conds.append(f"{v} < {bound(a['min'])}")
         if "max" in a: conds.append(f"{v} > {bound(a['max'])}")
         if "below" in a: conds.append(f"{v} >= {bound(a['below'])}")
+        if "align" in a: conds.append(f"({v} & 0x{a['align'] - 1:x}ull)")
         if "mask" in a:
             allowed = " | ".join(f"uint64_t{{VIRTUE_{m}}}" for m in a["mask"]) or "0"
             conds.append(f"({v} & ~({allowed}))")
@@ -638,6 +646,7 @@ def arg_checks(a):
     if "min" in a: parts.append(f">= {a['min']}")
     if "max" in a: parts.append(f"<= {a['max']:#x}" if a["max"] > 4096 else f"<= {a['max']}")
     if "below" in a: parts.append(f"< {'VIRTUE_' + a['below'] if isinstance(a['below'], str) else a['below']}")
+    if "align" in a: parts.append(f"a multiple of {a['align']}")
     if "mask" in a: parts.append("only " + (", ".join(f"VIRTUE_{m}" for m in a["mask"]) or "0"))
     return "; ".join(parts) or "—"
 
@@ -771,6 +780,8 @@ def self_test():
                                     errors='[{ errno = "EBADF", when = "x" }, { errno = "EXDEV", when = "x" }, { errno = "ENODEV", when = "x" }]'),
         "unknown right": call(args='[{ name = "h", type = "uint64_t", doc = "d", handle = "thread", need = ["FLY"] }]',
                               errors='[{ errno = "EBADF", when = "x" }, { errno = "EXDEV", when = "x" }, { errno = "ENODEV", when = "x" }, { errno = "EACCES", when = "x" }]'),
+        "needs a max": call(args='[{ name = "p", type = "uint64_t*", doc = "d", count = "n" }, { name = "n", type = "uint64_t", doc = "d" }]',
+                            errors='[{ errno = "EINVAL", when = "x" }]'),
         "count names no argument": call(args='[{ name = "p", type = "uint64_t*", doc = "d", count = "n" }]',
                                         errors='[{ errno = "EINVAL", when = "x" }]'),
         "mask names unknown constant": call(args='[{ name = "f", type = "uint64_t", doc = "d", mask = ["G"] }]',

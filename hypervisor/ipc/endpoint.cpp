@@ -167,8 +167,10 @@ Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t clie
     for (;;) {
         err = Err::NotFound;
         uint32_t generation;
+        bool may_come = false; // numbers are never reused: only one not yet given out
         {
             IrqLockGuard guard(d.lock);
+            may_come = number > d.next_endpoint_number;
             generation = d.endpoint_generation.load(MemOrder::Relaxed); // under the lock that bumps it
             if (d.endpoints_closed) err = Err::NoSuchDomain; // dying
             for (Endpoint* e = d.endpoints; e; e = e->next_in_domain) {
@@ -178,7 +180,7 @@ Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t clie
                 break;
             }
         }
-        if (found || err != Err::NotFound || deadline_ns == 0) break;
+        if (found || err != Err::NotFound || deadline_ns == 0 || !may_come) break;
         // Not made yet: wait for the server's next endpoint (or its death).
         GenerationWait w{&d, generation};
         if (int64_t r = wait_until(d.endpoint_events, deadline_ns, endpoints_changed, &w); r != 0) {

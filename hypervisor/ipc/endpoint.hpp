@@ -84,7 +84,8 @@ inline constexpr uint32_t kMaxEndpointsPerDomain = 64;
 // has kMaxEndpointsPerDomain; Err::NoMemory; Err::NoSuchDomain: d is dying.
 Result<Endpoint*> endpoint_create(Domain& d, domid_t client);
 // The endpoint `number` of domain `server`, for `client` (a reference),
-// waiting until deadline_ns (0: not at all) for it to be made.
+// waiting until deadline_ns (0: not at all) for it to be made (only for a
+// number not given out yet: a closed endpoint's number never comes back).
 // Err::NoSuchDomain: no such live domain (or it died meanwhile);
 // Err::NotFound: no such endpoint (yet); Err::NotPermitted: not for this
 // client; Err::TimedOut / Err::Interrupted: the wait ended first.

@@ -4,8 +4,10 @@
 
 namespace virtue::native {
 
-CallResult call_fault_handler_set(uint64_t target, ThreadRef& handler) {
-    // The target is an address space or a thread, each with its own right.
+CallResult call_fault_handler_set(uint64_t target, uint64_t handler) {
+    // The target is an address space or a thread, each with its own right,
+    // so it is resolved here rather than by the generated glue; the handler
+    // (a thread, or 0 for none) after it, in argument order.
     LockedHandles h = caller_handles();
     KObject* target_obj = nullptr;
     {
@@ -20,14 +22,15 @@ CallResult call_fault_handler_set(uint64_t target, ThreadRef& handler) {
         if (!o) return o.error();
         target_obj = *o;
     }
-    Status result = Status::success();
-    if (handler.present()) {
-        Thread& th = *handler;
+    ThreadRef handler_thread;
+    Status result = handler ? handler_thread.resolve(h, handler, VIRTUE_RIGHT_WRITE) : Status::success();
+    if (result && handler_thread.present()) {
+        Thread& th = *handler_thread;
         IrqLockGuard guard(th.events.lock);
         if (th.exited) result = Err::Exited;
     }
     if (result) {
-        result = fault_handler_set(caller(), *target_obj, handler.present() ? &*handler : nullptr);
+        result = fault_handler_set(caller(), *target_obj, handler_thread.present() ? &*handler_thread : nullptr);
     }
     kobject_unref(*target_obj);
     TRY(result);

@@ -24,7 +24,6 @@ CallResult call_grant_end(uint64_t ref) {
 CallResult call_grant_map(uint64_t remote_domid, uint64_t ref, AspaceRef& aspace, uint64_t va, uint64_t flags) {
     auto remote = remote_domain(remote_domid);
     if (!remote) return Err::InvalidArgument;
-    if (va & (PAGE_SIZE - 1)) return Err::InvalidArgument;
     NewHandle h(caller_handles());
     TRY(h.status());
     auto m = grant_map(caller(), *remote, static_cast<grant_ref_t>(ref), *aspace, va, flags & VIRTUE_GRANT_READONLY);

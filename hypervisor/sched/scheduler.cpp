@@ -164,6 +164,9 @@ Thread* pick_next_locked(CpuSched& cs) {
 }
 
 void finish_switch() {
+    // A thread switched back in inside a call (it blocked) holds this CPU
+    // again from now: the time it was away is not a hold.
+    hypercall_hold_begin();
     CpuSched& cs = mine();
     Thread* gone = cs.to_release;
     Thread* moving = cs.to_migrate;

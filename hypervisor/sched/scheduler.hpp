@@ -95,8 +95,8 @@ void sched_resched_ipi();
 // argument registers (hypercall_continue_with: 0..5 = rdi, rsi, rdx, r10,
 // r8, r9) and returns Err::Restart; the entry rewinds the caller to its
 // `syscall`, which runs the rest once the thread runs again. The time a
-// call holds its CPU with interrupts off counts from its entry or its last
-// check (hypercall_hold_*), measured only with the boot option
+// call holds its CPU with interrupts off counts from its entry, its last
+// check or its return from a switch (a blocking call) (hypercall_hold_*), measured only with the boot option
 // `hypercall-hold-stats` (two TSC reads a call; make bench turns it on).
 bool hypercall_preempt_check();
 bool sched_resched_due(); // this CPU's reschedule flag

@@ -167,14 +167,17 @@ struct Call {
     Kind ptr_kind = Kind::Zero; // kind of a[0] when it is a pointer
 };
 
+// The argument registers are in/out: a preempted call continues with its
+// progress in them (native.toml's calling convention).
 int64_t issue(const Call& c) {
+    uint64_t a0 = c.a[0], a1 = c.a[1], a2 = c.a[2];
     register uint64_t r10 asm("r10") = c.a[3];
     register uint64_t r8 asm("r8") = c.a[4];
     register uint64_t r9 asm("r9") = c.a[5];
     int64_t ret = static_cast<int64_t>(c.nr);
     asm volatile("syscall"
-                 : "+a"(ret)
-                 : "D"(c.a[0]), "S"(c.a[1]), "d"(c.a[2]), "r"(r10), "r"(r8), "r"(r9)
+                 : "+a"(ret), "+D"(a0), "+S"(a1), "+d"(a2), "+r"(r10), "+r"(r8), "+r"(r9)
+                 :
                  : "rcx", "r11", "memory");
     return ret;
 }
