@@ -445,13 +445,13 @@ def handler_params(c):
         elif p is not None and "count" in a:
             k = next(j for j, b in enumerate(c["args"]) if b["name"] == a["count"])
             params.append(f"UserSpan<{p}> {a['name']}")
-            passed.append(f"UserSpan<{p}>(a.a[{i}], a.a[{k}])")
+            passed.append(f"UserSpan<{p}>(a.{REGS[i]}, a.{REGS[k]})")
         elif p is not None:
             params.append(f"UserPtr<{p}> {a['name']}")
-            passed.append(f"UserPtr<{p}>(a.a[{i}])")
+            passed.append(f"UserPtr<{p}>(a.{REGS[i]})")
         else:
             params.append(f"{a['type']} {a['name']}")
-            passed.append(f"static_cast<{a['type']}>(a.a[{i}])")
+            passed.append(f"static_cast<{a['type']}>(a.{REGS[i]})")
     return params, passed
 
 
@@ -459,7 +459,7 @@ def glue(c):
     out = [f"inline int64_t glue_{c['name']}([[maybe_unused]] const CallArgs& a) {{",
            f"    constexpr uint32_t kIndex = {c['index']};"]
     for i, a in enumerate(c["args"]):
-        v = f"a.a[{i}]"
+        v = f"a.{REGS[i]}"
         conds = []
         if "min" in a: conds.append(f"{v} < {bound(a['min'])}")
         if "max" in a: conds.append(f"{v} > {bound(a['max'])}")
@@ -473,15 +473,15 @@ def glue(c):
     for i, a in enumerate(c["args"]):
         p = pointee(a["type"])
         if p is None or a.get("handle"): continue
-        cond = f"!UserPtr<{p}>::aligned(a.a[{i}])"
+        cond = f"!UserPtr<{p}>::aligned(a.{REGS[i]})"
         out.append(f"    if ({cond}) return fail(kIndex, Err::InvalidArgument); // {a['name']}: alignment")
     for i, a in enumerate(c["args"]):
         if not a.get("handle"): continue
         need = " | ".join(f"VIRTUE_RIGHT_{r}" for r in a.get("need", [])) or "0"
         out.append(f"    {HANDLE_KINDS[a['handle']]} {a['name']};")
-        resolve = f"Status s = {a['name']}.resolve(caller_handles(), a.a[{i}], {need}); !s"
+        resolve = f"Status s = {a['name']}.resolve(caller_handles(), a.{REGS[i]}, {need}); !s"
         if a.get("optional"):
-            out.append(f"    if (a.a[{i}] != 0)")
+            out.append(f"    if (a.{REGS[i]} != 0)")
             out.append(f"        if ({resolve}) return fail(kIndex, s.error());")
         else:
             out.append(f"    if ({resolve}) return fail(kIndex, s.error());")
@@ -612,7 +612,7 @@ def xen_dispatch(spec, calls):
         out.append(f"    {chr(34) + c['name'] + chr(34) if c else 'nullptr'},")
     out += ["};", ""]
     for c in calls:
-        argv = ", ".join(f"a.a[{k}]" for k in range(len(c["args"])))
+        argv = ", ".join(f"a.{REGS[k]}" for k in range(len(c["args"])))
         out.append(f"inline int64_t glue_{c['name']}([[maybe_unused]] const CallArgs& a) {{")
         out.append(f"    CallResult r = {c['handler']}({argv});")
         out.append(f"    return r ? static_cast<int64_t>(*r) : abi_error(\"xen\", NAMES[{c['number']}], DECLARED_ERRORS[{c['number']}], r.error());")

@@ -6,14 +6,15 @@
 
 #include <stdint.h>
 
+#include "arch/descriptors.hpp"
 #include "lib/result.hpp"
 
 namespace virtue {
 
-// A call's six argument registers (rdi, rsi, rdx, r10, r8, r9), untrusted.
-struct CallArgs {
-    uint64_t a[6];
-};
+// A call's arguments: the caller's saved registers (rdi, rsi, rdx, r10,
+// r8, r9), untrusted. The glue reads the ones a call has straight from the
+// frame (no copy on the entry's path).
+using CallArgs = arch::InterruptFrame;
 
 // A set of Xen errno values (all below 128), as a call's definition lists them.
 class ErrnoSet {

@@ -23,7 +23,9 @@
 namespace virtue {
 namespace {
 
-CallerKind caller_kind(const Thread&) { return CallerKind::Native; }
+// Who is calling. Only native domains exist so far; the PV personality
+// decides here from the current vCPU's guest mode (kernel or user).
+CallerKind caller_kind() { return CallerKind::Native; }
 
 int64_t xen_call(CallerKind kind, uint64_t nr, const CallArgs& args) {
     if (nr >= xen::TABLE_SIZE) return -XEN_ENOSYS;
@@ -41,27 +43,28 @@ int64_t native_call(uint64_t nr, const CallArgs& args) {
 } // namespace
 
 extern "C" void handle_syscall(arch::InterruptFrame* frame) {
-    Thread& self = *current_thread();
     // The return address is the caller's next instruction; a `syscall` in
     // the last bytes below 2^47 makes it non-canonical, and iretq to it
     // would fault in ring 0 on the user's GS. Such a caller dies instead.
     if (frame->rip >= arch::USER_LIMIT) {
-        log_error("d%u '%s': syscall with a non-canonical return address %016lx", self.domain->id,
-                  self.domain->name, frame->rip);
+        Domain& d = *current_thread()->domain;
+        log_error("d%u '%s': syscall with a non-canonical return address %016lx", d.id, d.name, frame->rip);
         user_fault_kill_current(*frame);
     }
-    hypercall_hold_begin();
+    // Read once: the flag and the kind stay in registers across the call.
+    const bool measure = g_hypercall_hold_stats;
+    if (measure) hypercall_hold_begin_measured();
     const uint64_t nr = frame->rax;
-    const CallArgs args{{frame->rdi, frame->rsi, frame->rdx, frame->r10, frame->r8, frame->r9}};
+    const CallArgs& args = *frame;
     int64_t result = -XEN_ENOSYS;
-    switch (const CallerKind kind = caller_kind(self)) {
+    switch (const CallerKind kind = caller_kind()) {
     case CallerKind::Native:
         result = nr >= native::BASE ? native_call(nr, args) : xen_call(kind, nr, args);
         break;
     case CallerKind::PvKernel: result = xen_call(kind, nr, args); break;
     case CallerKind::PvUser: break; // bounced to the guest kernel by the PV personality
     }
-    hypercall_hold_end(nr);
+    if (measure) hypercall_hold_end_measured(nr);
     if (result == errno_of(Err::Restart)) {
         // Preempted at a safe point, its progress in its argument registers
         // (sched/scheduler.hpp): the caller's `syscall` (2 bytes) runs again

@@ -24,13 +24,27 @@ const char* err_name(Err e);
 
 template <typename T>
 class [[nodiscard]] Result {
+    static_assert(!std::is_reference_v<T>);
   public:
     Result(const T& v) : ok_(true) { new (&storage_) T(v); }
     Result(Err e) : ok_(false), err_(e) {}
-    Result(const Result& o) : ok_(o.ok_), err_(o.err_) {
+    // For a trivially copyable T (handles, numbers, pointers) the Result is
+    // trivially copyable too, so it comes back from a call in registers:
+    // that keeps the hypercall path's CallResult as cheap as an int64_t.
+    Result(const Result& o)
+        requires std::is_trivially_copyable_v<T>
+    = default;
+    Result(const Result& o)
+        requires(!std::is_trivially_copyable_v<T>)
+        : ok_(o.ok_), err_(o.err_) {
         if (ok_) new (&storage_) T(*o.ptr());
     }
-    Result& operator=(const Result& o) {
+    Result& operator=(const Result& o)
+        requires std::is_trivially_copyable_v<T>
+    = default;
+    Result& operator=(const Result& o)
+        requires(!std::is_trivially_copyable_v<T>)
+    {
         if (this != &o) {
             destroy();
             ok_ = o.ok_;
@@ -39,7 +53,14 @@ class [[nodiscard]] Result {
         }
         return *this;
     }
-    ~Result() { destroy(); }
+    ~Result()
+        requires std::is_trivially_copyable_v<T>
+    = default;
+    ~Result()
+        requires(!std::is_trivially_copyable_v<T>)
+    {
+        destroy();
+    }
 
     bool ok() const { return ok_; }
     explicit operator bool() const { return ok_; }
@@ -57,7 +78,7 @@ class [[nodiscard]] Result {
     void destroy() {
         if (ok_) ptr()->~T();
     }
-    alignas(T) unsigned char storage_[sizeof(T)];
+    alignas(T) unsigned char storage_[sizeof(T)] = {}; // zeroed: a copied error carries no stale bytes
     bool ok_;
     Err err_ = Err::InvalidArgument;
 };
