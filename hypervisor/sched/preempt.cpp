@@ -54,6 +54,12 @@ bool hypercall_preempt_check() {
            __atomic_load_n(&t.suspend_requested, __ATOMIC_ACQUIRE) || t.domain->dying();
 }
 
+void hypercall_irq_window() {
+    hypercall_hold_end(current_thread()->user_frame().rax);
+    arch::irq_window();
+    hypercall_hold_begin();
+}
+
 void hypercall_continue_with(unsigned arg, uint64_t value) {
     arch::InterruptFrame& f = current_thread()->user_frame();
     switch (arg) {

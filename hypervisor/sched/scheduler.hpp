@@ -99,6 +99,9 @@ void sched_resched_ipi();
 // check or its return from a switch (a blocking call) (hypercall_hold_*), measured only with the boot option
 // `hypercall-hold-stats` (two TSC reads a call; make bench turns it on).
 bool hypercall_preempt_check();
+// The same window without a way out: for a call that only needs to let
+// interrupts in while it goes on (no lock held).
+void hypercall_irq_window();
 bool sched_resched_due(); // this CPU's reschedule flag
 void hypercall_hold_report(); // logs the longest hold so far
 void hypercall_continue_with(unsigned arg, uint64_t value);
