@@ -505,6 +505,27 @@ def handlers(spec, base, calls):
     return "\n".join(out) + "\n"
 
 
+def error_tables(family, size, by_index):
+    """Each call's declared errors and name, indexed like the family's
+    dispatch table, and the two functions every glue function ends with:
+    fail (an argument check's Err) and finish (the handler's result)."""
+    out = ["// The errors each call's definition lists (the only ones it may return).",
+           "inline constexpr ErrnoSet DECLARED_ERRORS[TABLE_SIZE] = {"]
+    for i in range(size):
+        c = by_index.get(i)
+        out.append(f"    {errno_set([e['errno'] for e in c['errors']]) if c else 'ErrnoSet{}'}, // {c['name'] if c else '(none)'}")
+    out += ["};", "", "inline constexpr const char* NAMES[TABLE_SIZE] = {"]
+    for i in range(size):
+        c = by_index.get(i)
+        out.append(f"    {chr(34) + c['name'] + chr(34) if c else 'nullptr'},")
+    out += ["};", "",
+            f"inline int64_t fail(uint32_t index, Err e) {{ return abi_error(\"{family}\", NAMES[index], DECLARED_ERRORS[index], e); }}",
+            "inline int64_t finish(uint32_t index, const CallResult& r) {",
+            "    return r ? static_cast<int64_t>(*r) : fail(index, r.error());",
+            "}", ""]
+    return out
+
+
 def dispatch(spec, base, calls):
     out = [f"// {HEADER}", "// The glue that decodes and checks each native call's arguments, the",
            "// errors each may return, and the dispatch table. Only the entry",
@@ -515,21 +536,8 @@ def dispatch(spec, base, calls):
            f"inline constexpr uint64_t BASE = 0x{base:x};"]
     size = max(c["index"] for c in calls) + 1
     by_idx = {c["index"]: c for c in calls}
-    out += ["", f"inline constexpr uint64_t TABLE_SIZE = {size};", "",
-            "// The errors each call's definition lists (the only ones it may return).",
-            "inline constexpr ErrnoSet DECLARED_ERRORS[TABLE_SIZE] = {"]
-    for i in range(size):
-        c = by_idx.get(i)
-        out.append(f"    {errno_set([e['errno'] for e in c['errors']]) if c else 'ErrnoSet{}'}, // {c['name'] if c else '(none)'}")
-    out += ["};", "", "inline constexpr const char* NAMES[TABLE_SIZE] = {"]
-    for i in range(size):
-        c = by_idx.get(i)
-        out.append(f"    {chr(34) + c['name'] + chr(34) if c else 'nullptr'},")
-    out += ["};", "",
-            "inline int64_t fail(uint32_t index, Err e) { return abi_error(\"native\", NAMES[index], DECLARED_ERRORS[index], e); }",
-            "inline int64_t finish(uint32_t index, const CallResult& r) {",
-            "    return r ? static_cast<int64_t>(*r) : fail(index, r.error());",
-            "}", ""]
+    out += ["", f"inline constexpr uint64_t TABLE_SIZE = {size};", ""]
+    out += error_tables("native", size, by_idx)
     for c in calls:
         out += glue(c)
         out.append("")
@@ -602,20 +610,11 @@ def xen_dispatch(spec, calls):
         out.append(f"static_assert(__HYPERVISOR_{c['name']} == {c['number']}, \"xen.toml: {c['name']} has Xen's number\");")
     out += ["", "inline constexpr uint64_t TABLE_SIZE = 64;", ""]
     by_num = {c["number"]: c for c in calls}
-    out.append("inline constexpr ErrnoSet DECLARED_ERRORS[TABLE_SIZE] = {")
-    for i in range(64):
-        c = by_num.get(i)
-        out.append(f"    {errno_set([e['errno'] for e in c['errors']]) if c else 'ErrnoSet{}'},{' // ' + c['name'] if c else ''}")
-    out += ["};", "", "inline constexpr const char* NAMES[TABLE_SIZE] = {"]
-    for i in range(64):
-        c = by_num.get(i)
-        out.append(f"    {chr(34) + c['name'] + chr(34) if c else 'nullptr'},")
-    out += ["};", ""]
+    out += error_tables("xen", 64, by_num)
     for c in calls:
         argv = ", ".join(f"a.{REGS[k]}" for k in range(len(c["args"])))
         out.append(f"inline int64_t glue_{c['name']}([[maybe_unused]] const CallArgs& a) {{")
-        out.append(f"    CallResult r = {c['handler']}({argv});")
-        out.append(f"    return r ? static_cast<int64_t>(*r) : abi_error(\"xen\", NAMES[{c['number']}], DECLARED_ERRORS[{c['number']}], r.error());")
+        out.append(f"    return finish({c['number']}, {c['handler']}({argv}));")
         out.append("}")
     out += ["", "struct Entry { int64_t (*handler)(const CallArgs&); uint8_t callers; };", "",
             "inline constexpr Entry TABLE[TABLE_SIZE] = {"]
@@ -780,6 +779,8 @@ def self_test():
                                     errors='[{ errno = "EBADF", when = "x" }, { errno = "EXDEV", when = "x" }, { errno = "ENODEV", when = "x" }]'),
         "unknown right": call(args='[{ name = "h", type = "uint64_t", doc = "d", handle = "thread", need = ["FLY"] }]',
                               errors='[{ errno = "EBADF", when = "x" }, { errno = "EXDEV", when = "x" }, { errno = "ENODEV", when = "x" }, { errno = "EACCES", when = "x" }]'),
+        "align must be a power of two": call(args='[{ name = "v", type = "uint64_t", doc = "d", align = 48 }]',
+                                             errors='[{ errno = "EINVAL", when = "x" }]'),
         "needs a max": call(args='[{ name = "p", type = "uint64_t*", doc = "d", count = "n" }, { name = "n", type = "uint64_t", doc = "d" }]',
                             errors='[{ errno = "EINVAL", when = "x" }]'),
         "count names no argument": call(args='[{ name = "p", type = "uint64_t*", doc = "d", count = "n" }]',

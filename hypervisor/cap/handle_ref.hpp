@@ -86,6 +86,13 @@ class NewHandle {
         return h;
     }
 
+    // The same for a creation's result: its error as it is, or the handle
+    // of the object it made (which embeds its KObject as `kobj`).
+    template <typename T> Result<uint64_t> publish(const Result<T*>& made, uint32_t rights) {
+        if (!made) return made.error();
+        return publish((*made)->kobj, rights);
+    }
+
   private:
     LockedHandles handles_;
     uint32_t slot_ = 0;

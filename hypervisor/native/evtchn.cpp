@@ -9,19 +9,12 @@ static_assert(static_cast<uint32_t>(PortState::Interdomain) == VIRTUE_EVTCHN_INT
               static_cast<uint32_t>(PortState::Ipi) == VIRTUE_EVTCHN_IPI &&
               static_cast<uint32_t>(PortState::Closed) == VIRTUE_EVTCHN_CLOSED && VIRTUE_DOMID_SELF == DOMID_SELF);
 
-namespace {
-CallResult publish_port(NewHandle& h, Result<EventPort*> p) {
-    if (!p) return p.error();
-    return h.publish((*p)->kobj, kPortRights);
-}
-} // namespace
-
 CallResult call_evtchn_alloc_unbound(uint64_t remote_domid) {
     auto remote = remote_domain(remote_domid);
     if (!remote) return Err::InvalidArgument;
     NewHandle h(caller_handles());
     TRY(h.status());
-    return publish_port(h, evtchn_alloc_unbound(caller(), *remote));
+    return h.publish(evtchn_alloc_unbound(caller(), *remote), kPortRights);
 }
 
 CallResult call_evtchn_bind_interdomain(uint64_t remote_domid, uint64_t remote_port) {
@@ -31,13 +24,13 @@ CallResult call_evtchn_bind_interdomain(uint64_t remote_domid, uint64_t remote_p
     // peer and at once hang it up.
     NewHandle h(caller_handles());
     TRY(h.status());
-    return publish_port(h, evtchn_bind_interdomain(caller(), *remote, static_cast<evtchn_port_t>(remote_port)));
+    return h.publish(evtchn_bind_interdomain(caller(), *remote, static_cast<evtchn_port_t>(remote_port)), kPortRights);
 }
 
 CallResult call_evtchn_bind_ipi() {
     NewHandle h(caller_handles());
     TRY(h.status());
-    return publish_port(h, evtchn_bind_ipi(caller(), 0));
+    return h.publish(evtchn_bind_ipi(caller(), 0), kPortRights);
 }
 
 CallResult call_evtchn_send(PortRef& port) {

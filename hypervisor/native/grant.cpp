@@ -26,9 +26,8 @@ CallResult call_grant_map(uint64_t remote_domid, uint64_t ref, AspaceRef& aspace
     if (!remote) return Err::InvalidArgument;
     NewHandle h(caller_handles());
     TRY(h.status());
-    auto m = grant_map(caller(), *remote, static_cast<grant_ref_t>(ref), *aspace, va, flags & VIRTUE_GRANT_READONLY);
-    if (!m) return m.error();
-    return h.publish((*m)->kobj, kMappingRights);
+    return h.publish(grant_map(caller(), *remote, static_cast<grant_ref_t>(ref), *aspace, va, flags & VIRTUE_GRANT_READONLY),
+                     kMappingRights);
 }
 
 // Each operation gets its own GNTST_* status; the call fails only when an

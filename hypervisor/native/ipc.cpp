@@ -87,9 +87,7 @@ CallResult call_endpoint_create(uint64_t client_domid) {
     if (!client) return Err::InvalidArgument;
     NewHandle h(caller_handles());
     TRY(h.status());
-    auto e = endpoint_create(caller(), *client);
-    if (!e) return e.error();
-    return h.publish((*e)->kobj, kServerRights);
+    return h.publish(endpoint_create(caller(), *client), kServerRights);
 }
 
 CallResult call_endpoint_connect(uint64_t server_domid, uint64_t number, uint64_t deadline_ns) {
@@ -97,9 +95,8 @@ CallResult call_endpoint_connect(uint64_t server_domid, uint64_t number, uint64_
     if (!server) return Err::InvalidArgument;
     NewHandle h(caller_handles());
     TRY(h.status());
-    auto e = endpoint_connect(*server, static_cast<uint32_t>(number), caller().id, deadline_ns);
-    if (!e) return e.error();
-    return h.publish((*e)->kobj, kClientRights);
+    return h.publish(endpoint_connect(*server, static_cast<uint32_t>(number), caller().id, deadline_ns),
+                     kClientRights);
 }
 
 CallResult call_endpoint_number(EndpointRef& endpoint) { return endpoint->number; }

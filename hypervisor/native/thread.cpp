@@ -46,8 +46,7 @@ Status started_alive_locked(const Thread& t) {
 
 CallResult call_thread_start(ThreadRef& thread) {
     Thread& th = *thread;
-    Status s = thread_start(th, th.id); // spread: an idle CPU is kicked at once
-    if (!s) return s.error() == Err::Busy ? Err::Busy : Err::Exited;
+    TRY(thread_start(th, th.id)); // spread: an idle CPU is kicked at once
     return 0;
 }
 

@@ -9,9 +9,7 @@ CallResult call_memory_create(uint64_t pages, uint64_t) {
     if (pages == 0 || pages > kMaxRegionPages) return Err::InvalidArgument; // before a full table's -EMFILE
     NewHandle h(caller_handles());
     TRY(h.status());
-    auto r = region_create(caller(), pages);
-    if (!r) return r.error();
-    return h.publish((*r)->kobj, kMemoryRights);
+    return h.publish(region_create(caller(), pages), kMemoryRights);
 }
 
 CallResult call_memory_frame(MemoryRef& memory, uint64_t page) {
@@ -22,9 +20,7 @@ CallResult call_memory_frame(MemoryRef& memory, uint64_t page) {
 CallResult call_aspace_create() {
     NewHandle h(caller_handles());
     TRY(h.status());
-    auto as = aspace_create(caller());
-    if (!as) return as.error();
-    return h.publish((*as)->kobj, kAspaceRights);
+    return h.publish(aspace_create(caller()), kAspaceRights);
 }
 
 CallResult call_aspace_map(AspaceRef& aspace, uint64_t va, MemoryRef& memory, uint64_t offset, uint64_t size,

@@ -15,18 +15,15 @@ VIRTUE_BOOLEAN_PARAM("hypercall-hold-stats", g_hypercall_hold_stats);
 
 namespace {
 
-constexpr uint32_t kMaxCpus = 64;
 // Per CPU: the TSC when the current hold began (entry or last check).
-uint64_t g_hold_since[kMaxCpus];
+uint64_t g_hold_since[MAX_CPUS];
 // The longest hold seen, and the call that held it; updated by compare-
 // exchange (relaxed: a statistic, read at the end of a run).
 uint64_t g_worst_hold = 0;
 uint64_t g_worst_hold_nr = 0;
 
 void note_hold(uint64_t nr) {
-    const uint32_t cpu = arch::cpu_index();
-    if (cpu >= kMaxCpus) return;
-    const uint64_t held = arch::rdtsc() - g_hold_since[cpu];
+    const uint64_t held = arch::rdtsc() - g_hold_since[arch::cpu_index()];
     uint64_t worst = __atomic_load_n(&g_worst_hold, __ATOMIC_RELAXED);
     while (held > worst) {
         if (__atomic_compare_exchange_n(&g_worst_hold, &worst, held, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
@@ -38,18 +35,13 @@ void note_hold(uint64_t nr) {
 
 } // namespace
 
-void hypercall_hold_begin_measured() {
-    const uint32_t cpu = arch::cpu_index();
-    if (cpu < kMaxCpus) g_hold_since[cpu] = arch::rdtsc();
-}
+void hypercall_hold_begin_measured() { g_hold_since[arch::cpu_index()] = arch::rdtsc(); }
 
 void hypercall_hold_end_measured(uint64_t nr) { note_hold(nr); }
 
 bool hypercall_preempt_check() {
+    hypercall_irq_window(); // a pending tick may make a reschedule due
     Thread& t = *current_thread();
-    hypercall_hold_end(t.user_frame().rax);
-    arch::irq_window(); // a pending tick may make a reschedule due
-    hypercall_hold_begin();
     return sched_resched_due() || __atomic_load_n(&t.kill_requested, __ATOMIC_ACQUIRE) ||
            __atomic_load_n(&t.suspend_requested, __ATOMIC_ACQUIRE) || t.domain->dying();
 }
