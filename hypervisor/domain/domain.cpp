@@ -220,17 +220,19 @@ Result<Mfn> domain_alloc_frame(Domain& d) {
     return m;
 }
 
+Result<Mfn> domain_take_chunk(Domain& d) {
+    IrqLockGuard guard(d.lock);
+    if (d.chunk_head == FRAME_NIL) return Err::NoMemory;
+    const Mfn first(d.chunk_head);
+    d.chunk_head = frame_info(first).next;
+    frame_info(first).next = FRAME_NIL;
+    d.free_frames -= kChunkPages;
+    return first;
+}
+
 Result<Mfn> domain_alloc_chunk(Domain& d) {
-    Mfn first;
-    {
-        IrqLockGuard guard(d.lock);
-        if (d.chunk_head == FRAME_NIL) return Err::NoMemory;
-        first = Mfn(d.chunk_head);
-        d.chunk_head = frame_info(first).next;
-        frame_info(first).next = FRAME_NIL;
-        d.free_frames -= kChunkPages;
-    }
-    memset(arch::phys_ptr<void>(to_phys(first)), 0, kChunkPages * PAGE_SIZE);
+    auto first = domain_take_chunk(d);
+    if (first) memset(arch::phys_ptr<void>(to_phys(*first)), 0, kChunkPages * PAGE_SIZE);
     return first;
 }
 

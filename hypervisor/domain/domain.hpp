@@ -160,6 +160,9 @@ Result<Mfn> domain_alloc_frame(Domain& d);
 // A free 2 MiB-aligned run of kChunkPages frames, zeroed (Err::NoMemory if
 // the partition has none left whole).
 Result<Mfn> domain_alloc_chunk(Domain& d);
+// The same run not zeroed, for a caller that zeroes it in pieces before
+// anything else can see it (a long zeroing must be preemptible).
+Result<Mfn> domain_take_chunk(Domain& d);
 
 // Adds a boot thread that will enter ring 3 at `entry` with `user_rsp` and
 // the given first three arguments (rdi, rsi, rdx), in the domain's first

@@ -121,6 +121,7 @@ void thread_exit_current(int64_t status) {
     Domain& d = *t.domain;
     fault_thread_gone(t);
     ipc_drop_reply(t); // its caller must not wait for a reply that cannot come
+    hypercall_drop_progress(t); // a preempted call it will not continue
     {
         IrqLockGuard guard(t.events.lock);
         t.exit_status = status;

@@ -36,10 +36,28 @@ namespace virtue {
 struct Domain;
 struct AddressSpace;
 struct IpcCall;
+struct Thread;
 
 enum class ThreadState : uint8_t { New, Runnable, Running, Blocked, Suspended, Dead };
 
 enum class WakeReason : uint8_t { Signaled, Timeout, Interrupted };
+
+// A preempted hypercall whose progress cannot live in its argument
+// registers (because the caller must find them unchanged) keeps it here
+// (sched/scheduler.hpp: continuations). It is taken only by the same call
+// re-executed at the same address with the same argument registers; when
+// the thread does anything else, or exits, `drop` gives back whatever the
+// values hold (a half-built object).
+struct CallProgress {
+    static constexpr unsigned kValues = 4;
+    using DropFn = void (*)(Thread& t, const uint64_t (&value)[kValues]);
+    bool armed = false;
+    uint64_t nr = 0;
+    uint64_t rip = 0;
+    uint64_t args[6] = {};
+    uint64_t value[kValues] = {};
+    DropFn drop = nullptr;
+};
 
 // Priorities within a domain's share (sched/credit.hpp: Entity::level).
 inline constexpr uint32_t kThreadPriorityMax = 15;
@@ -93,6 +111,9 @@ struct Thread {
     // Synchronous IPC (ipc/endpoint.hpp): the call this thread received as
     // a server and has not answered yet (it holds a reference).
     IpcCall* reply_to = nullptr;
+
+    // A preempted call's progress (CallProgress above).
+    CallProgress progress;
 
     uint64_t fs_base = 0;          // user FS base (set_tls_base)
     AddressSpace* aspace = nullptr; // where it runs (holds a reference)

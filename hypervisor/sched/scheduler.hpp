@@ -99,6 +99,16 @@ void sched_resched_ipi();
 // check or its return from a switch (a blocking call) (hypercall_hold_*), measured only with the boot option
 // `hypercall-hold-stats` (two TSC reads a call; make bench turns it on).
 bool hypercall_preempt_check();
+// Progress kept in the thread instead (Thread::progress), for calls whose
+// caller must find its registers unchanged: the call saves its progress
+// with hypercall_save_progress before it returns Err::Restart, and on its
+// next run takes it with hypercall_take_progress, which returns false for
+// a fresh call (the thread's saved progress, if any, belongs to another
+// call or was already taken). The entry drops progress left behind by a
+// call that was not continued (hypercall_drop_progress; thread exit too).
+void hypercall_save_progress(const uint64_t (&value)[CallProgress::kValues], CallProgress::DropFn drop = nullptr);
+bool hypercall_take_progress(uint64_t (&value)[CallProgress::kValues]);
+void hypercall_drop_progress(Thread& t);
 // The same window without a way out: for a call that only needs to let
 // interrupts in while it goes on (no lock held).
 void hypercall_irq_window();

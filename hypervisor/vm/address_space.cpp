@@ -6,6 +6,7 @@
 #include "console/console.hpp"
 #include "core/cmdline.hpp"
 #include "lib/string.hpp"
+#include "sched/scheduler.hpp"
 #include "vm/user_memory.hpp"
 #include "vm/vm_internal.hpp"
 
@@ -84,6 +85,121 @@ template <typename Fn> Status edit(AddressSpace& as, Fn fn) {
     }
     deferred.release(d);
     return result;
+}
+
+// ---- Page-range calls in steps ------------------------------------------
+// A call over a long range works in steps of at most one 2 MiB window of
+// the range (512 frames), or one larger leaf, each under one mm_lock hold.
+// Between steps, with no lock held, it lets pending interrupts in and stops
+// if the CPU has other work (hypercall_preempt_check); it then keeps its
+// progress in the thread (phase, position, running count, error) and
+// returns Err::Restart, so the caller's registers stay as it left them.
+// Checks that decide the whole call (nothing mapped, every page mapped,
+// rights, grant mappings) run over the whole range in a first phase that
+// changes nothing, and the leaves cut by the range's two ends are split
+// before the first change, so that the changing phase cannot fail for the
+// range's sake. Another thread of the same domain editing the same range
+// meanwhile can still make a later step fail after earlier ones took
+// effect; docs/native-abi.md ("Long calls") says what each call then leaves.
+constexpr uint64_t kWindow = uint64_t{1} << 21; // 2 MiB
+
+struct Step {
+    uint64_t lo, hi;
+};
+
+// Where a call is: restored from a preempted run of the same call.
+struct RangeProgress {
+    uint64_t phase = 0;
+    uint64_t cur;
+    uint64_t count = 0; // a running result (aspace_read_bits: pages set)
+    uint64_t error = 0; // aspace_map's rollback: why it is undoing
+    explicit RangeProgress(uint64_t va) : cur(va) {
+        uint64_t v[CallProgress::kValues];
+        if (hypercall_take_progress(v)) phase = v[0], cur = v[1], count = v[2], error = v[3];
+    }
+    Err preempted() const {
+        hypercall_save_progress({phase, cur, count, error});
+        return Err::Restart;
+    }
+    void next_phase(uint64_t start) {
+        phase++;
+        cur = start;
+    }
+};
+
+// The window of the step starting at `cur` (< end): the 2 MiB window, or
+// the whole leaf when a larger one covers cur.
+Step window_at(Editor& editor, uint64_t cur, uint64_t end) {
+    uint64_t hi = (cur & ~(kWindow - 1)) + kWindow;
+    if (auto t = editor.lookup(cur); t && t->page_size > kWindow) hi = (cur & ~(t->page_size - 1)) + t->page_size;
+    return Step{cur, hi < end ? hi : end};
+}
+
+// The next step that holds a mapping, skipping unmapped stretches
+// (Err::NotFound: the rest of the range maps nothing).
+Result<Step> next_mapped_step(Editor& editor, uint64_t cur, uint64_t end) {
+    auto leaf = editor.first_leaf(cur, end - cur);
+    if (!leaf) return leaf.error();
+    const uint64_t start = *leaf > cur ? (*leaf & ~(kWindow - 1)) : cur;
+    return window_at(editor, start > cur ? start : cur, end);
+}
+
+// Runs fn(editor, deferred, step) for the steps of [p.cur, end) that
+// `pick` chooses, each in its own mm_lock hold; returns Err::Restart
+// (progress saved) when preempted between two steps.
+template <typename Pick, typename Fn>
+Status for_each_step(AddressSpace& as, RangeProgress& p, uint64_t end, Pick pick, Fn fn) {
+    for (bool first = true; p.cur < end; first = false) {
+        if (!first && hypercall_preempt_check()) return p.preempted();
+        Status done = edit(as, [&](Editor& editor, Deferred& deferred) -> Status {
+            Result<Step> step = pick(editor, p.cur, end);
+            if (!step) {
+                if (step.error() != Err::NotFound) return step.error();
+                p.cur = end;
+                return Status::success();
+            }
+            Status s = fn(editor, deferred, *step);
+            if (s) p.cur = step->hi;
+            return s;
+        });
+        if (!done) return done;
+    }
+    return Status::success();
+}
+
+Result<Step> every_window(Editor& editor, uint64_t cur, uint64_t end) { return window_at(editor, cur, end); }
+
+// Splits the leaves the range's two ends cut (translations unchanged).
+Status split_ends(AddressSpace& as, uint64_t va, uint64_t end) {
+    return edit(as, [&](Editor& editor, Deferred&) -> Status {
+        auto a = editor.split_at(va);
+        if (!a) return a.error();
+        TlbFlush flush = *a;
+        if (end < arch::USER_LIMIT) {
+            auto b = editor.split_at(end);
+            if (!b) return b.error();
+            flush.needed |= b->needed;
+        }
+        shootdown(as, flush, va, end - va);
+        return Status::success();
+    });
+}
+
+// Sets bits [first, first + count) of a user bitmap, keeping the others
+// (a byte at either end may hold bits of a neighbouring step).
+Status set_user_bits(uint64_t bitmap, uint64_t first, uint64_t count) {
+    uint8_t buf[64];
+    while (count) {
+        const uint64_t shift = first % 8;
+        const uint64_t here = count < sizeof buf * 8 - shift ? count : sizeof buf * 8 - shift;
+        const uint64_t bytes = (shift + here + 7) / 8;
+        TRY(copy_from_user(buf, bitmap + first / 8, bytes));
+        for (uint64_t b = shift; b < shift + here; b++) buf[b / 8] |= static_cast<uint8_t>(1u << (b % 8));
+        TRY(copy_to_user(bitmap + first / 8, buf, bytes));
+        first += here;
+        count -= here;
+    }
+    return Status::success();
 }
 
 void unlink(Domain& d, AddressSpace& as) {
@@ -173,62 +289,94 @@ Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req) {
     // What aspace_protect may grant later.
     uint64_t flags = *bits | ((req.region_rights & VIRTUE_RIGHT_WRITE) ? pte::SW0 : 0) |
                      ((req.region_rights & VIRTUE_RIGHT_EXECUTE) ? pte::SW1 : 0);
+    // Leaves of at most 2 MiB: a step maps one 2 MiB window, so that no
+    // step counts more than 512 frames (a 1 GiB leaf would count 262144).
     const MapOptions opt{!(req.prot & VIRTUE_MAP_SMALL_PAGES)};
+    const uint64_t end = req.va + req.size;
+    auto frame_at = [&](uint64_t va) { return region_frame(r, first + ((va - req.va) >> PAGE_SHIFT)); };
 
-    return edit(as, [&](Editor& editor, Deferred&) -> Status {
-        bool busy = false;
-        (void)editor.visit_leaves(req.va, req.size, [&](uint64_t, uint64_t*, unsigned) { busy = true; });
-        if (busy) return Err::Exists;
-        // A frame's mapping count is 32 bits: refuse long before it could
-        // wrap (a huge partition could otherwise map one frame 2^32 times).
-        constexpr uint32_t kMaxFrameMappings = 1u << 30;
-        for (uint64_t i = 0; i < pages; i++) {
-            poll_long_loop(i);
-            if (frame_info(region_frame(r, first + i)).ref_count >= kMaxFrameMappings) return Err::NoMemory;
-        }
-        // One editor call per physically contiguous run of the region.
-        Status result = Status::success();
-        TlbFlush flush;
-        uint64_t done = 0;
-        while (done < pages && result) {
-            uint64_t run = 1;
-            const Mfn start = region_frame(r, first + done);
-            while (done + run < pages && region_frame(r, first + done + run) == start + run) run++;
-            if (uncached(flags)) flush_frames(to_phys(start), run << PAGE_SHIFT);
-            auto m = editor.map(req.va + (done << PAGE_SHIFT), to_phys(start), run << PAGE_SHIFT,
-                                PteFlags(flags), opt);
-            if (m) {
+    enum : uint64_t { kCheck, kMap, kUndo };
+    RangeProgress p(req.va);
+    if (p.phase == kCheck) {
+        TRY(edit(as, [&](Editor& editor, Deferred&) -> Status {
+            return editor.first_leaf(req.va, req.size) ? Status(Err::Exists) : Status::success();
+        }));
+        p.next_phase(req.va);
+    }
+    if (p.phase == kMap) {
+        Status mapped = for_each_step(as, p, end, every_window, [&](Editor& editor, Deferred&, Step s) -> Status {
+            const uint64_t n = (s.hi - s.lo) >> PAGE_SHIFT;
+            // Mapped by another thread since the check: this call undoes its part.
+            if (editor.first_leaf(s.lo, s.hi - s.lo)) return Err::Exists;
+            // A frame's mapping count is 32 bits: refuse long before it
+            // could wrap (a huge partition could otherwise map one frame
+            // 2^32 times).
+            constexpr uint32_t kMaxFrameMappings = 1u << 30;
+            for (uint64_t i = 0; i < n; i++)
+                if (frame_info(frame_at(s.lo + (i << PAGE_SHIFT))).ref_count >= kMaxFrameMappings) return Err::NoMemory;
+            // One editor call per physically contiguous run.
+            TlbFlush flush;
+            uint64_t done = 0;
+            while (done < n) {
+                uint64_t run = 1;
+                const Mfn start = frame_at(s.lo + (done << PAGE_SHIFT));
+                while (done + run < n && frame_at(s.lo + ((done + run) << PAGE_SHIFT)) == start + run) run++;
+                if (uncached(flags)) flush_frames(to_phys(start), run << PAGE_SHIFT);
+                auto m = editor.map(s.lo + (done << PAGE_SHIFT), to_phys(start), run << PAGE_SHIFT, PteFlags(flags),
+                                    opt);
+                if (!m) {
+                    // Take back this step's part (whole leaves: cannot fail).
+                    if (done) (void)editor.unmap(s.lo, done << PAGE_SHIFT);
+                    shootdown(as, TlbFlush{true, false}, s.lo, s.hi - s.lo);
+                    return m.error();
+                }
                 flush.needed |= m->needed;
                 done += run;
-            } else {
-                result = m.error();
             }
-        }
-        if (!result) {
-            // Take back what this call mapped (whole leaves: cannot fail).
-            if (done) {
-                auto u = editor.unmap(req.va, done << PAGE_SHIFT);
-                if (u) flush.needed |= u->needed;
-            }
-        } else {
-            for (uint64_t i = 0; i < pages; i++) {
-                poll_long_loop(i);
-                frame_info(region_frame(r, first + i)).ref_count++;
-            }
-        }
-        shootdown(as, flush, req.va, req.size);
-        return result;
-    });
+            for (uint64_t i = 0; i < n; i++) frame_info(frame_at(s.lo + (i << PAGE_SHIFT))).ref_count++;
+            shootdown(as, flush, s.lo, s.hi - s.lo);
+            return Status::success();
+        });
+        if (mapped || mapped.error() == Err::Restart) return mapped;
+        // A step failed: undo the steps before it (all or nothing).
+        p.error = static_cast<uint64_t>(mapped.error());
+        const uint64_t undo_end = p.cur;
+        p.next_phase(req.va);
+        p.count = undo_end; // where the undo stops
+    }
+    // kUndo: what this call mapped, [req.va, p.count), goes again.
+    const uint64_t undo_end = p.count;
+    TRY(for_each_step(as, p, undo_end, next_mapped_step, [&](Editor& editor, Deferred& deferred, Step s) -> Status {
+        DropCtx ctx{as.domain, &deferred};
+        auto u = editor.unmap(s.lo, s.hi - s.lo, drop_refs, &ctx, pte::SW2);
+        if (u) shootdown(as, *u, s.lo, s.hi - s.lo);
+        return Status::success();
+    }));
+    return static_cast<Err>(p.error);
 }
 
 Status aspace_unmap(AddressSpace& as, uint64_t va, uint64_t size) {
     TRY(check_user_range(va, size));
-    return edit(as, [&](Editor& editor, Deferred& deferred) -> Status {
-        DropCtx ctx{as.domain, &deferred};
+    const uint64_t end = va + size;
+    enum : uint64_t { kCheck, kUnmap };
+    RangeProgress p(va);
+    if (p.phase == kCheck) {
         // A grant mapping (SW2) goes with its handle, never by aspace_unmap.
-        auto r = editor.unmap(va, size, drop_refs, &ctx, pte::SW2);
+        TRY(for_each_step(as, p, end, next_mapped_step, [&](Editor& editor, Deferred&, Step s) -> Status {
+            bool grant = false;
+            (void)editor.visit_leaves(s.lo, s.hi - s.lo, [&](uint64_t, uint64_t* e, unsigned) {
+                if (*e & pte::SW2) grant = true;
+            });
+            return grant ? Status(Err::Busy) : Status::success();
+        }));
+        TRY(split_ends(as, va, end));
+        p.next_phase(va);
+    }
+    return for_each_step(as, p, end, next_mapped_step, [&](Editor& editor, Deferred& deferred, Step s) -> Status {
+        DropCtx ctx{as.domain, &deferred};
+        auto r = editor.unmap(s.lo, s.hi - s.lo, drop_refs, &ctx, pte::SW2);
         if (!r) return r.error();
-        shootdown(as, *r, va, size);
+        shootdown(as, *r, s.lo, s.hi - s.lo);
         return Status::success();
     });
 }
@@ -237,16 +385,30 @@ Status aspace_protect(AddressSpace& as, uint64_t va, uint64_t size, uint64_t pro
     TRY(check_user_range(va, size));
     auto bits = leaf_bits(prot, false);
     if (!bits) return bits.error();
-    return edit(as, [&](Editor& editor, Deferred&) -> Status {
-        bool allowed = true;
-        (void)editor.visit_leaves(va, size, [&](uint64_t, uint64_t* e, unsigned) {
-            if ((prot & VIRTUE_PROT_WRITE) && !(*e & pte::SW0)) allowed = false;
-            if ((prot & VIRTUE_PROT_EXEC) && !(*e & pte::SW1)) allowed = false;
-        });
-        if (!allowed) return Err::Permission;
-        auto r = editor.protect(va, size, PteFlags(*bits));
+    const uint64_t end = va + size;
+    enum : uint64_t { kCheck, kProtect };
+    RangeProgress p(va);
+    if (p.phase == kCheck) {
+        TRY(for_each_step(as, p, end, every_window, [&](Editor& editor, Deferred&, Step s) -> Status {
+            uint64_t covered = 0;
+            bool allowed = true;
+            (void)editor.visit_leaves(s.lo, s.hi - s.lo, [&](uint64_t leaf, uint64_t* e, unsigned level) {
+                const uint64_t lo = leaf > s.lo ? leaf : s.lo;
+                const uint64_t leaf_end = leaf + level_span(level);
+                covered += (leaf_end < s.hi ? leaf_end : s.hi) - lo;
+                if ((prot & VIRTUE_PROT_WRITE) && !(*e & pte::SW0)) allowed = false;
+                if ((prot & VIRTUE_PROT_EXEC) && !(*e & pte::SW1)) allowed = false;
+            });
+            if (covered != s.hi - s.lo) return Err::NotFound;
+            return allowed ? Status::success() : Status(Err::Permission);
+        }));
+        TRY(split_ends(as, va, end));
+        p.next_phase(va);
+    }
+    return for_each_step(as, p, end, every_window, [&](Editor& editor, Deferred&, Step s) -> Status {
+        auto r = editor.protect(s.lo, s.hi - s.lo, PteFlags(*bits));
         if (!r) return r.error();
-        shootdown(as, *r, va, size);
+        shootdown(as, *r, s.lo, s.hi - s.lo);
         return Status::success();
     });
 }
@@ -261,50 +423,70 @@ Result<uint64_t> aspace_read_bits(AddressSpace& as, uint64_t va, uint64_t size, 
     const uint64_t bit = which == VIRTUE_BITS_ACCESSED ? pte::A : pte::D;
     const bool clear = flags & VIRTUE_BITS_CLEAR;
     const uint64_t pages = size >> PAGE_SHIFT;
+    const uint64_t bitmap_bytes = (pages + 7) / 8;
     const uint64_t end = va + size;
 
-    uint64_t set = 0;
-    Status result = edit(as, [&](Editor& editor, Deferred&) -> Status {
-        // Validated under the lock: no thread can unmap the bitmap meanwhile.
-        if (!user_range_ok(user_bitmap, (pages + 7) / 8, UserAccess::Write)) return Err::Fault;
-        if (clear) {
-            bool cuts = false;
-            (void)editor.visit_leaves(va, size, [&](uint64_t leaf, uint64_t*, unsigned level) {
-                if (leaf < va || leaf + level_span(level) > end) cuts = true;
-            });
-            if (cuts) return Err::InvalidArgument;
+    enum : uint64_t { kCheck, kZero, kRead };
+    RangeProgress p(va);
+    if (p.phase == kCheck) {
+        TRY(edit(as, [&](Editor& editor, Deferred&) -> Status {
+            if (!user_range_ok(user_bitmap, bitmap_bytes, UserAccess::Write)) return Err::Fault;
+            // Clearing needs whole leaves: only the leaves at the two ends
+            // can be cut.
+            if (clear) {
+                auto a = editor.lookup(va);
+                if (a && (a->pa.raw() & (a->page_size - 1)) != 0) return Err::InvalidArgument;
+                auto b = editor.lookup(end - PAGE_SIZE);
+                if (b && ((b->pa.raw() + PAGE_SIZE) & (b->page_size - 1)) != 0) return Err::InvalidArgument;
+            }
+            return Status::success();
+        }));
+        p.next_phase(0);
+    }
+    if (p.phase == kZero) {
+        // The bitmap starts all zero (unmapped stretches are skipped below);
+        // 4 KiB of it per step (byte offsets in p.cur).
+        static const uint8_t zeroes[PAGE_SIZE] = {};
+        for (bool first = true; p.cur < bitmap_bytes; first = false) {
+            if (!first && hypercall_preempt_check()) return p.preempted();
+            const uint64_t n = bitmap_bytes - p.cur < PAGE_SIZE ? bitmap_bytes - p.cur : PAGE_SIZE;
+            TRY(copy_to_user(user_bitmap + p.cur, zeroes, n));
+            p.cur += n;
         }
-        // In slices of kSlicePages pages: one bitmap buffer on the stack.
-        constexpr uint64_t kSlicePages = 4096;
-        uint8_t buf[kSlicePages / 8];
+        p.next_phase(va);
+    }
+    TRY(for_each_step(as, p, end, next_mapped_step, [&](Editor& editor, Deferred&, Step s) -> Status {
+        // Validated under the lock: no thread can unmap the bitmap meanwhile.
+        if (!user_range_ok(user_bitmap, bitmap_bytes, UserAccess::Write)) return Err::Fault;
         bool cleared = false;
         Status copied = Status::success();
-        for (uint64_t p0 = 0; p0 < pages && copied; p0 += kSlicePages) {
-            const uint64_t n = pages - p0 < kSlicePages ? pages - p0 : kSlicePages;
-            const uint64_t s_va = va + (p0 << PAGE_SHIFT), s_end = s_va + (n << PAGE_SHIFT);
-            memset(buf, 0, (n + 7) / 8);
-            (void)editor.visit_leaves(s_va, n << PAGE_SHIFT, [&](uint64_t leaf, uint64_t* e, unsigned level) {
-                if (!(*e & bit)) return;
-                const uint64_t lo = leaf > s_va ? leaf : s_va;
-                const uint64_t leaf_end = leaf + level_span(level);
-                const uint64_t hi = leaf_end < s_end ? leaf_end : s_end;
-                for (uint64_t p = (lo - s_va) >> PAGE_SHIFT; p < (hi - s_va) >> PAGE_SHIFT; p++)
-                    buf[p / 8] |= static_cast<uint8_t>(1u << (p % 8));
-                set += (hi - lo) >> PAGE_SHIFT;
-                if (clear) {
-                    __atomic_and_fetch(e, ~bit, __ATOMIC_RELAXED); // the MMU sets bits concurrently
-                    cleared = true;
-                }
-            });
-            // Cannot fail while we hold mm_lock (the bitmap was checked).
-            if (!copy_to_user(user_bitmap + p0 / 8, buf, (n + 7) / 8)) copied = Err::Fault;
-        }
+        // Adjacent set pages are written as one run.
+        uint64_t run_first = 0, run_pages = 0;
+        auto flush_run = [&] {
+            if (run_pages && copied) copied = set_user_bits(user_bitmap, run_first, run_pages);
+            run_pages = 0;
+        };
+        (void)editor.visit_leaves(s.lo, s.hi - s.lo, [&](uint64_t leaf, uint64_t* e, unsigned level) {
+            if (!(*e & bit)) return;
+            const uint64_t lo = leaf > s.lo ? leaf : s.lo;
+            const uint64_t leaf_end = leaf + level_span(level);
+            const uint64_t hi = leaf_end < s.hi ? leaf_end : s.hi;
+            const uint64_t page = (lo - va) >> PAGE_SHIFT, n = (hi - lo) >> PAGE_SHIFT;
+            if (run_pages && run_first + run_pages != page) flush_run();
+            if (!run_pages) run_first = page;
+            run_pages += n;
+            p.count += n;
+            if (clear) {
+                __atomic_and_fetch(e, ~bit, __ATOMIC_RELAXED); // the MMU sets bits concurrently
+                cleared = true;
+            }
+        });
+        flush_run();
         // Cleared bits must never stay behind cached entries, even on failure.
-        if (cleared) shootdown(as, TlbFlush{true, false}, va, size);
+        if (cleared) shootdown(as, TlbFlush{true, false}, s.lo, s.hi - s.lo);
         return copied;
-    });
-    if (!result) return result.error();
-    return set;
+    }));
+    return p.count;
 }
 
 Status aspace_map_foreign(AddressSpace& as, uint64_t va, Mfn frame, bool writable) {

@@ -45,6 +45,10 @@ struct MemRegion {
     // from the partition).
     uint32_t directory = 0;
     uint32_t inline_mfns[kRegionInlinePages] = {};
+    // Frames [0, ready) are zeroed Memory frames. A region being built by
+    // a preempted memory_create is already on Domain::regions (so the audit
+    // sees its frames) with ready < pages, and no handle names it yet.
+    uint64_t ready = 0;
     MemRegion* next = nullptr; // Domain::regions
 };
 
@@ -66,7 +70,10 @@ struct MapRequest {
 };
 
 // Creates a region of `pages` zeroed frames. Err::InvalidArgument (pages),
-// Err::NoMemory (partition too small; nothing kept).
+// Err::NoMemory (partition too small; nothing kept). Runs in preemptible
+// steps: Err::Restart when preempted, its progress (the region being
+// built) kept in the calling thread, which gives it back if the call is
+// not continued.
 Result<MemRegion*> region_create(Domain& d, uint64_t pages);
 Mfn region_frame(const MemRegion& r, uint64_t page);
 

@@ -76,7 +76,7 @@ uint64_t vm_audit(Domain& d) {
     for_each_partition_frame(d, [](Mfn m) { frame_info(m).reserved1 = 0; });
     for (AddressSpace* as = d.aspaces; as; as = as->next) check_mappings(a, *as);
     for (MemRegion* r = d.regions; r; r = r->next)
-        for (uint64_t i = 0; i < r->pages; i++) {
+        for (uint64_t i = 0; i < r->ready; i++) {
             poll_long_loop(i);
             const Mfn m = region_frame(*r, i);
             if (!frame_in_table(m) || frame_info(m).owner != d.id) {

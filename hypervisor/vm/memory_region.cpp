@@ -1,6 +1,7 @@
 // Memory regions: frames of a domain's own partition, named by handles.
 #include "console/console.hpp"
 #include "lib/string.hpp"
+#include "sched/scheduler.hpp"
 #include "vm/vm_internal.hpp"
 
 namespace virtue {
@@ -108,64 +109,110 @@ Mfn region_frame(const MemRegion& r, uint64_t page) {
     return Mfn(mfn_slot(const_cast<MemRegion&>(r), page));
 }
 
+// memory_create in steps: each takes one frame of the frame list or one
+// run of data frames from the partition, or zeroes and types up to 16 data
+// frames (64 KiB), so that no step holds the CPU long; between steps the
+// call may be preempted (sched/scheduler.hpp: continuations). The region
+// goes on Domain::regions at the start with `ready` frames counted, so the
+// audit sees a consistent partition throughout; its handle comes only at
+// the end. Progress: the region, list frames taken, data frames taken,
+// data frames zeroed.
+namespace {
+
+constexpr uint64_t kZeroFramesPerStep = 16;
+
+// A preempted region_create that will not be continued (its thread does
+// something else, or exits): its frames go back.
+void drop_unfinished(Thread& t, const uint64_t (&value)[CallProgress::kValues]) {
+    auto* r = reinterpret_cast<MemRegion*>(value[0]);
+    Domain& d = *t.domain;
+    __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(MemRegion)), __ATOMIC_RELAXED);
+    {
+        MmLock lock(d);
+        unlink(d, *r);
+        if (!d.tearing_down) give_back(d, *r, value[2], value[1]);
+    }
+    r->~MemRegion();
+    (void)heap_free(r);
+}
+
+} // namespace
+
 Result<MemRegion*> region_create(Domain& d, uint64_t pages) {
     if (pages == 0 || pages > kMaxRegionPages) return Err::InvalidArgument;
     const uint64_t lists = index_frames(pages);
-    if (pages + lists + (lists ? 1 : 0) > __atomic_load_n(&d.free_frames, __ATOMIC_RELAXED)) return Err::NoMemory;
-    auto mem = heap_alloc(sizeof(MemRegion));
-    if (!mem) return mem.error();
-    auto* r = new (*mem) MemRegion();
-    r->kobj = KObject{ObjType::MemoryRegion, 1, &region_destroy};
-    r->domain = &d;
-    r->pages = pages;
-
-    // Frame list, then the frames: 512-page-aligned parts from whole
-    // chunks while there are any (2 MiB pages for aspace_map), the rest
-    // one by one. Zeroing happens here, outside mm_lock.
-    uint64_t lists_done = 0, filled = 0;
-    bool ok = true;
-    if (lists) {
-        auto dir = domain_alloc_frame(d);
-        ok = dir.ok();
-        if (ok) r->directory = static_cast<uint32_t>(dir->raw());
-        for (; ok && lists_done < lists; lists_done++) {
+    MemRegion* r = nullptr;
+    uint64_t lists_done = 0, filled = 0, zeroed = 0;
+    uint64_t progress[CallProgress::kValues];
+    if (hypercall_take_progress(progress)) {
+        r = reinterpret_cast<MemRegion*>(progress[0]);
+        lists_done = progress[1], filled = progress[2], zeroed = progress[3];
+    } else {
+        if (pages + lists + (lists ? 1 : 0) > __atomic_load_n(&d.free_frames, __ATOMIC_RELAXED)) return Err::NoMemory;
+        auto mem = heap_alloc(sizeof(MemRegion));
+        if (!mem) return mem.error();
+        r = new (*mem) MemRegion();
+        r->kobj = KObject{ObjType::MemoryRegion, 1, &region_destroy};
+        r->domain = &d;
+        r->pages = pages;
+        __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(MemRegion)), __ATOMIC_RELAXED);
+        MmLock lock(d);
+        r->next = d.regions;
+        d.regions = r;
+    }
+    // Frame list, then the frames: 512-page-aligned parts from whole chunks
+    // while there are any (2 MiB pages for aspace_map), the rest one by one.
+    for (bool first = true;; first = false) {
+        if (!first && hypercall_preempt_check()) {
+            hypercall_save_progress({reinterpret_cast<uint64_t>(r), lists_done, filled, zeroed}, drop_unfinished);
+            return Err::Restart;
+        }
+        bool ok = true;
+        if (lists && !r->directory) {
+            auto dir = domain_alloc_frame(d);
+            if ((ok = dir.ok())) r->directory = static_cast<uint32_t>(dir->raw());
+        } else if (lists_done < lists) {
             auto idx = domain_alloc_frame(d);
-            if (!(ok = idx.ok())) break;
-            frame_u32(r->directory)[lists_done] = static_cast<uint32_t>(idx->raw());
-        }
-    }
-    while (ok && filled < pages) {
-        arch::tlb_serve_requests(); // zeroing takes a while (vm_internal.hpp: poll_long_loop)
-        if (filled % kChunkPages == 0 && pages - filled >= kChunkPages) {
-            if (auto chunk = domain_alloc_chunk(d)) {
-                for (uint64_t k = 0; k < kChunkPages; k++)
-                    mfn_slot(*r, filled + k) = static_cast<uint32_t>(chunk->raw() + k);
-                filled += kChunkPages;
-                continue;
+            if ((ok = idx.ok())) frame_u32(r->directory)[lists_done++] = static_cast<uint32_t>(idx->raw());
+        } else if (zeroed < filled) {
+            const uint64_t n = filled - zeroed < kZeroFramesPerStep ? filled - zeroed : kZeroFramesPerStep;
+            for (uint64_t i = zeroed; i < zeroed + n; i++)
+                memset(arch::phys_ptr<void>(to_phys(Mfn(mfn_slot(*r, i)))), 0, PAGE_SIZE);
+            zeroed += n;
+        } else if (filled < pages) {
+            if (filled % kChunkPages == 0 && pages - filled >= kChunkPages) {
+                if (auto chunk = domain_take_chunk(d)) { // zeroed by the steps that follow
+                    for (uint64_t k = 0; k < kChunkPages; k++)
+                        mfn_slot(*r, filled + k) = static_cast<uint32_t>(chunk->raw() + k);
+                    filled += kChunkPages;
+                    continue;
+                }
             }
+            auto m = domain_alloc_frame(d);
+            if ((ok = m.ok())) {
+                mfn_slot(*r, filled++) = static_cast<uint32_t>(m->raw());
+                zeroed++; // domain_alloc_frame zeroes
+            }
+        } else {
+            break;
         }
-        auto m = domain_alloc_frame(d);
-        if (!(ok = m.ok())) break;
-        mfn_slot(*r, filled++) = static_cast<uint32_t>(m->raw());
+        MmLock lock(d);
+        if (!ok) {
+            // Taken by others meanwhile: everything goes back.
+            unlink(d, *r);
+            give_back(d, *r, filled, lists_done);
+            __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(MemRegion)), __ATOMIC_RELAXED);
+            r->~MemRegion();
+            (void)heap_free(r);
+            return Err::NoMemory;
+        }
+        for (; r->ready < zeroed; r->ready++) {
+            FrameInfo& f = frame_info(Mfn(mfn_slot(*r, r->ready)));
+            f.type = PageType::Memory;
+            f.ref_count = 0;
+            f.flags &= static_cast<uint8_t>(~FRAME_ORPHAN);
+        }
     }
-    MmLock lock(d);
-    if (!ok) {
-        // Not yet Memory frames: all go back (give_back sees ref_count 0).
-        give_back(d, *r, filled, lists_done);
-        r->~MemRegion();
-        (void)heap_free(r);
-        return Err::NoMemory;
-    }
-    for (uint64_t i = 0; i < pages; i++) {
-        poll_long_loop(i);
-        FrameInfo& f = frame_info(Mfn(mfn_slot(*r, i)));
-        f.type = PageType::Memory;
-        f.ref_count = 0;
-        f.flags &= static_cast<uint8_t>(~FRAME_ORPHAN);
-    }
-    r->next = d.regions;
-    d.regions = r;
-    __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(MemRegion)), __ATOMIC_RELAXED);
     return r;
 }
 

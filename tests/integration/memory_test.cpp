@@ -27,6 +27,21 @@ BOOST_AUTO_TEST_CASE(memory_calls_succeed_refuse_and_keep_the_invariants) {
     check_reclaimed(r, 2);
 }
 
+// Long calls stop at safe points when their CPU has other work and continue
+// where they stopped: a watcher thread on the same (only) CPU sees each of
+// them half done, their results are checked in full, and a worker killed
+// while preempted inside memory_create gives every frame back.
+BOOST_AUTO_TEST_CASE(long_calls_are_preempted_and_continued) {
+    BootResult r = boot_config("longcalls", 1, 240, 512, "", "hypercall-hold-stats");
+    require_clean_end(r);
+    BOOST_TEST(checks_passed(r, "longcalls", "longcalls"));
+    BOOST_TEST(!std::regex_search(r.console, std::regex(R"(\(longcalls\) check .*FAIL)")));
+    BOOST_TEST(!r.contains("memory audit:"));
+    BOOST_TEST(ended(r, "longcalls").status == 0);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(longest hypercall hold with interrupts off: \d+ cycles, \d+ us)")));
+    check_reclaimed(r, 1);
+}
+
 // Readers on every CPU keep a translation cached; without a shootdown they
 // would go on reading the old page.
 BOOST_AUTO_TEST_CASE(tlb_shootdown_keeps_every_cpu_consistent) {

@@ -474,6 +474,62 @@ BOOST_AUTO_TEST_CASE(unmap_without_memory_for_a_split_changes_nothing) {
     BOOST_TEST(s.policy.live_count == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(first_leaf_skips_holes_and_finds_covering_leaves) {
+    Space<Policy> s;
+    BOOST_TEST(s.pt.first_leaf(0, 0x0000800000000000ull).error() == Err::NotFound);
+    BOOST_REQUIRE(s.pt.map(0x8000000000ull + 5 * K4, PhysAddr(0x1000), K4, RW).ok());
+    BOOST_REQUIRE(s.pt.map(0x10000000000ull, PhysAddr(0x200000), M2, RW).ok());
+    // Across 512 GiB of nothing, to the 4 KiB leaf.
+    auto a = s.pt.first_leaf(0, 0x0000800000000000ull);
+    BOOST_REQUIRE(a.ok());
+    BOOST_TEST(*a == 0x8000000000ull + 5 * K4);
+    // A range starting inside the 2 MiB leaf reports where the leaf starts.
+    auto b = s.pt.first_leaf(0x10000000000ull + 7 * K4, K4);
+    BOOST_REQUIRE(b.ok());
+    BOOST_TEST(*b == 0x10000000000ull);
+    // A range ending just before a leaf finds nothing.
+    BOOST_TEST(s.pt.first_leaf(0x8000000000ull, 5 * K4).error() == Err::NotFound);
+    BOOST_TEST(s.pt.first_leaf(K4, 0).error() == Err::InvalidArgument);
+    BOOST_TEST(s.pt.first_leaf(0x0000800000000000ull, K4).error() == Err::InvalidArgument);
+}
+
+BOOST_AUTO_TEST_CASE(split_at_keeps_every_translation) {
+    Space<Policy> s;
+    BOOST_REQUIRE(s.pt.map(G1, PhysAddr(2 * G1), G1, RW).ok());
+    BOOST_REQUIRE(s.pt.map(4 * G1, PhysAddr(M2), M2, RW_NX).ok());
+    const size_t live = s.policy.live_count;
+    // At a leaf's start, in a hole, or on 4 KiB leaves: nothing to do.
+    BOOST_REQUIRE(s.pt.split_at(G1).ok());
+    BOOST_REQUIRE(s.pt.split_at(8 * G1 + K4).ok());
+    BOOST_TEST(s.policy.live_count == live);
+    // Inside the 1 GiB leaf, off a 2 MiB boundary: an L2, then an L1.
+    auto r = s.pt.split_at(G1 + M2 + 3 * K4);
+    BOOST_REQUIRE(r.ok());
+    BOOST_TEST(r->needed);
+    BOOST_TEST(s.policy.live_count == live + 2);
+    require_translation(s, G1, 2 * G1, M2, pte::RW);
+    require_translation(s, G1 + M2 + 2 * K4, 2 * G1 + M2 + 2 * K4, K4, pte::RW);
+    require_translation(s, G1 + M2 + 3 * K4, 2 * G1 + M2 + 3 * K4, K4, pte::RW);
+    require_translation(s, 2 * G1 - K4, 3 * G1 - K4, M2, pte::RW);
+    // Now a leaf boundary: a second split changes nothing.
+    BOOST_REQUIRE(s.pt.split_at(G1 + M2 + 3 * K4).ok());
+    BOOST_TEST(s.policy.live_count == live + 2);
+    // Inside the 2 MiB leaf: one L1.
+    BOOST_REQUIRE(s.pt.split_at(4 * G1 + 9 * K4).ok());
+    require_translation(s, 4 * G1 + 8 * K4, M2 + 8 * K4, K4, pte::RW | pte::NX);
+    require_translation(s, 4 * G1 + 9 * K4, M2 + 9 * K4, K4, pte::RW | pte::NX);
+    BOOST_TEST(audit(s).size() == 511u + 512u + 512u);
+    // Without the tables it needs, nothing changes.
+    Space<Policy> t;
+    BOOST_REQUIRE(t.pt.map(G1, PhysAddr(2 * G1), G1, RW).ok());
+    const auto before = t.policy.snapshot();
+    t.policy.budget = 1;
+    BOOST_TEST(t.pt.split_at(G1 + K4).error() == Err::NoMemory);
+    BOOST_TEST(t.policy.snapshot() == before);
+    BOOST_TEST(t.pt.split_at(G1 + 1).error() == Err::InvalidArgument);
+    BOOST_TEST(t.pt.split_at(0x0000800000000000ull).error() == Err::InvalidArgument);
+}
+
 BOOST_AUTO_TEST_CASE(unmap_frees_empty_tables) {
     Space<Policy> s;
     BOOST_REQUIRE(s.pt.map(0x1ff000, PhysAddr(0x1ff000), 0x401000 - 0x1ff000, RW).ok());

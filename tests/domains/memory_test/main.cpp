@@ -16,6 +16,8 @@
 //               close) with the errno each state allows; the hypervisor's
 //               memory audit every 64 ops; "mmfuzz: <N> ops, <f> failures,
 //               audit <a>, <b> bytes not returned, <t> threads"
+//   longcalls   long calls preempted and continued (do_longcalls below)
+//   longcalls   long calls are preempted and continued (do_longcalls)
 // then "memory-test: done" and status 0 (1 if anything failed).
 #include <stdlib.h>
 #include <string.h>
@@ -659,6 +661,228 @@ void mmfuzz_step(Rng& rng, virtue::AddressSpace& as, virtue::AddressSpace& other
     }
 }
 
+// ---- longcalls: long calls stop at safe points and continue ----
+//
+// The domain has one CPU. A watcher thread shares it with a worker that
+// makes long calls on a 256 MiB region (memory_create, aspace_map with
+// 4 KiB pages, aspace_read_bits, aspace_protect, aspace_unmap). The watcher
+// can run while the worker is inside a call only if the call was
+// preempted and will be continued; it then looks for the call's half-done
+// state with probes that change nothing:
+//   memory_create   the partition's free bytes between before and after;
+//   aspace_map      the first page mapped writable, the last not mapped
+//                   (domain_info writes its answer into the page: 0 or
+//                   -EFAULT);
+//   aspace_read_bits the first byte of the bitmap written, the last one
+//                   not yet (both start as 0xaa);
+//   aspace_protect  (RW to R) the first page read-only, the last writable;
+//   aspace_unmap    the first page gone, the last still mapped (its
+//                   accessed bit, read without clearing).
+// An observation counts only if the worker's phase and sequence number
+// were the same before and after the probes. Each call's result is then
+// checked in full, and the memory audit must find nothing. Last, a worker
+// killed while a memory_create of it is preempted gives every frame back.
+// Prints "longcalls: create <c> map <m> bits <b> protect <p> unmap <u>
+// preempted, kill <k>" and "longcalls: <n> checks, <m> failed".
+enum LongPhase : uint64_t { kIdle, kCreate, kMap, kBits, kProtect, kUnmap, kKill, kStop, kPhases };
+
+struct LongWatch {
+    volatile uint64_t phase = kIdle;
+    volatile uint64_t seq = 0;
+    volatile uint64_t seen[kPhases] = {};
+    volatile uint64_t free_before = 0, region_bytes = 0;
+    volatile uint64_t victim = 0; // kKill: the thread handle to kill once half done
+    volatile uint64_t killed = 0;
+    uint64_t base = 0, size = 0;
+    volatile uint8_t* bitmap = nullptr;
+    uint64_t bitmap_bytes = 0;
+    uint64_t aspace = 0;
+};
+
+LongWatch g_long;
+
+int64_t writable_probe(uint64_t page) {
+    // Into the second half of the page: the worker's stamps are at its start.
+    return sys::domain_info(reinterpret_cast<virtue_domain_info*>(page + kPage / 2));
+}
+
+int64_t accessed_probe(uint64_t page) {
+    uint8_t bit = 0;
+    return sys::aspace_read_bits(g_long.aspace, page, kPage, VIRTUE_BITS_ACCESSED, &bit);
+}
+
+bool half_done(uint64_t phase) {
+    LongWatch& w = g_long;
+    const uint64_t first = w.base, last = w.base + w.size - kPage;
+    switch (phase) {
+    case kCreate:
+    case kKill: {
+        const uint64_t f = free_bytes();
+        return f < w.free_before && f > w.free_before - w.region_bytes;
+    }
+    case kMap: return writable_probe(first) == 0 && writable_probe(last) == -XEN_EFAULT;
+    case kBits: {
+        // Zeroed from the front first, then the bits set from the front:
+        // the last byte (0xc0 at the end) is 0xaa or 0 before.
+        const uint8_t last_byte = w.bitmap[w.bitmap_bytes - 1];
+        return w.bitmap[0] != 0xaa && (last_byte == 0xaa || last_byte == 0);
+    }
+    case kProtect: return writable_probe(first) == -XEN_EFAULT && writable_probe(last) == 0;
+    case kUnmap: return accessed_probe(first) == 0 && accessed_probe(last) == 1;
+    default: return false;
+    }
+}
+
+int64_t long_watcher(void*) {
+    LongWatch& w = g_long;
+    for (;;) {
+        const uint64_t phase = w.phase, seq = w.seq;
+        if (phase == kStop) return 0;
+        const bool half = half_done(phase);
+        if (!half || w.phase != phase || w.seq != seq) continue;
+        w.seen[phase] = w.seen[phase] + 1;
+        if (phase == kKill && w.victim && !w.killed) {
+            w.killed = sys::thread_kill(w.victim, 7) == 0 ? 1 : 2;
+        }
+    }
+}
+
+// Enters a phase, runs one call, leaves the phase.
+template <typename Fn> int64_t in_phase(uint64_t phase, Fn fn) {
+    g_long.phase = phase;
+    const int64_t rc = fn();
+    g_long.seq = g_long.seq + 1;
+    g_long.phase = kIdle;
+    return rc;
+}
+
+int64_t create_forever(void*) {
+    for (;;) {
+        const int64_t h = sys::memory_create(g_long.region_bytes / kPage, 0);
+        if (h >= 0) sys::handle_close(static_cast<uint64_t>(h));
+    }
+}
+
+void do_longcalls() {
+    Checks c;
+    LongWatch& w = g_long;
+    constexpr uint64_t kPages = 65536; // 256 MiB
+    w.base = 0x200000000ull;           // 8 GiB: nothing of the image there
+    w.size = kPages * kPage;
+    w.region_bytes = kPages * kPage;
+    w.bitmap_bytes = kPages / 8;
+    static uint8_t bitmap[kPages / 8];
+    w.bitmap = bitmap;
+    virtue::AddressSpace as;
+    c.expect("lc_aspace_self", virtue::AddressSpace::self(as), 0);
+    w.aspace = as.get();
+    const uint64_t free0 = free_bytes();
+
+    virtue::Thread watcher;
+    c.expect("lc_watcher", virtue::Thread::create(long_watcher, nullptr, watcher), 0);
+    c.expect("lc_watcher_start", watcher.start(), 0);
+
+    // memory_create, until the watcher has seen one half done.
+    int64_t region = -1;
+    for (unsigned i = 0; i < 12; i++) {
+        if (region >= 0) sys::handle_close(static_cast<uint64_t>(region));
+        w.free_before = free_bytes();
+        region = in_phase(kCreate, [&] { return sys::memory_create(kPages, 0); });
+        if (region < 0 || w.seen[kCreate]) break;
+    }
+    c.expect_true("lc_create", region >= 0);
+    if (region < 0) region = 0;
+    const uint64_t mem = static_cast<uint64_t>(region);
+    // Every frame zeroed, the right number taken (the frame list: 64
+    // index frames and a directory).
+    c.expect_true("lc_create_took_its_frames", free_bytes() == free0 - (kPages + 64 + 1) * kPage);
+    {
+        bool zero = true;
+        c.expect("lc_map_for_zero_check", sys::aspace_map(w.aspace, w.base, mem, 0, w.size, kR), 0);
+        for (uint64_t p = 0; p < kPages; p += 61) zero = zero && *word(w.base + p * kPage + (p % 512) * 8) == 0;
+        c.expect_true("lc_created_frames_are_zero", zero);
+        c.expect("lc_unmap_after_zero_check", sys::aspace_unmap(w.aspace, w.base, w.size), 0);
+    }
+
+    unsigned rounds = 0;
+    bool results_ok = true;
+    for (; rounds < 30; rounds++) {
+        if (w.seen[kMap] && w.seen[kBits] && w.seen[kProtect] && w.seen[kUnmap]) break;
+        // map: every page, 4 KiB leaves
+        const int64_t m = in_phase(kMap, [&] {
+            return sys::aspace_map(w.aspace, w.base, mem, 0, w.size, kRW | VIRTUE_MAP_SMALL_PAGES);
+        });
+        if (m != 0) {
+            c.expect("lc_map", m, 0);
+            break;
+        }
+        // The mapping is whole and right: every 7th page and the last one
+        // written (the watcher's probes may write the first and the last),
+        // read back through the region's frames' order (page p holds p).
+        auto written = [](uint64_t p) { return p % 7 == 0 || p == kPages - 1; };
+        for (uint64_t p = 0; p < kPages; p++)
+            if (written(p)) *word(w.base + p * kPage) = p;
+        // read_bits: the dirty pages are exactly those written
+        memset(bitmap, 0xaa, sizeof bitmap);
+        const int64_t set = in_phase(kBits, [&] {
+            return sys::aspace_read_bits(w.aspace, w.base, w.size, VIRTUE_BITS_DIRTY | VIRTUE_BITS_CLEAR, bitmap);
+        });
+        if (set != static_cast<int64_t>((kPages + 6) / 7 + 1)) results_ok = false;
+        for (uint64_t p = 0; p < kPages && results_ok; p++)
+            if (((bitmap[p / 8] >> (p % 8)) & 1) != (written(p) ? 1 : 0)) results_ok = false;
+        // protect: read-only
+        const int64_t pr = in_phase(kProtect, [&] { return sys::aspace_protect(w.aspace, w.base, w.size, kR); });
+        if (pr != 0) results_ok = false;
+        for (uint64_t p = 0; p < kPages; p++)
+            if (written(p) && *word(w.base + p * kPage) != p) results_ok = false;
+        if (writable_probe(w.base + w.size - kPage) != -XEN_EFAULT) results_ok = false;
+        // unmap: everything (the first and last page read: accessed)
+        (void)*word(w.base);
+        (void)*word(w.base + w.size - kPage);
+        const int64_t u = in_phase(kUnmap, [&] { return sys::aspace_unmap(w.aspace, w.base, w.size); });
+        if (u != 0) results_ok = false;
+        if (accessed_probe(w.base) != 0 || accessed_probe(w.base + w.size - kPage) != 0) results_ok = false;
+        if (sys::memory_audit() != 0) results_ok = false;
+    }
+    c.expect_true("lc_results_right_after_every_continued_call", results_ok);
+    sys::handle_close(mem);
+    c.expect_true("lc_frames_back", free_bytes() == free0);
+
+    // A worker killed while its memory_create is preempted: the half-built
+    // region goes back with it.
+    unsigned kills = 0;
+    for (; kills < 8 && w.killed != 1; kills++) {
+        virtue::Thread worker;
+        c.expect("lc_kill_worker", virtue::Thread::create(create_forever, nullptr, worker), 0);
+        w.free_before = free_bytes();
+        w.victim = worker.get();
+        w.phase = kKill;
+        c.expect("lc_kill_worker_start", worker.start(), 0);
+        int64_t status = 0;
+        (void)worker.join(sys::system_time() + 2'000'000'000ull, &status);
+        if (!w.killed) (void)sys::thread_kill(worker.get(), 0), (void)worker.join(VIRTUE_DEADLINE_NONE);
+        w.phase = kIdle;
+        w.victim = 0;
+    }
+    c.expect("lc_killed_mid_create", w.killed, 1);
+    c.expect_true("lc_killed_worker_gave_everything_back", free_bytes() == free0);
+    c.expect("lc_audit", sys::memory_audit(), 0);
+
+    w.phase = kStop;
+    c.expect("lc_watcher_join", watcher.join(VIRTUE_DEADLINE_NONE), 0);
+    c.expect_true("lc_create_preempted", w.seen[kCreate] > 0);
+    c.expect_true("lc_map_preempted", w.seen[kMap] > 0);
+    c.expect_true("lc_read_bits_preempted", w.seen[kBits] > 0);
+    c.expect_true("lc_protect_preempted", w.seen[kProtect] > 0);
+    c.expect_true("lc_unmap_preempted", w.seen[kUnmap] > 0);
+    print("longcalls: create %lu map %lu bits %lu protect %lu unmap %lu preempted, kill %lu, %u rounds\n",
+          static_cast<unsigned long>(w.seen[kCreate]), static_cast<unsigned long>(w.seen[kMap]),
+          static_cast<unsigned long>(w.seen[kBits]), static_cast<unsigned long>(w.seen[kProtect]),
+          static_cast<unsigned long>(w.seen[kUnmap]), static_cast<unsigned long>(w.seen[kKill]), rounds);
+    print("longcalls: %u checks, %u failed\n", c.total, c.failed);
+    if (c.failed) g_failed = true;
+}
+
 } // namespace
 
 int thread_main(unsigned index) {
@@ -673,6 +897,7 @@ int main() {
         if (!strcmp(w, "checks")) do_checks();
         else if (!strncmp(w, "tlb=", 4)) do_tlb(strtoul(w + 4, nullptr, 0));
         else if (!strncmp(w, "mmfuzz=", 7)) do_mmfuzz(strtoul(w + 7, nullptr, 0));
+        else if (!strcmp(w, "longcalls")) do_longcalls();
         else {
             v = w;
             print("memory-test: unknown action '%s'\n", v);

@@ -92,9 +92,23 @@ class PageTableEditor {
     // Calls fn(leaf_va, entry, level) for every present leaf that overlaps
     // [va, va+size), in address order; leaf_va is where the leaf starts (a
     // large leaf may start below va). fn may rewrite *entry's attribute bits
-    // (the caller then owes a TLB flush). Err::InvalidArgument as map's
-    // range checks.
+    // (the caller then owes a TLB flush); if it returns bool, false stops
+    // the walk. Err::InvalidArgument as map's range checks.
     template <typename Fn> Status visit_leaves(uint64_t va, uint64_t size, Fn&& fn);
+
+    // Where the first present leaf overlapping [va, va+size) starts (it may
+    // start below va), or Err::NotFound when the range maps nothing. Holes
+    // cost one entry per table level, so long unmapped stretches are
+    // skipped quickly. Err::InvalidArgument as map's range checks.
+    Result<uint64_t> first_leaf(uint64_t va, uint64_t size);
+
+    // Makes `va` a leaf boundary: a large leaf covering va without starting
+    // there is split (a 1 GiB leaf, then the 2 MiB leaf covering va, if
+    // needed), translations unchanged. Nothing to do (no leaf covers va, or
+    // one starts there) is success. Err::InvalidArgument for a non-canonical
+    // or unaligned va; the policy's error if it cannot get the tables (then
+    // nothing changed).
+    Result<TlbFlush> split_at(uint64_t va);
 
     // Sets RW, US, PWT, PCD, G, NX of every leaf in [va, va+size) to those
     // in `flags`; A and D are kept (and set if flags asks). Splits partly
@@ -167,7 +181,7 @@ class PageTableEditor {
     template <Pass pass> Status unmap_walk(uint64_t* table, unsigned level, uint64_t va, uint64_t last, Job& job);
     template <Pass pass> Status protect_walk(uint64_t* table, unsigned level, uint64_t va, uint64_t last, Job& job);
     void release_walk(uint64_t* table, unsigned level, uint64_t va);
-    template <typename Fn> void visit_walk(uint64_t* table, unsigned level, uint64_t va, uint64_t last, Fn& fn);
+    template <typename Fn> bool visit_walk(uint64_t* table, unsigned level, uint64_t va, uint64_t last, Fn& fn);
 
     Policy& policy_;
     PhysAddr root_;
@@ -468,7 +482,7 @@ Result<Translation> PageTableEditor<Policy>::lookup(uint64_t va) const {
 
 template <PageTablePolicy Policy>
 template <typename Fn>
-void PageTableEditor<Policy>::visit_walk(uint64_t* table, unsigned level, uint64_t va, uint64_t last, Fn& fn) {
+bool PageTableEditor<Policy>::visit_walk(uint64_t* table, unsigned level, uint64_t va, uint64_t last, Fn& fn) {
     const uint64_t span = level_span(level);
     for (uint64_t cur = va;;) {
         const uint64_t base = cur & ~(span - 1);
@@ -476,10 +490,17 @@ void PageTableEditor<Policy>::visit_walk(uint64_t* table, unsigned level, uint64
         const unsigned i = level_index(cur, level);
         const Pte e(table[i]);
         if (e.present()) {
-            if (e.is_leaf(level)) fn(base, &table[i], level);
-            else visit_walk(policy_.table_ptr(e.table()), level - 1, cur, chunk_last, fn);
+            if (e.is_leaf(level)) {
+                if constexpr (std::same_as<decltype(fn(base, &table[i], level)), bool>) {
+                    if (!fn(base, &table[i], level)) return false;
+                } else {
+                    fn(base, &table[i], level);
+                }
+            } else if (!visit_walk(policy_.table_ptr(e.table()), level - 1, cur, chunk_last, fn)) {
+                return false;
+            }
         }
-        if (chunk_last == last) return;
+        if (chunk_last == last) return true;
         cur = chunk_last + 1;
     }
 }
@@ -490,6 +511,53 @@ Status PageTableEditor<Policy>::visit_leaves(uint64_t va, uint64_t size, Fn&& fn
     TRY(check_range(va, size));
     visit_walk(policy_.table_ptr(root_), 4, va, va + (size - 1), fn);
     return Status::success();
+}
+
+template <PageTablePolicy Policy>
+Result<uint64_t> PageTableEditor<Policy>::first_leaf(uint64_t va, uint64_t size) {
+    TRY(check_range(va, size));
+    bool found = false;
+    uint64_t at = 0;
+    auto fn = [&](uint64_t leaf, uint64_t*, unsigned) {
+        if (!found) at = leaf;
+        found = true;
+        return false; // stop: the walk is in address order
+    };
+    visit_walk(policy_.table_ptr(root_), 4, va, va + (size - 1), fn);
+    if (!found) return Err::NotFound;
+    return at;
+}
+
+template <PageTablePolicy Policy>
+Result<TlbFlush> PageTableEditor<Policy>::split_at(uint64_t va) {
+    if (!is_canonical(va) || (va & PAGE_MASK)) return Err::InvalidArgument;
+    // Count: the leaf covering va and, for a 1 GiB leaf, whether the 2 MiB
+    // part covering va must be split in turn.
+    Job job;
+    uint64_t* table = policy_.table_ptr(root_);
+    for (unsigned level = 4; level >= 2; --level) {
+        const Pte e(table[level_index(va, level)]);
+        if (!e.present()) return job.flush;
+        if (e.is_leaf(level)) {
+            if ((va & (level_span(level) - 1)) == 0) return job.flush;
+            job.tables_needed = (level == 3 && (va & (level_span(2) - 1))) ? 2 : 1;
+            break;
+        }
+        table = policy_.table_ptr(e.table());
+    }
+    if (job.tables_needed == 0) return job.flush; // reached a level-1 table: 4 KiB leaves
+    TRY(reserve(job.stash, job.tables_needed));
+    table = policy_.table_ptr(root_);
+    for (unsigned level = 4; level >= 2; --level) {
+        const unsigned i = level_index(va, level);
+        const Pte e(table[i]);
+        if (e.is_leaf(level)) {
+            if ((va & (level_span(level) - 1)) == 0) break;
+            split(table, i, level, job);
+        }
+        table = policy_.table_ptr(Pte(table[i]).table());
+    }
+    return finish(job);
 }
 
 template <PageTablePolicy Policy>
