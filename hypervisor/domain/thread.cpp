@@ -122,6 +122,7 @@ void thread_exit_current(int64_t status) {
     fault_thread_gone(t);
     ipc_drop_reply(t); // its caller must not wait for a reply that cannot come
     hypercall_drop_progress(t); // a preempted call it will not continue
+    vm_release_all(t);          // memory objects it released, now
     {
         IrqLockGuard guard(t.events.lock);
         t.exit_status = status;

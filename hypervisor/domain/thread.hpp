@@ -35,6 +35,7 @@ namespace virtue {
 
 struct Domain;
 struct AddressSpace;
+struct MemRegion;
 struct IpcCall;
 struct Thread;
 
@@ -114,6 +115,13 @@ struct Thread {
 
     // A preempted call's progress (CallProgress above).
     CallProgress progress;
+
+    // Memory objects of its domain whose last reference this thread
+    // dropped: their frames go back in steps on its way to ring 3
+    // (vm/address_space.hpp: vm_release_step), so that closing a large
+    // region or address space never keeps the CPU long.
+    MemRegion* releasing_regions = nullptr;
+    AddressSpace* releasing_aspaces = nullptr;
 
     uint64_t fs_base = 0;          // user FS base (set_tls_base)
     AddressSpace* aspace = nullptr; // where it runs (holds a reference)

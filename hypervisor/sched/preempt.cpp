@@ -21,7 +21,7 @@ namespace {
 uint64_t g_hold_since[MAX_CPUS];
 // The longest hold seen, and the call that held it; and the longest per
 // call number (Xen numbers 0-63, native indices 0-63, anything else in
-// the last slot). Updated by compare-exchange (relaxed: statistics, read
+// the last slot: the release steps, kReleaseHoldNr). Updated by compare-exchange (relaxed: statistics, read
 // at the end of a run).
 uint64_t g_worst_hold = 0;
 uint64_t g_worst_hold_nr = 0;
@@ -131,20 +131,28 @@ void hypercall_hold_report() {
     const uint64_t worst = __atomic_load_n(&g_worst_hold, __ATOMIC_RELAXED);
     const uint64_t hz = tsc_hz();
     auto us = [hz](uint64_t cycles) { return hz ? cycles * 1'000'000 / hz : 0; };
-    log_info("longest hypercall hold with interrupts off: %lu cycles, %lu us (call 0x%lx)", worst, us(worst),
-             __atomic_load_n(&g_worst_hold_nr, __ATOMIC_RELAXED));
+    const uint64_t worst_nr = __atomic_load_n(&g_worst_hold_nr, __ATOMIC_RELAXED);
+    if (worst_nr == kReleaseHoldNr)
+        log_info("longest hypercall hold with interrupts off: %lu cycles, %lu us (releasing closed memory objects)",
+                 worst, us(worst));
+    else
+        log_info("longest hypercall hold with interrupts off: %lu cycles, %lu us (call 0x%lx)", worst, us(worst),
+                 worst_nr);
     // The next calls down, so that one long self-test call does not hide
     // the others: the four longest holds of other call numbers.
     bool listed[kHoldSlots] = {};
-    listed[hold_slot(__atomic_load_n(&g_worst_hold_nr, __ATOMIC_RELAXED))] = true;
+    listed[hold_slot(worst_nr)] = true;
     for (unsigned rank = 0; rank < 4; rank++) {
         unsigned best = kHoldSlots;
-        for (unsigned i = 0; i + 1 < kHoldSlots; i++) // the last slot has no one number
+        for (unsigned i = 0; i < kHoldSlots; i++)
             if (!listed[i] && g_worst_by_call[i] && (best == kHoldSlots || g_worst_by_call[i] > g_worst_by_call[best]))
                 best = i;
         if (best == kHoldSlots) break;
         listed[best] = true;
-        log_info("  next longest hold: %lu us (call 0x%lx)", us(g_worst_by_call[best]), slot_nr(best));
+        if (best == kHoldSlots - 1)
+            log_info("  next longest hold: %lu us (releasing closed memory objects)", us(g_worst_by_call[best]));
+        else
+            log_info("  next longest hold: %lu us (call 0x%lx)", us(g_worst_by_call[best]), slot_nr(best));
     }
 }
 

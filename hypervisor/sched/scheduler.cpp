@@ -563,8 +563,17 @@ void user_return_work(arch::InterruptFrame&) {
             continue;
         }
         cs = &mine(); // a switch may have moved this thread to another CPU
-        if (!cs->need_resched) return;
-        schedule();
+        if (cs->need_resched) {
+            schedule();
+            continue;
+        }
+        if (!vm_release_pending(*t)) return;
+        // Memory objects this thread released: one step, then pending
+        // interrupts, and a switch if one is due (a safe point: no lock held).
+        hypercall_hold_begin();
+        vm_release_step(*t);
+        hypercall_hold_end(kReleaseHoldNr);
+        arch::irq_window();
     }
 }
 

@@ -116,6 +116,9 @@ bool sched_resched_due(); // this CPU's reschedule flag
 void hypercall_hold_report(); // logs the longest hold so far
 void hypercall_continue_with(unsigned arg, uint64_t value);
 extern bool g_hypercall_hold_stats;
+// The number the hold statistic files the release steps of closed memory
+// objects under (on the way to ring 3, after the call that closed them).
+inline constexpr uint64_t kReleaseHoldNr = ~uint64_t{0};
 void hypercall_hold_begin_measured();
 void hypercall_hold_end_measured(uint64_t nr);
 inline void hypercall_hold_begin() {

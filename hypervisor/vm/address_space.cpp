@@ -169,6 +169,10 @@ Status for_each_step(AddressSpace& as, RangeProgress& p, uint64_t end, Pick pick
 
 Result<Step> every_window(Editor& editor, uint64_t cur, uint64_t end) { return window_at(editor, cur, end); }
 
+// A range inside one 2 MiB window is one step: the whole call runs in one
+// mm_lock hold, as atomic as the editor's own calls.
+bool one_window(uint64_t va, uint64_t end) { return (va & ~(kWindow - 1)) == ((end - 1) & ~(kWindow - 1)); }
+
 // Splits the leaves the range's two ends cut (translations unchanged).
 Status split_ends(AddressSpace& as, uint64_t va, uint64_t end) {
     return edit(as, [&](Editor& editor, Deferred&) -> Status {
@@ -210,7 +214,42 @@ void unlink(Domain& d, AddressSpace& as) {
         }
 }
 
-// Last reference gone: no thread runs in it, so no CPU has it loaded.
+void aspace_free(AddressSpace& as) {
+    as.~AddressSpace();
+    (void)heap_free(&as);
+}
+
+// Unmaps one step of [from, USER_LIMIT) of a released address space (every
+// leaf is whole, so nothing splits and this cannot fail); once nothing is
+// left, its tables go and it leaves the domain. True when it is gone.
+bool release_some(Domain& d, AddressSpace& as, bool all) {
+    Deferred deferred;
+    bool gone = false;
+    {
+        MmLock lock(d);
+        TablePolicy policy{&d, &deferred};
+        Editor editor(policy, as.root);
+        DropCtx ctx{&d, &deferred};
+        auto step = next_mapped_step(editor, as.release_from, arch::USER_LIMIT);
+        if (all || !step) {
+            (void)editor.unmap(as.release_from, arch::USER_LIMIT - as.release_from, drop_refs, &ctx);
+            editor.release_tables();
+            deferred.push(as.root.mfn());
+            unlink(d, as);
+            d.aspace_count--;
+            gone = true;
+        } else {
+            (void)editor.unmap(step->lo, step->hi - step->lo, drop_refs, &ctx);
+            as.release_from = step->hi;
+        }
+    }
+    deferred.release(d);
+    if (gone) aspace_free(as);
+    return gone;
+}
+
+// Last reference gone: no thread runs in it, so no CPU has it loaded (its
+// translations need no shootdown).
 void aspace_destroy(KObject* o) {
     AddressSpace& as = as_of(o);
     Domain& d = *as.domain;
@@ -219,28 +258,37 @@ void aspace_destroy(KObject* o) {
     if (d.tearing_down) {
         unlink(d, as);
         d.aspace_count--;
+        aspace_free(as);
+    } else if (Thread* t = releasing_thread(d)) {
+        as.release_next = t->releasing_aspaces; // in steps (vm_release_step)
+        t->releasing_aspaces = &as;
     } else {
-        Deferred deferred;
-        {
-            MmLock lock(d);
-            TablePolicy policy{&d, &deferred};
-            Editor editor(policy, as.root);
-            DropCtx ctx{&d, &deferred};
-            // The whole half at once: every leaf is whole, so nothing splits
-            // and this cannot fail.
-            (void)editor.unmap(0, arch::USER_LIMIT, drop_refs, &ctx);
-            editor.release_tables();
-            deferred.push(as.root.mfn());
-            unlink(d, as);
-            d.aspace_count--;
-        }
-        deferred.release(d);
+        (void)release_some(d, as, true);
     }
-    as.~AddressSpace();
-    (void)heap_free(&as);
 }
 
 } // namespace
+
+bool vm_detail::aspace_release_step(Domain& d, AddressSpace& as) { return release_some(d, as, false); }
+
+bool vm_release_pending(const Thread& t) { return t.releasing_regions || t.releasing_aspaces; }
+
+void vm_release_step(Thread& t) {
+    Domain& d = *t.domain;
+    // (Either order is right: a frame whose region went first is an orphan
+    // its last unmap frees; one unmapped first goes with its region.)
+    if (AddressSpace* as = t.releasing_aspaces) {
+        AddressSpace* next = as->release_next;
+        if (aspace_release_step(d, *as)) t.releasing_aspaces = next;
+    } else if (MemRegion* r = t.releasing_regions) {
+        MemRegion* next = r->release_next;
+        if (region_release_step(d, *r)) t.releasing_regions = next;
+    }
+}
+
+void vm_release_all(Thread& t) {
+    while (vm_release_pending(t)) vm_release_step(t);
+}
 
 Result<AddressSpace*> aspace_create(Domain& d) {
     {
@@ -297,6 +345,7 @@ Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req) {
 
     enum : uint64_t { kCheck, kMap, kUndo };
     RangeProgress p(req.va);
+    if (p.phase == kCheck && one_window(req.va, end)) p.phase = kMap; // the step checks its window itself
     if (p.phase == kCheck) {
         TRY(edit(as, [&](Editor& editor, Deferred&) -> Status {
             return editor.first_leaf(req.va, req.size) ? Status(Err::Exists) : Status::success();
@@ -358,6 +407,16 @@ Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req) {
 Status aspace_unmap(AddressSpace& as, uint64_t va, uint64_t size) {
     TRY(check_user_range(va, size));
     const uint64_t end = va + size;
+    if (one_window(va, end)) {
+        return edit(as, [&](Editor& editor, Deferred& deferred) -> Status {
+            DropCtx ctx{as.domain, &deferred};
+            // A grant mapping (SW2) goes with its handle, never by aspace_unmap.
+            auto r = editor.unmap(va, size, drop_refs, &ctx, pte::SW2);
+            if (!r) return r.error();
+            shootdown(as, *r, va, size);
+            return Status::success();
+        });
+    }
     enum : uint64_t { kCheck, kUnmap };
     RangeProgress p(va);
     if (p.phase == kCheck) {
@@ -386,31 +445,39 @@ Status aspace_protect(AddressSpace& as, uint64_t va, uint64_t size, uint64_t pro
     auto bits = leaf_bits(prot, false);
     if (!bits) return bits.error();
     const uint64_t end = va + size;
-    enum : uint64_t { kCheck, kProtect };
-    RangeProgress p(va);
-    if (p.phase == kCheck) {
-        TRY(for_each_step(as, p, end, every_window, [&](Editor& editor, Deferred&, Step s) -> Status {
-            uint64_t covered = 0;
-            bool allowed = true;
-            (void)editor.visit_leaves(s.lo, s.hi - s.lo, [&](uint64_t leaf, uint64_t* e, unsigned level) {
-                const uint64_t lo = leaf > s.lo ? leaf : s.lo;
-                const uint64_t leaf_end = leaf + level_span(level);
-                covered += (leaf_end < s.hi ? leaf_end : s.hi) - lo;
-                if ((prot & VIRTUE_PROT_WRITE) && !(*e & pte::SW0)) allowed = false;
-                if ((prot & VIRTUE_PROT_EXEC) && !(*e & pte::SW1)) allowed = false;
-            });
-            if (covered != s.hi - s.lo) return Err::NotFound;
-            return allowed ? Status::success() : Status(Err::Permission);
-        }));
-        TRY(split_ends(as, va, end));
-        p.next_phase(va);
-    }
-    return for_each_step(as, p, end, every_window, [&](Editor& editor, Deferred&, Step s) -> Status {
+    auto check = [&](Editor& editor, Deferred&, Step s) -> Status {
+        uint64_t covered = 0;
+        bool allowed = true;
+        (void)editor.visit_leaves(s.lo, s.hi - s.lo, [&](uint64_t leaf, uint64_t* e, unsigned level) {
+            const uint64_t lo = leaf > s.lo ? leaf : s.lo;
+            const uint64_t leaf_end = leaf + level_span(level);
+            covered += (leaf_end < s.hi ? leaf_end : s.hi) - lo;
+            if ((prot & VIRTUE_PROT_WRITE) && !(*e & pte::SW0)) allowed = false;
+            if ((prot & VIRTUE_PROT_EXEC) && !(*e & pte::SW1)) allowed = false;
+        });
+        if (covered != s.hi - s.lo) return Err::NotFound;
+        return allowed ? Status::success() : Status(Err::Permission);
+    };
+    auto apply = [&](Editor& editor, Deferred&, Step s) -> Status {
         auto r = editor.protect(s.lo, s.hi - s.lo, PteFlags(*bits));
         if (!r) return r.error();
         shootdown(as, *r, s.lo, s.hi - s.lo);
         return Status::success();
-    });
+    };
+    if (one_window(va, end)) {
+        return edit(as, [&](Editor& editor, Deferred& deferred) -> Status {
+            TRY(check(editor, deferred, Step{va, end}));
+            return apply(editor, deferred, Step{va, end});
+        });
+    }
+    enum : uint64_t { kCheck, kProtect };
+    RangeProgress p(va);
+    if (p.phase == kCheck) {
+        TRY(for_each_step(as, p, end, every_window, check));
+        TRY(split_ends(as, va, end));
+        p.next_phase(va);
+    }
+    return for_each_step(as, p, end, every_window, apply);
 }
 
 Result<uint64_t> aspace_read_bits(AddressSpace& as, uint64_t va, uint64_t size, uint64_t flags,

@@ -32,6 +32,7 @@
 namespace virtue {
 
 struct Domain;
+struct Thread;
 
 inline constexpr uint64_t kMaxRegionPages = uint64_t{1} << 20; // 4 GiB
 inline constexpr uint32_t kRegionInlinePages = 16;
@@ -50,6 +51,9 @@ struct MemRegion {
     // sees its frames) with ready < pages, and no handle names it yet.
     uint64_t ready = 0;
     MemRegion* next = nullptr; // Domain::regions
+    // Released (last handle gone), its frames going back from the end:
+    // still on Domain::regions with `ready` shrinking.
+    MemRegion* release_next = nullptr; // Thread::releasing_regions
 };
 
 struct AddressSpace {
@@ -58,6 +62,10 @@ struct AddressSpace {
     PhysAddr root;                   // PML4, from the partition
     Atomic<uint64_t> active_cpus{0}; // CPUs with it in CR3 (scheduler; orders: load_address_space)
     AddressSpace* next = nullptr;    // Domain::aspaces
+    // Released (last reference gone): its mappings go in steps from
+    // `release_from` up, while it stays on Domain::aspaces.
+    AddressSpace* release_next = nullptr; // Thread::releasing_aspaces
+    uint64_t release_from = 0;
 };
 
 // Native protection bits (VIRTUE_PROT_*, VIRTUE_CACHE_*, VIRTUE_MAP_*).
@@ -119,6 +127,17 @@ Status aspace_map_boot_frame(AddressSpace& as, uint64_t va, Mfn m, uint64_t prot
 // hypervisor keeps writing for the domain's whole life (shared_info, grant
 // table frames). On failure the frame is untouched (still free to give back).
 Status aspace_map_held_frame(AddressSpace& as, uint64_t va, Mfn m, uint64_t prot);
+
+// Releases: a region or address space whose last reference a thread of
+// its own domain drops inside a call goes on that thread's release lists;
+// its frames go back in steps (at most 512 frames each, under mm_lock) on
+// the thread's way to ring 3, where the thread can be switched out between
+// steps (sched/scheduler.cpp: user_return_work). The thread reaches ring 3
+// only when all are done. Anywhere else (domain teardown, another domain's
+// thread, an exiting thread) they go at once.
+bool vm_release_pending(const Thread& t);
+void vm_release_step(Thread& t);
+void vm_release_all(Thread& t); // an exiting thread: everything now
 
 // Checks the invariants above for every object of d; logs and counts
 // violations.

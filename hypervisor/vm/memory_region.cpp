@@ -21,11 +21,13 @@ uint64_t index_frames(uint64_t pages) {
     return pages <= kRegionInlinePages ? 0 : (pages + kMfnsPerFrame - 1) / kMfnsPerFrame;
 }
 
-// Gives the data frames [0, filled) and the frame-list frames back. Frames
-// still mapped become orphans instead (their last unmap frees them). Runs
-// of kChunkPages aligned, contiguous, unmapped frames go back as chunks.
-void give_back(Domain& d, MemRegion& r, uint64_t filled, uint64_t lists) {
-    for (uint64_t i = 0; i < filled;) {
+// Gives the data frames [from, to) back (from a multiple of kChunkPages).
+// Frames still mapped become orphans instead (their last unmap frees
+// them). Runs of kChunkPages aligned, contiguous, unmapped frames go back
+// as chunks.
+void give_back_frames(Domain& d, MemRegion& r, uint64_t from, uint64_t to) {
+    const uint64_t filled = to;
+    for (uint64_t i = from; i < filled;) {
         poll_long_loop(i);
         Mfn first(mfn_slot(r, i));
         if (i % kChunkPages == 0 && filled - i >= kChunkPages && first.raw() % kChunkPages == 0) {
@@ -49,12 +51,21 @@ void give_back(Domain& d, MemRegion& r, uint64_t filled, uint64_t lists) {
         }
         i++;
     }
+}
+
+// The frame-list frames (`lists` index frames and the directory).
+void give_back_lists(Domain& d, MemRegion& r, uint64_t lists) {
     if (r.directory) {
         uint32_t* dir = frame_u32(r.directory);
         for (uint64_t k = 0; k < lists; k++) domain_free_frame(d, Mfn(dir[k]));
         domain_free_frame(d, Mfn(r.directory));
         r.directory = 0;
     }
+}
+
+void give_back(Domain& d, MemRegion& r, uint64_t filled, uint64_t lists) {
+    give_back_frames(d, r, 0, filled);
+    give_back_lists(d, r, lists);
 }
 
 void unlink(Domain& d, MemRegion& r) {
@@ -65,22 +76,46 @@ void unlink(Domain& d, MemRegion& r) {
         }
 }
 
-void region_destroy(KObject* o) {
-    auto* r = &kobject_cast<MemRegion>(o);
-    Domain& d = *r->domain;
+void region_free(Domain& d, MemRegion* r) {
     __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(MemRegion)), __ATOMIC_RELAXED);
-    if (d.tearing_down) {
-        unlink(d, *r); // the partition goes back whole: no per-frame work
-    } else {
-        MmLock lock(d);
-        unlink(d, *r);
-        give_back(d, *r, r->pages, index_frames(r->pages));
-    }
     r->~MemRegion();
     (void)heap_free(r);
 }
 
+void region_destroy(KObject* o) {
+    auto* r = &kobject_cast<MemRegion>(o);
+    Domain& d = *r->domain;
+    if (d.tearing_down) {
+        unlink(d, *r); // the partition goes back whole: no per-frame work
+    } else if (Thread* t = releasing_thread(d)) {
+        r->release_next = t->releasing_regions; // in steps (vm_release_step)
+        t->releasing_regions = r;
+        return;
+    } else {
+        MmLock lock(d);
+        unlink(d, *r);
+        give_back(d, *r, r->ready, index_frames(r->pages));
+    }
+    region_free(d, r);
+}
+
 } // namespace
+
+bool vm_detail::region_release_step(Domain& d, MemRegion& r) {
+    {
+        MmLock lock(d);
+        // From the end, one chunk-aligned run of at most kChunkPages frames:
+        // [0, ready) stays a consistent region for the audit.
+        const uint64_t from = r.ready ? (r.ready - 1) & ~(kChunkPages - 1) : 0;
+        give_back_frames(d, r, from, r.ready);
+        r.ready = from;
+        if (r.ready) return false;
+        give_back_lists(d, r, index_frames(r.pages));
+        unlink(d, r);
+    }
+    region_free(d, &r);
+    return true;
+}
 
 Status grant_frame_hold(Domain& d, Mfn frame) {
     MmLock lock(d);
@@ -126,14 +161,12 @@ constexpr uint64_t kZeroFramesPerStep = 16;
 void drop_unfinished(Thread& t, const uint64_t (&value)[CallProgress::kValues]) {
     auto* r = reinterpret_cast<MemRegion*>(value[0]);
     Domain& d = *t.domain;
-    __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(MemRegion)), __ATOMIC_RELAXED);
     {
         MmLock lock(d);
         unlink(d, *r);
         if (!d.tearing_down) give_back(d, *r, value[2], value[1]);
     }
-    r->~MemRegion();
-    (void)heap_free(r);
+    region_free(d, r);
 }
 
 } // namespace
@@ -201,9 +234,7 @@ Result<MemRegion*> region_create(Domain& d, uint64_t pages) {
             // Taken by others meanwhile: everything goes back.
             unlink(d, *r);
             give_back(d, *r, filled, lists_done);
-            __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(MemRegion)), __ATOMIC_RELAXED);
-            r->~MemRegion();
-            (void)heap_free(r);
+            region_free(d, r);
             return Err::NoMemory;
         }
         for (; r->ready < zeroed; r->ready++) {

@@ -7,6 +7,7 @@
 #include "arch/page_table.hpp"
 #include "domain/domain.hpp"
 #include "mm/memory.hpp"
+#include "sched/scheduler.hpp"
 #include "vm/address_space.hpp"
 
 namespace virtue::vm_detail {
@@ -70,6 +71,21 @@ struct TablePolicy {
     bool keep_table(unsigned level, uint64_t va) { return level == 3 && va >= HV_RANGE_START; }
 };
 using Editor = PageTableEditor<TablePolicy>;
+
+// The thread that gives back an object of d released now (vm_release_step),
+// or nullptr if it must go at once: teardown, no thread of d running, or
+// one that is exiting.
+inline Thread* releasing_thread(Domain& d) {
+    Thread* t = current_thread();
+    if (!t || t->domain != &d || d.tearing_down || t->exited) return nullptr;
+    return t;
+}
+
+// One step of giving back a released region / address space (under the
+// domain's mm_lock, taken inside); true once it is all gone (the object
+// then freed).
+bool region_release_step(Domain& d, MemRegion& r);
+bool aspace_release_step(Domain& d, AddressSpace& as);
 
 class MmLock : PollingLockGuard {
   public:

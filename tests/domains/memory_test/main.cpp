@@ -677,20 +677,24 @@ void mmfuzz_step(Rng& rng, virtue::AddressSpace& as, virtue::AddressSpace& other
 //                   not yet (both start as 0xaa);
 //   aspace_protect  (RW to R) the first page read-only, the last writable;
 //   aspace_unmap    the first page gone, the last still mapped (its
-//                   accessed bit, read without clearing).
+//                   accessed bit, read without clearing);
+//   handle_close    of a mapped address space and of the region: the
+//                   free bytes between before and after (the frames go
+//                   back in steps on the closing thread's way out).
 // An observation counts only if the worker's phase and sequence number
 // were the same before and after the probes. Each call's result is then
 // checked in full, and the memory audit must find nothing. Last, a worker
 // killed while a memory_create of it is preempted gives every frame back.
 // Prints "longcalls: create <c> map <m> bits <b> protect <p> unmap <u>
 // preempted, kill <k>" and "longcalls: <n> checks, <m> failed".
-enum LongPhase : uint64_t { kIdle, kCreate, kMap, kBits, kProtect, kUnmap, kKill, kStop, kPhases };
+enum LongPhase : uint64_t { kIdle, kCreate, kMap, kBits, kProtect, kUnmap, kCloseAspace, kCloseRegion, kKill, kStop, kPhases };
 
 struct LongWatch {
     volatile uint64_t phase = kIdle;
     volatile uint64_t seq = 0;
     volatile uint64_t seen[kPhases] = {};
     volatile uint64_t free_before = 0, region_bytes = 0;
+    volatile uint64_t free_gain = 0; // kClose*: what the close gives back in all
     volatile uint64_t victim = 0; // kKill: the thread handle to kill once half done
     volatile uint64_t killed = 0;
     uint64_t base = 0, size = 0;
@@ -719,6 +723,11 @@ bool half_done(uint64_t phase) {
     case kKill: {
         const uint64_t f = free_bytes();
         return f < w.free_before && f > w.free_before - w.region_bytes;
+    }
+    case kCloseAspace:
+    case kCloseRegion: {
+        const uint64_t f = free_bytes();
+        return f > w.free_before && f < w.free_before + w.free_gain;
     }
     case kMap: return writable_probe(first) == 0 && writable_probe(last) == -XEN_EFAULT;
     case kBits: {
@@ -792,7 +801,7 @@ void do_longcalls() {
     }
     c.expect_true("lc_create", region >= 0);
     if (region < 0) region = 0;
-    const uint64_t mem = static_cast<uint64_t>(region);
+    uint64_t mem = static_cast<uint64_t>(region);
     // Every frame zeroed, the right number taken (the frame list: 64
     // index frames and a directory).
     c.expect_true("lc_create_took_its_frames", free_bytes() == free0 - (kPages + 64 + 1) * kPage);
@@ -845,6 +854,36 @@ void do_longcalls() {
         if (sys::memory_audit() != 0) results_ok = false;
     }
     c.expect_true("lc_results_right_after_every_continued_call", results_ok);
+
+    // Closing the last handle of a mapped address space, then of the
+    // region: both give their frames back in steps before the closing
+    // thread returns (to its next instruction, which sees them back).
+    unsigned closes = 0;
+    for (; closes < 12 && !(w.seen[kCloseAspace] && w.seen[kCloseRegion]); closes++) {
+        const uint64_t before_map = free_bytes();
+        virtue::AddressSpace other;
+        c.expect("lc_other_aspace", virtue::AddressSpace::create(other), 0);
+        const uint64_t with_root = free_bytes();
+        c.expect("lc_other_map", sys::aspace_map(other.get(), w.base, mem, 0, w.size, kR | VIRTUE_MAP_SMALL_PAGES),
+                 0);
+        // Tables: one L3, one L2, 128 L1s (and the root, taken above).
+        c.expect_true("lc_other_map_tables", free_bytes() == with_root - 130 * kPage);
+        w.free_before = free_bytes();
+        w.free_gain = 131 * kPage;
+        const int64_t closed = in_phase(kCloseAspace, [&] { return sys::handle_close(other.release()); });
+        c.expect("lc_close_aspace", closed, 0);
+        c.expect_true("lc_close_aspace_gave_back", free_bytes() == before_map);
+        if (w.seen[kCloseRegion]) continue;
+        // The region goes too (and is made again for the next round).
+        w.free_before = free_bytes();
+        w.free_gain = (kPages + 65) * kPage;
+        c.expect("lc_close_region", in_phase(kCloseRegion, [&] { return sys::handle_close(mem); }), 0);
+        c.expect_true("lc_close_region_gave_back", free_bytes() == free0);
+        const int64_t again = sys::memory_create(kPages, 0);
+        c.expect_true("lc_recreate", again >= 0);
+        if (again < 0) break;
+        mem = static_cast<uint64_t>(again);
+    }
     sys::handle_close(mem);
     c.expect_true("lc_frames_back", free_bytes() == free0);
 
@@ -875,10 +914,15 @@ void do_longcalls() {
     c.expect_true("lc_read_bits_preempted", w.seen[kBits] > 0);
     c.expect_true("lc_protect_preempted", w.seen[kProtect] > 0);
     c.expect_true("lc_unmap_preempted", w.seen[kUnmap] > 0);
-    print("longcalls: create %lu map %lu bits %lu protect %lu unmap %lu preempted, kill %lu, %u rounds\n",
+    c.expect_true("lc_aspace_release_preempted", w.seen[kCloseAspace] > 0);
+    c.expect_true("lc_region_release_preempted", w.seen[kCloseRegion] > 0);
+    print("longcalls: create %lu map %lu bits %lu protect %lu unmap %lu close-aspace %lu close-region %lu "
+          "preempted, kill %lu, %u rounds, %u closes\n",
           static_cast<unsigned long>(w.seen[kCreate]), static_cast<unsigned long>(w.seen[kMap]),
           static_cast<unsigned long>(w.seen[kBits]), static_cast<unsigned long>(w.seen[kProtect]),
-          static_cast<unsigned long>(w.seen[kUnmap]), static_cast<unsigned long>(w.seen[kKill]), rounds);
+          static_cast<unsigned long>(w.seen[kUnmap]), static_cast<unsigned long>(w.seen[kCloseAspace]),
+          static_cast<unsigned long>(w.seen[kCloseRegion]), static_cast<unsigned long>(w.seen[kKill]), rounds,
+          closes);
     print("longcalls: %u checks, %u failed\n", c.total, c.failed);
     if (c.failed) g_failed = true;
 }
