@@ -78,6 +78,7 @@ struct Thread {
     uint64_t wake_at_ns = 0;       // Blocked with a deadline: on the CPU's sleep list
     bool has_deadline = false;
     bool wake_pending = false;     // a wake came while it was not (yet) blocked
+    bool hold_paused = false;      // switched out inside a call whose hold is measured (sched/preempt.cpp)
     WakeReason wake_reason = WakeReason::Signaled;
     Thread* sleep_next = nullptr;  // per-CPU sleep list, sorted by wake_at_ns
 

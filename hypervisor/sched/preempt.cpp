@@ -49,11 +49,39 @@ void note_hold(uint64_t nr) {
     if (raise_to(g_worst_hold, held)) __atomic_store_n(&g_worst_hold_nr, nr, __ATOMIC_RELAXED);
 }
 
+// Per CPU: whether a hold is being measured (between begin and end).
+bool g_hold_active[MAX_CPUS];
+
 } // namespace
 
-void hypercall_hold_begin_measured() { g_hold_since[arch::cpu_index()] = arch::rdtsc(); }
+void hypercall_hold_begin_measured() {
+    const uint32_t cpu = arch::cpu_index();
+    g_hold_since[cpu] = arch::rdtsc();
+    g_hold_active[cpu] = true;
+}
 
-void hypercall_hold_end_measured(uint64_t nr) { note_hold(nr); }
+void hypercall_hold_end_measured(uint64_t nr) {
+    const uint32_t cpu = arch::cpu_index();
+    if (!g_hold_active[cpu]) return;
+    note_hold(nr);
+    g_hold_active[cpu] = false;
+}
+
+void hypercall_hold_switch_out(Thread* t) {
+    const uint32_t cpu = arch::cpu_index();
+    if (!g_hold_active[cpu]) return;
+    // A call that blocks: its time up to here counts; it goes on counting
+    // when the thread is switched back in (hypercall_hold_switch_in).
+    note_hold(t ? t->user_frame().rax : kReleaseHoldNr);
+    g_hold_active[cpu] = false;
+    if (t) t->hold_paused = true;
+}
+
+void hypercall_hold_switch_in(Thread* t) {
+    if (!t || !t->hold_paused) return;
+    t->hold_paused = false;
+    hypercall_hold_begin_measured();
+}
 
 bool hypercall_preempt_check() {
     hypercall_irq_window(); // a pending tick may make a reschedule due

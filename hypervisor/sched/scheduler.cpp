@@ -164,10 +164,10 @@ Thread* pick_next_locked(CpuSched& cs) {
 }
 
 void finish_switch() {
+    CpuSched& cs = mine();
     // A thread switched back in inside a call (it blocked) holds this CPU
     // again from now: the time it was away is not a hold.
-    hypercall_hold_begin();
-    CpuSched& cs = mine();
+    if (g_hypercall_hold_stats) hypercall_hold_switch_in(cs.current);
     Thread* gone = cs.to_release;
     Thread* moving = cs.to_migrate;
     Thread* handed = cs.handoff_drop;
@@ -226,6 +226,7 @@ void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
     }
     load_address_space(cs, next ? next->aspace : nullptr);
     lock_ranks_check_switch(&cs.lock); // debug builds: no other lock crosses a switch
+    if (g_hypercall_hold_stats) hypercall_hold_switch_out(prev);
     switch_context(&from->kernel_rsp, to->kernel_rsp);
     finish_switch();
 }

@@ -121,6 +121,10 @@ extern bool g_hypercall_hold_stats;
 inline constexpr uint64_t kReleaseHoldNr = ~uint64_t{0};
 void hypercall_hold_begin_measured();
 void hypercall_hold_end_measured(uint64_t nr);
+// Around a switch: a hold in progress stops counting when its thread is
+// switched out (a blocking call) and goes on when it is switched back in.
+void hypercall_hold_switch_out(Thread* t);
+void hypercall_hold_switch_in(Thread* t);
 inline void hypercall_hold_begin() {
     if (g_hypercall_hold_stats) hypercall_hold_begin_measured();
 }
