@@ -50,6 +50,7 @@ struct MemRegion {
     // a preempted memory_create is already on Domain::regions (so the audit
     // sees its frames) with ready < pages, and no handle names it yet.
     uint64_t ready = 0;
+    uint32_t lists_taken = 0; // index frames of the frame list (fewer if its creation failed)
     MemRegion* next = nullptr; // Domain::regions
     // Released (last handle gone), its frames going back from the end:
     // still on Domain::regions with `ready` shrinking.

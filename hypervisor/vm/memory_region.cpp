@@ -94,7 +94,7 @@ void region_destroy(KObject* o) {
     } else {
         MmLock lock(d);
         unlink(d, *r);
-        give_back(d, *r, r->ready, index_frames(r->pages));
+        give_back(d, *r, r->ready, r->lists_taken);
     }
     region_free(d, r);
 }
@@ -110,7 +110,7 @@ bool vm_detail::region_release_step(Domain& d, MemRegion& r) {
         give_back_frames(d, r, from, r.ready);
         r.ready = from;
         if (r.ready) return false;
-        give_back_lists(d, r, index_frames(r.pages));
+        give_back_lists(d, r, r.lists_taken);
         unlink(d, r);
     }
     region_free(d, &r);
@@ -188,6 +188,7 @@ Result<MemRegion*> region_create(Domain& d, uint64_t pages) {
         r->kobj = KObject{ObjType::MemoryRegion, 1, &region_destroy};
         r->domain = &d;
         r->pages = pages;
+        r->lists_taken = static_cast<uint32_t>(lists);
         __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(MemRegion)), __ATOMIC_RELAXED);
         MmLock lock(d);
         r->next = d.regions;
@@ -231,10 +232,20 @@ Result<MemRegion*> region_create(Domain& d, uint64_t pages) {
         }
         MmLock lock(d);
         if (!ok) {
-            // Taken by others meanwhile: everything goes back.
-            unlink(d, *r);
-            give_back(d, *r, filled, lists_done);
-            region_free(d, r);
+            // Taken by others meanwhile: everything goes back, in steps on
+            // this thread's way out like a closed region's frames (the
+            // frames not yet zeroed, at most one chunk, join the region
+            // first; nobody reads them).
+            for (; r->ready < filled; r->ready++) frame_info(Mfn(mfn_slot(*r, r->ready))).type = PageType::Memory;
+            r->lists_taken = static_cast<uint32_t>(lists_done);
+            if (Thread* t = releasing_thread(d)) {
+                r->release_next = t->releasing_regions;
+                t->releasing_regions = r;
+            } else {
+                unlink(d, *r);
+                give_back(d, *r, filled, lists_done);
+                region_free(d, r);
+            }
             return Err::NoMemory;
         }
         for (; r->ready < zeroed; r->ready++) {

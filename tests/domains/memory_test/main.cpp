@@ -904,6 +904,41 @@ void do_longcalls() {
         w.victim = 0;
     }
     c.expect("lc_killed_mid_create", w.killed, 1);
+
+    // Two threads create regions that do not both fit: with preemption
+    // they interleave, so one (or both) may find the partition used up
+    // half-way. At most one succeeds each round, the other fails with
+    // -ENOMEM, and every frame of a loser (and then of the winner, closed)
+    // comes back.
+    bool race_ok = true;
+    unsigned both_lost = 0;
+    for (unsigned round = 0; round < 4; round++) {
+        static volatile int64_t results[2];
+        const uint64_t pages = free_bytes() / kPage * 6 / 10;
+        auto racer = [](void* arg) -> int64_t {
+            const uint64_t n = reinterpret_cast<uint64_t>(arg) >> 1;
+            results[reinterpret_cast<uint64_t>(arg) & 1] = sys::memory_create(n, 0);
+            return 0;
+        };
+        virtue::Thread a, b;
+        const bool made = virtue::Thread::create(racer, reinterpret_cast<void*>(pages << 1), a).ok() &&
+                          virtue::Thread::create(racer, reinterpret_cast<void*>((pages << 1) | 1), b).ok();
+        if (!made || !a.start().ok() || !b.start().ok()) {
+            race_ok = false;
+            break;
+        }
+        (void)a.join(VIRTUE_DEADLINE_NONE);
+        (void)b.join(VIRTUE_DEADLINE_NONE);
+        const int ok = (results[0] >= 0) + (results[1] >= 0);
+        const int enomem = (results[0] == -XEN_ENOMEM) + (results[1] == -XEN_ENOMEM);
+        if (ok + enomem != 2 || ok > 1) race_ok = false;
+        if (enomem == 2) both_lost++;
+        for (unsigned i = 0; i < 2; i++)
+            if (results[i] >= 0) sys::handle_close(static_cast<uint64_t>(results[i]));
+        if (free_bytes() != free0 || sys::memory_audit() != 0) race_ok = false;
+    }
+    c.expect_true("lc_racing_creates_at_most_one_wins_nothing_lost", race_ok);
+    print("longcalls: racing creates: both lost in %u of 4 rounds\n", both_lost);
     c.expect_true("lc_killed_worker_gave_everything_back", free_bytes() == free0);
     c.expect("lc_audit", sys::memory_audit(), 0);
 
