@@ -31,7 +31,7 @@ HOST_OPT_CODE := -O1
 HOST_OPT_TESTS := -O0
 HOST_CXXFLAGS := -std=c++20 -g -Wall -Wextra -Werror -Wshadow \
     -Wno-missing-field-initializers -Wno-maybe-uninitialized -DVIRTUE_HOST_TEST -DVIRTUE_DEBUG $(HOST_SANITIZE) \
-    -I$(HOST_FAKES)/include -I$(HV_ARCH)/include -I$(HV_DIR) -Itests -I$(GEN_DIR)/include \
+    -I$(HOST_FAKES)/include -I$(HV_ARCH)/include -I$(HV_DIR) -I. -Itests -I$(GEN_DIR)/include \
     -DVIRTUE_GEN_DIR='"$(GEN_DIR)"'
 HOST_SOURCES :=
 HOST_LDLIBS :=
