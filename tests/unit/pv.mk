@@ -1,0 +1,2 @@
+# The PV personality's pure logic: page-table writes the PV MMU emulates.
+HOST_SOURCES += xen-compat/pv_pt_write.cpp
