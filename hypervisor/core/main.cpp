@@ -21,6 +21,7 @@
 #include "smp/smp.hpp"
 #include "time/clock.hpp"
 #include "time/timer_tick.hpp"
+#include "xen-compat/m2p.hpp"
 #include "xen-compat/vcpu_timers.hpp"
 
 namespace virtue {
@@ -190,6 +191,7 @@ namespace {
     arch::irq_disable();
     arch::set_fs_base(reinterpret_cast<uint64_t>(&g_libfdt_tls));
     xen::vcpu_timers_init(); // its domain hooks, before the first domain
+    if (Status s = xen::m2p_init(); !s) panic("no M2P table: %s", err_name(s.error()));
     start_boot_domains(g_boot_info);
     memory_report();
     cpu_idle_loop();

@@ -150,6 +150,7 @@ Status free_frames(Mfn first, unsigned order) {
 
 FrameInfo& frame_info(Mfn m) { return g_frame_table[m]; }
 bool frame_in_table(Mfn m) { return g_frame_table.contains(m); }
+uint64_t frame_table_size() { return g_frame_table.size(); }
 
 uint64_t frames_owned_by(domid_t owner) {
     IrqLockGuard guard(g_buddy_lock);

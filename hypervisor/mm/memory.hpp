@@ -25,6 +25,7 @@ Status free_frames(Mfn first, unsigned order);
 // allocator touches only free frames and block heads under its lock.
 FrameInfo& frame_info(Mfn m);
 bool frame_in_table(Mfn m); // frame_info(m) may be called
+uint64_t frame_table_size(); // frames it covers: MFN 0 up to the end of the highest RAM
 // Frames owned by one domain (O(RAM); for reports and tests).
 uint64_t frames_owned_by(domid_t owner);
 

@@ -18,6 +18,7 @@
 //   fault=K    "fault: about to <K>", then K = pf (write to 0x10), gp (load
 //              from non-canonical 0x8000000000000000), ud (ud2), de (divide by
 //              zero), kernel (read hypervisor address 0xffff82d080000000),
+//              m2p (read the M2P at 0xffff800000000000, PV guests' only),
 //              gate (far call through a guest GDT selector, see do_fault),
 //              compat (syscall from 32-bit compatibility mode); if
 //              the domain survives: "fault: <K> did not fault" and exit(3)
@@ -326,7 +327,7 @@ void do_spin(int64_t ms) {
 // ---- fault ----
 
 bool is_fault_kind(const char* kind) {
-    static const char* const kKinds[] = {"pf", "gp", "ud", "de", "kernel", "gate", "compat"};
+    static const char* const kKinds[] = {"pf", "gp", "ud", "de", "kernel", "m2p", "gate", "compat"};
     for (const char* k : kKinds)
         if (!strcmp(kind, k)) return true;
     return false;
@@ -352,6 +353,11 @@ bool is_fault_kind(const char* kind) {
     } else if (!strcmp(kind, "kernel")) {
         uint64_t v;
         asm volatile("movq (%1), %0" : "=r"(v) : "r"(0xffff82d080000000ul) : "memory");
+        g_sink = v;
+    } else if (!strcmp(kind, "m2p")) {
+        // The M2P is mapped for PV guests only.
+        uint64_t v;
+        asm volatile("movq (%1), %0" : "=r"(v) : "r"(0xffff800000000000ul) : "memory");
         g_sink = v;
     } else if (!strcmp(kind, "gate")) {
         // A far call through selector 0xdf6b, below the hypervisor's GDT

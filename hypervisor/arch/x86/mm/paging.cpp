@@ -156,6 +156,19 @@ Status map_new_pages(uint64_t va, uint64_t pages) {
     return Status::success();
 }
 
+Status map_guest_readable(uint64_t va, PhysAddr pa, uint64_t size) {
+    IrqLockGuard guard(g_lock);
+    if (va < HV_RANGE_START) return Err::InvalidArgument;
+    auto r = editor().map(va, pa, size, PteFlags(pte::US | nx()));
+    if (!r) return r.error();
+    // The editor widened the root entry with US: only guest roots get that.
+    phys_ptr<uint64_t>(g_root)[level_index(va, 4)] &= ~pte::US;
+    flush_after(*r, va, size);
+    return Status::success();
+}
+
+uint64_t guest_readable_l4e(unsigned slot) { return phys_ptr<uint64_t>(g_root)[slot] | pte::US; }
+
 void paging_drop_identity_map() {
     IrqLockGuard guard(g_lock);
     auto r = editor().unmap(0, 0x200000);

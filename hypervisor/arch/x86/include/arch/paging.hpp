@@ -38,6 +38,16 @@ Status paging_init(const Range* ram, size_t ram_count);
 // Maps `pages` new zeroed frames at `va` (RW, NX): stacks, the frame table.
 Status map_new_pages(uint64_t va, uint64_t pages);
 
+// Maps [pa, pa + size) at `va` in the hypervisor's range for guests to
+// read: read-only, no execute, user-accessible below the root and never
+// global (whether ring 3 may read it differs between address spaces). The
+// slot's entry in the hypervisor's own root stays supervisor-only, so
+// address spaces that copy the hypervisor's slots (native domains) cannot
+// read it; an address space that may (a PV guest's) uses
+// guest_readable_l4e for that slot instead.
+Status map_guest_readable(uint64_t va, PhysAddr pa, uint64_t size);
+uint64_t guest_readable_l4e(unsigned slot);
+
 // Drops the identity map once all CPUs are up (flushes the local TLB; the
 // caller makes sure the other CPUs flush too).
 void paging_drop_identity_map();
