@@ -5,6 +5,8 @@
  * (arch/descriptors.hpp) and calls handle_interrupt(frame). NMI, #DF and
  * #MC (the IST vectors) join paranoid_common instead.
  */
+#include "arch/layout.h"
+
 /* The general registers, in InterruptFrame order (rax pushed first). */
 .macro push_gprs
     pushq %rax
@@ -85,9 +87,11 @@ interrupt_return:
 /*
  * NMI, #DF and #MC can arrive anywhere, including between a swapgs and the
  * iretq/sysret that follows it, where the saved CS does not tell which GS
- * is loaded. Decide by the GS base itself: the hypervisor's per-CPU
- * addresses are in the upper half, a ring-3 GS base (0 for native domains)
- * is not.
+ * is loaded. Decide by the GS base itself: the hypervisor's per-CPU data
+ * lies in its own range, HV_RANGE_START..HV_RANGE_END (upper 32 bits
+ * 0xffff8000..0xffff87ff), and no ring-3 GS base ever does (native domains
+ * cannot set one; a PV guest kernel's, which lies in the upper half too,
+ * is refused there when it sets it).
  */
 paranoid_common:
     push_gprs
@@ -95,8 +99,9 @@ paranoid_common:
     xor %ebx, %ebx          /* rbx = 1 if we swapped (callee-saved) */
     mov $0xc0000101, %ecx   /* MSR_GS_BASE */
     rdmsr
-    test %edx, %edx
-    js 1f
+    sub $(HV_RANGE_START >> 32), %edx
+    cmp $((HV_RANGE_END - HV_RANGE_START) >> 32), %edx
+    jb 1f                   /* already the hypervisor's */
     swapgs
     mov $1, %ebx
 1:  mov %rsp, %rdi
@@ -126,6 +131,7 @@ switch_stack_and_call:
  * thread's kernel stack (%gs:16) and leaves with iretq through
  * interrupt_return, which restores every register from the frame.
  */
+
 #define RING3_CS64 0xe033
 #define RING3_DS 0xe02b
 .macro syscall_frame handler
