@@ -17,6 +17,13 @@ constexpr uint32_t MSR_LSTAR = 0xc0000082;
 constexpr uint32_t MSR_CSTAR = 0xc0000083;
 constexpr uint32_t MSR_FMASK = 0xc0000084;
 constexpr uint64_t EFER_SCE = 1u << 0;
+constexpr uint32_t MSR_PAT = 0x277;
+// The page attribute table every domain runs with: Xen's value (WB, WT,
+// UC-, UC, WC, WP, UC, UC), which its ABI promises PV guests, since their
+// page-table entries reach the CPU as they wrote them. Entries 0-3 (no PAT
+// bit) are the power-on defaults, so what PWT and PCD mean for the
+// hypervisor and native domains does not change.
+constexpr uint64_t kXenPat = 0x0000050100070406;
 constexpr uint64_t CR0_MP = 1u << 1, CR0_EM = 1u << 2, CR0_TS = 1u << 3, CR0_NE = 1u << 5;
 constexpr uint64_t CR4_OSFXSR = 1u << 9, CR4_OSXMMEXCPT = 1u << 10;
 // RFLAGS bits cleared on entry: TF, IF, DF, AC, NT (interrupts stay off for
@@ -39,6 +46,9 @@ void user_entry_init_this_cpu(PhysAddr gdt_area) {
     // here on AMD CPUs and under TCG: it must not find address 0.
     wrmsr(MSR_CSTAR, reinterpret_cast<uint64_t>(&syscall_compat_entry));
     wrmsr(MSR_FMASK, FMASK);
+    // Nothing maps with the PAT bit yet and entries 0-3 keep their types, so
+    // no cached translation or line changes type: no flush needed.
+    wrmsr(MSR_PAT, kXenPat);
     write_cr0((read_cr0_() | CR0_MP | CR0_NE) & ~(CR0_EM | CR0_TS));
     write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
     asm volatile("fninit");
