@@ -1,2 +1,3 @@
 # The PV personality's pure logic: page-table writes the PV MMU emulates.
 HOST_SOURCES += xen-compat/pv_pt_write.cpp
+HOST_SOURCES += xen-compat/pv_console_ring.cpp
