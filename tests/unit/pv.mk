@@ -1,3 +1,4 @@
 # The PV personality's pure logic: page-table writes the PV MMU emulates.
 HOST_SOURCES += xen-compat/pv_pt_write.cpp
 HOST_SOURCES += xen-compat/pv_console_ring.cpp
+HOST_SOURCES += xen-compat/pv_time.cpp
