@@ -2,3 +2,4 @@
 HOST_SOURCES += xen-compat/pv_pt_write.cpp
 HOST_SOURCES += xen-compat/pv_console_ring.cpp
 HOST_SOURCES += xen-compat/pv_time.cpp
+HOST_SOURCES += xen-compat/pv_cpuid.cpp
