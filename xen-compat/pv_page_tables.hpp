@@ -111,6 +111,19 @@ constexpr uint64_t adjust_entry(unsigned level, uint64_t e) {
     return e & ~pte::G;
 }
 
+// A GDT or LDT entry a guest may have (in a SegDesc page, or through
+// update_descriptor), as the CPU will get it. Not present: anything (the
+// CPU never uses it). Code and data: accepted with DPL raised to 3, the
+// guest kernel's ring, so no descriptor is ever usable only from rings
+// 0-2. System descriptors (call, interrupt and trap gates, TSS, LDT) that
+// are present are refused: a call gate would lead ring 3 into ring 0.
+inline Result<uint64_t> check_descriptor(uint64_t d) {
+    constexpr uint64_t kPresent = 1ull << 47, kCodeOrData = 1ull << 44, kDpl = 3ull << 45;
+    if (!(d & kPresent)) return d;
+    if (!(d & kCodeOrData)) return Err::InvalidArgument;
+    return d | kDpl;
+}
+
 template <typename Env>
 class PageTables {
   public:
@@ -141,6 +154,12 @@ class PageTables {
         if (f.flags & kFrameValidating) return Err::InvalidArgument;
         if (f.type == PageType::Writable && t != PageType::Writable) env_.flush_stale(m);
         f.type = t;
+        if (t == PageType::SegDesc) {
+            if (Status s = check_descriptors(m); !s) {
+                f.type = PageType::None;
+                return s;
+            }
+        }
         if (is_table_type(t)) {
             f.flags |= kFrameValidating;
             Status valid = validate(m, level_of(t));
@@ -268,6 +287,16 @@ class PageTables {
         }
         for (unsigned i = 0; i < 512; i++)
             t[i] = guest_slot(level, i) ? adjust_entry(level, t[i]) : env_.hypervisor_l4e(i);
+        return Status::success();
+    }
+
+    // Every entry of a descriptor page acceptable (then written as the CPU
+    // will see it), or nothing changes.
+    Status check_descriptors(Mfn m) {
+        uint64_t* t = env_.table(m);
+        for (unsigned i = 0; i < 512; i++)
+            if (!check_descriptor(t[i])) return Err::InvalidArgument;
+        for (unsigned i = 0; i < 512; i++) t[i] = *check_descriptor(t[i]);
         return Status::success();
     }
 

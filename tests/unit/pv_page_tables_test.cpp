@@ -200,6 +200,35 @@ BOOST_FIXTURE_TEST_CASE(shared_subtrees_count_their_users, Fixture) {
     BOOST_TEST(all_clear());
 }
 
+BOOST_FIXTURE_TEST_CASE(descriptor_pages_hold_only_ring3_code_and_data, Fixture) {
+    const uint64_t kernel_cs = 0x00af9a000000ffffull; // 64-bit code, DPL 0
+    const uint64_t user_ds = 0x00cff2000000ffffull;   // data, DPL 3
+    const uint64_t call_gate = 0x0000ec0000100000ull; // present system descriptor (type 0xc), DPL 3
+    e(5, 1) = kernel_cs;
+    e(5, 2) = user_ds;
+    e(5, 3) = 0x1234567812345678ull & ~(1ull << 47); // not present: anything
+    BOOST_REQUIRE(pt.get_page(mfn(5)).ok());
+    BOOST_REQUIRE(pt.get_type(mfn(5), PageType::SegDesc).ok());
+    BOOST_TEST(e(5, 1) == (kernel_cs | (3ull << 45))); // raised to ring 3
+    BOOST_TEST(e(5, 2) == user_ds);
+    BOOST_TEST(e(5, 3) == (0x1234567812345678ull & ~(1ull << 47)));
+    // While it is a descriptor page, nothing maps it writable.
+    BOOST_TEST(pt.update_entry(mfn(4), 0, entry(5, P | RW), false).error() == Err::InvalidArgument);
+    pt.put_type(mfn(5));
+    pt.put_page(mfn(5));
+    // A call gate anywhere in the page: refused, the page unchanged.
+    e(6, 0) = kernel_cs;
+    e(6, 300) = call_gate;
+    const auto before = pool.snapshot();
+    BOOST_REQUIRE(pt.get_page(mfn(6)).ok());
+    BOOST_TEST(pt.get_type(mfn(6), PageType::SegDesc).error() == Err::InvalidArgument);
+    pt.put_page(mfn(6));
+    BOOST_TEST((pool.snapshot() == before));
+    BOOST_TEST(e(6, 0) == kernel_cs); // nothing rewritten
+    BOOST_TEST(check_descriptor(0x0000890000000067ull).error() == Err::InvalidArgument); // a present TSS
+    BOOST_TEST(all_clear());
+}
+
 BOOST_FIXTURE_TEST_CASE(pins_are_checked, Fixture) {
     BOOST_REQUIRE(pt.pin(mfn(3), 1).ok());
     BOOST_TEST(pt.pin(mfn(3), 1).error() == Err::InvalidArgument);     // twice
