@@ -3,3 +3,4 @@ HOST_SOURCES += xen-compat/pv_pt_write.cpp
 HOST_SOURCES += xen-compat/pv_console_ring.cpp
 HOST_SOURCES += xen-compat/pv_time.cpp
 HOST_SOURCES += xen-compat/pv_cpuid.cpp
+HOST_SOURCES += xen-compat/pv_msr.cpp
