@@ -4,3 +4,4 @@ HOST_SOURCES += xen-compat/pv_console_ring.cpp
 HOST_SOURCES += xen-compat/pv_time.cpp
 HOST_SOURCES += xen-compat/pv_cpuid.cpp
 HOST_SOURCES += xen-compat/pv_msr.cpp
+HOST_SOURCES += xen-compat/pv_priv_op.cpp
