@@ -63,7 +63,9 @@ inline std::vector<Note> linux_notes() {
     n.push_back(num(XEN_ELFNOTE_PADDR_OFFSET, 0));
     n.push_back(num(XEN_ELFNOTE_ENTRY, kLinuxEntry));
     n.push_back(num(XEN_ELFNOTE_INIT_P2M, kInitP2m));
-    n.push_back(str(XEN_ELFNOTE_FEATURES, "!writable_page_tables|pae_pgdir_above_4gb"));
+    // The kernel's FEATURES string has no NUL (descsz 0x29, as readelf shows).
+    std::string features = "!writable_page_tables|pae_pgdir_above_4gb";
+    n.push_back(Note{"Xen", XEN_ELFNOTE_FEATURES, std::vector<uint8_t>(features.begin(), features.end())});
     n.push_back(num(XEN_ELFNOTE_SUPPORTED_FEATURES, 0x8801, 4));
     n.push_back(str(XEN_ELFNOTE_PAE_MODE, "yes"));
     n.push_back(str(XEN_ELFNOTE_LOADER, "generic"));
