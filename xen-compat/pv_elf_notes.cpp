@@ -170,12 +170,21 @@ class NoteReader {
             for (uint32_t i = size; i-- > 0;) v = v << 8 | desc[i];
             switch (type) {
             case XEN_ELFNOTE_ENTRY: n.entry = v; break;
-            case XEN_ELFNOTE_HYPERCALL_PAGE: n.has_hypercall_page = true, n.hypercall_page = v; break;
+            case XEN_ELFNOTE_HYPERCALL_PAGE:
+                n.has_hypercall_page = true;
+                n.hypercall_page = v;
+                break;
             case XEN_ELFNOTE_VIRT_BASE: n.virt_base = v; break;
             case XEN_ELFNOTE_PADDR_OFFSET: n.paddr_offset = v; break;
-            case XEN_ELFNOTE_HV_START_LOW: n.has_hv_start_low = true, n.hv_start_low = v; break;
+            case XEN_ELFNOTE_HV_START_LOW:
+                n.has_hv_start_low = true;
+                n.hv_start_low = v;
+                break;
             case XEN_ELFNOTE_SUSPEND_CANCEL: n.suspend_cancel = v != 0; break;
-            case XEN_ELFNOTE_INIT_P2M: n.has_init_p2m = true, n.init_p2m = v; break;
+            case XEN_ELFNOTE_INIT_P2M:
+                n.has_init_p2m = true;
+                n.init_p2m = v;
+                break;
             case XEN_ELFNOTE_MOD_START_PFN: n.mod_start_pfn = v != 0; break;
             }
             return Status::success();
@@ -248,16 +257,6 @@ bool inside_file(uint64_t offset, uint64_t len, size_t size) {
 // Notes are padded to 4 bytes; an area aligned to 8 pads to 8 (ELF64
 // notes of the gABI, e.g. GNU property notes).
 uint64_t note_alignment(uint64_t area_align) { return area_align == 8 ? 8 : 4; }
-
-// Insertion sort by vaddr: at most kMaxElfSegments entries.
-void sort_by_vaddr(ElfSegment* segs, size_t count) {
-    for (size_t i = 1; i < count; ++i) {
-        ElfSegment s = segs[i];
-        size_t j = i;
-        for (; j > 0 && segs[j - 1].vaddr > s.vaddr; --j) segs[j] = segs[j - 1];
-        segs[j] = s;
-    }
-}
 
 Status read_notes(const ElfHeader& h, NoteReader& r) {
     for (size_t i = 0; i < h.phnum; ++i) {
@@ -411,7 +410,7 @@ Status read_pv_kernel(const void* data, size_t size, PvKernel& out) {
                        (ph.flags & PF_W) != 0, (ph.flags & PF_X) != 0};
     }
     if (out.segment_count == 0) return fail(Err::BadFormat, "no loadable segment");
-    sort_by_vaddr(out.segments, out.segment_count);
+    sort_elf_segments(out.segments, out.segment_count);
     uint64_t end = 0;
     for (size_t i = 0; i < out.segment_count; ++i) {
         const ElfSegment& s = out.segments[i];

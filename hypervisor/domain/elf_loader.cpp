@@ -36,8 +36,10 @@ bool contains(const ElfSegment& s, uint64_t addr) {
     return addr >= s.vaddr && addr - s.vaddr < s.memsz;
 }
 
-// Insertion sort by vaddr: at most kMaxElfSegments entries.
-void sort_by_vaddr(ElfSegment* segs, size_t count) {
+} // namespace
+
+// Insertion sort: at most kMaxElfSegments entries.
+void sort_elf_segments(ElfSegment* segs, size_t count) {
     for (size_t i = 1; i < count; ++i) {
         ElfSegment s = segs[i];
         size_t j = i;
@@ -45,8 +47,6 @@ void sort_by_vaddr(ElfSegment* segs, size_t count) {
         segs[j] = s;
     }
 }
-
-} // namespace
 
 Status elf_read_header(const void* data, size_t size, ElfHeader& out, const char*& error) {
     out = ElfHeader{};
@@ -174,7 +174,7 @@ Status parse_elf_image(const void* data, size_t size, const ElfLimits& limits, E
 
     if (out.segment_count == 0) return fail(Err::BadFormat, "no loadable segment");
 
-    sort_by_vaddr(out.segments, out.segment_count);
+    sort_elf_segments(out.segments, out.segment_count);
     // Sorted, so checking neighbours covers every pair. Rounded ranges: a page
     // has one set of rights and one backing frame.
     uint64_t prev_end = 0;

@@ -116,6 +116,9 @@ Status elf_section_table(const ElfHeader& h, const char*& error);
 // Section header i < h.shnum of a table elf_section_table accepted.
 ElfSectionHeader elf_section_header(const ElfHeader& h, size_t i);
 
+// Sorts count segments by vaddr (count <= kMaxElfSegments).
+void sort_elf_segments(ElfSegment* segs, size_t count);
+
 // Validates and describes the ELF64 image in data[0, size). Never reads
 // outside the buffer, never overflows on hostile values. On failure returns
 // the error AND sets out.error to a static message.
