@@ -502,4 +502,33 @@ BOOST_AUTO_TEST_CASE(random_sizes_keep_the_invariants) {
     BOOST_CHECK_GT(accepted, 1000);
 }
 
+// Kernels the reader accepts after random bit flips in their headers and
+// notes (other bases, entries, INIT_P2M, flags): every one gets a plan
+// that keeps the invariants, or a clear refusal.
+BOOST_AUTO_TEST_CASE(fuzzed_kernels_are_planned_or_refused) {
+    PvElf e;
+    const auto good = e.build();
+    const size_t hot = e.notes_offset + e.notes_size;
+    std::mt19937_64 rng(7);
+    int planned = 0, read_ok = 0;
+    for (int round = 0; round < 20000; ++round) {
+        auto f = good;
+        for (int i = 0, n = 1 + int(rng() % 3); i < n; ++i) f[rng() % hot] ^= uint8_t(1u << (rng() % 8));
+        PvKernel k;
+        if (!read_pv_kernel(f.data(), f.size(), k).ok()) continue;
+        ++read_ok;
+        PvDomainSpec s = spec(1 + rng() % 0x40000, rng() % 2 ? 0 : rng() % (16 * MiB));
+        Planned p = plan(k, s);
+        if (p.status.ok()) {
+            ++planned;
+            check_invariants(k, s, *p.l);
+        } else {
+            BOOST_CHECK(std::string(p.l->error) != "");
+            BOOST_CHECK_EQUAL(p.l->nr_pages, 0u);
+        }
+    }
+    BOOST_TEST_MESSAGE("fuzzed kernels: " << read_ok << " read, " << planned << " planned");
+    BOOST_CHECK_GT(planned, 100);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
