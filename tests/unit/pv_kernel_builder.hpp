@@ -50,7 +50,7 @@ struct Segment {
     uint32_t type = PT_LOAD;
 };
 
-// The notes of Debian's 6.1 cloud kernel (ref §1.3), with a GNU and a
+// The notes of Debian's 6.1 cloud kernel (linux-pv-boot.md §1.3), with a GNU and a
 // Linux note around them.
 inline std::vector<Note> linux_notes() {
     std::vector<Note> n;
@@ -80,7 +80,7 @@ inline std::vector<Note> linux_notes() {
     return n;
 }
 
-// The PT_LOAD segments of the cloud kernel (ref §1.4).
+// The PT_LOAD segments of the cloud kernel (linux-pv-boot.md §1.4).
 inline std::vector<Segment> linux_segments() {
     return {
         {PF_R | PF_X, 0xffffffff81000000ull, 0x1000000, 0x1826634},
