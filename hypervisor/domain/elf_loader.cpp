@@ -36,8 +36,10 @@ bool contains(const ElfSegment& s, uint64_t addr) {
     return addr >= s.vaddr && addr - s.vaddr < s.memsz;
 }
 
-// Insertion sort by vaddr: at most kMaxElfSegments entries.
-void sort_by_vaddr(ElfSegment* segs, size_t count) {
+} // namespace
+
+// Insertion sort: at most kMaxElfSegments entries.
+void sort_elf_segments(ElfSegment* segs, size_t count) {
     for (size_t i = 1; i < count; ++i) {
         ElfSegment s = segs[i];
         size_t j = i;
@@ -46,20 +48,12 @@ void sort_by_vaddr(ElfSegment* segs, size_t count) {
     }
 }
 
-} // namespace
-
-Status parse_elf_image(const void* data, size_t size, const ElfLimits& limits, ElfImage& out) {
-    out = ElfImage{};
-    // A failed parse leaves nothing half-filled behind, only the reason.
-    auto fail = [&out](Err e, const char* msg) {
-        out = ElfImage{};
-        out.error = msg;
+Status elf_read_header(const void* data, size_t size, ElfHeader& out, const char*& error) {
+    out = ElfHeader{};
+    auto fail = [&error](Err e, const char* msg) {
+        error = msg;
         return Status(e);
     };
-
-    if (limits.max_bytes == 0) return fail(Err::InvalidArgument, "no memory budget (max_bytes is 0)");
-    if (limits.user_start >= limits.user_end)
-        return fail(Err::InvalidArgument, "empty domain address range");
     if (size < sizeof(Elf64_Ehdr)) return fail(Err::Truncated, "file shorter than an ELF header");
     if (!data) return fail(Err::InvalidArgument, "no image (null pointer)");
     const uint8_t* bytes = static_cast<const uint8_t*>(data);
@@ -88,49 +82,99 @@ Status parse_elf_image(const void* data, size_t size, const ElfLimits& limits, E
     if (!inside_file(eh.e_phoff, uint64_t(eh.e_phnum) * sizeof(Elf64_Phdr), size))
         return fail(Err::Truncated, "program header table outside the file");
 
-    auto read_phdr = [&](size_t i) {
-        Elf64_Phdr ph;
-        memcpy(&ph, bytes + eh.e_phoff + i * sizeof(Elf64_Phdr), sizeof ph);
-        return ph;
+    out.bytes = bytes;
+    out.size = size;
+    out.entry = eh.e_entry;
+    out.phoff = eh.e_phoff;
+    out.phnum = eh.e_phnum;
+    out.shoff = eh.e_shoff;
+    out.shnum = eh.e_shnum;
+    out.shentsize = eh.e_shentsize;
+    return Status::success();
+}
+
+ElfProgramHeader elf_program_header(const ElfHeader& h, size_t i) {
+    Elf64_Phdr ph;
+    memcpy(&ph, h.bytes + h.phoff + i * sizeof(Elf64_Phdr), sizeof ph);
+    return ElfProgramHeader{ph.p_type,  ph.p_flags,  ph.p_offset, ph.p_vaddr,
+                            ph.p_paddr, ph.p_filesz, ph.p_memsz,  ph.p_align};
+}
+
+Status elf_section_table(const ElfHeader& h, const char*& error) {
+    if (h.shnum == 0) return Status::success();
+    if (h.shentsize != sizeof(Elf64_Shdr)) {
+        error = "unexpected section header entry size";
+        return Err::BadFormat;
+    }
+    // shnum * shentsize <= 0xffff * 64: cannot overflow.
+    if (!inside_file(h.shoff, uint64_t(h.shnum) * sizeof(Elf64_Shdr), h.size)) {
+        error = "section header table outside the file";
+        return Err::Truncated;
+    }
+    return Status::success();
+}
+
+ElfSectionHeader elf_section_header(const ElfHeader& h, size_t i) {
+    Elf64_Shdr sh;
+    memcpy(&sh, h.bytes + h.shoff + i * sizeof(Elf64_Shdr), sizeof sh);
+    return ElfSectionHeader{sh.sh_type, sh.sh_offset, sh.sh_size, sh.sh_addralign};
+}
+
+Status parse_elf_image(const void* data, size_t size, const ElfLimits& limits, ElfImage& out) {
+    out = ElfImage{};
+    // A failed parse leaves nothing half-filled behind, only the reason.
+    auto fail = [&out](Err e, const char* msg) {
+        out = ElfImage{};
+        out.error = msg;
+        return Status(e);
     };
+
+    if (limits.max_bytes == 0) return fail(Err::InvalidArgument, "no memory budget (max_bytes is 0)");
+    if (limits.user_start >= limits.user_end)
+        return fail(Err::InvalidArgument, "empty domain address range");
+    ElfHeader eh;
+    const char* why = "";
+    if (Status s = elf_read_header(data, size, eh, why); !s) return fail(s.error(), why);
+
+    auto read_phdr = [&](size_t i) { return elf_program_header(eh, i); };
 
     // Dynamic linking first: it explains the image better than whatever its
     // segments would trip over.
-    for (size_t i = 0; i < eh.e_phnum; ++i) {
-        Elf64_Word type = read_phdr(i).p_type;
+    for (size_t i = 0; i < eh.phnum; ++i) {
+        uint32_t type = read_phdr(i).type;
         if (type == PT_INTERP || type == PT_DYNAMIC)
             return fail(Err::NotSupported, "dynamically linked images are not supported");
     }
 
-    for (size_t i = 0; i < eh.e_phnum; ++i) {
-        Elf64_Phdr ph = read_phdr(i);
-        if (ph.p_type != PT_LOAD) continue;
-        if (ph.p_filesz > ph.p_memsz)
+    for (size_t i = 0; i < eh.phnum; ++i) {
+        ElfProgramHeader ph = read_phdr(i);
+        if (ph.type != PT_LOAD) continue;
+        if (ph.filesz > ph.memsz)
             return fail(Err::BadFormat, "segment file size larger than its memory size");
-        if (ph.p_memsz == 0) continue; // occupies nothing
-        if (!inside_file(ph.p_offset, ph.p_filesz, size))
+        if (ph.memsz == 0) continue; // occupies nothing
+        if (!inside_file(ph.offset, ph.filesz, size))
             return fail(Err::Truncated, "segment data outside the file");
         uint64_t end = 0;
-        if (!rounded_end(ph.p_vaddr, ph.p_memsz, end))
+        if (!rounded_end(ph.vaddr, ph.memsz, end))
             return fail(Err::Range, "segment address range overflows");
         // Congruence lets file pages be placed at their page offset directly.
-        if ((ph.p_vaddr & kPageMask) != (ph.p_offset & kPageMask))
+        if ((ph.vaddr & kPageMask) != (ph.offset & kPageMask))
             return fail(Err::BadFormat, "segment misaligned (p_vaddr and p_offset differ modulo 4 KiB)");
-        if (page_round_down(ph.p_vaddr) < limits.user_start || end > limits.user_end)
+        if (page_round_down(ph.vaddr) < limits.user_start || end > limits.user_end)
             return fail(Err::Range,
                         "segment outside the domain's address range (e.g. in the hypervisor range)");
-        bool write = (ph.p_flags & PF_W) != 0;
-        bool exec = (ph.p_flags & PF_X) != 0;
+        bool write = (ph.flags & PF_W) != 0;
+        bool exec = (ph.flags & PF_X) != 0;
         if (write && exec) return fail(Err::Permission, "segment is writable and executable (W^X)");
         if (out.segment_count == kMaxElfSegments)
             return fail(Err::Range, "too many loadable segments");
         out.segments[out.segment_count++] = ElfSegment{
-            ph.p_vaddr, ph.p_memsz, ph.p_offset, ph.p_filesz, (ph.p_flags & PF_R) != 0, write, exec};
+            ph.vaddr, ph.memsz, ph.offset, ph.filesz, (ph.flags & PF_R) != 0, write, exec};
     }
 
     if (out.segment_count == 0) return fail(Err::BadFormat, "no loadable segment");
 
-    sort_by_vaddr(out.segments, out.segment_count);
+    sort_elf_segments(out.segments, out.segment_count);
     // Sorted, so checking neighbours covers every pair. Rounded ranges: a page
     // has one set of rights and one backing frame.
     uint64_t prev_end = 0;
@@ -147,9 +191,9 @@ Status parse_elf_image(const void* data, size_t size, const ElfLimits& limits, E
 
     bool entry_ok = false;
     for (size_t i = 0; i < out.segment_count; ++i)
-        if (out.segments[i].exec && contains(out.segments[i], eh.e_entry)) entry_ok = true;
+        if (out.segments[i].exec && contains(out.segments[i], eh.entry)) entry_ok = true;
     if (!entry_ok) return fail(Err::BadFormat, "entry point outside executable segments");
-    out.entry = eh.e_entry;
+    out.entry = eh.entry;
 
     // pages * 4096 > max_bytes without the multiplication.
     if (out.pages > limits.max_bytes / kElfPageSize)

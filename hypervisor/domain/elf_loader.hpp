@@ -19,6 +19,11 @@
 //
 // Section headers are never looked at: the loader needs only segments.
 //
+// The checks every ELF64 x86-64 executable must pass (the header and the
+// program header table) are a lower layer of their own, elf_read_header and
+// elf_program_header, which the Xen PV kernel reader (xen-compat/) shares;
+// it places segments by physical address and reads notes and sections.
+//
 // Errors
 // ------
 // parse_elf_image returns the first error found and sets out.error to a
@@ -66,6 +71,53 @@ struct ElfImage {
     uint64_t lowest = 0, highest = 0; // page-rounded [lowest, highest) covering all segments
     const char* error = "";           // on failure: static human-readable reason
 };
+
+// The checked ELF header: an ELFCLASS64, little-endian, EV_CURRENT, ET_EXEC,
+// EM_X86_64 image whose program header table (1..PN_XNUM-1 entries of
+// sizeof(Elf64_Phdr)) lies inside the buffer. The section header table is
+// not checked here (see elf_section_table).
+struct ElfHeader {
+    const uint8_t* bytes = nullptr; // the whole file
+    size_t size = 0;
+    uint64_t entry = 0; // e_entry
+    uint64_t phoff = 0;
+    size_t phnum = 0;
+    uint64_t shoff = 0;      // e_shoff, unchecked
+    size_t shnum = 0;        // e_shnum, unchecked
+    size_t shentsize = 0;    // e_shentsize, unchecked
+};
+
+// One program header, copied out of the file (fields of Elf64_Phdr).
+struct ElfProgramHeader {
+    uint32_t type, flags;
+    uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+// One section header (the fields a note reader needs).
+struct ElfSectionHeader {
+    uint32_t type;
+    uint64_t offset, size, addralign;
+};
+
+// Checks the header of data[0, size) as described at ElfHeader. On failure
+// returns Err::Truncated (something outside the buffer), Err::BadFormat or
+// Err::NotSupported (not ET_EXEC, PN_XNUM) and sets error to a static reason.
+Status elf_read_header(const void* data, size_t size, ElfHeader& out, const char*& error);
+
+// Program header i < h.phnum of a header elf_read_header accepted.
+ElfProgramHeader elf_program_header(const ElfHeader& h, size_t i);
+
+// Checks that the section header table (if any: e_shnum > 0) has entries of
+// sizeof(Elf64_Shdr) and lies inside the file; Err::BadFormat or
+// Err::Truncated with a static reason otherwise. e_shnum == 0 is an empty
+// table (an extended section count, kept in section 0, is not read).
+Status elf_section_table(const ElfHeader& h, const char*& error);
+
+// Section header i < h.shnum of a table elf_section_table accepted.
+ElfSectionHeader elf_section_header(const ElfHeader& h, size_t i);
+
+// Sorts count segments by vaddr (count <= kMaxElfSegments).
+void sort_elf_segments(ElfSegment* segs, size_t count);
 
 // Validates and describes the ELF64 image in data[0, size). Never reads
 // outside the buffer, never overflows on hostile values. On failure returns

@@ -59,4 +59,24 @@ class VirtAddr : public StrongU64<VirtTag> {
     T* as() const { return reinterpret_cast<T*>(v_); }
 };
 
+struct PfnTag {};
+struct GuestVirtTag {};
+
+// Guest frame number: index of a 4 KiB page in a domain's own
+// (pseudo-physical) frame space, PFNs 0 .. nr_pages-1 of a PV guest. Its
+// P2M entry names the machine frame (Mfn) behind it.
+class Pfn : public StrongU64<PfnTag> {
+  public:
+    using StrongU64::StrongU64;
+    constexpr Pfn operator+(uint64_t n) const { return Pfn(v_ + n); }
+};
+
+// Guest virtual address: an address in a domain's own part of an address
+// space (never the hypervisor's range).
+class GuestVirt : public StrongU64<GuestVirtTag> {
+  public:
+    using StrongU64::StrongU64;
+    constexpr GuestVirt operator+(uint64_t n) const { return GuestVirt(v_ + n); }
+};
+
 } // namespace virtue
