@@ -4,6 +4,7 @@
 # instructions, bounce frames. Tests include them as "xen-compat/...".
 HOST_SOURCES += xen-compat/pv_elf_notes.cpp
 HOST_SOURCES += xen-compat/pv_layout.cpp
+HOST_SOURCES += xen-compat/pv_image.cpp
 HOST_SOURCES += xen-compat/pv_pt_write.cpp
 HOST_SOURCES += xen-compat/pv_console_ring.cpp
 HOST_SOURCES += xen-compat/pv_time.cpp

@@ -16,10 +16,6 @@
 using namespace virtue;
 using namespace virtue::pv;
 
-namespace virtue {
-inline std::ostream& boost_test_print_type(std::ostream& os, PageType t) { return os << static_cast<int>(t); }
-} // namespace virtue
-
 namespace {
 
 constexpr domid_t kDom = 7, kOther = 8;
