@@ -78,7 +78,19 @@ unit: deps
 	$(UNIT_BIN)
 
 # Integration test cases run one QEMU each, in parallel (tests/run-tests.sh).
-INTEGRATION_INPUTS := $(O)/virtue.elf $(INTEGRATION_BIN) $(NATIVE_DOMAINS) $(TEST_CONFIG_DTBS) $(CONFIG_DTBS)
+# PV kernel images shaped like Debian's cloud kernel, and an initrd, that the
+# integration tests boot as modules (tests/tools/make_pv_images.cpp).
+PV_TEST_IMAGES := $(O)/test-images/pv-shaped.elf
+build/host/make-pv-images: tests/tools/make_pv_images.cpp tests/unit/pv_kernel_builder.hpp
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCXX $<"
+	@$(HOST_CXX) -std=c++20 -O1 -Wall -Wextra -Werror -o $@ $<
+$(PV_TEST_IMAGES): build/host/make-pv-images
+	@mkdir -p $(dir $@)
+	@build/host/make-pv-images $(dir $@)
+
+INTEGRATION_INPUTS := $(O)/virtue.elf $(INTEGRATION_BIN) $(NATIVE_DOMAINS) $(TEST_CONFIG_DTBS) $(CONFIG_DTBS) \
+    $(PV_TEST_IMAGES)
 
 integration: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(INTEGRATION_INPUTS)

@@ -22,6 +22,7 @@
 #include "time/clock.hpp"
 #include "time/timer_tick.hpp"
 #include "xen-compat/m2p.hpp"
+#include "xen-compat/pv_boot.hpp"
 #include "xen-compat/vcpu_timers.hpp"
 
 namespace virtue {
@@ -192,6 +193,7 @@ namespace {
     arch::set_fs_base(reinterpret_cast<uint64_t>(&g_libfdt_tls));
     xen::vcpu_timers_init(); // its domain hooks, before the first domain
     if (Status s = xen::m2p_init(); !s) panic("no M2P table: %s", err_name(s.error()));
+    set_boot_domain_builder(BootDomainKind::XenPv, xen::build_pv_boot_domain);
     start_boot_domains(g_boot_info);
     memory_report();
     cpu_idle_loop();

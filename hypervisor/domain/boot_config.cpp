@@ -140,6 +140,19 @@ bool parse_domain(const void* fdt, int node, const ModuleLookup& modules, uint64
     if (len > kBootModuleNameMax) return fail(Err::Range, "module name too long");
     if (!modules.find(s, len, d.module)) return fail(Err::NotFound, "module not found");
 
+    // ramdisk: an initrd module, for xen-pv kernels only.
+    switch (get_string(fdt, node, "ramdisk", s, len)) {
+    case Prop::Absent: d.has_ramdisk = false; break;
+    case Prop::Bad: return fail(Err::BadFormat, "ramdisk is not a string");
+    case Prop::Ok:
+        if (d.kind != BootDomainKind::XenPv) return fail(Err::InvalidArgument, "ramdisk is only for xen-pv domains");
+        if (len == 0) return fail(Err::InvalidArgument, "empty ramdisk module name");
+        if (len > kBootModuleNameMax) return fail(Err::Range, "ramdisk module name too long");
+        if (!modules.find(s, len, d.ramdisk)) return fail(Err::NotFound, "ramdisk module not found");
+        d.has_ramdisk = true;
+        break;
+    }
+
     // memory / memory-mib
     uint64_t mem64 = 0;
     uint32_t mib = 0;

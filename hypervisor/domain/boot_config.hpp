@@ -20,6 +20,9 @@
 //                                                   // at most 100 * vcpus
 //               privileges = "control", "hardware"; // optional string list
 //               bootargs = "console=hvc0";          // optional, <= 256 bytes incl NUL
+//                                                   // (a xen-pv kernel's command line)
+//               ramdisk = "initrd";                 // optional, xen-pv only: the
+//                                                   // initrd module
 //               domain-id = <1>;                    // optional, < 0x7ff0, unique
 //           };
 //       };
@@ -29,8 +32,9 @@
 // "hello"); at most kBootNameMax characters. Memory must be a non-zero
 // multiple of 4 KiB and fit in what is left of free_ram_bytes after the
 // domains accepted before it (document order). Unknown properties are ignored.
-// kind = "xen-pv" is accepted with kind BootDomainKind::XenPv; the builder
-// refuses it for now (not yet supported) -- see BootDomain::supported().
+// kind = "xen-pv" is accepted with kind BootDomainKind::XenPv; the caller
+// builds each kind with the builder registered for it
+// (domain/boot_domains.hpp).
 //
 // Errors
 // ------
@@ -93,6 +97,8 @@ struct BootDomain {
     char name[kBootNameMax + 1] = {};
     BootDomainKind kind = BootDomainKind::Native;
     ModuleRef module;
+    bool has_ramdisk = false;
+    ModuleRef ramdisk;         // valid if has_ramdisk (xen-pv only)
     uint64_t memory_bytes = 0;
     uint32_t vcpus = 1;
     uint32_t weight = kBootDefaultWeight;
@@ -102,9 +108,6 @@ struct BootDomain {
     uint32_t domain_id = 0;    // valid if has_domain_id
     char bootargs[kBootArgsMax] = {};
     char path[kBootPathMax] = {}; // node path, for messages
-
-    // xen-pv is parsed but cannot be built yet.
-    bool supported() const { return kind == BootDomainKind::Native; }
 };
 
 struct BootRejection {

@@ -38,7 +38,15 @@ class MultibootModules final : public ModuleLookup {
 
 BootConfig g_config; // large: kept out of the stack
 
+bool build_native(const BootDomain& bd, const BootInfo& boot) { return build_native_domain(bd, boot).ok(); }
+
+BootDomainBuilder g_builders[2] = {build_native, nullptr}; // by BootDomainKind
+
 } // namespace
+
+void set_boot_domain_builder(BootDomainKind kind, BootDomainBuilder builder) {
+    g_builders[static_cast<unsigned>(kind)] = builder;
+}
 
 size_t start_boot_domains(const BootInfo& boot) {
     MultibootModules modules(boot);
@@ -75,12 +83,13 @@ size_t start_boot_domains(const BootInfo& boot) {
     domains_begin_batch();
     for (size_t i = 0; i < g_config.domain_count; i++) {
         const BootDomain& bd = g_config.domains[i];
-        if (!bd.supported()) {
-            log_error("%s: domain '%s' not started: kind '%s' is not supported yet", bd.path, bd.name,
+        const BootDomainBuilder build = g_builders[static_cast<unsigned>(bd.kind)];
+        if (!build) {
+            log_error("%s: domain '%s' not started: kind '%s' is not supported", bd.path, bd.name,
                       boot_domain_kind_name(bd.kind));
             continue;
         }
-        if (build_native_domain(bd, boot)) started++;
+        if (build(bd, boot)) started++;
     }
     uint64_t t1 = system_time_ns();
     log_info("%zu domain(s) started in %lu us", started, (t1 - t0) / 1000);

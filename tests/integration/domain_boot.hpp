@@ -21,7 +21,8 @@ inline std::string build_dir() {
 
 // Boots tests/configs/<config>.dts with every test image available as a
 // module ("test", "spinner", "fuzzer", "hello", "memory-test", "thread-test",
-// "two-process", "gc-barrier", "evtchn-test").
+// "two-process", "gc-barrier", "evtchn-test", and the PV kernel images
+// "pv-shaped", "pv-bad-base", "pv-dom0", "pv-no-entry" with "initrd").
 inline BootResult boot_config(const std::string& config, int smp = 1, int timeout_s = 90, int mem_mib = 256,
                               const std::string& console_input = "", const std::string& extra_cmdline = "") {
     BootSpec spec;
@@ -41,7 +42,13 @@ inline BootResult boot_config(const std::string& config, int smp = 1, int timeou
                     {b + "/domains/thread-test.elf", "thread-test"},
                     {b + "/domains/two-process.elf", "two-process"},
                     {b + "/domains/gc-barrier.elf", "gc-barrier"},
-                    {b + "/domains/evtchn-test.elf", "evtchn-test"}};
+                    {b + "/domains/evtchn-test.elf", "evtchn-test"},
+                    // PV kernel images (tests/tools/make_pv_images.cpp)
+                    {b + "/test-images/pv-shaped.elf", "pv-shaped"},
+                    {b + "/test-images/pv-bad-base.elf", "pv-bad-base"},
+                    {b + "/test-images/pv-dom0.elf", "pv-dom0"},
+                    {b + "/test-images/pv-no-entry.elf", "pv-no-entry"},
+                    {b + "/test-images/initrd.bin", "initrd"}};
     BootResult r = boot(spec);
     BOOST_TEST_MESSAGE(r.console);
     return r;

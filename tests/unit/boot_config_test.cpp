@@ -29,7 +29,7 @@ constexpr uint64_t GiB = 1ull << 30;
 
 // Fake multiboot2 module list.
 struct FakeModules final : ModuleLookup {
-    std::vector<std::string> names{"hello", "spinner", "spinner2", "linux"};
+    std::vector<std::string> names{"hello", "spinner", "spinner2", "linux", "initrd"};
     bool find(const char* name, size_t len, ModuleRef& out) const override {
         std::string n(name, len);
         for (size_t i = 0; i < names.size(); ++i) {
@@ -186,7 +186,6 @@ BOOST_AUTO_TEST_CASE(default_dts_has_three_native_domains) {
     for (size_t i = 0; i < 3; ++i) {
         BOOST_CHECK_EQUAL(std::string(c.domains[i].name), names[i]);
         BOOST_CHECK(c.domains[i].kind == BootDomainKind::Native);
-        BOOST_CHECK(c.domains[i].supported());
         BOOST_CHECK_EQUAL(c.domains[i].memory_bytes, 16 * MiB);
         BOOST_CHECK_EQUAL(std::string(c.domains[i].path), std::string("/domains/") + names[i]);
     }
@@ -220,7 +219,9 @@ BOOST_AUTO_TEST_CASE(good_dts_all_properties) {
     BOOST_CHECK_EQUAL(ctl.domain_id, 0u);
     const BootDomain& pv = c.domains[1];
     BOOST_CHECK(pv.kind == BootDomainKind::XenPv);
-    BOOST_CHECK(!pv.supported());
+    BOOST_CHECK(pv.has_ramdisk);
+    BOOST_CHECK_EQUAL(pv.ramdisk.index, 4u); // the "initrd" module
+    BOOST_CHECK(!ctl.has_ramdisk);
     BOOST_CHECK_EQUAL(std::string(boot_domain_kind_name(pv.kind)), "xen-pv");
     BOOST_CHECK_EQUAL(pv.memory_bytes, 512 * MiB);
     BOOST_CHECK_EQUAL(pv.vcpus, 1u);      // default
@@ -431,6 +432,17 @@ BOOST_AUTO_TEST_CASE(per_domain_errors) {
                             Err::Range, "bootargs too long");
     std::string long_mod(65, 'm');
     expect_single_rejection({.module = long_mod.c_str()}, none, Err::Range, "module name too long");
+    // ramdisk: xen-pv only, a module that exists.
+    expect_single_rejection({}, [](Fdt& f) { f.str("ramdisk", "initrd"); }, Err::InvalidArgument,
+                            "only for xen-pv");
+    expect_single_rejection({.kind = "xen-pv"}, [](Fdt& f) { f.str("ramdisk", "nope"); }, Err::NotFound,
+                            "ramdisk module not found");
+    expect_single_rejection({.kind = "xen-pv"}, [](Fdt& f) { f.str("ramdisk", ""); }, Err::InvalidArgument,
+                            "empty ramdisk");
+    expect_single_rejection({.kind = "xen-pv"}, [](Fdt& f) { f.raw("ramdisk", "initrd", 6); }, Err::BadFormat,
+                            "ramdisk");
+    expect_single_rejection({.kind = "xen-pv"}, [&](Fdt& f) { f.str("ramdisk", long_mod.c_str()); }, Err::Range,
+                            "ramdisk module name too long");
 
     // Wrong compatible on a domain node.
     {
@@ -465,7 +477,7 @@ BOOST_AUTO_TEST_CASE(per_domain_errors) {
         BOOST_REQUIRE_EQUAL(c->domain_count, 1u);
         BOOST_CHECK_EQUAL(strlen(c->domains[0].bootargs), 255u);
         BOOST_CHECK_EQUAL(c->domains[0].privileges, uint32_t(kBootPrivHardware));
-        BOOST_CHECK_EQUAL(c->domains[0].module.index, 4u);
+        BOOST_CHECK_EQUAL(c->domains[0].module.index, 5u);
     }
 }
 

@@ -1,0 +1,36 @@
+// PV domains from the device tree (xen-compat/pv_boot.cpp): a kernel shaped
+// like Debian's cloud kernel with an initrd is read and its memory planned;
+// a native ELF, a VIRT_BASE in the hypervisor's range, a kernel that
+// requires dom0, one without an entry point, memory too small for the
+// kernel and a missing initrd module are each refused with the node named
+// and the reason, and the native witness beside them runs to its end.
+// (Running PV guests comes later: the accepted kernel is not started yet.)
+#include "domain_boot.hpp"
+
+using namespace virtue::test;
+
+BOOST_AUTO_TEST_SUITE(pv_domains)
+
+BOOST_AUTO_TEST_CASE(pv_kernels_are_read_and_broken_ones_refused_by_node) {
+    BootResult r = boot_config("pv_boot", 1, 120);
+    require_clean_end(r);
+    // The good one: read, planned as Xen's builder would, and not started.
+    BOOST_TEST(std::regex_search(
+        r.console, std::regex(R"(/domains/linux: PV kernel 'linux' accepted: entry 0xffffffff8304e1c0, 32768 pages, )"
+                              R"(start_info at 0xffffffff83e00000, 35 page-table frames, initrd 256 KiB)")));
+    BOOST_TEST(r.contains("/domains/linux: domain 'linux' not started: running PV guests is not implemented yet"));
+    // Each refusal names its node and why.
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/native-kernel: domain 'native-kernel' not started: PV kernel \(module \d+\): .*Xen)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/bad-base: domain 'bad-base' not started: PV kernel \(module \d+\): note VIRT_BASE: )")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/needs-dom0: domain 'needs-dom0' not started: PV kernel \(module \d+\): .*: dom0 )")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/no-entry: domain 'no-entry' not started: PV kernel \(module \d+\): .*ENTRY)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/too-small: domain 'too-small' not started: PV layout of 16 MiB: )")));
+    BOOST_TEST(r.contains("/domains/missing-initrd: domain not started: ramdisk module not found"));
+    // The witness ran its checks to the end, untouched.
+    BOOST_TEST(checks_passed(r, "witness", "errors"));
+    BOOST_TEST(ended(r, "witness").status == 0);
+    BOOST_TEST(r.contains("1 domain(s) started"));
+    check_reclaimed(r, 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
