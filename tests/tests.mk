@@ -78,7 +78,8 @@ unit: deps
 	$(UNIT_BIN)
 
 # Integration test cases run one QEMU each, in parallel (tests/run-tests.sh).
-INTEGRATION_INPUTS := $(O)/virtue.elf $(INTEGRATION_BIN) $(NATIVE_DOMAINS) $(TEST_CONFIG_DTBS) $(CONFIG_DTBS)
+INTEGRATION_INPUTS := $(O)/virtue.elf $(INTEGRATION_BIN) $(NATIVE_DOMAINS) $(TEST_CONFIG_DTBS) $(CONFIG_DTBS) \
+    $(PV_KERNEL)
 
 integration: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(INTEGRATION_INPUTS)

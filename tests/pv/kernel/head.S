@@ -1,0 +1,78 @@
+/*
+ * Entry point and Xen ELF notes of the PV test kernel.
+ *
+ * A 64-bit PV guest kernel starts in ring 3 at XEN_ELFNOTE_ENTRY with
+ * rsi = virtual address of its start_info page, rsp = top of the builder's
+ * boot stack, events masked and no trap table (ref linux-pv-boot.md 2.6).
+ * We move to our own stack in .bss, so that the checks do not depend on
+ * where a builder put its boot stack, and hand start_info to pv_main.
+ */
+#include <xen/elfnote.h>
+
+#define VIRT_BASE 0xffffffff80000000
+
+    .section .text.entry, "ax", @progbits
+    .globl _start
+    .type _start, @function
+_start:
+    cld
+    lea boot_stack_top(%rip), %rsp
+    xor %ebp, %ebp
+    mov %rsi, %rdi          /* start_info */
+    call pv_main            /* never returns */
+    ud2
+    .size _start, . - _start
+
+    .section .bss.stack, "aw", @nobits
+    .balign 16
+    .space 16384
+boot_stack_top:
+
+/*
+ * One Xen ELF note (owner "Xen", xen/elfnote.h): xen_note_begin TYPE, the
+ * descriptor, xen_note_end.
+ */
+.macro xen_note_begin type:req
+    .pushsection .note.Xen, "a", @note
+    .balign 4
+    .long 2f - 1f
+    .long 4f - 3f
+    .long \type
+1:  .asciz "Xen"
+2:  .balign 4
+3:
+.endm
+.macro xen_note_end
+4:  .balign 4
+    .popsection
+.endm
+
+    xen_note_begin XEN_ELFNOTE_GUEST_OS
+    .asciz "virtue-pv-test"
+    xen_note_end
+    xen_note_begin XEN_ELFNOTE_GUEST_VERSION
+    .asciz "1"
+    xen_note_end
+    xen_note_begin XEN_ELFNOTE_XEN_VERSION
+    .asciz "xen-3.0"
+    xen_note_end
+    xen_note_begin XEN_ELFNOTE_LOADER
+    .asciz "generic"
+    xen_note_end
+    xen_note_begin XEN_ELFNOTE_VIRT_BASE
+    .quad VIRT_BASE
+    xen_note_end
+    xen_note_begin XEN_ELFNOTE_PADDR_OFFSET
+    .quad 0
+    xen_note_end
+    xen_note_begin XEN_ELFNOTE_ENTRY
+    .quad _start
+    xen_note_end
+    /* As Linux says it: the guest write-protects its own page tables and
+     * accepts L3 tables above 4 GiB. No hypercall page: hypercalls are made
+     * with `syscall` (hypercall.hpp). */
+    xen_note_begin XEN_ELFNOTE_FEATURES
+    .asciz "!writable_page_tables|pae_pgdir_above_4gb"
+    xen_note_end
+
+    .section .note.GNU-stack, "", @progbits
