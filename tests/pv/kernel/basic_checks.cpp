@@ -143,6 +143,10 @@ void time_checks(Checks& c, const Boot& b) {
     c.expect_eq("update_va_mapping_shared_info", rc, 0);
     if (rc != 0) return;
     auto* shared = reinterpret_cast<volatile shared_info*>(shared_info_window);
+    // Nothing here unmasks events, so vCPU 0's mask is still as the builder set it.
+    uint8_t mask = shared->vcpu_info[0].evtchn_upcall_mask, pending = shared->vcpu_info[0].evtchn_upcall_pending;
+    c.info("vcpu0_events", "evtchn_upcall_mask %u evtchn_upcall_pending %u", mask, pending);
+    c.expect("events_masked_at_entry", mask == 1, "vcpu_info[0].evtchn_upcall_mask is %u", mask);
     volatile vcpu_time_info& t = shared->vcpu_info[0].time;
     // pvclock read: an odd version means an update is under way; a changed
     // version means we read a mix.

@@ -4,8 +4,10 @@
  * A 64-bit PV guest kernel starts in ring 3 at XEN_ELFNOTE_ENTRY with
  * rsi = virtual address of its start_info page, rsp = top of the builder's
  * boot stack, events masked and no trap table (ref linux-pv-boot.md 2.6).
- * We move to our own stack in .bss, so that the checks do not depend on
- * where a builder put its boot stack, and hand start_info to pv_main.
+ * We record that state as found (pv_entry_state, boot.hpp; entry_checks.cpp
+ * compares it with what Xen gives), move to our own stack in .bss, so that
+ * the checks do not depend on where a builder put its boot stack, and hand
+ * start_info to pv_main.
  */
 #include <xen/elfnote.h>
 
@@ -15,6 +17,30 @@
     .globl _start
     .type _start, @function
 _start:
+    mov %rax, pv_entry_state + 0(%rip)      /* the 16 GPRs, in x86 order */
+    mov %rcx, pv_entry_state + 8(%rip)
+    mov %rdx, pv_entry_state + 16(%rip)
+    mov %rbx, pv_entry_state + 24(%rip)
+    mov %rsp, pv_entry_state + 32(%rip)
+    mov %rbp, pv_entry_state + 40(%rip)
+    mov %rsi, pv_entry_state + 48(%rip)
+    mov %rdi, pv_entry_state + 56(%rip)
+    mov %r8, pv_entry_state + 64(%rip)
+    mov %r9, pv_entry_state + 72(%rip)
+    mov %r10, pv_entry_state + 80(%rip)
+    mov %r11, pv_entry_state + 88(%rip)
+    mov %r12, pv_entry_state + 96(%rip)
+    mov %r13, pv_entry_state + 104(%rip)
+    mov %r14, pv_entry_state + 112(%rip)
+    mov %r15, pv_entry_state + 120(%rip)
+    pushfq                                  /* on the builder's boot stack */
+    popq pv_entry_state + 128(%rip)         /* rflags */
+    mov %cs, pv_entry_state + 136(%rip)     /* selectors: cs ss ds es fs gs */
+    mov %ss, pv_entry_state + 138(%rip)
+    mov %ds, pv_entry_state + 140(%rip)
+    mov %es, pv_entry_state + 142(%rip)
+    mov %fs, pv_entry_state + 144(%rip)
+    mov %gs, pv_entry_state + 146(%rip)
     cld
     lea boot_stack_top(%rip), %rsp
     xor %ebp, %ebp

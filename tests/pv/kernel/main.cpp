@@ -12,10 +12,15 @@
 #include "console.hpp"
 #include "hypercall.hpp"
 
+namespace pv {
+EntryState pv_entry_state; // filled by head.S before anything else runs
+} // namespace pv
+
 extern "C" [[noreturn]] void pv_main(const start_info* si) {
     pv::Boot boot{si, (si->flags & SIF_INITDOMAIN) != 0};
     pv::print("pv-test: running as %s\n", boot.dom0 ? "dom0" : "domU");
     pv::Checks c;
+    pv::run_entry_checks(c, boot);
     pv::run_basic_checks(c, boot);
     c.summary();
 
