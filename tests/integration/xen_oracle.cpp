@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <regex>
 #include <stdexcept>
 
 namespace virtue::test {
@@ -23,48 +22,6 @@ std::string shell_quote(const std::string& s) {
 std::string xen_image() {
     const char* v = std::getenv("VIRTUE_XEN_IMAGE");
     return v && *v ? v : XEN_IMAGE;
-}
-
-std::vector<std::string> PvReport::failed() const {
-    std::vector<std::string> out;
-    for (auto& c : checks)
-        if (!c.passed) out.push_back(c.name + ": " + c.detail);
-    return out;
-}
-
-std::vector<std::string> PvReport::passed() const {
-    std::vector<std::string> out;
-    for (auto& c : checks)
-        if (c.passed) out.push_back(c.name);
-    return out;
-}
-
-PvReport parse_pv_report(const std::string& console) {
-    BootResult text;
-    text.console = console;
-    static const std::regex prefix(R"(^\([^)]*\) )");
-    static const std::regex check(R"(^(PASS|FAIL) ([a-z0-9_]+)(: (.*))?$)");
-    static const std::regex info(R"(^INFO (.*)$)");
-    static const std::regex summary(R"(^SUMMARY (\d+) checks, (\d+) failed$)");
-    PvReport r;
-    for (std::string line : text.lines()) {
-        if (line.rfind("(XEN)", 0) == 0) continue;
-        line = std::regex_replace(line, prefix, "", std::regex_constants::format_first_only);
-        std::smatch m;
-        if (std::regex_match(line, m, check)) {
-            r.checks.push_back({m[2], m[1] == "PASS", m[4]});
-        } else if (std::regex_match(line, m, info)) {
-            r.info.push_back(m[1]);
-        } else if (std::regex_match(line, m, summary)) {
-            r.has_summary = true;
-            r.summary_total = static_cast<unsigned>(std::stoul(m[1]));
-            r.summary_failed = static_cast<unsigned>(std::stoul(m[2]));
-        } else {
-            continue;
-        }
-        r.lines.push_back(line);
-    }
-    return r;
 }
 
 XenBoot boot_on_xen(const std::string& pv_kernel, int timeout_s) {

@@ -1,13 +1,13 @@
 // The real-Xen oracle for the PV ABI (BRIEF decision 10, docs/pv-oracle.md):
 // boots a PV kernel as dom0 on Debian's Xen 4.17 in the same QEMU as
 // Virtue's tests (-cpu max,-smap) and reads back the report of the PV test
-// kernel (tests/pv/kernel/checks.hpp):
-//     PASS name | FAIL name: detail | INFO name: text | SUMMARY n checks, m failed
+// kernel (pv_report.hpp).
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "pv_report.hpp"
 #include "qemu_runner.hpp"
 
 namespace virtue::test {
@@ -26,28 +26,6 @@ inline constexpr const char* XEN_CMDLINE =
 // "... shutdown: rebooting machine".
 inline constexpr const char* XEN_DOM0_END = "Hardware Dom0 ";
 
-struct PvCheck {
-    std::string name;
-    bool passed = false;
-    std::string detail; // FAIL's detail
-};
-
-struct PvReport {
-    std::vector<PvCheck> checks;          // in the order printed
-    std::vector<std::string> info;        // "name: text" of each INFO line
-    std::vector<std::string> lines;       // every report line, as printed
-    bool has_summary = false;
-    unsigned summary_total = 0, summary_failed = 0;
-
-    std::vector<std::string> failed() const;
-    std::vector<std::string> passed() const;
-};
-
-// The report lines of a serial console. Xen writes dom0's console_io output
-// as it is (no prefix); its own lines start with "(XEN)" and are skipped;
-// a "(name) " prefix (Virtue's domain prefix, Xen's "(d1) " for a domU) is
-// removed first.
-PvReport parse_pv_report(const std::string& console);
 
 struct XenBoot {
     std::string error; // why Xen could not be booted at all (empty: it was)

@@ -47,7 +47,7 @@ $(PV_KERNEL): $(PV_OBJS) $(PV_LDSCRIPT)
 # ISO at run time, so that a missing Xen package is a reported failure, not
 # a build error).
 PV_ORACLE_BIN := build/host/pv-oracle
-$(PV_ORACLE_BIN): build/host/tests/pv/oracle_main.o build/host/tests/integration/xen_oracle.o \
+$(PV_ORACLE_BIN): build/host/tests/pv/oracle_main.o build/host/tests/integration/xen_oracle.o build/host/tests/integration/pv_report.o \
                   build/host/tests/integration/qemu_runner.o
 	$(HOST_CXX) $(HOST_SANITIZE) -o $@ $^
 
