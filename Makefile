@@ -6,6 +6,8 @@
 #   make run CONFIG=path/to.dts   ... boot that configuration and the domains it names
 #   make test       install what is missing, build, run unit + integration tests
 #   make bench      print the benchmark figures (docs/performance.md)
+#   make pv-oracle  boot the PV test kernel as dom0 on real Xen 4.17 and print
+#                   its checks (docs/pv-oracle.md)
 #   make FLAVOUR=release ...   optimised build (default: debug)
 
 FLAVOUR ?= debug
@@ -35,6 +37,9 @@ include hypercalls/examples/examples.mk
 include tests/domains/domains.mk
 include tests/bench/bench.mk
 include hypervisor/hypervisor.mk
+# The PV test kernel and the real-Xen oracle; before tests.mk, whose
+# integration inputs list the kernel.
+include tests/pv/pv.mk
 include tests/tests.mk
 
 # Packages first (the build needs Debian's headers, e.g. xen/xen.h), then the
@@ -47,7 +52,7 @@ images: $(O)/virtue.iso $(NATIVE_DOMAINS)
 # ---- machine by themselves (README, "Set-up: two commands").             ----
 DEB_PACKAGES := g++ make binutils qemu-system-x86 grub-pc-bin grub-common \
                 xorriso mtools libboost-test-dev libfdt-dev libxen-dev \
-                device-tree-compiler python3
+                device-tree-compiler python3 xen-hypervisor-4.17-amd64
 deps: build/.deps-stamp
 build/.deps-stamp: Makefile
 	@missing=""; for p in $(DEB_PACKAGES); do \

@@ -56,7 +56,7 @@ BootResult boot(const BootSpec& spec) {
     char tmpl[] = "/tmp/virtue-test-XXXXXX";
     if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     fs::path dir(tmpl);
-    fs::path iso = make_iso(spec, dir);
+    fs::path iso = spec.iso.empty() ? make_iso(spec, dir) : fs::path(spec.iso);
 
     std::vector<std::string> args = {
         "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max,-smap", "-smp", std::to_string(spec.smp),
@@ -92,6 +92,8 @@ BootResult boot(const BootSpec& spec) {
 
     BootResult r;
     using clock = std::chrono::steady_clock;
+    auto started = clock::now();
+    auto seconds_since_start = [&] { return std::chrono::duration<double>(clock::now() - started).count(); };
     auto deadline = clock::now() + std::chrono::seconds(spec.timeout_s);
     bool stop_armed = false;
     clock::time_point stop_at{};
@@ -117,6 +119,7 @@ BootResult boot(const BootSpec& spec) {
             r.console.append(buf, static_cast<size_t>(got));
             if (!stop_armed && !spec.stop_after.empty() && r.contains(spec.stop_after)) {
                 stop_armed = true;
+                r.stop_text_s = seconds_since_start();
                 stop_at = clock::now() + std::chrono::milliseconds(static_cast<int>(spec.stop_grace_s * 1000));
             }
         }
@@ -133,6 +136,7 @@ BootResult boot(const BootSpec& spec) {
         r.exited = true;
     }
     if (r.exited && WIFEXITED(status)) r.exit_status = WEXITSTATUS(status);
+    r.elapsed_s = seconds_since_start();
     fs::remove_all(dir);
     // Where a failed test's serial console can be read afterwards
     // (tests/run-tests.sh sets it per test case).

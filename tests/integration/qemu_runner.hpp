@@ -17,6 +17,9 @@ struct BootSpec {
     double stop_grace_s = 0;
     std::vector<std::pair<std::string, std::string>> modules; // file, module cmdline
     std::string console_input; // bytes typed on the serial console (empty: none)
+    // A ready-made ISO to boot instead of one made from the hypervisor,
+    // cmdline and modules above (e.g. real Xen: tests/integration/xen_oracle.hpp).
+    std::string iso;
 };
 
 struct BootResult {
@@ -25,6 +28,8 @@ struct BootResult {
     int exit_status = -1; // QEMU's exit status when exited
     bool timed_out = false;
     bool stopped = false; // killed by us after stop_after + grace
+    double stop_text_s = -1; // seconds from QEMU's start to stop_after's text (-1: never seen)
+    double elapsed_s = 0;    // seconds from QEMU's start to its end
 
     bool contains(const std::string& s) const { return console.find(s) != std::string::npos; }
     std::vector<std::string> lines() const;

@@ -1,0 +1,42 @@
+// What every group of checks gets: the start_info page the hypervisor handed
+// over, and the role it says we have. A few answers must differ between
+// Xen's dom0 (the oracle boots this kernel as dom0) and a domU (Virtue
+// boots it as one); the checks that depend on the role name it.
+#pragma once
+
+#include <stdint.h>
+#include <xen/xen.h>
+
+#include "checks.hpp"
+
+namespace pv {
+
+struct Boot {
+    const start_info* si;
+    bool dom0; // SIF_INITDOMAIN
+};
+
+// The registers as the hypervisor started us (head.S writes this first).
+struct EntryState {
+    uint64_t gpr[16]; // rax rcx rdx rbx rsp rbp rsi rdi r8 .. r15
+    uint64_t rflags;
+    uint16_t cs, ss, ds, es, fs, gs;
+};
+static_assert(__builtin_offsetof(EntryState, rflags) == 128 && __builtin_offsetof(EntryState, cs) == 136 &&
+                  __builtin_offsetof(EntryState, gs) == 146,
+              "head.S writes these offsets");
+enum Gpr { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+extern "C" EntryState pv_entry_state;
+extern "C" char _start_symbol asm("_start"); // the entry point (head.S)
+
+// The groups of checks (one file each), run in this order by main.cpp.
+void run_entry_checks(Checks& c, const Boot& boot); // entry_checks.cpp: registers, layout, P2M/M2P
+void run_basic_checks(Checks& c, const Boot& boot); // basic_checks.cpp: hypercalls without MMU work
+
+// x86 page-table entry bits used by the checks.
+inline constexpr uint64_t PTE_P = 1u << 0, PTE_RW = 1u << 1, PTE_A = 1u << 5, PTE_D = 1u << 6;
+
+// The kernel's own pseudo-physical layout (kernel.ld, head.S).
+inline constexpr uint64_t VIRT_BASE = 0xffffffff80000000;
+
+} // namespace pv

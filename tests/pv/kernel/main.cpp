@@ -1,0 +1,32 @@
+// The PV test kernel: runs its checks through the Xen ABI only, prints one
+// line per check (checks.hpp), then asks for SCHEDOP_shutdown(poweroff).
+// The same ELF boots as dom0 on real Xen (the oracle, docs/pv-oracle.md)
+// and as a PV domU on Virtue.
+// Xen's headers need stdint.h first and xen.h before the others.
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/sched.h>
+
+#include "boot.hpp"
+#include "checks.hpp"
+#include "console.hpp"
+#include "hypercall.hpp"
+
+namespace pv {
+EntryState pv_entry_state; // filled by head.S before anything else runs
+} // namespace pv
+
+extern "C" [[noreturn]] void pv_main(const start_info* si) {
+    pv::Boot boot{si, (si->flags & SIF_INITDOMAIN) != 0};
+    pv::print("pv-test: running as %s\n", boot.dom0 ? "dom0" : "domU");
+    pv::Checks c;
+    pv::run_entry_checks(c, boot);
+    pv::run_basic_checks(c, boot);
+    c.summary();
+
+    sched_shutdown_t shutdown{};
+    shutdown.reason = SHUTDOWN_poweroff;
+    long rc = pv::sched_op(SCHEDOP_shutdown, &shutdown);
+    pv::print("pv-test: SCHEDOP_shutdown returned %ld\n", rc);
+    for (;;) (void)pv::sched_op(SCHEDOP_yield, nullptr);
+}
