@@ -22,7 +22,8 @@ inline std::string build_dir() {
 // Boots tests/configs/<config>.dts with every test image available as a
 // module ("test", "spinner", "fuzzer", "hello", "memory-test", "thread-test",
 // "two-process", "gc-barrier", "evtchn-test", and the PV kernel images
-// "pv-shaped", "pv-bad-base", "pv-dom0", "pv-no-entry" with "initrd").
+// "pv-shaped", "pv-bad-base", "pv-dom0", "pv-no-entry" with "initrd", and
+// the PV test kernel "pv-test").
 inline BootResult boot_config(const std::string& config, int smp = 1, int timeout_s = 90, int mem_mib = 256,
                               const std::string& console_input = "", const std::string& extra_cmdline = "") {
     BootSpec spec;
@@ -48,7 +49,8 @@ inline BootResult boot_config(const std::string& config, int smp = 1, int timeou
                     {b + "/test-images/pv-bad-base.elf", "pv-bad-base"},
                     {b + "/test-images/pv-dom0.elf", "pv-dom0"},
                     {b + "/test-images/pv-no-entry.elf", "pv-no-entry"},
-                    {b + "/test-images/initrd.bin", "initrd"}};
+                    {b + "/test-images/initrd.bin", "initrd"},
+                    {b + "/pv/pv-test.elf", "pv-test"}}; // our PV test kernel (tests/pv/)
     BootResult r = boot(spec);
     BOOST_TEST_MESSAGE(r.console);
     return r;
