@@ -72,6 +72,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xen/errno.h>
+#include <xen/features.h>
+#include <xen/version.h>
 #include <xen/xen.h>
 #include <xen/grant_table.h>
 
@@ -481,8 +483,38 @@ void do_survivor(unsigned long k) {
 
 bool bit(const xen_ulong_t* words, uint32_t n) { return (words[n / 64] >> (n % 64)) & 1; }
 
+// HYPERVISOR_xen_version: what the Xen ABI says, and its refusals.
+void check_xen_version(Checks& c) {
+    using virtue::xen::xen_version;
+    c.expect("xenver_version", xen_version(XENVER_version, nullptr), (4 << 16) | 17);
+    static xen_capabilities_info_t caps;
+    c.expect("xenver_capabilities", xen_version(XENVER_capabilities, caps), 0);
+    c.expect_true("xenver_capabilities_x86_64", strncmp(caps, "xen-3.0-x86_64", 14) == 0);
+    xen_extraversion_t extra;
+    c.expect("xenver_extraversion", xen_version(XENVER_extraversion, extra), 0);
+    c.expect_true("xenver_extraversion_terminated", memchr(extra, 0, sizeof extra) != nullptr);
+    xen_feature_info_t fi{0, 0};
+    c.expect("xenver_get_features", xen_version(XENVER_get_features, &fi), 0);
+    c.expect_true("xenver_features_pv", (fi.submap & (1u << XENFEAT_mmu_pt_update_preserve_ad)) &&
+                                            (fi.submap & (1u << XENFEAT_gnttab_map_avail_bits)) &&
+                                            !(fi.submap & (1u << XENFEAT_auto_translated_physmap)) &&
+                                            !(fi.submap & (1u << XENFEAT_dom0)));
+    xen_feature_info_t past{XENFEAT_NR_SUBMAPS, 0};
+    c.expect("xenver_get_features_bad_submap", xen_version(XENVER_get_features, &past), -XEN_EINVAL);
+    xen_platform_parameters_t pp{};
+    c.expect("xenver_platform_parameters", xen_version(XENVER_platform_parameters, &pp), 0);
+    c.expect_true("xenver_virt_start", pp.virt_start == 0xffff800000000000ull);
+    c.expect("xenver_pagesize", xen_version(XENVER_pagesize, nullptr), 4096);
+    static xen_commandline_t cmdline;
+    c.expect("xenver_commandline_kept", xen_version(XENVER_commandline, cmdline), -XEN_EPERM);
+    c.expect("xenver_bad_pointer", xen_version(XENVER_capabilities, reinterpret_cast<void*>(0xffff800000000000ull)),
+             -XEN_EFAULT);
+    c.expect("xenver_unknown_command", xen_version(99, nullptr), -XEN_ENOSYS);
+}
+
 void do_xen_checks() {
     Checks c;
+    check_xen_version(c);
     using virtue::xen::event_channel_op;
     const int64_t einval = -XEN_EINVAL, eperm = -XEN_EPERM, enoent = -XEN_ENOENT;
     const uint64_t me = own_domid();

@@ -62,6 +62,12 @@ inline int64_t vcpu_op(int cmd, unsigned vcpu, void* arg) {
     return hypercall3(__HYPERVISOR_vcpu_op, static_cast<uint64_t>(cmd), vcpu, reinterpret_cast<uint64_t>(arg));
 }
 
+// HYPERVISOR_xen_version(cmd, arg): XENVER_version returns (major << 16) |
+// minor; the other commands write their xen/version.h struct at arg.
+inline int64_t xen_version(int cmd, void* arg) {
+    return hypercall2(__HYPERVISOR_xen_version, static_cast<uint64_t>(cmd), reinterpret_cast<uint64_t>(arg));
+}
+
 // Entry `ref` of the domain's grant table (its page must exist: see
 // GNTTABOP_setup_table / query_size). Write frame and domid first, then
 // flags with a release store; end a grant by compare-exchanging flags to 0
