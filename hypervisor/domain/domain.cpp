@@ -236,6 +236,20 @@ Result<Mfn> domain_alloc_chunk(Domain& d) {
     return first;
 }
 
+void domain_console_put(Domain& d, const char* s, size_t len) {
+    IrqLockGuard guard(d.lock);
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '\n' || d.line_len == kConsoleLineMax) {
+            console_write_domain_line(d.name, d.line, d.line_len);
+            d.line_len = 0;
+            if (c == '\n') continue;
+        }
+        bool printable = (c >= 0x20 && c < 0x7f) || c == '\t';
+        d.line[d.line_len++] = printable ? c : '?';
+    }
+}
+
 void domain_free_frame(Domain& d, Mfn m) {
     IrqLockGuard guard(d.lock);
     frame_info(m).next = d.free_head;

@@ -227,6 +227,12 @@ size_t domain_count();
 namespace virtue {
 // Gives a frame (or a whole chunk from domain_alloc_chunk) back to its
 // domain's partition.
+// The domain's console output (any family's console call): bytes go into
+// its line buffer and whole lines to the console with its name in front;
+// non-printable bytes show as '?', a line longer than kConsoleLineMax is
+// cut there.
+void domain_console_put(Domain& d, const char* s, size_t len);
+
 void domain_free_frame(Domain& d, Mfn m);
 void domain_free_chunk(Domain& d, Mfn first);
 } // namespace virtue

@@ -7,21 +7,6 @@ namespace {
 
 constexpr uint64_t kConsoleIoMax = 4096; // native.toml: len's bound
 
-// Appends bytes to the domain's partial line, writing out whole lines.
-void put_domain_bytes(Domain& d, const char* s, size_t len) {
-    IrqLockGuard guard(d.lock);
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '\n' || d.line_len == kConsoleLineMax) {
-            console_write_domain_line(d.name, d.line, d.line_len);
-            d.line_len = 0;
-            if (c == '\n') continue;
-        }
-        bool printable = (c >= 0x20 && c < 0x7f) || c == '\t';
-        d.line[d.line_len++] = printable ? c : '?';
-    }
-}
-
 } // namespace
 
 CallResult call_console_write(UserSpan<const char> buf) {
@@ -35,7 +20,7 @@ CallResult call_console_write(UserSpan<const char> buf) {
         size_t end = at;
         while (end < buf.size() && end - at < kConsoleLineMax && copy[end++] != '\n') {
         }
-        put_domain_bytes(d, copy + at, end - at);
+        domain_console_put(d, copy + at, end - at);
         at = end;
         if (at < buf.size()) hypercall_irq_window();
     }

@@ -18,6 +18,7 @@ BOOST_AUTO_TEST_CASE(evtchn_calls_succeed_and_refuse) {
     BOOST_TEST(checks_passed(r, "evtchn", "evtchn"));
     BOOST_TEST(checks_passed(r, "evtchn", "grants"));
     BOOST_TEST(checks_passed(r, "evtchn", "ipc"));
+    BOOST_TEST(r.contains("(evtchn) console_io says hello"));
     BOOST_TEST(checks_passed(r, "evtchn", "xen"));
     BOOST_TEST(checks_passed(r, "evtchn", "xengrants"));
     BOOST_TEST(!std::regex_search(r.console, std::regex(R"(\(evtchn\) check .*FAIL)")));

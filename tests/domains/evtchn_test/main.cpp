@@ -510,6 +510,17 @@ void check_xen_version(Checks& c) {
     c.expect("xenver_bad_pointer", xen_version(XENVER_capabilities, reinterpret_cast<void*>(0xffff800000000000ull)),
              -XEN_EFAULT);
     c.expect("xenver_unknown_command", xen_version(99, nullptr), -XEN_ENOSYS);
+    // console_io: output under the domain's name, refusals.
+    using virtue::xen::console_io;
+    static const char line[] = "console_io says hello\n";
+    c.expect("consoleio_write", console_io(CONSOLEIO_write, sizeof line - 1, line), 0);
+    c.expect("consoleio_write_nothing", console_io(CONSOLEIO_write, 0, nullptr), 0);
+    c.expect("consoleio_bad_buffer", console_io(CONSOLEIO_write, 8, reinterpret_cast<void*>(0xffff800000000000ull)),
+             -XEN_EFAULT);
+    c.expect("consoleio_count_above_32_bits", console_io(CONSOLEIO_write, 1ull << 32, line), -XEN_EINVAL);
+    char in[8];
+    c.expect("consoleio_read_no_input_here", console_io(CONSOLEIO_read, sizeof in, in), 0);
+    c.expect("consoleio_unknown_command", console_io(99, 0, nullptr), -XEN_ENOSYS);
 }
 
 void do_xen_checks() {

@@ -62,6 +62,13 @@ inline int64_t vcpu_op(int cmd, unsigned vcpu, void* arg) {
     return hypercall3(__HYPERVISOR_vcpu_op, static_cast<uint64_t>(cmd), vcpu, reinterpret_cast<uint64_t>(arg));
 }
 
+// HYPERVISOR_console_io(cmd, count, buffer): CONSOLEIO_write prints count
+// bytes under the domain's name (0 on success); CONSOLEIO_read returns the
+// number of input bytes read (control domains; 0 for others).
+inline int64_t console_io(int cmd, uint64_t count, const void* buffer) {
+    return hypercall3(__HYPERVISOR_console_io, static_cast<uint64_t>(cmd), count, reinterpret_cast<uint64_t>(buffer));
+}
+
 // HYPERVISOR_xen_version(cmd, arg): XENVER_version returns (major << 16) |
 // minor; the other commands write their xen/version.h struct at arg.
 inline int64_t xen_version(int cmd, void* arg) {
