@@ -76,6 +76,7 @@
 #include <xen/version.h>
 #include <xen/xen.h>
 #include <xen/grant_table.h>
+#include <xen/memory.h>
 
 #include <virtue/ring.hpp>
 #include <virtue/sdk.hpp>
@@ -521,6 +522,24 @@ void check_xen_version(Checks& c) {
     char in[8];
     c.expect("consoleio_read_no_input_here", console_io(CONSOLEIO_read, sizeof in, in), 0);
     c.expect("consoleio_unknown_command", console_io(99, 0, nullptr), -XEN_ENOSYS);
+    // memory_op: the reservation is the partition; others' are the control
+    // domain's business; the M2P's extent.
+    using virtue::xen::memory_op;
+    virtue_domain_info info{};
+    (void)sys::domain_info(&info);
+    domid_t dom = DOMID_SELF;
+    c.expect("memop_current_reservation", memory_op(XENMEM_current_reservation, &dom),
+             static_cast<int64_t>(info.memory_bytes / 4096));
+    c.expect("memop_maximum_reservation", memory_op(XENMEM_maximum_reservation, &dom),
+             static_cast<int64_t>(info.memory_bytes / 4096));
+    domid_t other = static_cast<domid_t>(own_domid() + 1);
+    c.expect("memop_other_domain_not_control", memory_op(XENMEM_current_reservation, &other), -XEN_EPERM);
+    c.expect("memop_bad_pointer", memory_op(XENMEM_current_reservation, reinterpret_cast<void*>(8)), -XEN_EFAULT);
+    xen_machphys_mapping_t mm{};
+    c.expect("memop_machphys_mapping", memory_op(XENMEM_machphys_mapping, &mm), 0);
+    c.expect_true("memop_m2p_at_xen_address", mm.v_start == 0xffff800000000000ull && mm.max_mfn > 0);
+    c.expect_true("memop_max_ram_page", memory_op(XENMEM_maximum_ram_page, nullptr) == static_cast<int64_t>(mm.max_mfn));
+    c.expect("memop_memory_map_enosys", memory_op(XENMEM_memory_map, &mm), -XEN_ENOSYS);
 }
 
 void do_xen_checks() {

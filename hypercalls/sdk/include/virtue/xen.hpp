@@ -69,6 +69,12 @@ inline int64_t console_io(int cmd, uint64_t count, const void* buffer) {
     return hypercall3(__HYPERVISOR_console_io, static_cast<uint64_t>(cmd), count, reinterpret_cast<uint64_t>(buffer));
 }
 
+// HYPERVISOR_memory_op(cmd, arg): XENMEM_current/maximum_reservation (arg:
+// a domid_t), maximum_ram_page, machphys_mapping.
+inline int64_t memory_op(int cmd, void* arg) {
+    return hypercall2(__HYPERVISOR_memory_op, static_cast<uint64_t>(cmd), reinterpret_cast<uint64_t>(arg));
+}
+
 // HYPERVISOR_xen_version(cmd, arg): XENVER_version returns (major << 16) |
 // minor; the other commands write their xen/version.h struct at arg.
 inline int64_t xen_version(int cmd, void* arg) {

@@ -1,0 +1,54 @@
+// HYPERVISOR_memory_op (xen/memory.h): what a guest may learn about memory.
+// The reservation of a domain is its partition (fixed: memory is never
+// overcommitted, so current and maximum are the same); the M2P's mapping
+// and extent are the table xen-compat/m2p.hpp keeps. XENMEM_memory_map is
+// -ENOSYS, as Linux expects when there is no custom map (it then uses one
+// RAM region). Changing a reservation (decrease_reservation,
+// populate_physmap, exchange) belongs to PV domains' pseudo-physical
+// memory and is -ENOSYS until they exist; so is every other command.
+#include "xen_handlers.hpp"
+
+#include <xen/memory.h>
+
+#include "mm/memory.hpp"
+#include "xen-compat/m2p.hpp"
+#include "xen-compat/op_args.hpp"
+
+namespace virtue::xen {
+namespace {
+
+// The reservation of the domain `arg` names (a domid_t in guest memory).
+CallResult reservation(uint64_t arg) {
+    domid_t dom;
+    TRY(copy_from_user(&dom, arg, sizeof dom));
+    Domain& me = self();
+    if (names_self(dom)) return me.partition_frames;
+    if (!me.is_control()) return Err::NotPermitted;
+    auto other = domain_get(dom);
+    if (!other) return Err::NoSuchDomain;
+    const uint64_t frames = (*other)->partition_frames;
+    domain_put(**other);
+    return frames;
+}
+
+} // namespace
+
+CallResult memory_op(uint64_t cmd, uint64_t arg) {
+    switch (cmd) {
+    case XENMEM_current_reservation:
+    case XENMEM_maximum_reservation:
+        return reservation(arg);
+    case XENMEM_maximum_ram_page: return frame_table_size() - 1;
+    case XENMEM_machphys_mapping: {
+        xen_machphys_mapping_t m{};
+        m.v_start = MACH2PHYS_VIRT_START;
+        m.v_end = MACH2PHYS_VIRT_END;
+        m.max_mfn = m2p_frames() - 1; // entries past it are not mapped
+        TRY(copy_to_user(arg, &m, sizeof m));
+        return 0;
+    }
+    default: return Err::NotSupported;
+    }
+}
+
+} // namespace virtue::xen
