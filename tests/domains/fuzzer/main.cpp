@@ -67,6 +67,9 @@ constexpr uint64_t kXenGrantTableOp = 20;   // __HYPERVISOR_grant_table_op
 constexpr uint64_t kGnttabCopy = 5;         // GNTTABOP_copy
 constexpr uint64_t kXenSetTimerOp = 15;     // __HYPERVISOR_set_timer_op
 constexpr uint64_t kXenVcpuOp = 24;         // __HYPERVISOR_vcpu_op
+constexpr uint64_t kXenMemoryOp = 12;       // __HYPERVISOR_memory_op
+constexpr uint64_t kXenVersion = 17;        // __HYPERVISOR_xen_version
+constexpr uint64_t kXenConsoleIo = 18;      // __HYPERVISOR_console_io
 
 struct Rng {
     uint64_t state;
@@ -213,6 +216,21 @@ Call make_call(Rng& rng, const unsigned char* stack, size_t stack_size) {
         c.a[2] = rng.below(4) ? rng.below(4) : rng.next();
         return c;
     }
+    if (rng.below(30) == 0) { // xen_version and memory_op, any command, any pointer
+        c.nr = rng.below(2) ? kXenVersion : kXenMemoryOp;
+        c.a[0] = rng.below(4) ? rng.below(20) : rng.next();
+        c.a[1] = pointer(rng, output_kind(rng), stack, stack_size);
+        return c;
+    }
+    if (rng.below(60) == 0) { // console_io: reads, and writes that must fail or print nothing
+        c.nr = kXenConsoleIo;
+        c.a[0] = rng.below(4) ? rng.below(3) : rng.next();
+        const Kind k = static_cast<Kind>(rng.below(static_cast<uint64_t>(Kind::Count)));
+        c.a[2] = pointer(rng, k, stack, stack_size);
+        c.a[1] = length(rng);
+        if (c.a[0] == 0 && is_own_memory(k)) c.a[1] = rng.below(2) ? 0 : (1ull << 32) + rng.below(1ull << 32);
+        return c;
+    }
     switch (c.nr) {
     case VIRTUE_NR_console_write: {
         c.ptr_kind = static_cast<Kind>(rng.below(static_cast<uint64_t>(Kind::Count)));
@@ -282,6 +300,25 @@ const char* violation(const Call& c, int64_t r) {
     if (c.nr == kXenGrantTableOp) {
         if (c.a[1] >= kUserEnd && c.a[2] != 0 && r == 0) return "grant_table_op used a pointer outside the user half";
         return r > 0 ? "grant_table_op returned > 0" : nullptr;
+    }
+    if (c.nr == kXenVersion) {
+        // version and pagesize return values; the rest write a struct.
+        const bool returns_value = c.a[0] == 0 || c.a[0] == 7;
+        const bool writes = c.a[0] >= 1 && c.a[0] <= 8 && !returns_value;
+        if (writes && c.a[1] >= kUserEnd && r == 0) return "xen_version wrote outside the user half";
+        if (r > 0 && !returns_value) return "xen_version returned > 0";
+        return nullptr;
+    }
+    if (c.nr == kXenMemoryOp) {
+        const bool uses_pointer = c.a[0] == 3 || c.a[0] == 4 || c.a[0] == 12; // reservations, machphys_mapping
+        if (uses_pointer && c.a[1] >= kUserEnd && r >= 0) return "memory_op used a pointer outside the user half";
+        return nullptr;
+    }
+    if (c.nr == kXenConsoleIo) {
+        if (c.a[0] == 0 && c.a[1] != 0 && c.a[1] <= 0xffffffffu && c.a[2] >= kUserEnd && r == 0)
+            return "console_io printed from outside the user half";
+        if (c.a[1] > 0xffffffffu && r != -XEN_EINVAL) return "console_io count above 2^32 - 1 not refused";
+        return r > 0 && c.a[0] != 1 ? "console_io write returned > 0" : nullptr;
     }
     bool known = c.nr >= VIRTUE_NR_console_write && c.nr <= VIRTUE_NR_LAST;
     if (!known) return r == -XEN_ENOSYS ? nullptr : "unknown number did not return -ENOSYS";
