@@ -109,6 +109,8 @@ void ipc_figures() {
         {"ipc_pingpong", 1, "IPC call/reply round trip, same CPU", ipc, {}},
         {"evtchn_pingpong", 2, "event channel round trip, two CPUs", ping, {}},
         {"ipc_pingpong", 2, "IPC call/reply round trip, two CPUs", ipc, {}},
+        {"ipc_pingpong_regs", 1, "IPC round trip, message in registers, same CPU", ipc, {}},
+        {"ipc_pingpong_regs", 2, "IPC round trip, message in registers, two CPUs", ipc, {}},
     };
     auto sink_line = [](const char* mib) {
         return std::string(R"(\(sink\) sink: )") + mib + R"( MiB received, checksum [0-9a-f]+, (\d+) MiB/s)";

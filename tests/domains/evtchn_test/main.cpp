@@ -28,6 +28,8 @@
 //                   D), answering word0 + 1; prints "ipcserve: <N> calls"
 //   ipcping=N peer=D   connects to endpoint 1 of D and calls N times; prints
 //                   "ipcping: <N> round trips, <c> cycles each, <f> failures"
+//   regs            ipcserve / ipcping pass their messages in registers
+//                   (Endpoint::call_in_registers, reply_wait_in_registers)
 //   ipconce peer=D  connects to endpoint 1 of D, calls once and prints
 //                   "ipconce: call returned <rc>"
 //   ipcdie peer=D   serves endpoint 1 for D, receives one call and ends its
@@ -91,6 +93,7 @@ using test_domains::free_bytes;
 constexpr uint64_t kMs = 1'000'000;
 bool g_failed = false;
 uint64_t g_peer = VIRTUE_DOMID_SELF;
+bool g_regs = false; // "regs": ipcserve / ipcping pass their messages in registers
 
 uint64_t now() { return static_cast<uint64_t>(sys::system_time()); }
 
@@ -1324,7 +1327,8 @@ void do_ipc_serve(unsigned long n) {
     unsigned long served = 0;
     bool lent_done = false; // the client ends with the lending test
     while (served < n || !lent_done) {
-        if (ep.reply_wait(m, now() + 20'000 * kMs).raw() != 0) break;
+        const uint64_t deadline = now() + 20'000 * kMs;
+        if ((g_regs ? ep.reply_wait_in_registers(m, deadline) : ep.reply_wait(m, deadline)).raw() != 0) break;
         if (m.word[0] == kDelegate && m.handle) {
             lent_done = true;
             // The client lends us an endpoint it serves, then calls it with
@@ -1372,7 +1376,10 @@ void do_ipc_ping(unsigned long n) {
     for (unsigned long i = 0; i < n; i++) {
         m = {};
         m.word[0] = i;
-        if (ep.call(m).raw() != 0 || m.word[0] != i + 1) failures++;
+        m.word[3] = ~i;
+        if ((g_regs ? ep.call_in_registers(m) : ep.call(m)).raw() != 0 || m.word[0] != i + 1 || m.word[3] != ~i ||
+            m.sender_domid != g_peer)
+            failures++;
     }
     uint64_t cycles = n ? (rdtsc() - t0) / n : 0;
     // Lend the server an endpoint of ours (endpoints may cross domains),
@@ -1680,10 +1687,12 @@ int main() {
         if (!strcmp(a, "mode=map") || !strcmp(a, "mode=xenmap")) g_map_mode = true;
         if (!strcmp(a, "mode=xencopy") || !strcmp(a, "mode=xenmap")) g_xen = true;
         if (!strncmp(a, "die=", 4)) g_die_after = strtoul(a + 4, nullptr, 0);
+        if (!strcmp(a, "regs")) g_regs = true;
     }
     for (size_t i = 0; i < virtue::arg_count(); i++) {
         const char* w = virtue::arg(i);
-        if (!strncmp(w, "peer=", 5) || !strncmp(w, "mode=", 5) || !strncmp(w, "die=", 4)) continue;
+        if (!strncmp(w, "peer=", 5) || !strncmp(w, "mode=", 5) || !strncmp(w, "die=", 4) || !strcmp(w, "regs"))
+            continue;
         if (!strcmp(w, "checks")) do_checks();
         else if (!strcmp(w, "grants")) do_grant_checks();
         else if (!strcmp(w, "ipc")) do_ipc_checks();
