@@ -16,7 +16,7 @@
 // IpcFastWait record, and a client that finds it the only waiter with
 // nothing queued hands it the call there (ipc_call_direct), so that the
 // server takes it without looking at the queue again. The entry's fast
-// path (native/ipc_fast.cpp) is built on both.
+// path (native/ipc_fast.hpp) is built on both.
 //
 // The hypervisor never waits for either side: a client that is killed, or
 // whose domain dies, abandons its call (the server's reply then fails with
@@ -32,7 +32,9 @@
 // Locking: Endpoint::lock guards the queue, `dead` and `owner`; the
 // queue's readiness for servers also takes `servers`' Waitable lock inside
 // it; an IpcCall's state is under its `done` Waitable lock, taken after
-// Endpoint::lock (never two Waitable locks at once).
+// Endpoint::lock (never two Waitable locks at once). A waiting server's
+// IpcFastWait record is read and written under `servers`' lock while the
+// server is enlisted there.
 #pragma once
 
 #include <stdint.h>
