@@ -313,8 +313,12 @@ namespace {
             Thread* t = only && !only->next ? only->thread : nullptr;
             IpcFastWait* rec = t ? t->ipc_fast : nullptr;
             // Same CPU only (a hint: the hand-off checks it under the CPU's
-            // lock); a server elsewhere is woken through the queue.
+            // lock); a server elsewhere is woken through the queue. Not to
+            // a server asked to stop or leave: queued, the call stays for
+            // the endpoint's other threads.
             if (rec && rec->ep == &ep && !rec->delivered && __atomic_load_n(&t->cpu, __ATOMIC_RELAXED) == here &&
+                !__atomic_load_n(&t->suspend_requested, __ATOMIC_ACQUIRE) &&
+                !__atomic_load_n(&t->kill_requested, __ATOMIC_ACQUIRE) && !t->domain->dying() &&
                 (server = sched_handoff_ref(*t))) {
                 rec->msg = msg;
                 rec->delivered = true;

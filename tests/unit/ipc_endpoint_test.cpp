@@ -479,6 +479,12 @@ BOOST_AUTO_TEST_CASE(a_direct_call_left_to_the_ordinary_path_changes_nothing) {
         IrqLockGuard guard(e.servers.lock);
         e.servers.delist_locked(w2);
     }
+    server.kill_requested = true;
+    not_taken(message(1), "a server asked to leave");
+    server.kill_requested = false;
+    server.suspend_requested = true;
+    not_taken(message(1), "a server asked to stop");
+    server.suspend_requested = false;
     server.ipc_fast = nullptr;
     not_taken(message(1), "a server not in ipc_wait");
     server.ipc_fast = &rec;
