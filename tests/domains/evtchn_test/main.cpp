@@ -1266,6 +1266,15 @@ void do_ipc_checks() {
     c.expect("wait_kernel_ptr", sys::ipc_wait(server.get(), reinterpret_cast<virtue_ipc_msg*>(0xffff800000000000ull), 0),
              efault);
     c.expect("number_bad_handle", sys::endpoint_number(0), ebadf);
+    // The register form (msg 0) of ipc_call and ipc_reply_wait: the same
+    // checks; ipc_wait has none (msg 0 is a fault there).
+    c.expect("reply_wait_in_registers_on_client_handle", client.reply_wait_in_registers(m, 0), eacces);
+    {
+        virtue::Endpoint bogus(12345);
+        c.expect("call_in_registers_bad_handle", bogus.call_in_registers(m), ebadf);
+        (void)bogus.release();
+    }
+    c.expect("wait_has_no_register_form", sys::ipc_wait(server.get(), nullptr, 0), efault);
     c.expect("wait_times_out", server.wait(m, now() + 20 * kMs), -XEN_ETIMEDOUT);
     c.expect("wait_on_client_handle", client.wait(m, 0), eacces);
     c.expect("call_unaligned", sys::ipc_call(client.get(), reinterpret_cast<virtue_ipc_msg*>(reinterpret_cast<uint64_t>(&m) + 4)),
@@ -1288,6 +1297,15 @@ void do_ipc_checks() {
     c.expect("reply_word", m.word[0], 42);
     c.expect("reply_keeps_words", m.word[3], 7);
     c.expect("reply_sender", m.sender_domid, me);
+    // The same call with the message in registers.
+    m = {};
+    m.word[0] = 51;
+    m.word[3] = 9;
+    c.expect("call_in_registers", client.call_in_registers(m), 0);
+    c.expect("registers_reply_word", m.word[0], 52);
+    c.expect("registers_keep_words", m.word[3], 9);
+    c.expect("registers_sender", m.sender_domid, me);
+    c.expect("registers_no_handle", m.handle, 0);
     // A handle travels with the call and back with the reply (same domain:
     // any object with RIGHT_TRANSFER).
     uint64_t th = t.get();
@@ -1305,7 +1323,7 @@ void do_ipc_checks() {
     m = {};
     m.handle = 12345;
     c.expect("call_bad_carried_handle", client.call(m), ebadf);
-    c.expect("served", es.served, 2);
+    c.expect("served", es.served, 3);
     c.expect("handles_received", es.handles_received, 1);
     // The server thread exits holding a call: its client hears it.
     m = {};
