@@ -93,7 +93,7 @@ using test_domains::free_bytes;
 constexpr uint64_t kMs = 1'000'000;
 bool g_failed = false;
 uint64_t g_peer = VIRTUE_DOMID_SELF;
-bool g_regs = false; // "regs": ipcserve / ipcping pass their messages in registers
+bool g_regs = false; // "regs": ipcserve / ipcping pass their messages in registers, else in buffers
 
 uint64_t now() { return static_cast<uint64_t>(sys::system_time()); }
 
@@ -1346,7 +1346,10 @@ void do_ipc_serve(unsigned long n) {
     bool lent_done = false; // the client ends with the lending test
     while (served < n || !lent_done) {
         const uint64_t deadline = now() + 20'000 * kMs;
-        if ((g_regs ? ep.reply_wait_in_registers(m, deadline) : ep.reply_wait(m, deadline)).raw() != 0) break;
+        // Without "regs", the buffer form (the SDK's reply_wait would take
+        // registers for a reply without a handle).
+        if ((g_regs ? ep.reply_wait_in_registers(m, deadline).raw() : sys::ipc_reply_wait(ep.get(), &m, deadline)) != 0)
+            break;
         if (m.word[0] == kDelegate && m.handle) {
             lent_done = true;
             // The client lends us an endpoint it serves, then calls it with
@@ -1395,7 +1398,7 @@ void do_ipc_ping(unsigned long n) {
         m = {};
         m.word[0] = i;
         m.word[3] = ~i;
-        if ((g_regs ? ep.call_in_registers(m) : ep.call(m)).raw() != 0 || m.word[0] != i + 1 || m.word[3] != ~i ||
+        if ((g_regs ? ep.call_in_registers(m).raw() : sys::ipc_call(ep.get(), &m)) != 0 || m.word[0] != i + 1 || m.word[3] != ~i ||
             m.sender_domid != g_peer)
             failures++;
     }

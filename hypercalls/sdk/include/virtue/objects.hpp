@@ -271,11 +271,15 @@ class Endpoint : public Handle {
     }
     // The number a client connects with (1 and up).
     Result<uint64_t> number() const { return sys::endpoint_number(get()); }
-    Result<void> call(virtue_ipc_msg& m) const { return sys::ipc_call(get(), &m); }
+    // A call (and a reply) that sends no handle goes in registers (below):
+    // the same result, and the hypervisor's fast path touches no memory.
+    Result<void> call(virtue_ipc_msg& m) const {
+        return m.handle ? sys::ipc_call(get(), &m) : call_in_registers(m);
+    }
     Result<void> wait(virtue_ipc_msg& m, uint64_t deadline_ns) const { return sys::ipc_wait(get(), &m, deadline_ns); }
     static Result<void> reply(const virtue_ipc_msg& m) { return sys::ipc_reply(&m); }
     Result<void> reply_wait(virtue_ipc_msg& m, uint64_t deadline_ns) const {
-        return sys::ipc_reply_wait(get(), &m, deadline_ns);
+        return m.handle ? sys::ipc_reply_wait(get(), &m, deadline_ns) : reply_wait_in_registers(m, deadline_ns);
     }
     // The same two with the message in registers (msg 0, native.toml:
     // ipc_call): no handle can be sent, and the hypervisor touches no
