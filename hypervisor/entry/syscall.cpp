@@ -37,19 +37,19 @@ int64_t xen_call(CallerKind kind, uint64_t nr, const CallArgs& args) {
 
 int64_t native_call(uint64_t nr, const CallArgs& args) {
     const uint64_t index = nr - native::BASE;
+    if (index >= native::TABLE_SIZE || !native::TABLE[index]) return -XEN_ENOSYS;
     // The IPC fast path (native/ipc_fast.hpp); a call it does not take is
     // unchanged and runs through the table.
-    if (nr == VIRTUE_NR_ipc_call) {
+    if (nr == VIRTUE_NR_ipc_call) [[unlikely]] {
         CallResult r = Err::InvalidArgument;
         if (native::ipc_call_fast(args, &r)) return native::finish(index, r);
     }
-    if (index >= native::TABLE_SIZE || !native::TABLE[index]) return -XEN_ENOSYS;
     return native::TABLE[index](args);
 }
 
 } // namespace
 
-extern "C" [[gnu::hot]] void handle_syscall(arch::InterruptFrame* frame) {
+extern "C" void handle_syscall(arch::InterruptFrame* frame) {
     // The return address is the caller's next instruction; a `syscall` in
     // the last bytes below 2^47 makes it non-canonical, and iretq to it
     // would fault in ring 0 on the user's GS. Such a caller dies instead.
