@@ -19,7 +19,7 @@ uint32_t next_generation(uint32_t g) {
 
 void kobject_ref(KObject& o) { __atomic_fetch_add(&o.refs, 1, __ATOMIC_RELAXED); }
 
-bool kobject_try_ref(KObject& o) {
+[[gnu::hot]] bool kobject_try_ref(KObject& o) {
     uint32_t refs = __atomic_load_n(&o.refs, __ATOMIC_ACQUIRE);
     do {
         if (refs == 0) return false;
@@ -27,7 +27,7 @@ bool kobject_try_ref(KObject& o) {
     return true;
 }
 
-void kobject_unref(KObject& o) {
+[[gnu::hot]] void kobject_unref(KObject& o) {
     if (__atomic_sub_fetch(&o.refs, 1, __ATOMIC_ACQ_REL) == 0 && o.destroy) o.destroy(&o);
 }
 
@@ -103,7 +103,7 @@ Result<uint64_t> HandleTable::insert(KObject& obj, uint32_t rights) {
     return insert_locked(obj, rights);
 }
 
-Result<KObject*> HandleTable::get(uint64_t h, ObjType type, uint32_t needed, uint32_t* rights) {
+[[gnu::hot]] Result<KObject*> HandleTable::get(uint64_t h, ObjType type, uint32_t needed, uint32_t* rights) {
     TRY_ASSIGN(uint32_t index, slot_of(h));
     HandleSlot& s = slots_[index];
     if (type != ObjType::None && s.object->type != type) return Err::WrongType;

@@ -120,7 +120,7 @@ void thread_exit_current(int64_t status) {
     Thread& t = *current_thread();
     Domain& d = *t.domain;
     fault_thread_gone(t);
-    ipc_drop_reply(t); // its caller must not wait for a reply that cannot come
+    ipc_thread_exit(t); // its caller must not wait for a reply that cannot come
     hypercall_drop_progress(t); // a preempted call it will not continue
     vm_release_all(t);          // memory objects it released, now
     {

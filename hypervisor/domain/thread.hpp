@@ -37,6 +37,7 @@ struct Domain;
 struct AddressSpace;
 struct MemRegion;
 struct IpcCall;
+struct IpcFastWait;
 struct Thread;
 
 enum class ThreadState : uint8_t { New, Runnable, Running, Blocked, Suspended, Dead };
@@ -113,6 +114,14 @@ struct Thread {
     // Synchronous IPC (ipc/endpoint.hpp): the call this thread received as
     // a server and has not answered yet (it holds a reference).
     IpcCall* reply_to = nullptr;
+    // While it waits in ipc_wait: where a client may deliver a call
+    // directly (under the endpoint's `servers` lock).
+    IpcFastWait* ipc_fast = nullptr;
+    // As a client: the call object of its last call, kept for the next
+    // (no heap allocation per call); counted in the domain's overhead from
+    // the first one kept until the thread exits.
+    IpcCall* spare_call = nullptr;
+    bool spare_call_counted = false;
 
     // A preempted call's progress (CallProgress above).
     CallProgress progress;

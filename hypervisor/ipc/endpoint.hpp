@@ -9,10 +9,14 @@
 // replies. A server thread waits on the endpoint, receives one call at a
 // time (it owns the reply until it answers: the seL4 reply-capability
 // model without a capability), and replies, or replies and waits in one
-// call. Fast path: when exactly one thread waits on the other side (the
-// server on the endpoint, the client on its reply), the side that blocks
-// hands its CPU straight to it (sched_block_handoff), skipping the run
-// queue.
+// call. Direct hand-off: when exactly one thread waits on the other side
+// (the server on the endpoint, the client on its reply), the side that
+// blocks hands its CPU straight to it (sched_block_handoff), skipping the
+// run queue. Direct delivery: a server waiting in ipc_wait publishes an
+// IpcFastWait record, and a client that finds it the only waiter with
+// nothing queued hands it the call there (ipc_call_direct), so that the
+// server takes it without looking at the queue again. The entry's fast
+// path (native/ipc_fast.hpp) is built on both.
 //
 // The hypervisor never waits for either side: a client that is killed, or
 // whose domain dies, abandons its call (the server's reply then fails with
@@ -28,7 +32,9 @@
 // Locking: Endpoint::lock guards the queue, `dead` and `owner`; the
 // queue's readiness for servers also takes `servers`' Waitable lock inside
 // it; an IpcCall's state is under its `done` Waitable lock, taken after
-// Endpoint::lock (never two Waitable locks at once).
+// Endpoint::lock (never two Waitable locks at once). A waiting server's
+// IpcFastWait record is read and written under `servers`' lock while the
+// server is enlisted there.
 #pragma once
 
 #include <stdint.h>
@@ -80,6 +86,17 @@ struct Endpoint {
 
 inline constexpr uint32_t kMaxEndpointsPerDomain = 64;
 
+// A server thread's record while it waits in ipc_wait (on its stack, named
+// by Thread::ipc_fast; read and written under the endpoint's `servers`
+// lock while the thread is enlisted there): a client may deliver a call
+// into it directly. Once `delivered`, the call is the thread's reply_to
+// and `msg` holds its message (never a carried handle).
+struct IpcFastWait {
+    Endpoint* ep = nullptr;
+    bool delivered = false;
+    IpcMessage msg;
+};
+
 // A new endpoint of d that domain `client` may connect to. Err::NoSpace: d
 // has kMaxEndpointsPerDomain; Err::NoMemory; Err::NoSuchDomain: d is dying.
 Result<Endpoint*> endpoint_create(Domain& d, domid_t client);
@@ -95,6 +112,15 @@ Result<Endpoint*> endpoint_connect(domid_t server, uint32_t number, domid_t clie
 // until replied; the reply replaces msg. Err::NotConnected (no server any
 // more), Err::Interrupted (the call is abandoned), Err::NoMemory.
 Status ipc_call(Endpoint& ep, IpcMessage& msg);
+
+// The same call delivered directly (the entry's fast path): only when the
+// one thread waiting on ep is a server in ipc_wait (its IpcFastWait
+// published), nothing is queued, ep is alive and msg carries no handle.
+// Then that server receives the call at once (no queue) and, when it can
+// run on this CPU, gets the CPU straight away; the client waits for the
+// reply as ipc_call does and *taken is true. Otherwise nothing has changed
+// and *taken is false (the caller takes ipc_call). Err as ipc_call.
+Status ipc_call_direct(Endpoint& ep, IpcMessage& msg, bool* taken);
 
 // The server side: waits (until deadline_ns) for a call and receives it
 // into msg; the call becomes the thread's to answer. Err::TimedOut,
@@ -114,7 +140,20 @@ Status ipc_reply(IpcMessage& msg, Thread** handoff = nullptr);
 // again without replying).
 void ipc_drop_reply(Thread& t);
 
+// The running thread t exits: fails its received call (ipc_drop_reply)
+// and frees the call object it kept for its next call.
+void ipc_thread_exit(Thread& t);
+
 // Domain death: its endpoints die (queued calls fail with Err::NotConnected).
 void endpoint_domain_dying(Domain& d);
+
+// How many calls were delivered directly (ipc_call_direct: the fast
+// path's hits) and how many went through an endpoint's queue, since boot
+// (logged when the last domain has gone, for tests and make bench).
+struct IpcCallCounts {
+    uint64_t direct = 0;
+    uint64_t queued = 0;
+};
+IpcCallCounts ipc_call_counts();
 
 } // namespace virtue

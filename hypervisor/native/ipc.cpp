@@ -1,6 +1,7 @@
 // Native calls for synchronous IPC: endpoint_create, endpoint_connect,
 // endpoint_number, ipc_call, ipc_wait, ipc_reply, ipc_reply_wait (the
 // endpoints themselves are in ipc/endpoint.hpp).
+#include "native/ipc_fast.hpp"
 #include "native_handlers.hpp"
 
 namespace virtue::native {
@@ -12,7 +13,7 @@ namespace {
 // Moves the handle a message carries out of the caller's table, for domain
 // `to`. Across domains only endpoint handles travel: every other object
 // belongs to its domain (threads, address spaces, memory, ports).
-Status take_carried(uint64_t handle, domid_t to, IpcMessage& m) {
+[[gnu::hot]] Status take_carried(uint64_t handle, domid_t to, IpcMessage& m) {
     if (!handle) return Status::success();
     LockedHandles h = caller_handles();
     IrqLockGuard guard(h.lock);
@@ -32,7 +33,7 @@ Status take_carried(uint64_t handle, domid_t to, IpcMessage& m) {
 // here, at the receiver, too: an endpoint handle with RIGHT_READ can itself
 // travel, so the domain that receives on an endpoint is not always its
 // owner, and nothing but an endpoint may ever enter another domain's table.
-virtue_ipc_msg to_user(IpcMessage& m) {
+[[gnu::hot]] virtue_ipc_msg to_user(IpcMessage& m) {
     virtue_ipc_msg out{};
     for (uint32_t i = 0; i < kIpcWords; i++) out.word[i] = m.words[i];
     out.sender_domid = m.sender;
@@ -49,7 +50,7 @@ virtue_ipc_msg to_user(IpcMessage& m) {
 
 // Copies a received message out; if that fails, the handle it brought is
 // closed again (nobody could learn its value).
-CallResult deliver(UserPtr<virtue_ipc_msg> msg, const virtue_ipc_msg& out) {
+[[gnu::hot]] CallResult deliver(UserPtr<virtue_ipc_msg> msg, const virtue_ipc_msg& out) {
     if (Status s = msg.write(out); !s) {
         if (out.handle) (void)call_handle_close(out.handle);
         return s.error();
@@ -57,22 +58,70 @@ CallResult deliver(UserPtr<virtue_ipc_msg> msg, const virtue_ipc_msg& out) {
     return 0;
 }
 
-IpcMessage from_user(const virtue_ipc_msg& in) {
+[[gnu::hot]] IpcMessage from_user(const virtue_ipc_msg& in) {
     IpcMessage m;
     for (uint32_t i = 0; i < kIpcWords; i++) m.words[i] = in.word[i];
     m.sender = caller().id;
     return m;
 }
 
-CallResult receive(Endpoint& ep, UserPtr<virtue_ipc_msg> msg, uint64_t deadline_ns, Thread* handoff = nullptr) {
+// Where a call's message comes from and its answer goes: the user buffer
+// `msg`, or, when msg is 0, the caller's registers (native.toml, ipc_call:
+// the words in r10, r8, r9, r15; out, also the received handle in rdi and
+// sender_domid | flags << 32 in rsi). The registers are the thread's saved
+// ring-3 frame, written back when the call returns.
+class MsgPlace {
+  public:
+    explicit MsgPlace(UserPtr<virtue_ipc_msg> msg) : msg_(msg) {}
+    bool in_registers() const { return msg_.null(); }
+
+    // The message (a register message carries no handle); for a buffer,
+    // also whether the answer can be stored (checked before acting).
+    Status read(virtue_ipc_msg& in) const {
+        if (in_registers()) {
+            const arch::InterruptFrame& f = caller_thread().user_frame();
+            in = {};
+            in.word[0] = f.r10;
+            in.word[1] = f.r8;
+            in.word[2] = f.r9;
+            in.word[3] = f.r15;
+            return Status::success();
+        }
+        TRY(msg_.read(in));
+        if (!msg_.writable()) return Err::Fault;
+        return Status::success();
+    }
+
+    // Stores a received message; if that fails, the handle it brought is
+    // closed again (nobody could learn its value).
+    CallResult write(const virtue_ipc_msg& out) const {
+        if (in_registers()) {
+            arch::InterruptFrame& f = caller_thread().user_frame();
+            f.r10 = out.word[0];
+            f.r8 = out.word[1];
+            f.r9 = out.word[2];
+            f.r15 = out.word[3];
+            f.rdi = out.handle;
+            f.rsi = out.sender_domid | static_cast<uint64_t>(out.flags) << 32;
+            return 0;
+        }
+        return deliver(msg_, out);
+    }
+
+  private:
+    UserPtr<virtue_ipc_msg> msg_;
+};
+
+[[gnu::hot]] CallResult receive(Endpoint& ep, const MsgPlace& place, uint64_t deadline_ns,
+                                Thread* handoff = nullptr) {
     IpcMessage m;
     TRY(ipc_wait(ep, deadline_ns, m, handoff));
     virtue_ipc_msg out = to_user(m);
-    return deliver(msg, out); // on a fault the call stays received
+    return place.write(out); // on a fault the call stays received
 }
 
 // Replies to the caller's received call with `in` (already read).
-Status reply_with(const virtue_ipc_msg& in, Thread** handoff = nullptr) {
+[[gnu::hot]] Status reply_with(const virtue_ipc_msg& in, Thread** handoff = nullptr) {
     Thread& self = caller_thread();
     if (!self.reply_to) return Err::InvalidArgument;
     IpcMessage m = from_user(in);
@@ -101,21 +150,43 @@ CallResult call_endpoint_connect(uint64_t server_domid, uint64_t number, uint64_
 
 CallResult call_endpoint_number(EndpointRef& endpoint) { return endpoint->number; }
 
-CallResult call_ipc_call(EndpointRef& endpoint, UserPtr<virtue_ipc_msg> msg) {
+[[gnu::hot]] CallResult call_ipc_call(EndpointRef& endpoint, UserPtr<virtue_ipc_msg> msg) {
+    const MsgPlace place(msg);
     virtue_ipc_msg in;
-    TRY(msg.read(in));
-    if (!msg.writable()) return Err::Fault;
+    TRY(place.read(in));
     Endpoint& ep = *endpoint;
     IpcMessage m = from_user(in);
     TRY(take_carried(in.handle, ep.owner_id, m));
     TRY(ipc_call(ep, m));
     virtue_ipc_msg out = to_user(m);
-    return deliver(msg, out);
+    return place.write(out);
+}
+
+[[gnu::hot]] bool ipc_call_fast(const arch::InterruptFrame& a, CallResult* result) {
+    // The glue's checks, in its order; a failure is the ordinary path's to
+    // report.
+    if (!UserPtr<virtue_ipc_msg>::aligned(a.rsi)) return false;
+    EndpointRef endpoint;
+    if (!endpoint.resolve(caller_handles(), a.rdi, VIRTUE_RIGHT_WRITE)) return false;
+    const MsgPlace place{UserPtr<virtue_ipc_msg>(a.rsi)};
+    virtue_ipc_msg in;
+    if (!place.read(in) || in.handle) return false;
+    IpcMessage m = from_user(in);
+    bool taken = false;
+    Status s = ipc_call_direct(*endpoint, m, &taken);
+    if (!taken) return false;
+    if (!s) {
+        *result = s.error();
+        return true;
+    }
+    virtue_ipc_msg out = to_user(m);
+    *result = place.write(out);
+    return true;
 }
 
 CallResult call_ipc_wait(EndpointRef& endpoint, UserPtr<virtue_ipc_msg> msg, uint64_t deadline_ns) {
-    if (!msg.writable()) return Err::Fault;
-    return receive(*endpoint, msg, deadline_ns);
+    if (!msg.writable()) return Err::Fault; // no register form: msg 0 is a fault
+    return receive(*endpoint, MsgPlace(msg), deadline_ns);
 }
 
 CallResult call_ipc_reply(UserPtr<const virtue_ipc_msg> msg) {
@@ -125,16 +196,16 @@ CallResult call_ipc_reply(UserPtr<const virtue_ipc_msg> msg) {
     return 0;
 }
 
-CallResult call_ipc_reply_wait(EndpointRef& endpoint, UserPtr<virtue_ipc_msg> msg, uint64_t deadline_ns) {
+[[gnu::hot]] CallResult call_ipc_reply_wait(EndpointRef& endpoint, UserPtr<virtue_ipc_msg> msg, uint64_t deadline_ns) {
+    const MsgPlace place(msg);
     virtue_ipc_msg in;
-    TRY(msg.read(in));
-    if (!msg.writable()) return Err::Fault;
+    TRY(place.read(in));
     // Nothing to answer (the loop's first round) or a client that has gone
     // is no reason not to take the next call.
-    Thread* client = nullptr; // the fast path: our CPU goes to it when we block
+    Thread* client = nullptr; // the direct hand-off: our CPU goes to it when we block
     if (Status s = reply_with(in, &client); !s && s.error() != Err::InvalidArgument && s.error() != Err::Exited)
         return s.error();
-    return receive(*endpoint, msg, deadline_ns, client); // consumes the handoff reference
+    return receive(*endpoint, place, deadline_ns, client); // consumes the handoff reference
 }
 
 } // namespace virtue::native

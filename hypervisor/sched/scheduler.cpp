@@ -21,6 +21,7 @@
 #include "core/panic.hpp"
 #include "core/shutdown.hpp"
 #include "domain/domain.hpp"
+#include "ipc/endpoint.hpp"
 #include "lib/format.hpp"
 #include "mm/memory.hpp"
 #include "time/clock.hpp"
@@ -60,13 +61,13 @@ Thread* thread_of(sched::Entity* e) {
     return e ? reinterpret_cast<Thread*>(reinterpret_cast<char*>(e) - offsetof(Thread, entity)) : nullptr;
 }
 
-void adjust_runnable(Thread& t, int delta) {
+[[gnu::hot]] void adjust_runnable(Thread& t, int delta) {
     IrqLockGuard guard(g_account_lock);
     t.domain->account.runnable += delta;
     if (delta > 0) t.domain->account.active = true;
 }
 
-void charge_current(CpuSched& cs) {
+[[gnu::hot]] void charge_current(CpuSched& cs) {
     uint64_t now = arch::rdtsc();
     uint64_t ns = tsc_to_ns(now - cs.last_charge_tsc);
     cs.last_charge_tsc = now;
@@ -151,7 +152,7 @@ Thread* steal(uint32_t me, bool only_under) {
     return nullptr;
 }
 
-Thread* pick_next_locked(CpuSched& cs) {
+[[gnu::hot]] Thread* pick_next_locked(CpuSched& cs) {
     Thread* next = thread_of(cs.rq.pick());
     if (!next || next->entity.account->priority() == sched::Priority::Over) {
         uint32_t me = index_of(cs);
@@ -163,7 +164,7 @@ Thread* pick_next_locked(CpuSched& cs) {
     return next;
 }
 
-void finish_switch() {
+[[gnu::hot]] void finish_switch() {
     CpuSched& cs = mine();
     // A thread switched back in inside a call (it blocked) holds this CPU
     // again from now: the time it was away is not a hold.
@@ -194,7 +195,7 @@ void finish_switch() {
 // set before CR3 is loaded and the old one's cleared after (arch/tlb.hpp):
 // a shootdown that misses this CPU's bit can only come after the load, when
 // the CPU already walks the edited tables.
-void load_address_space(CpuSched& cs, AddressSpace* to) {
+[[gnu::hot]] void load_address_space(CpuSched& cs, AddressSpace* to) {
     if (to == cs.loaded) return;
     const uint64_t bit = uint64_t{1} << index_of(cs);
     // Seq_cst: pairs with the shootdown's fence between its page-table
@@ -208,7 +209,7 @@ void load_address_space(CpuSched& cs, AddressSpace* to) {
 // Switches from the running context to next (nullptr = idle). Called with
 // cs.lock held (handed over: the incoming side releases it); returns (lock
 // released) when prev runs again.
-void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
+[[gnu::hot]] void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
     Thread* from = prev ? prev : &cs.idle;
     Thread* to = next ? next : &cs.idle;
     cs.current = next;
@@ -231,7 +232,7 @@ void switch_locked(CpuSched& cs, Thread* prev, Thread* next) {
     finish_switch();
 }
 
-void schedule() {
+[[gnu::hot]] void schedule() {
     CpuSched& cs = mine();
     Thread* prev = cs.current;
     charge_current(cs);
@@ -310,7 +311,7 @@ extern "C" void sched_thread_first_run() {
 
 void sched_init_this_cpu() { mine().last_charge_tsc = arch::rdtsc(); }
 
-Thread* current_thread() { return mine().current; }
+[[gnu::hot]] Thread* current_thread() { return mine().current; }
 
 void sched_start_thread(Thread& t, uint32_t hint) {
     uint32_t n = arch::cpus_online() ? arch::cpus_online() : 1;
@@ -325,12 +326,12 @@ void sched_start_thread(Thread& t, uint32_t hint) {
     kick_if_idle(cs);
 }
 
-void sched_yield() {
+[[gnu::hot]] void sched_yield() {
     mine().need_resched = false;
     schedule();
 }
 
-void sched_prepare_wait() {
+[[gnu::hot]] void sched_prepare_wait() {
     CpuSched& cs = mine();
     IrqLockGuard guard(cs.lock);
     cs.current->wake_pending = false;
@@ -339,7 +340,7 @@ void sched_prepare_wait() {
 namespace {
 // sched_block's checks, under the CPU's queue lock: true (lock released,
 // *why set) if the thread must not block now; false (lock held) to go on.
-bool must_not_block_locked(UniqueLock& queue, Thread& t, uint64_t deadline_ns, WakeReason& why) {
+[[gnu::hot]] bool must_not_block_locked(UniqueLock& queue, Thread& t, uint64_t deadline_ns, WakeReason& why) {
     if (t.wake_pending) {
         t.wake_pending = false;
         why = WakeReason::Signaled;
@@ -358,7 +359,7 @@ bool must_not_block_locked(UniqueLock& queue, Thread& t, uint64_t deadline_ns, W
 }
 
 // Running -> Blocked (on the sleep list with a deadline), under cs.lock.
-void block_locked(CpuSched& cs, Thread& t, uint64_t deadline_ns) {
+[[gnu::hot]] void block_locked(CpuSched& cs, Thread& t, uint64_t deadline_ns) {
     adjust_runnable(t, -1);
     t.state = ThreadState::Blocked;
     t.has_deadline = deadline_ns != kNoDeadline;
@@ -372,7 +373,7 @@ void block_locked(CpuSched& cs, Thread& t, uint64_t deadline_ns) {
 }
 } // namespace
 
-WakeReason sched_block(uint64_t deadline_ns) {
+[[gnu::hot]] WakeReason sched_block(uint64_t deadline_ns) {
     CpuSched& cs = mine();
     Thread* t = cs.current;
     if (!t) panic("sched_block on an idle context");
@@ -386,7 +387,7 @@ WakeReason sched_block(uint64_t deadline_ns) {
     return t->wake_reason;
 }
 
-Thread* sched_handoff_ref(Thread& t) {
+[[gnu::hot]] Thread* sched_handoff_ref(Thread& t) {
     if (!kobject_try_ref(t.kobj)) return nullptr;
     // A waiting thread holds its run reference, hence a domain reference:
     // the domain's count is above zero here.
@@ -394,13 +395,13 @@ Thread* sched_handoff_ref(Thread& t) {
     return &t;
 }
 
-void sched_handoff_release(Thread& t) {
+[[gnu::hot]] void sched_handoff_release(Thread& t) {
     Domain* d = t.domain;
     kobject_unref(t.kobj);
     domain_put(*d);
 }
 
-WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
+[[gnu::hot]] WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
     CpuSched& cs = mine();
     Thread* t = cs.current;
     if (!t) panic("sched_block_handoff on an idle context");
@@ -440,7 +441,7 @@ WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns) {
     return t->wake_reason;
 }
 
-void sched_wake(Thread& t) {
+[[gnu::hot]] void sched_wake(Thread& t) {
     with_thread_cpu(t, [&](CpuSched& cs) {
         if (t.state == ThreadState::Blocked) unblock_locked(cs, t, WakeReason::Signaled);
         else t.wake_pending = true;
@@ -513,6 +514,8 @@ void sched_all_domains_gone() {
     uint64_t handoffs = 0;
     for (uint32_t c = 0; c < arch::cpus_online(); c++) handoffs += __atomic_load_n(&g_sched[c].handoffs, __ATOMIC_RELAXED);
     log_info("all domains have ended (direct handoffs: %lu)", handoffs);
+    const IpcCallCounts calls = ipc_call_counts();
+    log_info("ipc calls: %lu delivered directly, %lu queued", calls.direct, calls.queued);
     hypercall_hold_report();
     memory_report();
     if (opt_shutdown_when_done) shutdown(ShutdownReason::Success);
@@ -546,7 +549,7 @@ void sched_idle() {
     schedule();
 }
 
-void user_return_work(arch::InterruptFrame&) {
+[[gnu::hot]] void user_return_work(arch::InterruptFrame&) {
     CpuSched* cs = &mine();
     Thread* t = cs->current;
     if (!t) return;

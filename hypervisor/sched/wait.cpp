@@ -6,7 +6,7 @@
 
 namespace virtue {
 
-void Waitable::enlist_locked(Waiter& w) {
+[[gnu::hot]] void Waitable::enlist_locked(Waiter& w) {
     w.prev = nullptr;
     w.next = waiters;
     if (waiters) waiters->prev = &w;
@@ -14,7 +14,7 @@ void Waitable::enlist_locked(Waiter& w) {
     w.enlisted = true;
 }
 
-void Waitable::delist_locked(Waiter& w) {
+[[gnu::hot]] void Waitable::delist_locked(Waiter& w) {
     if (!w.enlisted) return;
     if (w.prev) w.prev->next = w.next;
     else waiters = w.next;
@@ -23,7 +23,7 @@ void Waitable::delist_locked(Waiter& w) {
     w.enlisted = false;
 }
 
-void Waitable::wake_all_locked() {
+[[gnu::hot]] void Waitable::wake_all_locked() {
     for (Waiter* w = waiters; w; w = w->next) sched_wake(*w->thread);
 }
 
@@ -68,11 +68,11 @@ int64_t wait_any(Waitable* const* objs, size_t n, uint64_t deadline_ns) {
     return result;
 }
 
-int64_t wait_until(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, void* ctx), void* ctx) {
+[[gnu::hot]] int64_t wait_until(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, void* ctx), void* ctx) {
     return wait_until_handoff(w, deadline_ns, pred, ctx, nullptr);
 }
 
-int64_t wait_until_handoff(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, void* ctx), void* ctx,
+[[gnu::hot]] int64_t wait_until_handoff(Waitable& w, uint64_t deadline_ns, bool (*pred)(Waitable& w, void* ctx), void* ctx,
                            Thread* handoff) {
     Waiter me;
     me.thread = current_thread();

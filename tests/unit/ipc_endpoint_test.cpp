@@ -9,6 +9,7 @@
 #include "err_print.hpp"
 #include "fakes/host_kernel.hpp"
 #include "ipc/endpoint.hpp"
+#include "mm/memory.hpp"
 
 namespace virtue {
 
@@ -51,6 +52,9 @@ struct Fixture {
         host::sched_fake_reset(&client);
     }
     ~Fixture() {
+        // A client keeps its last call object for the next call until it exits.
+        forget(client);
+        forget(server);
         BOOST_TEST(!server.reply_to);
         BOOST_TEST(arch::irqs_enabled());
         BOOST_TEST(arch::this_cpu().held_locks.depth() == 0u);
@@ -59,6 +63,13 @@ struct Fixture {
         BOOST_TEST(host::sched_fake().meanwhile.empty());
         BOOST_TEST(host::heap_live() == heap_before);
         for (TestDomain* d : {&s, &c, &o}) BOOST_TEST((*d)->refs == 1u);
+    }
+    // Ends t's part in IPC as its exit would (a test's other threads call
+    // it themselves before they go out of scope).
+    static void forget(Thread& t) {
+        AsThread as(t);
+        ipc_thread_exit(t);
+        BOOST_TEST(!t.spare_call);
     }
     Endpoint& create(domid_t for_client = kClient) {
         auto e = endpoint_create(*s, for_client);
@@ -200,6 +211,7 @@ BOOST_AUTO_TEST_CASE(a_waiting_server_gets_the_clients_cpu) {
     // again until its deadline.
     BOOST_TEST(ipc_wait(e, 1000, in).error() == Err::TimedOut);
     BOOST_TEST(!server.reply_to);
+    forget(other_server);
     drop(e);
 }
 
@@ -264,6 +276,8 @@ BOOST_AUTO_TEST_CASE(a_handoff_to_a_wait_that_does_not_block_wakes_normally) {
     BOOST_TEST(second.words[0] == 12u);
     // Each client found the first server asleep and handed it its CPU.
     BOOST_TEST(host::sched_fake().handoffs == 2u);
+    forget(client2);
+    forget(server2);
     drop(e);
 }
 
@@ -362,6 +376,7 @@ BOOST_AUTO_TEST_CASE(endpoint_death_fails_queued_calls) {
     BOOST_TEST(endpoint_connect(kServer, e.number, kClient, 0).error() == Err::NoSuchDomain);
     BOOST_TEST(host::sched_fake().blocks == 2u); // only the two calls ever slept
     drop(**connected);
+    forget(client2);
     drop(e); // the handles outlive the endpoint's life
 }
 
@@ -382,6 +397,146 @@ BOOST_AUTO_TEST_CASE(endpoint_death_fails_a_received_call_only_at_its_reply) {
     });
     BOOST_TEST(ipc_call(e, msg).ok());
     BOOST_TEST(msg.words[0] == 7u);
+    drop(e);
+}
+
+// ---- Direct delivery (ipc_call_direct, the entry's fast path) ----
+
+BOOST_AUTO_TEST_CASE(a_call_is_delivered_directly_to_the_lone_waiting_server) {
+    Endpoint& e = create();
+    host::sched_fake_reset(&server); // the server waits first
+    IpcMessage msg = message(1);
+    msg.sender = kClient;
+    meanwhile([&] {
+        AsThread as(client);
+        bool taken = false;
+        BOOST_TEST(ipc_call_direct(e, msg, &taken).ok());
+        BOOST_TEST(taken);
+        BOOST_TEST(msg.words[0] == 9u); // the reply
+    });
+    meanwhile([&] {
+        // The client handed its CPU to the server: the call is the
+        // server's already, never queued.
+        BOOST_TEST(host::sched_fake().handoffs == 1u);
+        BOOST_TEST(e.queue.empty());
+        BOOST_REQUIRE(server.reply_to);
+        BOOST_TEST((server.reply_to->state == CallState::Received));
+        BOOST_TEST(!e.servers.waiters); // taken off the list by the client
+        AsThread as(server);
+        IpcMessage out = message(9);
+        BOOST_REQUIRE(ipc_reply(out).ok());
+    });
+    IpcMessage in;
+    BOOST_REQUIRE(ipc_wait(e, kNoDeadline, in).ok());
+    BOOST_TEST(in.words[0] == 1u);
+    BOOST_TEST(in.words[3] == 4u);
+    BOOST_TEST(in.sender == kClient);
+    BOOST_TEST(!server.ipc_fast); // withdrawn once the wait is over
+    drop(e);
+}
+
+BOOST_AUTO_TEST_CASE(a_direct_call_left_to_the_ordinary_path_changes_nothing) {
+    Endpoint& e = create();
+    Carried handle;
+    auto not_taken = [&](IpcMessage m, const char* why, bool queued = false) {
+        BOOST_TEST_CONTEXT(why) {
+            bool taken = true;
+            BOOST_TEST(ipc_call_direct(e, m, &taken).ok());
+            BOOST_TEST(!taken);
+            BOOST_TEST(e.queue.empty() == !queued);
+            BOOST_TEST(host::sched_fake().handoffs == 0u);
+            BOOST_TEST(!server.reply_to);
+            BOOST_TEST(host::sched_fake().blocks == 0u); // the caller did not wait
+        }
+    };
+    // No server waiting.
+    not_taken(message(1), "nobody waits");
+    // A server waiting, but: a handle carried; the server on another CPU;
+    // two servers waiting; a call already queued; the endpoint dead.
+    Thread server2;
+    server2.domain = &*s;
+    IpcFastWait rec, rec2;
+    rec.ep = rec2.ep = &e;
+    Waiter w, w2;
+    w.thread = &server;
+    w2.thread = &server2;
+    server.ipc_fast = &rec;
+    server2.ipc_fast = &rec2;
+    {
+        IrqLockGuard guard(e.servers.lock);
+        e.servers.enlist_locked(w);
+    }
+    not_taken(message(1, &handle), "a handle carried");
+    server.cpu = 1;
+    not_taken(message(1), "the server on another CPU");
+    server.cpu = 0;
+    {
+        IrqLockGuard guard(e.servers.lock);
+        e.servers.enlist_locked(w2);
+    }
+    not_taken(message(1), "two servers waiting");
+    {
+        IrqLockGuard guard(e.servers.lock);
+        e.servers.delist_locked(w2);
+    }
+    server.kill_requested = true;
+    not_taken(message(1), "a server asked to leave");
+    server.kill_requested = false;
+    server.suspend_requested = true;
+    not_taken(message(1), "a server asked to stop");
+    server.suspend_requested = false;
+    server.ipc_fast = nullptr;
+    not_taken(message(1), "a server not in ipc_wait");
+    server.ipc_fast = &rec;
+    rec.ep = nullptr;
+    not_taken(message(1), "a server waiting on another endpoint");
+    rec.ep = &e;
+    IpcCall queued;
+    {
+        IrqLockGuard guard(e.lock);
+        e.queue.push_back(queued);
+    }
+    not_taken(message(1), "a call queued before", true);
+    {
+        IrqLockGuard guard(e.lock);
+        BOOST_TEST(e.queue.remove(queued));
+    }
+    e.dead = true;
+    not_taken(message(1), "the endpoint dead");
+    e.dead = false;
+    BOOST_TEST(!rec.delivered);
+    {
+        IrqLockGuard guard(e.servers.lock);
+        e.servers.delist_locked(w);
+    }
+    server.ipc_fast = server2.ipc_fast = nullptr;
+    BOOST_TEST(!handle.destroyed); // still the caller's to send another way
+    kobject_unref(handle.kobj);
+    BOOST_TEST(handle.destroyed);
+    forget(server2);
+    drop(e);
+}
+
+BOOST_AUTO_TEST_CASE(a_client_keeps_its_call_object_for_the_next_call) {
+    Endpoint& e = create();
+    const size_t live = host::heap_live(); // with the endpoint
+    for (uint64_t round = 0; round < 3; round++) {
+        IpcMessage msg = message(round);
+        meanwhile([&] {
+            AsThread as(server);
+            IpcMessage in, out = message(round + 100);
+            BOOST_REQUIRE(ipc_wait(e, kNoDeadline, in).ok());
+            BOOST_REQUIRE(ipc_reply(out).ok());
+        });
+        BOOST_REQUIRE(ipc_call(e, msg).ok());
+        BOOST_TEST(msg.words[0] == round + 100);
+        BOOST_TEST(client.spare_call); // one object, reused every round
+        BOOST_TEST(host::heap_live() == live + 1);
+        BOOST_TEST((*c).overhead_bytes == heap_footprint(sizeof(IpcCall)));
+    }
+    forget(client);
+    BOOST_TEST(host::heap_live() == live);
+    BOOST_TEST((*c).overhead_bytes == 0u);
     drop(e);
 }
 

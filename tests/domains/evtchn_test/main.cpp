@@ -28,6 +28,8 @@
 //                   D), answering word0 + 1; prints "ipcserve: <N> calls"
 //   ipcping=N peer=D   connects to endpoint 1 of D and calls N times; prints
 //                   "ipcping: <N> round trips, <c> cycles each, <f> failures"
+//   regs            ipcserve / ipcping pass their messages in registers
+//                   (Endpoint::call_in_registers, reply_wait_in_registers)
 //   ipconce peer=D  connects to endpoint 1 of D, calls once and prints
 //                   "ipconce: call returned <rc>"
 //   ipcdie peer=D   serves endpoint 1 for D, receives one call and ends its
@@ -94,6 +96,7 @@ using test_domains::free_bytes;
 constexpr uint64_t kMs = 1'000'000;
 bool g_failed = false;
 uint64_t g_peer = VIRTUE_DOMID_SELF;
+bool g_regs = false; // "regs": ipcserve / ipcping pass their messages in registers, else in buffers
 
 uint64_t now() { return static_cast<uint64_t>(sys::system_time()); }
 
@@ -1325,6 +1328,15 @@ void do_ipc_checks() {
     c.expect("wait_kernel_ptr", sys::ipc_wait(server.get(), reinterpret_cast<virtue_ipc_msg*>(0xffff800000000000ull), 0),
              efault);
     c.expect("number_bad_handle", sys::endpoint_number(0), ebadf);
+    // The register form (msg 0) of ipc_call and ipc_reply_wait: the same
+    // checks; ipc_wait has none (msg 0 is a fault there).
+    c.expect("reply_wait_in_registers_on_client_handle", client.reply_wait_in_registers(m, 0), eacces);
+    {
+        virtue::Endpoint bogus(12345);
+        c.expect("call_in_registers_bad_handle", bogus.call_in_registers(m), ebadf);
+        (void)bogus.release();
+    }
+    c.expect("wait_has_no_register_form", sys::ipc_wait(server.get(), nullptr, 0), efault);
     c.expect("wait_times_out", server.wait(m, now() + 20 * kMs), -XEN_ETIMEDOUT);
     c.expect("wait_on_client_handle", client.wait(m, 0), eacces);
     c.expect("call_unaligned", sys::ipc_call(client.get(), reinterpret_cast<virtue_ipc_msg*>(reinterpret_cast<uint64_t>(&m) + 4)),
@@ -1347,6 +1359,15 @@ void do_ipc_checks() {
     c.expect("reply_word", m.word[0], 42);
     c.expect("reply_keeps_words", m.word[3], 7);
     c.expect("reply_sender", m.sender_domid, me);
+    // The same call with the message in registers.
+    m = {};
+    m.word[0] = 51;
+    m.word[3] = 9;
+    c.expect("call_in_registers", client.call_in_registers(m), 0);
+    c.expect("registers_reply_word", m.word[0], 52);
+    c.expect("registers_keep_words", m.word[3], 9);
+    c.expect("registers_sender", m.sender_domid, me);
+    c.expect("registers_no_handle", m.handle, 0);
     // A handle travels with the call and back with the reply (same domain:
     // any object with RIGHT_TRANSFER).
     uint64_t th = t.get();
@@ -1364,7 +1385,7 @@ void do_ipc_checks() {
     m = {};
     m.handle = 12345;
     c.expect("call_bad_carried_handle", client.call(m), ebadf);
-    c.expect("served", es.served, 2);
+    c.expect("served", es.served, 3);
     c.expect("handles_received", es.handles_received, 1);
     // The server thread exits holding a call: its client hears it.
     m = {};
@@ -1386,7 +1407,11 @@ void do_ipc_serve(unsigned long n) {
     unsigned long served = 0;
     bool lent_done = false; // the client ends with the lending test
     while (served < n || !lent_done) {
-        if (ep.reply_wait(m, now() + 20'000 * kMs).raw() != 0) break;
+        const uint64_t deadline = now() + 20'000 * kMs;
+        // Without "regs", the buffer form (the SDK's reply_wait would take
+        // registers for a reply without a handle).
+        if ((g_regs ? ep.reply_wait_in_registers(m, deadline).raw() : sys::ipc_reply_wait(ep.get(), &m, deadline)) != 0)
+            break;
         if (m.word[0] == kDelegate && m.handle) {
             lent_done = true;
             // The client lends us an endpoint it serves, then calls it with
@@ -1434,7 +1459,10 @@ void do_ipc_ping(unsigned long n) {
     for (unsigned long i = 0; i < n; i++) {
         m = {};
         m.word[0] = i;
-        if (ep.call(m).raw() != 0 || m.word[0] != i + 1) failures++;
+        m.word[3] = ~i;
+        if ((g_regs ? ep.call_in_registers(m).raw() : sys::ipc_call(ep.get(), &m)) != 0 || m.word[0] != i + 1 || m.word[3] != ~i ||
+            m.sender_domid != g_peer)
+            failures++;
     }
     uint64_t cycles = n ? (rdtsc() - t0) / n : 0;
     // Lend the server an endpoint of ours (endpoints may cross domains),
@@ -1742,10 +1770,12 @@ int main() {
         if (!strcmp(a, "mode=map") || !strcmp(a, "mode=xenmap")) g_map_mode = true;
         if (!strcmp(a, "mode=xencopy") || !strcmp(a, "mode=xenmap")) g_xen = true;
         if (!strncmp(a, "die=", 4)) g_die_after = strtoul(a + 4, nullptr, 0);
+        if (!strcmp(a, "regs")) g_regs = true;
     }
     for (size_t i = 0; i < virtue::arg_count(); i++) {
         const char* w = virtue::arg(i);
-        if (!strncmp(w, "peer=", 5) || !strncmp(w, "mode=", 5) || !strncmp(w, "die=", 4)) continue;
+        if (!strncmp(w, "peer=", 5) || !strncmp(w, "mode=", 5) || !strncmp(w, "die=", 4) || !strcmp(w, "regs"))
+            continue;
         if (!strcmp(w, "checks")) do_checks();
         else if (!strcmp(w, "grants")) do_grant_checks();
         else if (!strcmp(w, "ipc")) do_ipc_checks();

@@ -271,11 +271,50 @@ class Endpoint : public Handle {
     }
     // The number a client connects with (1 and up).
     Result<uint64_t> number() const { return sys::endpoint_number(get()); }
-    Result<void> call(virtue_ipc_msg& m) const { return sys::ipc_call(get(), &m); }
+    // A call (and a reply) that sends no handle goes in registers (below):
+    // the same result, and the hypervisor's fast path touches no memory.
+    Result<void> call(virtue_ipc_msg& m) const {
+        return m.handle ? sys::ipc_call(get(), &m) : call_in_registers(m);
+    }
     Result<void> wait(virtue_ipc_msg& m, uint64_t deadline_ns) const { return sys::ipc_wait(get(), &m, deadline_ns); }
     static Result<void> reply(const virtue_ipc_msg& m) { return sys::ipc_reply(&m); }
     Result<void> reply_wait(virtue_ipc_msg& m, uint64_t deadline_ns) const {
-        return sys::ipc_reply_wait(get(), &m, deadline_ns);
+        return m.handle ? sys::ipc_reply_wait(get(), &m, deadline_ns) : reply_wait_in_registers(m, deadline_ns);
+    }
+    // The same two with the message in registers (msg 0, native.toml:
+    // ipc_call): no handle can be sent, and the hypervisor touches no
+    // memory of the caller's for the message. m.handle is only an output.
+    Result<void> call_in_registers(virtue_ipc_msg& m) const {
+        return Result<void>::from_raw(in_registers(VIRTUE_NR_ipc_call, get(), 0, m));
+    }
+    Result<void> reply_wait_in_registers(virtue_ipc_msg& m, uint64_t deadline_ns) const {
+        return Result<void>::from_raw(in_registers(VIRTUE_NR_ipc_reply_wait, get(), deadline_ns, m));
+    }
+
+  private:
+    // word[0..3] in r10, r8, r9, r15 both ways; out, the handle in rdi and
+    // sender_domid | flags << 32 in rsi. m changes only on success.
+    static int64_t in_registers(uint64_t nr, uint64_t endpoint, uint64_t deadline_ns, virtue_ipc_msg& m) {
+        register uint64_t w0 asm("r10") = m.word[0];
+        register uint64_t w1 asm("r8") = m.word[1];
+        register uint64_t w2 asm("r9") = m.word[2];
+        register uint64_t w3 asm("r15") = m.word[3];
+        uint64_t rdi = endpoint, rsi = 0, rdx = deadline_ns;
+        int64_t rc = static_cast<int64_t>(nr);
+        asm volatile("syscall"
+                     : "+a"(rc), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(w0), "+r"(w1), "+r"(w2), "+r"(w3)
+                     :
+                     : "rcx", "r11", "memory");
+        if (rc == 0) {
+            m.word[0] = w0;
+            m.word[1] = w1;
+            m.word[2] = w2;
+            m.word[3] = w3;
+            m.handle = rdi;
+            m.sender_domid = static_cast<uint32_t>(rsi);
+            m.flags = static_cast<uint32_t>(rsi >> 32);
+        }
+        return rc;
     }
 };
 

@@ -5,8 +5,10 @@
 //
 //   bootargs "calls"    null calls, then thread switches within the domain
 //                       (thread 1 sleeps until needed, then yields back)
-//   bootargs "xdomain"  switches between domains: yield ping-pong with "pong"
-//   bootargs "pong"     yields for pong-seconds (default 5), then exits
+//   bootargs "xdomain peer=D"  switches between domains: yield ping-pong
+//                       with domain D ("pong"); see xdomain_figures
+//   bootargs "pong peer=D"     the partner: yields until D says stop (or for
+//                       pong-seconds, default 5), counting its turns
 //   bootargs "memory"   address-space calls: map+unmap, protect and
 //                       dirty-bit queries over 1 GiB of mappings
 //   bootargs "threads"  thread create+start+join+close, a wait_any that finds
@@ -29,6 +31,16 @@ inline uint64_t rdtsc() {
 volatile bool g_partner_yields = false; // thread 1 yields while set
 volatile bool g_partner_ready = false;
 volatile bool g_stop = false;
+
+// The page the "xdomain" domain grants to its "pong" partner: pong counts
+// its turns there, so that the bench can tell a batch in which every yield
+// switched to the partner and back from one in which it did not.
+struct PingPongPage {
+    volatile uint64_t pong_turns; // pong's yields that came back
+    volatile uint32_t pong_ready;
+    volatile uint32_t stop;       // set by the bench when it is done
+};
+constexpr uint64_t kSharedVa = 0x200000000ull;
 
 uint64_t median(uint64_t* v, int n) {
     for (int i = 1; i < n; i++)
@@ -139,6 +151,89 @@ void memory_figures(uint64_t cyc_per_us) {
            }), cyc_per_us);
 }
 
+uint64_t peer_domid() {
+    const char* s = virtue::arg_value("peer");
+    uint64_t v = 0;
+    for (; s && *s >= '0' && *s <= '9'; s++) v = v * 10 + static_cast<uint64_t>(*s - '0');
+    return v;
+}
+
+// Domain switches on one CPU: this domain and its "pong" partner yield to
+// each other, so one yield here is two switches (here -> pong -> here).
+// That holds only while both are runnable and in the same credit class
+// (sched/credit.hpp: a domain with credit left is picked before one
+// without, so a yield by the richer one finds itself again and does not
+// switch, or the partner yields to itself). The partner therefore counts
+// its turns in a page this domain grants it: a batch counts only if the
+// partner came back exactly once per yield (else it is redone), timing
+// starts once the partner reports ready, and the discarded batches are
+// reported. (Both run on the one CPU the boot gives them.)
+void xdomain_figures(uint64_t cyc_per_us) {
+    const uint64_t peer = peer_domid();
+    virtue::AddressSpace as;
+    virtue::Memory page;
+    check(virtue::AddressSpace::self(as).raw(), "aspace_self");
+    check(virtue::Memory::create(1, page).raw(), "memory_create");
+    check(as.map(kSharedVa, page, 0, 4096, virtue::Prot::from_bits(VIRTUE_PROT_READ | VIRTUE_PROT_WRITE)).raw(),
+          "map");
+    auto ref = page.grant_access(0, peer);
+    check(ref.raw(), "grant_access");
+    auto* shared = reinterpret_cast<PingPongPage*>(kSharedVa);
+    // The partner learns the grant reference by calling endpoint 1.
+    virtue::Endpoint ep;
+    check(virtue::Endpoint::create(peer, ep).raw(), "endpoint_create");
+    virtue_ipc_msg m{};
+    check(ep.wait(m, virtue::sys::system_time() + 10'000'000'000ull).raw(), "ipc_wait");
+    m = {};
+    m.word[0] = static_cast<uint64_t>(ref.raw());
+    check(virtue::Endpoint::reply(m).raw(), "ipc_reply");
+    while (!shared->pong_ready) virtue::sys::yield();
+
+    uint64_t per[kBatches];
+    int kept = 0, discarded = 0;
+    while (kept < kBatches && discarded < 20 * kBatches) {
+        const uint64_t turns0 = shared->pong_turns;
+        const uint64_t t0 = rdtsc();
+        for (int i = 0; i < kPerBatch; i++) virtue::sys::yield();
+        const uint64_t t1 = rdtsc();
+        if (shared->pong_turns - turns0 == kPerBatch) per[kept++] = (t1 - t0) / kPerBatch;
+        else discarded++;
+    }
+    shared->stop = 1;
+    virtue::print("bench: domain switch batches: %d kept, %d discarded (the partner did not switch once per yield)\n",
+                  kept, discarded);
+    if (kept < kBatches) virtue::panic("bench: the partner domain did not take its turns");
+    report("domain switch, same CPU (yield ping-pong / 2)", median(per, kBatches) / 2, cyc_per_us);
+}
+
+// The "pong" side: fetches the grant reference from the bench domain, maps
+// the shared page and yields until told to stop (pong-seconds at most).
+void pong() {
+    const char* s = virtue::arg_value("pong-seconds");
+    int64_t seconds = s ? static_cast<int64_t>(*s - '0') : 5;
+    const uint64_t end = virtue::sys::system_time() + static_cast<uint64_t>(seconds) * 1'000'000'000;
+    const uint64_t peer = peer_domid();
+    virtue::Endpoint ep;
+    // The bench domain may not have made its endpoint yet.
+    while (virtue::Endpoint::connect(peer, 1, ep, virtue::sys::system_time() + 1'000'000'000).raw() != 0) {
+        if (virtue::sys::system_time() >= end) virtue::panic("pong: no endpoint to connect to");
+        (void)virtue::sys::sleep_until(virtue::sys::system_time() + 1'000'000);
+    }
+    virtue_ipc_msg m{};
+    check(ep.call(m).raw(), "ipc_call");
+    virtue::AddressSpace as;
+    virtue::GrantMapping mapping;
+    check(virtue::AddressSpace::self(as).raw(), "aspace_self");
+    check(virtue::GrantMapping::map(peer, m.word[0], as, kSharedVa, virtue::GrantFlags::from_bits(0), mapping).raw(),
+          "grant_map");
+    auto* shared = reinterpret_cast<PingPongPage*>(kSharedVa);
+    shared->pong_ready = 1;
+    while (!shared->stop && virtue::sys::system_time() < end) {
+        virtue::sys::yield();
+        shared->pong_turns = shared->pong_turns + 1;
+    }
+}
+
 int64_t return_zero(void*) { return 0; }
 
 void thread_figures(uint64_t cyc_per_us) {
@@ -159,7 +254,7 @@ void thread_figures(uint64_t cyc_per_us) {
 } // namespace
 
 int thread_main(unsigned) {
-    // Off the CPU until needed, (void)(void)(void)(void)(void)(void)(void)(void)(void)(void)(void)(void)(void)(void)(void)(void)so that it does not disturb the null calls.
+    // Off the CPU until needed, so that it does not disturb the null calls.
     while (!g_partner_yields && !g_stop) (void)virtue::sys::sleep_until(virtue::sys::system_time() + 1'000'000);
     g_partner_ready = true;
     while (!g_stop) virtue::sys::yield();
@@ -168,12 +263,7 @@ int thread_main(unsigned) {
 
 int main() {
     if (virtue::has_arg("pong")) {
-        // Yields until the bench domain has finished (it exits first and the
-        // hypervisor then ends this one when told to by "pong-seconds").
-        const char* s = virtue::arg_value("pong-seconds");
-        int64_t seconds = s ? static_cast<int64_t>(*s - '0') : 5;
-        uint64_t end = virtue::sys::system_time() + static_cast<uint64_t>(seconds) * 1'000'000'000;
-        while (virtue::sys::system_time() < end) virtue::sys::yield();
+        pong();
         return 0;
     }
     uint64_t cyc_per_us = tsc_khz_per_mhz();
@@ -189,9 +279,7 @@ int main() {
         return 0;
     }
     if (virtue::has_arg("xdomain")) {
-        // The pong domain yields back each time: one yield = two switches.
-        uint64_t pingpong = measure([] { virtue::sys::yield(); });
-        report("domain switch, same CPU (yield ping-pong / 2)", pingpong / 2, cyc_per_us);
+        xdomain_figures(cyc_per_us);
         virtue::print("bench: done\n");
         return 0;
     }
