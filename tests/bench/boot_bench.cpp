@@ -40,6 +40,7 @@ struct WorstHold {
 // And the longest per call (each boot logs its four next-longest too), in
 // microseconds, with the boot it came from.
 std::map<std::string, std::pair<double, std::string>> g_hold_by_call;
+double g_holds_total = 0, g_holds_over = 0; // every boot's holds, and those over 1 ms
 
 void note_worst_hold(const BootResult& r, const std::string& config) {
     std::smatch m;
@@ -49,6 +50,11 @@ void note_worst_hold(const BootResult& r, const std::string& config) {
     const double cycles = std::stod(m[1]);
     const std::string what = m[4].matched ? m[4].str() : m[3].str();
     if (cycles > g_worst_hold.cycles) g_worst_hold = {cycles, std::stod(m[2]), what, config};
+    static const std::regex counts(R"(hypercall holds: (\d+), of which (\d+) longer than 1 ms)");
+    if (std::regex_search(r.console, m, counts)) {
+        g_holds_total += std::stod(m[1]);
+        g_holds_over += std::stod(m[2]);
+    }
     static const std::regex each(R"(hold(?: with interrupts off: \d+ cycles,|:) (\d+) us \((?:call (0x[0-9a-f]+)|(releasing closed memory objects))\))");
     for (auto it = std::sregex_iterator(r.console.begin(), r.console.end(), each); it != std::sregex_iterator(); ++it) {
         const std::string call = (*it)[2].matched ? (*it)[2].str() : (*it)[3].str();
@@ -252,6 +258,7 @@ int main(int argc, char** argv) {
     else
         std::printf("%.0f cycles, %.0f us: call %s, in the %s boot\n", g_worst_hold.cycles, g_worst_hold.us,
                     g_worst_hold.call.c_str(), g_worst_hold.config.c_str());
+    std::printf("%.0f holds in all, %.0f of them longer than 1 ms\n", g_holds_total, g_holds_over);
     // Per call, longest first (0x1016 is memory_audit, a self-test that is
     // not preemptible; the host's own preemption of QEMU shows up here too).
     std::vector<std::pair<double, std::string>> by_call;
