@@ -47,9 +47,10 @@ enum class WakeReason : uint8_t { Signaled, Timeout, Interrupted };
 // A preempted hypercall whose progress cannot live in its argument
 // registers (because the caller must find them unchanged) keeps it here
 // (sched/scheduler.hpp: continuations). It is taken only by the same call
-// re-executed at the same address with the same argument registers; when
-// the thread does anything else, or exits, `drop` gives back whatever the
-// values hold (a half-built object).
+// re-executed at the same address with the same argument registers. When
+// a later call of the thread saves or looks for progress, or the thread
+// exits, a progress left behind is dropped: `drop` gives back whatever
+// its values hold (a half-built object).
 struct CallProgress {
     static constexpr unsigned kValues = 4;
     using DropFn = void (*)(Thread& t, const uint64_t (&value)[kValues]);

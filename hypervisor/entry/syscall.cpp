@@ -79,11 +79,6 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
         frame->rip -= 2;
     } else {
         frame->rax = static_cast<uint64_t>(result);
-        // Progress a preempted call saved and this call did not take: that
-        // call will not be continued (its thread does something else now).
-        Thread& t = *current_thread();
-        if (t.progress.armed) [[unlikely]]
-            hypercall_drop_progress(t);
     }
     user_return_work(*frame);
 }

@@ -134,6 +134,7 @@ void copy_args(uint64_t (&to)[6], const arch::InterruptFrame& f) {
 
 void hypercall_save_progress(const uint64_t (&value)[CallProgress::kValues], CallProgress::DropFn drop) {
     Thread& t = *current_thread();
+    hypercall_drop_progress(t); // another call's, which this one replaces
     const arch::InterruptFrame& f = t.user_frame();
     CallProgress& p = t.progress;
     p.nr = f.rax;
@@ -153,7 +154,12 @@ bool hypercall_take_progress(uint64_t (&value)[CallProgress::kValues]) {
     copy_args(args, f);
     bool same = p.nr == f.rax && p.rip == f.rip;
     for (unsigned i = 0; i < 6; i++) same = same && args[i] == p.args[i];
-    if (!same) return false;
+    if (!same) {
+        // Another call's: that one will not be continued (its thread does
+        // something else now).
+        hypercall_drop_progress(t);
+        return false;
+    }
     for (unsigned i = 0; i < CallProgress::kValues; i++) value[i] = p.value[i];
     p.armed = false;
     return true;

@@ -571,7 +571,8 @@ void sched_idle() {
             schedule();
             continue;
         }
-        if (!vm_release_pending(*t)) return;
+        if (!t->releasing_regions && !t->releasing_aspaces) [[likely]]
+            return; // (vm_release_pending, read here without a call: every return to ring 3 passes)
         // Memory objects this thread released: one step, then pending
         // interrupts, and a switch if one is due (a safe point: no lock held).
         hypercall_hold_begin();

@@ -104,8 +104,10 @@ bool hypercall_preempt_check();
 // with hypercall_save_progress before it returns Err::Restart, and on its
 // next run takes it with hypercall_take_progress, which returns false for
 // a fresh call (the thread's saved progress, if any, belongs to another
-// call or was already taken). The entry drops progress left behind by a
-// call that was not continued (hypercall_drop_progress; thread exit too).
+// call or was already taken). Progress a call leaves behind when it is not
+// continued is dropped (hypercall_drop_progress: its drop function gives
+// back what it holds) the next time a call of the thread saves or looks
+// for progress, and at thread exit; every other call pays nothing for it.
 void hypercall_save_progress(const uint64_t (&value)[CallProgress::kValues], CallProgress::DropFn drop = nullptr);
 bool hypercall_take_progress(uint64_t (&value)[CallProgress::kValues]);
 void hypercall_drop_progress(Thread& t);
