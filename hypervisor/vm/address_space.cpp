@@ -88,8 +88,10 @@ template <typename Fn> Status edit(AddressSpace& as, Fn fn) {
 }
 
 // ---- Page-range calls in steps ------------------------------------------
-// A call over a long range works in steps of at most one 2 MiB window of
-// the range (512 frames), or one larger leaf, each under one mm_lock hold.
+// A call over a long range works in steps, each under one mm_lock hold:
+// calls whose work is per frame (map, unmap) take one 2 MiB window of the
+// range (512 frames) or one larger leaf; calls whose work is per leaf
+// (protect, read_bits) take up to 512 leaves (leaf_window).
 // Between steps, with no lock held, it lets pending interrupts in and stops
 // if the CPU has other work (hypercall_preempt_check); it then keeps its
 // progress in the thread (phase, position, running count, error) and
@@ -168,6 +170,29 @@ Status for_each_step(AddressSpace& as, RangeProgress& p, uint64_t end, Pick pick
 }
 
 Result<Step> every_window(Editor& editor, uint64_t cur, uint64_t end) { return window_at(editor, cur, end); }
+
+// For calls whose work is per leaf, not per frame (protect, read_bits): a
+// step of at most 512 leaves. Where cur's 2 MiB window holds 4 KiB leaves,
+// that window (as window_at); where it holds a 2 MiB leaf or nothing, the
+// following windows of 2 MiB leaves or nothing too, up to 512 of them
+// (1 GiB), so that 2 MiB pages are not taken one per step. A larger leaf is
+// a step of its own (window_at). Each window costs one lookup.
+constexpr uint64_t kStepLeaves = 512;
+Result<Step> leaf_window(Editor& editor, uint64_t cur, uint64_t end) {
+    // What the 2 MiB window at w holds: nothing, one 2 MiB leaf, or other.
+    enum class Holds { Nothing, Large, Other };
+    auto holds = [&](uint64_t w) {
+        auto first = editor.first_leaf(w, kWindow);
+        if (!first) return Holds::Nothing;
+        auto t = editor.lookup(*first > w ? *first : w);
+        return t && t->page_size == kWindow ? Holds::Large : Holds::Other;
+    };
+    const uint64_t w0 = cur & ~(kWindow - 1);
+    if (holds(w0) == Holds::Other) return window_at(editor, cur, end);
+    uint64_t hi = w0 + kWindow;
+    for (uint64_t n = 1; n < kStepLeaves && hi < end && holds(hi) != Holds::Other; n++) hi += kWindow;
+    return Step{cur, hi < end ? hi : end};
+}
 
 // A range inside one 2 MiB window is one step: the whole call runs in one
 // mm_lock hold, as atomic as the editor's own calls.
@@ -473,11 +498,11 @@ Status aspace_protect(AddressSpace& as, uint64_t va, uint64_t size, uint64_t pro
     enum : uint64_t { kCheck, kProtect };
     RangeProgress p(va);
     if (p.phase == kCheck) {
-        TRY(for_each_step(as, p, end, every_window, check));
+        TRY(for_each_step(as, p, end, leaf_window, check));
         TRY(split_ends(as, va, end));
         p.next_phase(va);
     }
-    return for_each_step(as, p, end, every_window, apply);
+    return for_each_step(as, p, end, leaf_window, apply);
 }
 
 Result<uint64_t> aspace_read_bits(AddressSpace& as, uint64_t va, uint64_t size, uint64_t flags,
@@ -522,7 +547,7 @@ Result<uint64_t> aspace_read_bits(AddressSpace& as, uint64_t va, uint64_t size, 
         }
         p.next_phase(va);
     }
-    TRY(for_each_step(as, p, end, next_mapped_step, [&](Editor& editor, Deferred&, Step s) -> Status {
+    TRY(for_each_step(as, p, end, leaf_window, [&](Editor& editor, Deferred&, Step s) -> Status {
         // Validated under the lock: no thread can unmap the bitmap meanwhile.
         if (!user_range_ok(user_bitmap, bitmap_bytes, UserAccess::Write)) return Err::Fault;
         bool cleared = false;
