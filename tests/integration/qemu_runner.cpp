@@ -63,6 +63,7 @@ BootResult boot(const BootSpec& spec) {
         "-m", std::to_string(spec.mem_mib), "-display", "none", "-serial", "stdio", "-monitor", "none",
         "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-cdrom", iso.string(),
         "-boot", "d"};
+    args.insert(args.end(), spec.qemu_args.begin(), spec.qemu_args.end());
     // Console input, if any, comes from a file on QEMU's stdin: QEMU hands it
     // to the UART as fast as the guest takes it.
     fs::path input = dir / "console-input";

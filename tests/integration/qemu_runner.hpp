@@ -20,6 +20,8 @@ struct BootSpec {
     // A ready-made ISO to boot instead of one made from the hypervisor,
     // cmdline and modules above (e.g. real Xen: tests/integration/xen_oracle.hpp).
     std::string iso;
+    // More QEMU options (e.g. -icount for timing in emulated instructions).
+    std::vector<std::string> qemu_args;
 };
 
 struct BootResult {
