@@ -82,6 +82,13 @@ struct Domain {
     uint32_t aspace_count = 0;
     MemRegion* regions = nullptr;     // all live ones (under mm_lock)
     bool tearing_down = false;           // last reference gone: objects skip per-frame work
+    // The teardown after the last reference, in bounded steps
+    // (domain_teardown_step): its list link (under the registry lock),
+    // which part it is at and where in that part.
+    Domain* teardown_next = nullptr;
+    uint8_t teardown_phase = 0;
+    uint64_t teardown_cursor = 0;
+    uint64_t teardown_left = 0; // frames still owned after the partition went back (a leak)
 
     // Event channels (event/evtchn.hpp): ports, the shared_info page.
     EventTable events;
@@ -194,10 +201,20 @@ void domain_destroy_unstarted(Domain& d);
 void domain_pause(Domain& d);
 void domain_unpause(Domain& d);
 
-// Drops a reference; the last one frees the threads, page tables,
-// partition and the domain itself. Never called on a stack or address space
-// of the domain's own threads (the scheduler calls it after switching away).
+// Drops a reference. The last one queues the domain for teardown: its
+// objects, partition and the domain itself are freed later in bounded steps
+// (domain_teardown_step), never in one long stretch with interrupts off.
+// Never called on a stack or address space of the domain's own threads (the
+// scheduler calls it after switching away).
 void domain_put(Domain& d);
+
+// One bounded step of the oldest pending teardown (a few objects, 512
+// partition frames or a slice of the frame-table census); true if teardown
+// work is left. Called where no lock is held: each CPU's idle loop, and
+// once a tick on a busy CPU (sched/scheduler.cpp), so that a death is
+// finished even when no CPU is ever idle.
+bool domain_teardown_step();
+bool domain_teardown_pending();
 
 // The domain a call's domid argument names, seen from domain `self`:
 // DOMID_SELF (and self's own id) is self; other ids at or above

@@ -40,9 +40,13 @@ Result<FrameCounts> FrameTable::census() const {
     return c;
 }
 
-uint64_t FrameTable::count_owner(domid_t owner) const {
+uint64_t FrameTable::count_owner(domid_t owner) const { return count_owner_in(owner, 0, nr_frames_); }
+
+uint64_t FrameTable::count_owner_in(domid_t owner, uint64_t first, uint64_t count) const {
+    if (first >= nr_frames_) return 0;
+    const uint64_t end = count < nr_frames_ - first ? first + count : nr_frames_;
     uint64_t n = 0;
-    for (uint64_t i = 0; i < nr_frames_; ++i)
+    for (uint64_t i = first; i < end; ++i)
         n += entries_[i].owner == owner;
     return n;
 }

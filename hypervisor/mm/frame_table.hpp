@@ -123,6 +123,9 @@ class FrameTable {
 
     // Frames owned by one domain id (O(table size)).
     uint64_t count_owner(domid_t owner) const;
+    // The same over frames [first, first + count), clipped to the table: a
+    // census taken in bounded steps.
+    uint64_t count_owner_in(domid_t owner, uint64_t first, uint64_t count) const;
 
   private:
     FrameInfo* entries_ = nullptr;

@@ -157,6 +157,11 @@ uint64_t frames_owned_by(domid_t owner) {
     return g_frame_table.count_owner(owner);
 }
 
+uint64_t frames_owned_in(domid_t owner, uint64_t first, uint64_t count) {
+    IrqLockGuard guard(g_buddy_lock);
+    return g_frame_table.count_owner_in(owner, first, count);
+}
+
 Result<void*> heap_alloc(size_t size) {
     IrqLockGuard guard(g_heap_lock);
     return g_heap.alloc(size);
@@ -171,6 +176,11 @@ size_t heap_footprint(size_t size) {
 Status heap_free(void* p) {
     IrqLockGuard guard(g_heap_lock);
     return g_heap.free(p);
+}
+
+uint64_t memory_free_frames() {
+    IrqLockGuard guard(g_buddy_lock);
+    return g_buddy.free_frames();
 }
 
 MemoryStats memory_stats() {

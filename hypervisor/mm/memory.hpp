@@ -28,6 +28,7 @@ bool frame_in_table(Mfn m); // frame_info(m) may be called
 uint64_t frame_table_size(); // frames it covers: MFN 0 up to the end of the highest RAM
 // Frames owned by one domain (O(RAM); for reports and tests).
 uint64_t frames_owned_by(domid_t owner);
+uint64_t frames_owned_in(domid_t owner, uint64_t first, uint64_t count); // MFNs [first, first + count)
 
 // Kernel objects (thread-safe).
 Result<void*> heap_alloc(size_t size);
@@ -42,6 +43,7 @@ struct MemoryStats {
     uint64_t free_frames;
     FrameCounts census;
 };
-MemoryStats memory_stats();
+MemoryStats memory_stats(); // walks the whole frame table (the census): for reports
+uint64_t memory_free_frames(); // the free count alone, cheap
 
 } // namespace virtue

@@ -7,6 +7,7 @@
 #include "arch/percpu.hpp"
 #include "console/console.hpp"
 #include "domain/domain.hpp"
+#include "lib/format.hpp"
 #include "sched/scheduler.hpp"
 #include "time/clock.hpp"
 
@@ -20,20 +21,29 @@ namespace {
 // Per CPU: the TSC when the current hold began (entry or last check).
 uint64_t g_hold_since[MAX_CPUS];
 // The longest hold seen, and the call that held it; and the longest per
-// call number (Xen numbers 0-63, native indices 0-63, anything else in
-// the last slot: the release steps, kReleaseHoldNr). Updated by compare-exchange (relaxed: statistics, read
-// at the end of a run).
+// call number (Xen numbers 0-63, native indices 0-63, then the two kinds
+// of background step: kTeardownHoldNr, and anything else in the last slot
+// (the release steps, kReleaseHoldNr)). Updated by compare-exchange
+// (relaxed: statistics, read at the end of a run).
 uint64_t g_worst_hold = 0;
 uint64_t g_worst_hold_nr = 0;
-constexpr unsigned kHoldSlots = 129;
+constexpr unsigned kHoldSlots = 130;
+constexpr unsigned kTeardownSlot = kHoldSlots - 2;
 uint64_t g_worst_by_call[kHoldSlots];
 
 unsigned hold_slot(uint64_t nr) {
     if (nr < 64) return static_cast<unsigned>(nr);
     if (nr >= VIRTUE_NATIVE_BASE && nr < VIRTUE_NATIVE_BASE + 64) return static_cast<unsigned>(64 + nr - VIRTUE_NATIVE_BASE);
+    if (nr == kTeardownHoldNr) return kTeardownSlot;
     return kHoldSlots - 1;
 }
-uint64_t slot_nr(unsigned slot) { return slot < 64 ? slot : VIRTUE_NATIVE_BASE + (slot - 64); }
+
+// What a slot's holds were, as the report names them.
+void describe_slot(unsigned slot, char* buf, size_t size) {
+    if (slot == kTeardownSlot) format(buf, size, "tearing down dead domains");
+    else if (slot == kHoldSlots - 1) format(buf, size, "releasing closed memory objects");
+    else format(buf, size, "call 0x%lx", slot < 64 ? uint64_t{slot} : VIRTUE_NATIVE_BASE + (slot - 64));
+}
 
 bool raise_to(uint64_t& worst_slot, uint64_t held) {
     uint64_t worst = __atomic_load_n(&worst_slot, __ATOMIC_RELAXED);
@@ -178,12 +188,9 @@ void hypercall_hold_report() {
     const uint64_t hz = tsc_hz();
     auto us = [hz](uint64_t cycles) { return hz ? cycles * 1'000'000 / hz : 0; };
     const uint64_t worst_nr = __atomic_load_n(&g_worst_hold_nr, __ATOMIC_RELAXED);
-    if (worst_nr == kReleaseHoldNr)
-        log_info("longest hypercall hold with interrupts off: %lu cycles, %lu us (releasing closed memory objects)",
-                 worst, us(worst));
-    else
-        log_info("longest hypercall hold with interrupts off: %lu cycles, %lu us (call 0x%lx)", worst, us(worst),
-                 worst_nr);
+    char what[40];
+    describe_slot(hold_slot(worst_nr), what, sizeof what);
+    log_info("longest hypercall hold with interrupts off: %lu cycles, %lu us (%s)", worst, us(worst), what);
     log_info("hypercall holds: %lu, of which %lu longer than 1 ms", __atomic_load_n(&g_holds, __ATOMIC_RELAXED),
              __atomic_load_n(&g_holds_over_1ms, __ATOMIC_RELAXED));
     // The next calls down, so that one long self-test call does not hide
@@ -197,12 +204,8 @@ void hypercall_hold_report() {
                 best = i;
         if (best == kHoldSlots) break;
         listed[best] = true;
-        if (best == kHoldSlots - 1)
-            log_info("  next longest hold: %lu us (releasing closed memory objects; %lu over 1 ms)",
-                     us(g_worst_by_call[best]), g_over_by_call[best]);
-        else
-            log_info("  next longest hold: %lu us (call 0x%lx; %lu over 1 ms)", us(g_worst_by_call[best]), slot_nr(best),
-                     g_over_by_call[best]);
+        describe_slot(best, what, sizeof what);
+        log_info("  next longest hold: %lu us (%s; %lu over 1 ms)", us(g_worst_by_call[best]), what, g_over_by_call[best]);
     }
 }
 

@@ -48,6 +48,7 @@ struct CpuSched {
     uint64_t last_charge_tsc = 0;
     uint64_t slice_start_ns = 0;
     bool need_resched = false;
+    bool teardown_due = false; // a tick found a dead domain's teardown pending: one step on the way out
 };
 
 CpuSched g_sched[MAX_CPUS];
@@ -521,6 +522,16 @@ void sched_all_domains_gone() {
     if (opt_shutdown_when_done) shutdown(ShutdownReason::Success);
 }
 
+// One step of a dead domain's teardown (a safe point: no lock held),
+// measured like a call; true if more is left.
+bool background_step() {
+    if (!domain_teardown_pending()) return false;
+    hypercall_hold_begin();
+    bool more = domain_teardown_step();
+    hypercall_hold_end(kTeardownHoldNr);
+    return more;
+}
+
 void sched_tick() {
     CpuSched& cs = mine();
     uint64_t now = system_time_ns();
@@ -534,6 +545,9 @@ void sched_tick() {
         LockGuard guard(cs.lock);
         wake_sleepers_locked(cs, now);
     }
+    // A busy CPU takes one step of pending teardown a tick (on its way to
+    // ring 3, a safe point); idle CPUs take the rest (sched_idle).
+    if (cs.current && domain_teardown_pending()) cs.teardown_due = cs.need_resched = true;
     if (Thread* t = cs.current) {
         // A tick late by less than a quarter still ends the slice: ticks
         // and slice starts are not aligned.
@@ -543,10 +557,11 @@ void sched_tick() {
     }
 }
 
-void sched_idle() {
+bool sched_idle() {
     // Called with interrupts off from the idle loop; comes back when the
     // CPU has nothing to run.
     schedule();
+    return background_step();
 }
 
 [[gnu::hot]] void user_return_work(arch::InterruptFrame&) {
@@ -568,6 +583,11 @@ void sched_idle() {
         }
         cs = &mine(); // a switch may have moved this thread to another CPU
         if (cs->need_resched) {
+            if (cs->teardown_due) {
+                cs->teardown_due = false;
+                (void)background_step();
+                arch::irq_window();
+            }
             schedule();
             continue;
         }

@@ -121,6 +121,8 @@ extern bool g_hypercall_hold_stats;
 // The number the hold statistic files the release steps of closed memory
 // objects under (on the way to ring 3, after the call that closed them).
 inline constexpr uint64_t kReleaseHoldNr = ~uint64_t{0};
+// ... and the steps of dead domains' teardown (domain_teardown_step).
+inline constexpr uint64_t kTeardownHoldNr = ~uint64_t{0} - 1;
 void hypercall_hold_begin_measured();
 void hypercall_hold_end_measured(uint64_t nr);
 // Around a switch: a hold in progress stops counting when its thread is
@@ -143,8 +145,11 @@ void sched_all_domains_gone();
 // Timer tick (interrupts off).
 void sched_tick();
 
-// Idle loop body: runs queued threads; returns when nothing is runnable.
-void sched_idle();
+// Idle loop body: runs queued threads; returns when nothing is runnable,
+// after one step of background work (a dead domain's teardown) if there is
+// any: true if more is left (the caller opens an interrupt window and calls
+// again rather than halting).
+bool sched_idle();
 
 // On the way back to ring 3 (from an interrupt or a hypercall): leave if the
 // domain is dying, switch if a re-pick is due.

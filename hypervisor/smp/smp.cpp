@@ -105,7 +105,10 @@ void cpu_idle_loop() {
             fn();
             continue;
         }
-        sched_idle(); // runs threads until none is runnable here
+        if (sched_idle()) { // runs threads until none is runnable here
+            arch::irq_window(); // background work left: take pending interrupts, then go on
+            continue;
+        }
         arch::safe_halt(); // woken by the next timer tick at the latest
     }
 }

@@ -93,6 +93,12 @@ BOOST_AUTO_TEST_CASE(census_counts_owner_classes) {
     BOOST_TEST(t.count_owner(5) == 2u);
     BOOST_TEST(t.count_owner(0) == 1u);
     BOOST_TEST(t.count_owner(9) == 0u);
+    // In steps: the pieces add up, and ranges past the end are clipped.
+    BOOST_TEST(t.count_owner_in(5, 0, 5) == 1u);
+    BOOST_TEST(t.count_owner_in(5, 5, 5) == 1u);
+    BOOST_TEST(t.count_owner_in(5, 4, ~0ull) == 2u); // would overflow
+    BOOST_TEST(t.count_owner_in(5, 10, 1) == 0u);
+    BOOST_TEST(t.count_owner_in(5, ~0ull, 2) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(census_reports_impossible_owners) {
