@@ -133,7 +133,7 @@ Result<KObject*> HandleTable::close(uint64_t h) {
     return obj;
 }
 
-Result<HandleInfo> HandleTable::query(uint64_t h) const {
+[[gnu::hot]] Result<HandleInfo> HandleTable::query(uint64_t h) const {
     TRY_ASSIGN(uint32_t index, slot_of(h));
     return HandleInfo{slots_[index].object->type, slots_[index].rights};
 }

@@ -18,7 +18,7 @@ EventPort& port_of(KObject* o) { return kobject_cast<EventPort>(o); }
 
 // Ready for a native wait: an event (consumed by the wait that reports
 // it), or a change it must see (the port closed, or its peer went).
-bool port_ready(Waitable& w, bool consume) {
+[[gnu::hot]] bool port_ready(Waitable& w, bool consume) {
     EventPort& p = *reinterpret_cast<EventPort*>(reinterpret_cast<char*>(&w) - offsetof(EventPort, events));
     if (p.closed) return true;
     if (p.hangup) return true; // level: until a new peer connects
@@ -82,7 +82,7 @@ vcpu_info& vcpu_info_of(EventPort& q) {
     return s.vcpu_info[q.notify_vcpu < XEN_LEGACY_MAX_VCPUS ? q.notify_vcpu : 0];
 }
 
-void wake_waiters(EventPort& q) {
+[[gnu::hot]] void wake_waiters(EventPort& q) {
     IrqLockGuard guard(q.events.lock);
     if (q.events.waiters) q.events.wake_all_locked();
 }
@@ -90,7 +90,7 @@ void wake_waiters(EventPort& q) {
 // Sets q pending and wakes its native waiters. Called with the table lock
 // of the sending port's domain, which keeps q linked (and its domain and
 // shared page alive).
-void deliver(EventPort& q) {
+[[gnu::hot]] void deliver(EventPort& q) {
     auto how = two_level::set_pending(*q.domain->events.shared, vcpu_info_of(q), q.port);
     if (how == two_level::Delivery::AlreadyPending || how == two_level::Delivery::Masked) return;
     wake_waiters(q);
@@ -260,7 +260,7 @@ Result<EventPort*> evtchn_bind_ipi(Domain& d, uint32_t vcpu, XenPort xen) {
 
 namespace {
 // Under p's table lock (which also keeps a numbered port from being freed).
-Status send_locked(EventPort& p) {
+[[gnu::hot]] Status send_locked(EventPort& p) {
     switch (p.state) {
     case PortState::Interdomain:
         deliver(*p.peer);
@@ -286,7 +286,7 @@ EventPortStatus status_locked(EventPort& p) {
 }
 } // namespace
 
-Status evtchn_send(EventPort& p) {
+[[gnu::hot]] Status evtchn_send(EventPort& p) {
     IrqLockGuard guard(p.domain->events.lock);
     return send_locked(p);
 }

@@ -134,7 +134,7 @@ bool RunQueue::contains(const Entity& e) const {
     return false;
 }
 
-void RunQueue::unlink(Entity& e) {
+[[gnu::hot]] void RunQueue::unlink(Entity& e) {
     if (e.prev)
         e.prev->next = e.next;
     else
@@ -148,7 +148,7 @@ void RunQueue::unlink(Entity& e) {
     --size_;
 }
 
-Status RunQueue::enqueue(Entity& e) {
+[[gnu::hot]] Status RunQueue::enqueue(Entity& e) {
     if (e.queued) return Err::Busy;
     if (!e.account) return Err::InvalidArgument;
     e.next = nullptr;
@@ -163,7 +163,7 @@ Status RunQueue::enqueue(Entity& e) {
     return Status::success();
 }
 
-Status RunQueue::remove(Entity& e) {
+[[gnu::hot]] Status RunQueue::remove(Entity& e) {
     // queued alone cannot tell which CPU's queue holds e; the scan can (and
     // queues are short).
     if (!e.queued || !contains(e)) return Err::NotFound;
@@ -171,7 +171,7 @@ Status RunQueue::remove(Entity& e) {
     return Status::success();
 }
 
-Entity* RunQueue::pick() {
+[[gnu::hot]] Entity* RunQueue::pick() {
     Entity* e = best(true, [](const Entity&) { return true; });
     if (!e) return nullptr;
     for (Entity* c = e->next; c; c = c->next)

@@ -92,7 +92,7 @@ void refill_all(uint64_t elapsed_ns) {
 // The rule that makes "lock g_sched[t.cpu], then check t.cpu is unchanged"
 // a valid way to own a thread's scheduling state: t.cpu only changes under
 // the lock of the CPU it names before the change.
-void enqueue_locked(CpuSched& cs, Thread& t) {
+[[gnu::hot]] void enqueue_locked(CpuSched& cs, Thread& t) {
     t.state = ThreadState::Runnable;
     t.cpu = index_of(cs);
     if (Status s = cs.rq.enqueue(t.entity); !s) panic("run queue: thread already queued (%s)", err_name(s.error()));
@@ -100,14 +100,14 @@ void enqueue_locked(CpuSched& cs, Thread& t) {
 
 // An idle CPU halts until its next tick; work queued for it from elsewhere
 // sends it an IPI so that it looks now.
-void kick_if_idle(CpuSched& cs) {
+[[gnu::hot]] void kick_if_idle(CpuSched& cs) {
     uint32_t c = index_of(cs);
     if (cs.current == nullptr && c != arch::cpu_index())
         arch::lapic_send_ipi(arch::g_percpu[c].apic_id, arch::VECTOR_RESCHEDULE);
 }
 
 // Runs fn(cs) with the lock of the CPU that owns t's scheduling state.
-template <typename Fn> void with_thread_cpu(Thread& t, Fn fn) {
+template <typename Fn> [[gnu::hot]] void with_thread_cpu(Thread& t, Fn fn) {
     for (;;) {
         uint32_t c = __atomic_load_n(&t.cpu, __ATOMIC_ACQUIRE);
         CpuSched& cs = g_sched[c];
@@ -118,7 +118,7 @@ template <typename Fn> void with_thread_cpu(Thread& t, Fn fn) {
     }
 }
 
-void remove_sleeper_locked(CpuSched& cs, Thread& t) {
+[[gnu::hot]] void remove_sleeper_locked(CpuSched& cs, Thread& t) {
     for (Thread** p = &cs.sleepers; *p; p = &(*p)->sleep_next)
         if (*p == &t) {
             *p = t.sleep_next;
@@ -129,7 +129,7 @@ void remove_sleeper_locked(CpuSched& cs, Thread& t) {
 }
 
 // Blocked -> Runnable on the CPU it blocked on.
-void unblock_locked(CpuSched& cs, Thread& t, WakeReason why) {
+[[gnu::hot]] void unblock_locked(CpuSched& cs, Thread& t, WakeReason why) {
     if (t.has_deadline) remove_sleeper_locked(cs, t);
     t.wake_reason = why;
     adjust_runnable(t, +1);

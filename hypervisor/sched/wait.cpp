@@ -27,7 +27,7 @@ namespace virtue {
     for (Waiter* w = waiters; w; w = w->next) sched_wake(*w->thread);
 }
 
-int64_t wait_any(Waitable* const* objs, size_t n, uint64_t deadline_ns) {
+[[gnu::hot]] int64_t wait_any(Waitable* const* objs, size_t n, uint64_t deadline_ns) {
     if (n > kWaitAnyMax) return kWaitInterrupted;
     Waiter waiters[kWaitAnyMax];
     Thread* self = current_thread();
