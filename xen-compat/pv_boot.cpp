@@ -1,11 +1,21 @@
 // Boot-time PV domains (pv_boot.hpp).
 #include "pv_boot.hpp"
 
+#include "arch/cpu.hpp"
 #include "arch/paging.hpp"
+#include "arch/tlb.hpp"
 #include "console/console.hpp"
+#include "domain/domain.hpp"
+#include "m2p.hpp"
 #include "mm/memory.hpp"
+#include "pv_domain.hpp"
 #include "pv_elf_notes.hpp"
+#include "pv_image.hpp"
 #include "pv_layout.hpp"
+#include "pv_page_tables.hpp"
+#include "pv_time.hpp"
+#include "time/clock.hpp"
+#include "vm/address_space.hpp"
 
 namespace virtue::xen {
 namespace {
@@ -13,6 +23,123 @@ namespace {
 // Large: kept out of the hypervisor stack (boot is single-threaded).
 PvKernel g_kernel;
 PvLayout g_layout;
+
+// Frames of the partition beyond the guest's RAM, for what the hypervisor
+// keeps per domain in it: shared_info, the handle table and the (unused)
+// native root table. The guest sees nr_pages = the node's memory.
+constexpr uint64_t kHypervisorFrames = 8;
+
+struct FramesByPfn {
+    const uint64_t* p2m;
+};
+
+uint8_t* page_of(void* ctx, uint64_t pfn) {
+    return arch::phys_ptr<uint8_t>(to_phys(Mfn(static_cast<FramesByPfn*>(ctx)->p2m[pfn])));
+}
+uint64_t mfn_of(void* ctx, uint64_t pfn) { return static_cast<FramesByPfn*>(ctx)->p2m[pfn]; }
+
+// shared_info as a PV kernel finds it at its first instruction: every
+// vCPU's events masked, vCPU 0's time valid.
+void init_shared_info(shared_info& s, uint32_t vcpus) {
+    for (uint32_t v = 0; v < vcpus && v < XEN_LEGACY_MAX_VCPUS; v++) s.vcpu_info[v].evtchn_upcall_mask = 1;
+    const PvclockScale scale = pvclock_scale(tsc_hz());
+    const uint64_t ns = system_time_ns(); // (then the TSC: the pair is off by the read's few ns)
+    pvclock_publish(s.vcpu_info[0].time, arch::rdtsc(), ns, scale);
+}
+
+Status fail(const BootDomain& bd, const char* what, Err e) {
+    log_error("%s: domain '%s' not started: %s (%s)", bd.path, bd.name, what, err_name(e));
+    return e;
+}
+
+// Builds the planned domain in a new partition and starts vCPU 0.
+Status build(const BootDomain& bd, const uint8_t* image) {
+    const uint64_t t0 = arch::rdtsc();
+    DomainParams p;
+    p.name = bd.name;
+    p.has_id = bd.has_domain_id;
+    p.id = static_cast<domid_t>(bd.domain_id);
+    p.memory_bytes = (g_layout.nr_pages + kHypervisorFrames) << PAGE_SHIFT;
+    p.vcpus = bd.vcpus;
+    p.weight = bd.weight;
+    p.cap = bd.cap;
+    p.privileges = bd.privileges;
+    auto created = domain_create(p);
+    if (!created) return fail(bd, "cannot create the domain", created.error());
+    Domain& d = **created;
+    auto undo = [&](const char* what, Err e) {
+        domain_destroy_unstarted(d);
+        return fail(bd, what, e);
+    };
+    auto pv = pv_domain_attach(d);
+    if (!pv) return undo("no hypervisor memory for its PV state", pv.error());
+    (*pv)->nr_pages = g_layout.nr_pages;
+    (*pv)->nr_vcpus = bd.vcpus;
+
+    auto shared = domain_alloc_frame(d);
+    if (!shared) return undo("memory too small for shared_info", shared.error());
+    d.events.shared = arch::phys_ptr<shared_info>(to_phys(*shared));
+    init_shared_info(*d.events.shared, bd.vcpus);
+
+    // The guest's RAM: PFN -> MFN (the list also goes into the guest),
+    // kept meanwhile in a scratch block of hypervisor frames.
+    unsigned order = 0;
+    while ((uint64_t{PAGE_SIZE} << order) < g_layout.nr_pages * sizeof(uint64_t)) order++;
+    auto scratch = alloc_frames(order, DOMID_XEN);
+    if (!scratch) return undo("no hypervisor memory for the P2M list", scratch.error());
+    auto* p2m = arch::phys_ptr<uint64_t>(to_phys(*scratch));
+    Status s = Status::success();
+    for (uint64_t pfn = 0; pfn < g_layout.nr_pages && s; pfn++) {
+        auto m = domain_alloc_frame(d);
+        if (!m) s = m.error();
+        else p2m[pfn] = m->raw();
+    }
+    if (s) {
+        FramesByPfn ctx{p2m};
+        PvInputs in;
+        in.kernel = image;
+        in.kernel_size = bd.module.size;
+        in.initrd = bd.has_ramdisk ? arch::phys_ptr<const uint8_t>(PhysAddr(bd.ramdisk.start)) : nullptr;
+        in.initrd_size = bd.has_ramdisk ? bd.ramdisk.size : 0;
+        in.cmdline = bd.bootargs;
+        PvBootValues values;
+        values.shared_info_maddr = to_phys(*shared).raw();
+        s = write_pv_image(g_kernel, g_layout, in, values, PvFrames{&ctx, page_of, mfn_of});
+        if (s)
+            for (uint64_t pfn = 0; pfn < g_layout.nr_pages; pfn++) m2p_set(Mfn(p2m[pfn]), pfn);
+    }
+    const Mfn l4 = s ? Mfn(p2m[g_layout.cr3.raw()]) : Mfn(0);
+    (void)free_frames(*scratch, order);
+    if (!s) return undo("cannot write the PV image", s.error());
+
+    // Pinning the L4 validates every bootstrap table and gives the L4 its
+    // hypervisor slots.
+    {
+        PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
+        PvMmuEnv env(d);
+        pv::PageTables<PvMmuEnv> tables(env);
+        s = tables.pin(l4, 4);
+    }
+    if (!s) return undo("its bootstrap page tables do not validate", s.error());
+
+    PvVcpu& v0 = (*pv)->vcpu[0];
+    v0.base.kernel_l4 = l4.raw();
+    auto as = aspace_create_guest(d, to_phys(l4));
+    if (!as) return undo("no hypervisor memory for vCPU 0", as.error());
+    v0.aspace = *as;
+    // Xen's entry state: rsi = start_info, every other register 0 but rsp.
+    auto t = thread_create(d, **as, g_layout.rip, g_layout.rsp, 0, g_layout.rsi, 0);
+    if (!t) return undo("cannot create vCPU 0", t.error());
+    (*t)->guest_mode = GuestMode::PvKernel;
+    (*t)->xen_vcpu = 0;
+    v0.thread = *t;
+    d.entry = g_layout.rip;
+    d.build_ns = tsc_to_ns(arch::rdtsc() - t0);
+    log_info("d%u '%s': PV guest, %lu pages, %u vCPU(s), entry 0x%lx, start_info 0x%lx; built in %lu us", d.id,
+             d.name, g_layout.nr_pages, bd.vcpus, g_layout.rip, g_layout.rsi, d.build_ns / 1000);
+    domain_start(d);
+    return Status::success();
+}
 
 } // namespace
 
@@ -47,8 +174,7 @@ bool build_pv_boot_domain(const BootDomain& bd, const BootInfo&) {
              "initrd %lu KiB",
              bd.path, bd.name, g_layout.rip, g_layout.nr_pages, g_layout.rsi, g_layout.nr_pt_frames,
              g_layout.mod_len >> 10);
-    log_error("%s: domain '%s' not started: running PV guests is not implemented yet", bd.path, bd.name);
-    return false;
+    return build(bd, static_cast<const uint8_t*>(image)).ok();
 }
 
 } // namespace virtue::xen

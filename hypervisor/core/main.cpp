@@ -23,6 +23,7 @@
 #include "time/timer_tick.hpp"
 #include "xen-compat/m2p.hpp"
 #include "xen-compat/pv_boot.hpp"
+#include "xen-compat/pv_domain.hpp"
 #include "xen-compat/vcpu_timers.hpp"
 
 namespace virtue {
@@ -192,6 +193,7 @@ namespace {
     arch::irq_disable();
     arch::set_fs_base(reinterpret_cast<uint64_t>(&g_libfdt_tls));
     xen::vcpu_timers_init(); // its domain hooks, before the first domain
+    xen::pv_domain_init();
     if (Status s = xen::m2p_init(); !s) panic("no M2P table: %s", err_name(s.error()));
     set_boot_domain_builder(BootDomainKind::XenPv, xen::build_pv_boot_domain);
     start_boot_domains(g_boot_info);

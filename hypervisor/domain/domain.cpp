@@ -90,6 +90,18 @@ bool release_partition_step(Domain& d, uint64_t* cursor, uint64_t budget) {
     return true;
 }
 
+} // namespace
+
+void domain_for_each_partition_block(Domain& d, void (*fn)(Mfn first, uint64_t count, void* ctx), void* ctx) {
+    for (uint32_t head = d.block_head; head != FRAME_NIL;) {
+        const FrameInfo& first = frame_info(Mfn(head));
+        const uint32_t next = first.prev;
+        fn(Mfn(head), uint64_t{1} << first.order, ctx);
+        head = next;
+    }
+}
+
+namespace {
 // The whole partition at once (a domain that never ran).
 void release_partition(Domain& d) {
     uint64_t cursor = 0;

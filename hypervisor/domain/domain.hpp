@@ -201,6 +201,10 @@ void domain_destroy_unstarted(Domain& d);
 void domain_pause(Domain& d);
 void domain_unpause(Domain& d);
 
+// Calls fn(first, count) for each block of the domain's partition (for a
+// personality's per-frame state, e.g. the M2P, before the frames go back).
+void domain_for_each_partition_block(Domain& d, void (*fn)(Mfn first, uint64_t count, void* ctx), void* ctx);
+
 // Drops a reference. The last one queues the domain for teardown: its
 // objects, partition and the domain itself are freed later in bounded steps
 // (domain_teardown_step), never in one long stretch with interrupts off.

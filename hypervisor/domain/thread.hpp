@@ -62,6 +62,12 @@ struct CallProgress {
     DropFn drop = nullptr;
 };
 
+// What the thread's ring-3 code is, which decides what its `syscall`, its
+// faults and its pointers mean (entry/syscall.cpp, vm/user_memory.cpp):
+// a native domain's thread, or a Xen PV vCPU in its guest kernel or its
+// guest user mode (the PV personality switches the two).
+enum class GuestMode : uint8_t { Native, PvKernel, PvUser };
+
 // Priorities within a domain's share (sched/credit.hpp: Entity::level).
 inline constexpr uint32_t kThreadPriorityMax = 15;
 inline constexpr uint32_t kThreadPriorityDefault = 8;
@@ -73,6 +79,7 @@ struct Thread {
     uint32_t id = 0;               // unique in the domain, never reused
     uint32_t slot = 0;             // index in Domain::threads
     uint32_t xen_vcpu = 0;         // the vCPU it acts as in the Xen family (boot thread i: i)
+    GuestMode guest_mode = GuestMode::Native;
     ThreadState state = ThreadState::New; // under the lock of the CPU in `cpu` (sched/scheduler.cpp)
     uint32_t cpu = 0;              // CPU whose queue/sleep list holds it, or that runs it
 

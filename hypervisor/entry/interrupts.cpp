@@ -17,6 +17,7 @@
 #include "lib/format.hpp"
 #include "sched/scheduler.hpp"
 #include "time/timer_tick.hpp"
+#include "xen-compat/pv_traps.hpp"
 
 namespace virtue {
 namespace {
@@ -87,9 +88,11 @@ extern "C" void handle_interrupt(InterruptFrame* frame) {
         // happened to run.
         if (from_user && v != 2 && v != 18) {
             // A domain's fault never reaches the hypervisor's fatal path: it
-            // goes to the domain's own handler thread, or (without one) the
-            // domain dies alone.
-            if (fault_deliver(*frame)) {
+            // goes to the domain's own handler thread (a PV vCPU's: to the
+            // PV personality), or (without one) the domain dies alone.
+            const bool handled = current_thread()->guest_mode == GuestMode::Native ? fault_deliver(*frame)
+                                                                                     : xen::pv_exception(*frame);
+            if (handled) {
                 user_return_work(*frame); // stops here until handled
                 return;
             }

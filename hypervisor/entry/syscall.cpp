@@ -10,10 +10,9 @@
 //                    to its kernel
 // A long call may stop at a safe point and be restarted (continuations:
 // sched/scheduler.hpp); the entry rewinds its caller to the `syscall`.
-// (Only native domains exist so far; the PV kinds arrive with the PV
-// personality, through caller_kind below.)
 #include "arch/cpu.hpp"
 #include "arch/percpu.hpp"
+#include "arch/pte.hpp"
 #include "console/console.hpp"
 #include "lib/xen_errno.hpp"
 #include "native/ipc_fast.hpp"
@@ -24,9 +23,16 @@
 namespace virtue {
 namespace {
 
-// Who is calling. Only native domains exist so far; the PV personality
-// decides here from the current vCPU's guest mode (kernel or user).
-CallerKind caller_kind() { return CallerKind::Native; }
+// Who is calling: the thread's guest mode (a PV vCPU's is switched by the
+// PV personality as its guest enters and leaves its kernel).
+CallerKind caller_kind(const Thread& t) {
+    switch (t.guest_mode) {
+    case GuestMode::PvKernel: return CallerKind::PvKernel;
+    case GuestMode::PvUser: return CallerKind::PvUser;
+    case GuestMode::Native: break;
+    }
+    return CallerKind::Native;
+}
 
 int64_t xen_call(CallerKind kind, uint64_t nr, const CallArgs& args) {
     if (nr >= xen::TABLE_SIZE) return -XEN_ENOSYS;
@@ -53,8 +59,12 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
     // The return address is the caller's next instruction; a `syscall` in
     // the last bytes below 2^47 makes it non-canonical, and iretq to it
     // would fault in ring 0 on the user's GS. Such a caller dies instead.
-    if (frame->rip >= arch::USER_LIMIT) {
-        Domain& d = *current_thread()->domain;
+    // (A PV guest kernel runs in the upper half: its return address is
+    // non-canonical only after a `syscall` in the last bytes of memory.)
+    const Thread& self = *current_thread();
+    if (self.guest_mode == GuestMode::Native ? frame->rip >= arch::USER_LIMIT
+                                             : !is_canonical(frame->rip)) [[unlikely]] {
+        Domain& d = *self.domain;
         log_error("d%u '%s': syscall with a non-canonical return address %016lx", d.id, d.name, frame->rip);
         user_fault_kill_current(*frame);
     }
@@ -64,7 +74,7 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
     const uint64_t nr = frame->rax;
     const CallArgs& args = *frame;
     int64_t result = -XEN_ENOSYS;
-    switch (const CallerKind kind = caller_kind()) {
+    switch (const CallerKind kind = caller_kind(self)) {
     case CallerKind::Native:
         result = nr >= native::BASE ? native_call(nr, args) : xen_call(kind, nr, args);
         break;

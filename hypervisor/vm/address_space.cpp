@@ -348,6 +348,25 @@ Result<AddressSpace*> aspace_create(Domain& d) {
     return as;
 }
 
+namespace {
+void guest_aspace_destroy(KObject* o) {
+    AddressSpace& as = as_of(o);
+    __atomic_fetch_sub(&as.domain->overhead_bytes, heap_footprint(sizeof(AddressSpace)), __ATOMIC_RELAXED);
+    aspace_free(as);
+}
+} // namespace
+
+Result<AddressSpace*> aspace_create_guest(Domain& d, PhysAddr root) {
+    auto mem = heap_alloc(sizeof(AddressSpace));
+    if (!mem) return mem.error();
+    auto* as = new (*mem) AddressSpace();
+    as->kobj = KObject{ObjType::AddressSpace, 1, &guest_aspace_destroy};
+    as->domain = &d;
+    as->root = root;
+    __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(AddressSpace)), __ATOMIC_RELAXED);
+    return as;
+}
+
 Status aspace_map(AddressSpace& as, MemRegion& r, const MapRequest& req) {
     TRY(check_user_range(req.va, req.size));
     if (req.offset & PAGE_MASK) return Err::InvalidArgument;

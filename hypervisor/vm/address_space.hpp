@@ -90,6 +90,14 @@ Mfn region_frame(const MemRegion& r, uint64_t page);
 // kMaxAddressSpaces already), Err::NoMemory.
 Result<AddressSpace*> aspace_create(Domain& d);
 
+// The address space of a Xen PV vCPU: `root` is the guest's own L4, whose
+// entries the PV personality validates and whose frames the guest owns
+// (xen-compat/pv_page_tables.hpp). Native code never edits it: it is on no
+// list of the domain and no handle names it; its last reference frees the
+// object alone. The PV personality changes `root` (new_baseptr) on the CPU
+// that runs the vCPU. Err::NoMemory.
+Result<AddressSpace*> aspace_create_guest(Domain& d, PhysAddr root);
+
 // The calls of native.toml (aspace_map ... aspace_read_bits), on objects of
 // the calling domain. Errors: InvalidArgument, Fault (range outside the
 // domain's half), Range (outside the region), Exists (already mapped),

@@ -24,18 +24,28 @@ uint64_t user_leaf(uint64_t va, uint64_t need) {
     return 0;
 }
 
+// Whether [addr, addr + len) (len > 0) lies where the calling thread's own
+// memory can be: a native domain's in the lower half; a PV guest's in
+// either half but never in the hypervisor's range of the upper half (its
+// L4 slots 256-271), and never across a hole.
+bool range_in_guest_half(const Thread& t, uint64_t addr, uint64_t len) {
+    if (addr < arch::USER_LIMIT) return len <= arch::USER_LIMIT - addr;
+    if (t.guest_mode == GuestMode::Native) return false;
+    return addr >= arch::PV_GUEST_UPPER_START && len - 1 <= ~addr; // (no wrap past 2^64)
+}
+
 } // namespace
 
 bool user_range_ok(uint64_t addr, uint64_t len, UserAccess access) {
     if (len == 0) return true;
-    if (addr >= arch::USER_LIMIT || len > arch::USER_LIMIT - addr) return false;
+    if (!range_in_guest_half(*current_thread(), addr, len)) return false;
     uint64_t need = pte::P | pte::US | (access == UserAccess::Write ? pte::RW : 0);
     for (uint64_t page = addr & ~(PAGE_SIZE_4K - 1); page < addr + len; page += PAGE_SIZE_4K)
         if (!user_leaf(page, need)) return false;
     return true;
 }
 
-Status copy_from_user(void* dst, uint64_t user_src, uint64_t len) {
+[[gnu::hot]] Status copy_from_user(void* dst, uint64_t user_src, uint64_t len) {
     if (!user_range_ok(user_src, len, UserAccess::Read)) return Err::Fault;
     if (len && copy_user_bytes(dst, reinterpret_cast<const void*>(user_src), len) != 0) return Err::Fault;
     return Status::success();

@@ -1,7 +1,8 @@
 // Access to the calling domain's memory from hypercalls.
 //
 // Every pointer a domain passes is an untrusted integer. A range is usable
-// only if it lies wholly in [0, USER_LIMIT) without wrapping, and every page
+// only if it lies wholly in the caller's half without wrapping ([0,
+// USER_LIMIT); for a Xen PV guest also [PV_GUEST_UPPER_START, 2^64)), and every page
 // of it is mapped user-accessible in the calling thread's address space (writable
 // for outputs) — checked before anything is copied, so a refused call has
 // no effect. The copy itself still recovers from a fault (another thread

@@ -17,6 +17,9 @@ inline constexpr uint64_t SYSCALL_FRAME_VECTOR = 0x100;
 // Lowest address that is not domain memory for a native domain: the lower
 // canonical half [0, USER_LIMIT) belongs to the domain.
 inline constexpr uint64_t USER_LIMIT = 0x0000800000000000ull;
+// A Xen PV guest also owns the upper half above the hypervisor's range
+// (0xffff800000000000-0xffff87ffffffffff, L4 slots 256-271).
+inline constexpr uint64_t PV_GUEST_UPPER_START = 0xffff880000000000ull;
 
 // Per CPU: EFER.SCE, STAR/LSTAR/FMASK for `syscall`; CR0/CR4 for SSE in
 // ring 3 (the hypervisor itself never touches FPU registers).

@@ -1,0 +1,72 @@
+// The PV state of a domain (pv_domain.hpp).
+#include "pv_domain.hpp"
+
+#include <new>
+
+#include "arch/paging.hpp"
+#include "arch/tlb.hpp"
+#include "domain/domain_hooks.hpp"
+#include "m2p.hpp"
+#include "mm/heap.hpp"
+#include "pv_page_tables.hpp"
+
+namespace virtue::xen {
+namespace {
+
+uint32_t g_slot;
+
+void pv_free(Domain& d) {
+    auto* pv = static_cast<PvDomain*>(d.extensions[g_slot]);
+    if (!pv) return;
+    d.extensions[g_slot] = nullptr;
+    // The frames go back with the partition; their M2P entries must not
+    // name this domain's PFNs once another domain owns them.
+    domain_for_each_partition_block(
+        d,
+        [](Mfn first, uint64_t count, void*) {
+            for (uint64_t i = 0; i < count; i++) m2p_set(first + i, kInvalidM2p);
+        },
+        nullptr);
+    for (uint32_t v = 0; v < pv->nr_vcpus; v++)
+        if (pv->vcpu[v].aspace) kobject_unref(pv->vcpu[v].aspace->kobj);
+    __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(PvDomain)), __ATOMIC_RELAXED);
+    pv->~PvDomain();
+    (void)heap_free(pv);
+}
+
+} // namespace
+
+void pv_domain_init() { g_slot = domain_register_hooks({.dying = nullptr, .free = pv_free}); }
+
+PvDomain* pv_domain(Domain& d) { return static_cast<PvDomain*>(d.extensions[g_slot]); }
+
+Result<PvDomain*> pv_domain_attach(Domain& d) {
+    static_assert(sizeof(PvDomain) <= SizeClassHeap::MAX_SIZE);
+    auto mem = heap_alloc(sizeof(PvDomain));
+    if (!mem) return mem.error();
+    auto* pv = new (*mem) PvDomain();
+    d.extensions[g_slot] = pv;
+    __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(PvDomain)), __ATOMIC_RELAXED);
+    return pv;
+}
+
+uint64_t* PvMmuEnv::table(Mfn m) { return arch::phys_ptr<uint64_t>(to_phys(m)); }
+
+// Slot 256 holds the M2P, readable from the guest's ring 3; the others the
+// hypervisor's own entries (supervisor-only).
+uint64_t PvMmuEnv::hypervisor_l4e(unsigned slot) {
+    if (slot == 256) return m2p_l4e();
+    return arch::phys_ptr<const uint64_t>(arch::kernel_root())[slot];
+}
+
+// The guest's translations of m may be anywhere in any of its address
+// spaces: every CPU that runs one of its vCPUs flushes its whole TLB.
+void PvMmuEnv::flush_stale(Mfn) {
+    PvDomain* pv = pv_domain(d_);
+    if (!pv) return;
+    for (uint32_t v = 0; v < pv->nr_vcpus; v++)
+        if (AddressSpace* as = pv->vcpu[v].aspace)
+            arch::tlb_shootdown(as->active_cpus, as->root.raw(), 0, ~uint64_t{0} & ~uint64_t{0xfff});
+}
+
+} // namespace virtue::xen

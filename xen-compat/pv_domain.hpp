@@ -1,0 +1,60 @@
+// The PV personality's state of a Xen PV domain and of its vCPUs, kept in
+// the domain's extension slot (domain/domain_hooks.hpp), and the link from
+// the PV MMU (pv_page_tables.hpp) to the real frame table.
+//
+// A PV vCPU is a thread of the domain whose guest_mode is PvKernel or
+// PvUser; its address space (vm/address_space.hpp, aspace_create_guest)
+// has the guest's own L4 as its root. vCPU 0 starts at the kernel's entry;
+// the others stay down until the guest brings them up.
+#pragma once
+
+#include <stdint.h>
+#include <xen/xen.h>
+
+#include "domain/boot_config.hpp"
+#include "domain/domain.hpp"
+#include "domain/thread.hpp"
+#include "mm/memory.hpp"
+#include "pv_mmu_ops.hpp"
+#include "vm/address_space.hpp"
+
+namespace virtue::xen {
+
+struct PvVcpu {
+    Thread* thread = nullptr;       // nullptr: not brought up
+    AddressSpace* aspace = nullptr; // the vCPU's; root = the guest L4 loaded now (a reference)
+    pv::PvBasePtrs base;
+};
+
+struct PvDomain {
+    uint64_t nr_pages = 0; // the guest's RAM: PFNs 0 .. nr_pages - 1
+    uint32_t nr_vcpus = 0;
+    PvVcpu vcpu[XEN_LEGACY_MAX_VCPUS]; // a PV guest has at most these (their vcpu_info slots in shared_info)
+};
+
+// Boot, before the first domain: registers the personality's domain hooks.
+void pv_domain_init();
+
+// The PV state of d; nullptr for a native domain.
+PvDomain* pv_domain(Domain& d);
+
+// Attaches a new PvDomain to d (the builder, before the domain starts);
+// Err::NoMemory. Freed with the domain.
+Result<PvDomain*> pv_domain_attach(Domain& d);
+
+// The PV MMU's view of the machine (pv_page_tables.hpp, Env). The caller
+// holds the domain's mm_lock.
+class PvMmuEnv {
+  public:
+    explicit PvMmuEnv(Domain& d) : d_(d) {}
+    FrameInfo* frame(Mfn m) { return frame_in_table(m) ? &frame_info(m) : nullptr; }
+    uint64_t* table(Mfn m);
+    domid_t domain() const { return d_.id; }
+    uint64_t hypervisor_l4e(unsigned slot);
+    void flush_stale(Mfn m);
+
+  private:
+    Domain& d_;
+};
+
+} // namespace virtue::xen
