@@ -13,20 +13,28 @@
 #include "mm/memory.hpp"
 #include "xen-compat/m2p.hpp"
 #include "xen-compat/op_args.hpp"
+#include "xen-compat/pv_domain.hpp"
 
 namespace virtue::xen {
 namespace {
+
+// A domain's reservation: a PV guest's RAM (its partition also holds the
+// few frames the hypervisor keeps for it), a native domain's partition.
+uint64_t reservation_of(Domain& d) {
+    const PvDomain* pv = pv_domain(d);
+    return pv ? pv->nr_pages : d.partition_frames;
+}
 
 // The reservation of the domain `arg` names (a domid_t in guest memory).
 CallResult reservation(uint64_t arg) {
     domid_t dom;
     TRY(copy_from_user(&dom, arg, sizeof dom));
     Domain& me = self();
-    if (names_self(dom)) return me.partition_frames;
+    if (names_self(dom)) return reservation_of(me);
     if (!me.is_control()) return Err::NotPermitted;
     auto other = domain_get(dom);
     if (!other) return Err::NoSuchDomain;
-    const uint64_t frames = (*other)->partition_frames;
+    const uint64_t frames = reservation_of(**other);
     domain_put(**other);
     return frames;
 }

@@ -3,6 +3,7 @@
 
 #include "arch/cpu.hpp"
 #include "arch/paging.hpp"
+#include "arch/rtc.hpp"
 #include "arch/tlb.hpp"
 #include "console/console.hpp"
 #include "domain/domain.hpp"
@@ -38,9 +39,30 @@ uint8_t* page_of(void* ctx, uint64_t pfn) {
 }
 uint64_t mfn_of(void* ctx, uint64_t pfn) { return static_cast<FramesByPfn*>(ctx)->p2m[pfn]; }
 
+// The wall-clock time at system time 0, from the RTC (read once: the
+// RTC ticks in whole seconds, system time is the finer clock after that).
+uint64_t boot_wallclock_ns() {
+    static uint64_t at_boot = 0;
+    if (!at_boot) {
+        const uint64_t wall = arch::rtc_unix_seconds();
+        const uint64_t now = system_time_ns();
+        if (wall) at_boot = wall * 1'000'000'000 > now ? wall * 1'000'000'000 - now : 1;
+    }
+    return at_boot;
+}
+
 // shared_info as a PV kernel finds it at its first instruction: every
-// vCPU's events masked, vCPU 0's time valid.
+// vCPU's events masked, vCPU 0's time valid, the wall clock set.
 void init_shared_info(shared_info& s, uint32_t vcpus) {
+    if (const uint64_t wall = boot_wallclock_ns()) {
+        s.wc_version = 1; // odd while it changes (nobody reads yet, but the protocol holds)
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        s.wc_sec = static_cast<uint32_t>(wall / 1'000'000'000);
+        s.xen_wc_sec_hi = static_cast<uint32_t>((wall / 1'000'000'000) >> 32);
+        s.wc_nsec = static_cast<uint32_t>(wall % 1'000'000'000);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        s.wc_version = 2;
+    }
     for (uint32_t v = 0; v < vcpus && v < XEN_LEGACY_MAX_VCPUS; v++) s.vcpu_info[v].evtchn_upcall_mask = 1;
     const PvclockScale scale = pvclock_scale(tsc_hz());
     const uint64_t ns = system_time_ns(); // (then the TSC: the pair is off by the read's few ns)

@@ -69,4 +69,6 @@ void PvMmuEnv::flush_stale(Mfn) {
             arch::tlb_shootdown(as->active_cpus, as->root.raw(), 0, ~uint64_t{0} & ~uint64_t{0xfff});
 }
 
+void PvMmuEnv::m2p_set(Mfn m, uint64_t pfn) { xen::m2p_set(m, pfn); }
+
 } // namespace virtue::xen

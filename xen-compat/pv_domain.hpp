@@ -52,6 +52,7 @@ class PvMmuEnv {
     domid_t domain() const { return d_.id; }
     uint64_t hypervisor_l4e(unsigned slot);
     void flush_stale(Mfn m);
+    void m2p_set(Mfn m, uint64_t pfn);
 
   private:
     Domain& d_;
