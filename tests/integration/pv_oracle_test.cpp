@@ -1,6 +1,6 @@
 // The PV test kernel (tests/pv/kernel/) on real Xen 4.17 as dom0: every
 // check passes and the summary line appears (docs/pv-oracle.md). Real Xen
-// is the oracle for the PV ABI (BRIEF decision 10): a check it fails is a
+// is the oracle for the PV ABI (where the behaviour is in doubt, Xen decides): a check it fails is a
 // wrong check. If Xen is not installed, the test fails and says why. The
 // second case runs the same kernel on Virtue and compares the two reports.
 #include <boost/test/unit_test.hpp>

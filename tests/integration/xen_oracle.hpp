@@ -1,4 +1,4 @@
-// The real-Xen oracle for the PV ABI (BRIEF decision 10, docs/pv-oracle.md):
+// The real-Xen oracle for the PV ABI (docs/pv-oracle.md):
 // boots a PV kernel as dom0 on Debian's Xen 4.17 in the same QEMU as
 // Virtue's tests (-cpu max,-smap) and reads back the report of the PV test
 // kernel (pv_report.hpp).
