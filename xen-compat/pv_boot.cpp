@@ -27,7 +27,8 @@ PvLayout g_layout;
 
 // Frames of the partition beyond the guest's RAM, for what the hypervisor
 // keeps per domain in it: shared_info, the handle table and the (unused)
-// native root table. The guest sees nr_pages = the node's memory.
+// native root table, and a trap table per vCPU. The guest sees nr_pages =
+// the node's memory.
 constexpr uint64_t kHypervisorFrames = 8;
 
 struct FramesByPfn {
@@ -81,7 +82,7 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     p.name = bd.name;
     p.has_id = bd.has_domain_id;
     p.id = static_cast<domid_t>(bd.domain_id);
-    p.memory_bytes = (g_layout.nr_pages + kHypervisorFrames) << PAGE_SHIFT;
+    p.memory_bytes = (g_layout.nr_pages + kHypervisorFrames + bd.vcpus) << PAGE_SHIFT;
     p.vcpus = bd.vcpus;
     p.weight = bd.weight;
     p.cap = bd.cap;
@@ -144,6 +145,13 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     }
     if (!s) return undo("its bootstrap page tables do not validate", s.error());
 
+    for (uint32_t v = 0; v < bd.vcpus; v++) {
+        static_assert(256 * sizeof(trap_info) == PAGE_SIZE);
+        auto traps = domain_alloc_frame(d);
+        if (!traps) return undo("memory too small for the trap tables", traps.error());
+        (*pv)->vcpu[v].traps = arch::phys_ptr<trap_info>(to_phys(*traps));
+        for (unsigned i = 0; i < 256; i++) (*pv)->vcpu[v].traps[i] = trap_info{};
+    }
     PvVcpu& v0 = (*pv)->vcpu[0];
     v0.base.kernel_l4 = l4.raw();
     auto as = aspace_create_guest(d, to_phys(l4));

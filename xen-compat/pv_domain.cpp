@@ -7,7 +7,6 @@
 #include "arch/tlb.hpp"
 #include "domain/domain_hooks.hpp"
 #include "m2p.hpp"
-#include "mm/heap.hpp"
 #include "pv_page_tables.hpp"
 
 namespace virtue::xen {
@@ -29,9 +28,7 @@ void pv_free(Domain& d) {
         nullptr);
     for (uint32_t v = 0; v < pv->nr_vcpus; v++)
         if (pv->vcpu[v].aspace) kobject_unref(pv->vcpu[v].aspace->kobj);
-    __atomic_fetch_sub(&d.overhead_bytes, heap_footprint(sizeof(PvDomain)), __ATOMIC_RELAXED);
-    pv->~PvDomain();
-    (void)heap_free(pv);
+    pv->~PvDomain(); // (its frame goes back with the partition)
 }
 
 } // namespace
@@ -40,13 +37,13 @@ void pv_domain_init() { g_slot = domain_register_hooks({.dying = nullptr, .free 
 
 PvDomain* pv_domain(Domain& d) { return static_cast<PvDomain*>(d.extensions[g_slot]); }
 
+// In a frame of the domain's own partition (it goes back with it).
 Result<PvDomain*> pv_domain_attach(Domain& d) {
-    static_assert(sizeof(PvDomain) <= SizeClassHeap::MAX_SIZE);
-    auto mem = heap_alloc(sizeof(PvDomain));
-    if (!mem) return mem.error();
-    auto* pv = new (*mem) PvDomain();
+    static_assert(sizeof(PvDomain) <= PAGE_SIZE);
+    auto frame = domain_alloc_frame(d);
+    if (!frame) return frame.error();
+    auto* pv = new (arch::phys_ptr<void>(to_phys(*frame))) PvDomain();
     d.extensions[g_slot] = pv;
-    __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(PvDomain)), __ATOMIC_RELAXED);
     return pv;
 }
 

@@ -24,6 +24,12 @@ struct PvVcpu {
     Thread* thread = nullptr;       // nullptr: not brought up
     AddressSpace* aspace = nullptr; // the vCPU's; root = the guest L4 loaded now (a reference)
     pv::PvBasePtrs base;
+    // set_trap_table: the guest's handler per vector (address 0: none), in
+    // a frame of the domain's partition.
+    trap_info* traps = nullptr;
+    // stack_switch: the guest kernel stack a bounce from guest user mode
+    // lands on.
+    uint64_t kernel_ss = 0, kernel_sp = 0;
 };
 
 struct PvDomain {

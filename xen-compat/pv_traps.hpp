@@ -1,10 +1,13 @@
-// Exceptions of a PV vCPU (guest kernel or guest user mode in ring 3): the
-// instructions the hypervisor emulates for a PV kernel (pv_priv_op.hpp):
-// the forced-emulation CPUID (#UD), and from #GP the MSR accesses, port
+// Exceptions of a PV vCPU (guest kernel or guest user mode in ring 3).
+// First the instructions the hypervisor emulates for a PV kernel
+// (pv_priv_op.hpp): the forced-emulation CPUID (#UD), and from #GP port
 // I/O (reads all-ones, writes dropped: no port is assigned to a domain
-// yet) and cli/sti (the vCPU's event mask in vcpu_info).
-// Bouncing other exceptions to the guest's own handlers (set_trap_table)
-// is not implemented yet: any other exception crashes the domain alone.
+// yet) and cli/sti (the vCPU's event mask in vcpu_info). Every other
+// exception is bounced to the handler the guest registered for its vector
+// (set_trap_table), on Xen's 64-bit PV frame (pv_bounce.hpp); with none,
+// or a frame that cannot be written, the domain crashes alone.
+//
+// The calls that go with it: set_trap_table, stack_switch and iret.
 #pragma once
 
 #include "arch/descriptors.hpp"

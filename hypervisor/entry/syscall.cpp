@@ -78,7 +78,14 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
     case CallerKind::Native:
         result = nr >= native::BASE ? native_call(nr, args) : xen_call(kind, nr, args);
         break;
-    case CallerKind::PvKernel: result = xen_call(kind, nr, args); break;
+    case CallerKind::PvKernel:
+        result = xen_call(kind, nr, args);
+        if (nr == __HYPERVISOR_iret) { // it has set every register the guest gets back
+            if (measure) hypercall_hold_end_measured(nr);
+            user_return_work(*frame);
+            return;
+        }
+        break;
     case CallerKind::PvUser: break; // bounced to the guest kernel by the PV personality
     }
     if (measure) hypercall_hold_end_measured(nr);

@@ -30,6 +30,7 @@ bool contains(const char* hay, size_t size, const char* needle) {
 // A page of our own whose mapping update_va_mapping replaces with
 // shared_info's frame.
 alignas(4096) unsigned char shared_info_window[4096];
+volatile shared_info* g_shared; // once mapped
 
 void start_info_checks(Checks& c, const Boot& b) {
     const start_info* si = b.si;
@@ -143,6 +144,7 @@ void time_checks(Checks& c, const Boot& b) {
     c.expect_eq("update_va_mapping_shared_info", rc, 0);
     if (rc != 0) return;
     auto* shared = reinterpret_cast<volatile shared_info*>(shared_info_window);
+    g_shared = shared;
     // Nothing here unmasks events, so vCPU 0's mask is still as the builder set it.
     uint8_t mask = shared->vcpu_info[0].evtchn_upcall_mask, pending = shared->vcpu_info[0].evtchn_upcall_pending;
     c.info("vcpu0_events", "evtchn_upcall_mask %u evtchn_upcall_pending %u", mask, pending);
@@ -177,6 +179,8 @@ void time_checks(Checks& c, const Boot& b) {
 }
 
 } // namespace
+
+volatile shared_info* shared_info_page() { return g_shared; }
 
 void run_basic_checks(Checks& c, const Boot& b) {
     start_info_checks(c, b);

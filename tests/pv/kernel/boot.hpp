@@ -32,6 +32,10 @@ extern "C" char _start_symbol asm("_start"); // the entry point (head.S)
 // The groups of checks (one file each), run in this order by main.cpp.
 void run_entry_checks(Checks& c, const Boot& boot); // entry_checks.cpp: registers, layout, P2M/M2P
 void run_basic_checks(Checks& c, const Boot& boot); // basic_checks.cpp: hypercalls without MMU work
+void run_trap_checks(Checks& c);                    // trap_checks.cpp: exceptions bounced to the guest kernel
+
+// shared_info, once the basic checks have mapped it (nullptr before).
+volatile shared_info* shared_info_page();
 
 // x86 page-table entry bits used by the checks.
 inline constexpr uint64_t PTE_P = 1u << 0, PTE_RW = 1u << 1, PTE_A = 1u << 5, PTE_D = 1u << 6;

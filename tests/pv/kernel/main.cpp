@@ -22,6 +22,7 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
     pv::Checks c;
     pv::run_entry_checks(c, boot);
     pv::run_basic_checks(c, boot);
+    if (pv::shared_info_page()) pv::run_trap_checks(c); // (the handler reads cr2 there)
     c.summary();
 
     sched_shutdown_t shutdown{};

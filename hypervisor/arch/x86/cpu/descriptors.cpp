@@ -32,13 +32,13 @@ void set_tss_descriptor(Gdt& gdt, const Tss* tss) {
     gdt.entries[slot(TSS_SELECTOR) + 1] = base >> 32;
 }
 
-void set_gate(unsigned vector, unsigned ist) {
+void set_gate(unsigned vector, unsigned ist, unsigned dpl = 0) {
     uint64_t handler = reinterpret_cast<uint64_t>(interrupt_stubs) + vector * 16;
     IdtEntry& e = g_idt[vector];
     e.offset_low = static_cast<uint16_t>(handler);
     e.selector = HYPERVISOR_CS;
     e.ist = static_cast<uint8_t>(ist);
-    e.type_attr = 0x8e; // present, DPL0, 64-bit interrupt gate (IF cleared)
+    e.type_attr = static_cast<uint8_t>(0x8e | dpl << 5); // present, DPL, 64-bit interrupt gate (IF cleared)
     e.offset_mid = static_cast<uint16_t>(handler >> 16);
     e.offset_high = static_cast<uint32_t>(handler >> 32);
     e.reserved = 0;
@@ -111,6 +111,11 @@ void gdt_load_this_cpu() {
 void idt_init() {
     for (unsigned v = 0; v < 256; v++) set_gate(v, 0);
     set_gate(2, IST_NMI);
+    // int3 and into from ring 3 raise #BP and #OF (as on Xen, whose PV
+    // guests' debuggers rely on them); every other software interrupt
+    // from ring 3 is a #GP.
+    set_gate(3, 0, 3);
+    set_gate(4, 0, 3);
     set_gate(8, IST_DOUBLE_FAULT);
     set_gate(18, IST_MACHINE_CHECK);
 }

@@ -1,0 +1,79 @@
+/*
+ * Exception entry stubs for the trap table (trap_checks.cpp). Xen's 64-bit
+ * PV bounce frame on entry, lowest address first:
+ *     rcx, r11, [error code], rip, cs, rflags, rsp, ss
+ * Like Linux, a stub first pops rcx and r11 (the hypervisor clobbered them
+ * to deliver), pushes a 0 error code where the CPU gives none, and the
+ * vector; the common part saves the registers, calls pv_trap_handler with
+ * the frame, and returns with HYPERVISOR_iret, whose frame is
+ *     rax, r11, rcx, flags, rip, cs, rflags, rsp, ss.
+ */
+#define __ASSEMBLY__ 1 /* the headers hide their C parts */
+#include <xen/xen.h>
+
+    .section .text, "ax", @progbits
+
+.macro trap_stub vec:req, has_error:req
+    .globl pv_trap_\vec
+pv_trap_\vec:
+    pop %rcx
+    pop %r11
+    .if \has_error == 0
+    pushq $0
+    .endif
+    pushq $\vec
+    jmp pv_trap_common
+.endm
+
+    trap_stub 0, 0
+    trap_stub 3, 0
+    trap_stub 6, 0
+    trap_stub 13, 1
+    trap_stub 14, 1
+
+pv_trap_common:
+    push %rax
+    push %rcx
+    push %rdx
+    push %rbx
+    push %rbp
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, %rdi          /* struct TrapFrame */
+    mov %rsp, %rbx
+    and $-16, %rsp          /* the ABI's call alignment */
+    call pv_trap_handler
+    mov %rbx, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
+    pop %rbp
+    pop %rbx
+    pop %rdx
+    pop %rcx
+    pop %rax
+    add $16, %rsp           /* vector, error code */
+    pushq $0                /* flags: not VGCF_in_syscall */
+    push %rcx
+    push %r11
+    push %rax
+    mov $__HYPERVISOR_iret, %eax
+    syscall
+    ud2
+
+    .section .note.GNU-stack, "", @progbits
