@@ -30,6 +30,10 @@ struct PvVcpu {
     // stack_switch: the guest kernel stack a bounce from guest user mode
     // lands on.
     uint64_t kernel_ss = 0, kernel_sp = 0;
+    // callback_op / set_callbacks: the guest kernel's entry points (0: none)
+    // and whether entering through the syscall one masks events.
+    uint64_t event_callback = 0, failsafe_callback = 0, syscall_callback = 0;
+    bool syscall_masks_events = false;
 };
 
 struct PvDomain {

@@ -1,9 +1,11 @@
 // PV vCPU exceptions (pv_traps.hpp).
 #include "pv_traps.hpp"
 
+#include <xen/callback.h>
 #include <xen/sched.h>
 
 #include "arch/cpu.hpp"
+#include "arch/paging.hpp"
 #include "arch/pte.hpp"
 #include "arch/user_entry.hpp"
 #include "console/console.hpp"
@@ -50,15 +52,15 @@ PvVcpu* current_vcpu(Thread& t) {
     return pv && t.xen_vcpu < pv->nr_vcpus ? &pv->vcpu[t.xen_vcpu] : nullptr;
 }
 
-// Hands exception `vector` to the guest's handler; false if there is none
-// or its frame cannot be written.
-bool bounce(Thread& t, arch::InterruptFrame& f, uint64_t vector) {
-    PvVcpu* v = current_vcpu(t);
-    shared_info* shared = t.domain->events.shared;
-    if (!v || !v->traps || !shared || vector > 255) return false;
-    const trap_info& handler = v->traps[vector];
-    if (!handler.address) return false;
-    vcpu_info& vi = shared->vcpu_info[t.xen_vcpu];
+// Switches the vCPU between guest kernel and guest user mode: its mode,
+// and the L4 its address space loads (now, on this CPU).
+void enter_mode(Thread& t, PvVcpu& v, GuestMode mode) {
+    t.guest_mode = mode;
+    v.aspace->root = to_phys(Mfn(mode == GuestMode::PvUser ? v.base.user_l4 : v.base.kernel_l4));
+    arch::load_root(v.aspace->root);
+}
+
+GuestContext context_of(const Thread& t, const arch::InterruptFrame& f) {
     GuestContext at;
     at.rip = f.rip;
     at.cs = f.cs;
@@ -68,25 +70,56 @@ bool bounce(Thread& t, arch::InterruptFrame& f, uint64_t vector) {
     at.rcx = f.rcx;
     at.r11 = f.r11;
     at.kernel_mode = t.guest_mode == GuestMode::PvKernel;
-    // (Guest user mode comes with its own L4 and stack: not yet.)
-    if (!at.kernel_mode) return false;
-    uint64_t error = f.error_code;
-    if (vector == 14) {
-        // The guest kernel runs in ring 3, so the CPU sets U: it is the
-        // guest's mode that the guest must see.
-        error &= ~kPfUser;
-        vi.arch.cr2 = arch::read_cr2();
+    return at;
+}
+
+// Writes bounce b on the guest kernel's stack and enters its handler (from
+// user mode: in kernel mode, on the kernel L4). False if the frame cannot
+// be written (nothing changed then).
+bool deliver(Thread& t, PvVcpu& v, arch::InterruptFrame& f, const Bounce& b) {
+    const bool from_user = t.guest_mode != GuestMode::PvKernel;
+    if (from_user) enter_mode(t, v, GuestMode::PvKernel);
+    if (!copy_to_user(b.frame_rsp, b.words, b.count * sizeof(uint64_t))) {
+        if (from_user) enter_mode(t, v, GuestMode::PvUser);
+        return false;
     }
-    const bool saved_mask = __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_ACQUIRE) != 0;
-    const Bounce b = make_bounce(has_error_code(vector) ? BounceKind::ExceptionWithError : BounceKind::Exception, at,
-                                 f.rsp, handler.address, saved_mask, error);
-    if (!copy_to_user(b.frame_rsp, b.words, b.count * sizeof(uint64_t))) return false;
-    if (TI_GET_IF(&handler)) __atomic_store_n(&vi.evtchn_upcall_mask, 1, __ATOMIC_RELEASE);
     f.rip = b.rip;
     f.cs = b.cs;
     f.ss = b.ss;
     f.rflags = b.rflags;
     f.rsp = b.frame_rsp;
+    return true;
+}
+
+// The stack a bounce goes on: where the guest kernel was, or from user mode
+// the one stack_switch named (0: none, which crashes the domain).
+uint64_t bounce_stack(const Thread& t, const PvVcpu& v, const arch::InterruptFrame& f) {
+    return t.guest_mode == GuestMode::PvKernel ? f.rsp : v.kernel_sp;
+}
+
+// Hands exception `vector` to the guest's handler; false if there is none
+// or its frame cannot be written.
+bool bounce(Thread& t, arch::InterruptFrame& f, uint64_t vector) {
+    PvVcpu* v = current_vcpu(t);
+    shared_info* shared = t.domain->events.shared;
+    if (!v || !v->traps || !shared || vector > 255) return false;
+    const trap_info& handler = v->traps[vector];
+    const uint64_t stack = bounce_stack(t, *v, f);
+    if (!handler.address || !stack) return false;
+    vcpu_info& vi = shared->vcpu_info[t.xen_vcpu];
+    const GuestContext at = context_of(t, f);
+    uint64_t error = f.error_code;
+    if (vector == 14) {
+        // The guest kernel runs in ring 3, so the CPU always sets U: the
+        // guest must see its own mode there.
+        error = at.kernel_mode ? error & ~kPfUser : error | kPfUser;
+        vi.arch.cr2 = arch::read_cr2();
+    }
+    const bool saved_mask = __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_ACQUIRE) != 0;
+    const Bounce b = make_bounce(has_error_code(vector) ? BounceKind::ExceptionWithError : BounceKind::Exception, at,
+                                 stack, handler.address, saved_mask, error);
+    if (!deliver(t, *v, f, b)) return false;
+    if (TI_GET_IF(&handler)) __atomic_store_n(&vi.evtchn_upcall_mask, 1, __ATOMIC_RELEASE);
     return true;
 }
 
@@ -145,6 +178,24 @@ bool pv_exception(arch::InterruptFrame& f) {
     return emulate(t, f) || bounce(t, f, f.vector);
 }
 
+void pv_user_syscall(arch::InterruptFrame& f) {
+    Thread& t = *current_thread();
+    PvVcpu* v = current_vcpu(t);
+    shared_info* shared = t.domain->events.shared;
+    if (!v || !shared || !v->syscall_callback || !v->kernel_sp) {
+        crash(t, "syscall from guest user mode with no syscall callback or kernel stack");
+        return;
+    }
+    vcpu_info& vi = shared->vcpu_info[t.xen_vcpu];
+    const bool saved_mask = __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_ACQUIRE) != 0;
+    const Bounce b = make_bounce(BounceKind::Syscall, context_of(t, f), v->kernel_sp, v->syscall_callback, saved_mask);
+    if (!deliver(t, *v, f, b)) {
+        crash(t, "the guest kernel stack cannot take a syscall frame");
+        return;
+    }
+    if (v->syscall_masks_events) __atomic_store_n(&vi.evtchn_upcall_mask, 1, __ATOMIC_RELEASE);
+}
+
 CallResult set_trap_table(uint64_t traps) {
     Thread& t = *current_thread();
     PvVcpu* v = current_vcpu(t);
@@ -169,6 +220,61 @@ CallResult set_trap_table(uint64_t traps) {
     return 0;
 }
 
+namespace {
+bool guest_code_address(uint64_t a) {
+    return is_canonical(a) && !(a >= 0xffff800000000000ull && a < arch::PV_GUEST_UPPER_START);
+}
+
+// One callback of the vCPU: event, failsafe or syscall (the 32-bit and
+// sysenter ones do not exist for a 64-bit guest; NMI is not offered).
+Status set_callback(PvVcpu& v, uint32_t type, uint32_t flags, uint64_t address) {
+    if (address && !guest_code_address(address)) return Err::InvalidArgument;
+    switch (type) {
+    case CALLBACKTYPE_event: v.event_callback = address; return Status::success();
+    case CALLBACKTYPE_failsafe: v.failsafe_callback = address; return Status::success();
+    case CALLBACKTYPE_syscall:
+        v.syscall_callback = address;
+        v.syscall_masks_events = (flags & CALLBACKF_mask_events) != 0;
+        return Status::success();
+    default: return Err::InvalidArgument;
+    }
+}
+} // namespace
+
+CallResult set_callbacks(uint64_t event, uint64_t failsafe, uint64_t syscall) {
+    Thread& t = *current_thread();
+    PvVcpu* v = current_vcpu(t);
+    if (!v) return Err::NotSupported;
+    if ((event && !guest_code_address(event)) || (failsafe && !guest_code_address(failsafe)) ||
+        (syscall && !guest_code_address(syscall)))
+        return Err::InvalidArgument;
+    (void)set_callback(*v, CALLBACKTYPE_event, 0, event);
+    (void)set_callback(*v, CALLBACKTYPE_failsafe, 0, failsafe);
+    (void)set_callback(*v, CALLBACKTYPE_syscall, 0, syscall);
+    return 0;
+}
+
+CallResult callback_op(uint64_t cmd, uint64_t arg) {
+    Thread& t = *current_thread();
+    PvVcpu* v = current_vcpu(t);
+    if (!v) return Err::NotSupported;
+    switch (cmd) {
+    case CALLBACKOP_register: {
+        callback_register_t op;
+        TRY(copy_from_user(&op, arg, sizeof op));
+        TRY(set_callback(*v, op.type, op.flags, op.address));
+        return 0;
+    }
+    case CALLBACKOP_unregister: {
+        callback_unregister_t op;
+        TRY(copy_from_user(&op, arg, sizeof op));
+        TRY(set_callback(*v, op.type, 0, 0));
+        return 0;
+    }
+    default: return Err::NotSupported;
+    }
+}
+
 CallResult stack_switch(uint64_t ss, uint64_t sp) {
     Thread& t = *current_thread();
     PvVcpu* v = current_vcpu(t);
@@ -191,12 +297,19 @@ CallResult iret() {
         return 0;
     }
     auto r = pv_iret(words);
+    PvVcpu* v = current_vcpu(t);
     // Only the flat selectors exist for a guest yet (no guest GDT): any
     // other would fault the hypervisor's own iretq.
-    if (!r || r->to_user || r->cs != FLAT_KERNEL_CS64 || r->ss != FLAT_KERNEL_SS64) {
-        crash(t, r && r->to_user ? "HYPERVISOR_iret to guest user mode (not yet supported)"
-                                 : "HYPERVISOR_iret with a bad frame");
+    if (!r || !v || r->cs != FLAT_KERNEL_CS64 || r->ss != FLAT_KERNEL_SS64) {
+        crash(t, "HYPERVISOR_iret with a bad frame");
         return 0;
+    }
+    if (r->to_user) {
+        if (!v->base.user_l4) {
+            crash(t, "HYPERVISOR_iret to guest user mode with no user page tables");
+            return 0;
+        }
+        enter_mode(t, *v, GuestMode::PvUser);
     }
     f.rip = r->rip;
     f.cs = r->cs;

@@ -7,7 +7,14 @@
 // (set_trap_table), on Xen's 64-bit PV frame (pv_bounce.hpp); with none,
 // or a frame that cannot be written, the domain crashes alone.
 //
-// The calls that go with it: set_trap_table, stack_switch and iret.
+// Guest user mode: a PV vCPU runs its guest's user space on the user L4
+// (new_user_baseptr) after an iret to a frame whose CS has RPL 3. Its
+// `syscall` is the guest's own system call: bounced to the guest kernel's
+// syscall callback on the kernel stack (stack_switch), in kernel mode and
+// on the kernel L4; its exceptions likewise go to the kernel's handlers.
+//
+// The calls that go with it: set_trap_table, stack_switch, iret,
+// set_callbacks and callback_op.
 #pragma once
 
 #include "arch/descriptors.hpp"
@@ -17,5 +24,9 @@ namespace virtue::xen {
 // True: handled (the frame now holds the state to resume). False: the
 // caller crashes the domain.
 bool pv_exception(arch::InterruptFrame& f);
+
+// A `syscall` from guest user mode (the entry's PvUser case): bounced to the
+// guest kernel, or the domain crashes (no callback or kernel stack).
+void pv_user_syscall(arch::InterruptFrame& f);
 
 } // namespace virtue::xen

@@ -19,6 +19,7 @@
 #include "native_dispatch.hpp"
 #include "sched/scheduler.hpp"
 #include "xen_dispatch.hpp"
+#include "xen-compat/pv_traps.hpp"
 
 namespace virtue {
 namespace {
@@ -86,7 +87,11 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
             return;
         }
         break;
-    case CallerKind::PvUser: break; // bounced to the guest kernel by the PV personality
+    case CallerKind::PvUser: // the guest's own system call: bounced to its kernel
+        if (measure) hypercall_hold_end_measured(nr);
+        xen::pv_user_syscall(*frame);
+        user_return_work(*frame);
+        return;
     }
     if (measure) hypercall_hold_end_measured(nr);
     if (result == errno_of(Err::Restart)) {

@@ -34,6 +34,18 @@ void run_entry_checks(Checks& c, const Boot& boot); // entry_checks.cpp: registe
 void run_basic_checks(Checks& c, const Boot& boot); // basic_checks.cpp: hypercalls without MMU work
 void run_trap_checks(Checks& c);                    // trap_checks.cpp: exceptions bounced to the guest kernel
 
+void run_user_checks(Checks& c, const Boot& boot); // user_checks.cpp: guest user mode, its syscall and exceptions
+
+// The trap checks' handlers, for other groups: install the table, expect
+// one exception (the handler resumes at `resume`), and what it saw.
+struct TrapSeen {
+    uint64_t vector, error, rip, cs;
+    unsigned count;
+};
+long install_trap_table();
+void expect_trap_at(uint64_t resume);
+TrapSeen last_trap();
+
 // shared_info, once the basic checks have mapped it (nullptr before).
 volatile shared_info* shared_info_page();
 

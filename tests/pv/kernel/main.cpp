@@ -22,7 +22,10 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
     pv::Checks c;
     pv::run_entry_checks(c, boot);
     pv::run_basic_checks(c, boot);
-    if (pv::shared_info_page()) pv::run_trap_checks(c); // (the handler reads cr2 there)
+    if (pv::shared_info_page()) { // (the trap handler reads cr2 there)
+        pv::run_trap_checks(c);
+        pv::run_user_checks(c, boot);
+    }
     c.summary();
 
     sched_shutdown_t shutdown{};

@@ -75,6 +75,17 @@ void reset() {
     g_seen.count = 0;
 }
 
+} // namespace
+
+long install_trap_table() { return set_trap_table(g_table); }
+void expect_trap_at(uint64_t resume) {
+    reset();
+    g_resume = resume;
+}
+TrapSeen last_trap() { return TrapSeen{g_seen.vector, g_seen.error, g_seen.rip, g_seen.cs, g_seen.count}; }
+
+namespace {
+
 // The checks that every bounce shares: one delivery, the vector, the
 // frame's rip, and a frame on our own stack below where we were.
 void expect_bounce(Checks& c, const char* name, uint64_t vector, uint64_t rip) {
