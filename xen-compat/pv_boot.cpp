@@ -15,6 +15,8 @@
 #include "pv_layout.hpp"
 #include "pv_page_tables.hpp"
 #include "pv_time.hpp"
+#include "pv_traps.hpp"
+#include "vcpu_timers.hpp"
 #include "time/clock.hpp"
 #include "vm/address_space.hpp"
 
@@ -162,7 +164,12 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     if (!t) return undo("cannot create vCPU 0", t.error());
     (*t)->guest_mode = GuestMode::PvKernel;
     (*t)->xen_vcpu = 0;
+    kobject_ref((*t)->kobj);
     v0.thread = *t;
+    d.events.upcall = pv_upcall;
+    // Xen starts every PV vCPU with a 10 ms periodic timer (VIRQ_TIMER).
+    if (Status timer = vcpu_start_periodic_timer(d, 0, 10'000'000); !timer)
+        return undo("no hypervisor memory for its timers", timer.error());
     d.entry = g_layout.rip;
     d.build_ns = tsc_to_ns(arch::rdtsc() - t0);
     log_info("d%u '%s': PV guest, %lu pages, %u vCPU(s), entry 0x%lx, start_info 0x%lx; built in %lu us", d.id,

@@ -26,8 +26,11 @@ void pv_free(Domain& d) {
             for (uint64_t i = 0; i < count; i++) m2p_set(first + i, kInvalidM2p);
         },
         nullptr);
-    for (uint32_t v = 0; v < pv->nr_vcpus; v++)
+    d.events.upcall = nullptr;
+    for (uint32_t v = 0; v < pv->nr_vcpus; v++) {
         if (pv->vcpu[v].aspace) kobject_unref(pv->vcpu[v].aspace->kobj);
+        if (pv->vcpu[v].thread) kobject_unref(pv->vcpu[v].thread->kobj);
+    }
     pv->~PvDomain(); // (its frame goes back with the partition)
 }
 

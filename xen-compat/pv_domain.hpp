@@ -21,7 +21,7 @@
 namespace virtue::xen {
 
 struct PvVcpu {
-    Thread* thread = nullptr;       // nullptr: not brought up
+    Thread* thread = nullptr;       // nullptr: not brought up (a reference: upcalls may kick it while it exits)
     AddressSpace* aspace = nullptr; // the vCPU's; root = the guest L4 loaded now (a reference)
     pv::PvBasePtrs base;
     // set_trap_table: the guest's handler per vector (address 0: none), in

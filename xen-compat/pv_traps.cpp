@@ -178,6 +178,29 @@ bool pv_exception(arch::InterruptFrame& f) {
     return emulate(t, f) || bounce(t, f, f.vector);
 }
 
+void pv_before_guest(arch::InterruptFrame& f) {
+    Thread& t = *current_thread();
+    PvVcpu* v = current_vcpu(t);
+    shared_info* shared = t.domain->events.shared;
+    if (!v || !shared || t.domain->dying()) return;
+    vcpu_info& vi = shared->vcpu_info[t.xen_vcpu];
+    if (!__atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_ACQUIRE) || !v->event_callback)
+        return; // (with no callback yet, the event stays pending, as in Xen)
+    const uint64_t stack = bounce_stack(t, *v, f);
+    const Bounce b = make_bounce(BounceKind::Event, context_of(t, f), stack, v->event_callback, false);
+    if (!stack || !deliver(t, *v, f, b)) {
+        crash(t, "an event upcall cannot be written on the guest kernel stack");
+        return;
+    }
+    __atomic_store_n(&vi.evtchn_upcall_mask, 1, __ATOMIC_RELEASE);
+}
+
+void pv_upcall(Domain& d, uint32_t vcpu) {
+    PvDomain* pv = pv_domain(d);
+    if (pv && vcpu < pv->nr_vcpus && pv->vcpu[vcpu].thread) sched_kick(*pv->vcpu[vcpu].thread);
+}
+
 void pv_user_syscall(arch::InterruptFrame& f) {
     Thread& t = *current_thread();
     PvVcpu* v = current_vcpu(t);

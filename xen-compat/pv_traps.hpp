@@ -17,13 +17,24 @@
 // set_callbacks and callback_op.
 #pragma once
 
+#include <stdint.h>
+
 #include "arch/descriptors.hpp"
+#include "domain/domain.hpp"
 
 namespace virtue::xen {
 
 // True: handled (the frame now holds the state to resume). False: the
 // caller crashes the domain.
 bool pv_exception(arch::InterruptFrame& f);
+
+// On every way back to a PV vCPU's guest: an event upcall that is pending
+// and not masked is delivered now, to the event callback (events masked
+// while it runs, as in Xen).
+void pv_before_guest(arch::InterruptFrame& f);
+
+// The event table's upcall hook of PV domains: makes the vCPU notice.
+void pv_upcall(Domain& d, uint32_t vcpu);
 
 // A `syscall` from guest user mode (the entry's PvUser case): bounced to the
 // guest kernel, or the domain crashes (no callback or kernel stack).

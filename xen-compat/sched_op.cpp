@@ -1,5 +1,5 @@
 // HYPERVISOR_sched_op (xen/sched.h SCHEDOP_*) for PV guest kernels: yield,
-// and shutdown, which ends the domain with Xen's reason as its status (its
+// block (events enabled, until one is pending) and shutdown, which ends the domain with Xen's reason as its status (its
 // frames go back to the pool like any domain's). The other commands are not
 // offered yet and return -ENOSYS.
 #include "xen_handlers.hpp"
@@ -29,6 +29,20 @@ const char* shutdown_text(uint32_t reason) {
 CallResult sched_op(uint64_t cmd, uint64_t arg) {
     switch (cmd) {
     case SCHEDOP_yield: sched_yield(); return 0;
+    case SCHEDOP_block: {
+        // Enables events, then sleeps until one is pending (it is
+        // delivered on the way back), or the domain dies.
+        Thread& t = *current_thread();
+        shared_info* shared = t.domain->events.shared;
+        if (!shared || t.xen_vcpu >= XEN_LEGACY_MAX_VCPUS) return Err::NotSupported;
+        vcpu_info& vi = shared->vcpu_info[t.xen_vcpu];
+        __atomic_store_n(&vi.evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
+        for (;;) {
+            sched_prepare_wait(); // a kick from here on makes the block return
+            if (__atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_SEQ_CST)) return 0;
+            if (sched_block(kNoDeadline) == WakeReason::Interrupted) return 0;
+        }
+    }
     case SCHEDOP_shutdown: {
         sched_shutdown_t op;
         TRY(copy_from_user(&op, arg, sizeof op));

@@ -108,6 +108,14 @@ void stop(Domain& d, uint32_t vcpu, bool periodic) {
 
 } // namespace
 
+Status vcpu_start_periodic_timer(Domain& d, uint32_t vcpu, uint64_t period_ns) {
+    if (d.dying()) return Err::NoSuchDomain;
+    auto ts = timers_of(d);
+    if (!ts) return Err::NoMemory;
+    return timer_set(timer_of(**ts, vcpu, true), system_time_ns() + period_ns, period_ns) ? Status::success()
+                                                                                          : Status(Err::InvalidArgument);
+}
+
 CallResult set_timer_op(uint64_t timeout) {
     Thread& self = *current_thread();
     if (timeout == 0) {

@@ -94,6 +94,7 @@ extern "C" void handle_interrupt(InterruptFrame* frame) {
                                                                                      : xen::pv_exception(*frame);
             if (handled) {
                 user_return_work(*frame); // stops here until handled
+                if (current_thread()->guest_mode != GuestMode::Native) xen::pv_before_guest(*frame);
                 return;
             }
             dump_user_fault(*frame);
@@ -122,7 +123,10 @@ extern "C" void handle_interrupt(InterruptFrame* frame) {
         lapic_eoi();
         break;
     }
-    if (from_user) user_return_work(*frame);
+    if (from_user) {
+        user_return_work(*frame);
+        if (current_thread()->guest_mode != GuestMode::Native) xen::pv_before_guest(*frame);
+    }
 }
 
 } // namespace virtue

@@ -75,7 +75,8 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
     const uint64_t nr = frame->rax;
     const CallArgs& args = *frame;
     int64_t result = -XEN_ENOSYS;
-    switch (const CallerKind kind = caller_kind(self)) {
+    const CallerKind kind = caller_kind(self);
+    switch (kind) {
     case CallerKind::Native:
         result = nr >= native::BASE ? native_call(nr, args) : xen_call(kind, nr, args);
         break;
@@ -84,6 +85,7 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
         if (nr == __HYPERVISOR_iret) { // it has set every register the guest gets back
             if (measure) hypercall_hold_end_measured(nr);
             user_return_work(*frame);
+            xen::pv_before_guest(*frame);
             return;
         }
         break;
@@ -91,6 +93,7 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
         if (measure) hypercall_hold_end_measured(nr);
         xen::pv_user_syscall(*frame);
         user_return_work(*frame);
+        xen::pv_before_guest(*frame);
         return;
     }
     if (measure) hypercall_hold_end_measured(nr);
@@ -103,6 +106,7 @@ extern "C" void handle_syscall(arch::InterruptFrame* frame) {
         frame->rax = static_cast<uint64_t>(result);
     }
     user_return_work(*frame);
+    if (kind == CallerKind::PvKernel) [[unlikely]] xen::pv_before_guest(*frame);
 }
 
 // `syscall` from 32-bit compatibility mode: native domains are 64-bit only.

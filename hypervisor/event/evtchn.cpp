@@ -93,6 +93,7 @@ vcpu_info& vcpu_info_of(EventPort& q) {
 [[gnu::hot]] void deliver(EventPort& q) {
     auto how = two_level::set_pending(*q.domain->events.shared, vcpu_info_of(q), q.port);
     if (how == two_level::Delivery::AlreadyPending || how == two_level::Delivery::Masked) return;
+    if (how == two_level::Delivery::Upcall && q.domain->events.upcall) q.domain->events.upcall(*q.domain, q.notify_vcpu);
     wake_waiters(q);
 }
 
@@ -419,7 +420,9 @@ Status evtchn_unmask(Domain& d, evtchn_port_t port) {
         two_level::test_and_clear(s.evtchn_mask, port); // a free number: just the bit
         return Status::success();
     }
-    if (two_level::unmask(s, vcpu_info_of(*p), port) != two_level::Delivery::Idle) wake_waiters(*p);
+    const auto how = two_level::unmask(s, vcpu_info_of(*p), port);
+    if (how == two_level::Delivery::Upcall && d.events.upcall) d.events.upcall(d, p->notify_vcpu);
+    if (how != two_level::Delivery::Idle) wake_waiters(*p);
     return Status::success();
 }
 

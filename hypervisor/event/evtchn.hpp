@@ -83,6 +83,10 @@ struct EventTable {
     bool dead = false;                                   // the domain is dying: no new ports
     uint16_t global_virq[NR_VIRQS] = {};                 // the port bound to each global virq (0: none)
     uint16_t timer_virq[kMaxEventVcpus] = {};            // each vCPU's VIRQ_TIMER port (0: none)
+    // Set by a personality whose vCPUs take event upcalls (Xen PV): called,
+    // under this table's or a sender's table lock, when a vCPU's upcall is
+    // newly raised, so that it notices (it must not take an event lock).
+    void (*upcall)(Domain& d, uint32_t vcpu) = nullptr;
 };
 
 // New ports of d, each returned with the caller's reference (the native

@@ -449,6 +449,19 @@ namespace {
     });
 }
 
+void sched_kick(Thread& t) {
+    with_thread_cpu(t, [&](CpuSched& cs) {
+        const uint32_t c = index_of(cs);
+        if (t.state == ThreadState::Blocked) {
+            unblock_locked(cs, t, WakeReason::Signaled);
+            return;
+        }
+        t.wake_pending = true;
+        if (t.state == ThreadState::Running && c != arch::cpu_index())
+            arch::lapic_send_ipi(arch::g_percpu[c].apic_id, arch::VECTOR_RESCHEDULE);
+    });
+}
+
 void sched_interrupt(Thread& t) {
     with_thread_cpu(t, [&](CpuSched& cs) {
         uint32_t c = index_of(cs);

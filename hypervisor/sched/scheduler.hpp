@@ -67,6 +67,10 @@ WakeReason sched_block_handoff(Thread& target, uint64_t deadline_ns);
 // Makes a Blocked thread runnable (Signaled); a thread not blocked yet has
 // its wake remembered for its next sched_block.
 void sched_wake(Thread& t);
+// Makes t notice something on its way to ring 3 (a PV vCPU's event
+// upcall): a Blocked t is woken; one running on another CPU is sent into
+// the hypervisor there (IPI); otherwise its next block returns at once.
+void sched_kick(Thread& t);
 // Suspend and kill: a Blocked thread wakes with Interrupted; one running on
 // another CPU is sent there into the hypervisor (IPI) so it sees the request
 // at once. A Suspended thread of a dying domain is made runnable to leave.

@@ -35,6 +35,11 @@ void run_basic_checks(Checks& c, const Boot& boot); // basic_checks.cpp: hyperca
 void run_trap_checks(Checks& c);                    // trap_checks.cpp: exceptions bounced to the guest kernel
 
 void run_user_checks(Checks& c, const Boot& boot); // user_checks.cpp: guest user mode, its syscall and exceptions
+void run_event_checks(Checks& c);                  // event_checks.cpp: event upcalls, loopback, VIRQ_TIMER, block
+
+// The event callback's record (trap_checks.cpp, traps.S: pv_event_entry).
+extern volatile unsigned g_upcalls;
+extern volatile uint64_t g_upcall_sel, g_upcall_ports, g_upcall_rflags;
 
 // The trap checks' handlers, for other groups: install the table, expect
 // one exception (the handler resumes at `resume`), and what it saw.

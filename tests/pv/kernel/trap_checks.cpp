@@ -42,7 +42,30 @@ volatile uint64_t g_resume; // where the handler sends us back to (0: to the fau
 
 } // namespace
 
+volatile unsigned g_upcalls;         // event callbacks taken
+volatile uint64_t g_upcall_sel;      // evtchn_pending_sel words seen by them (ORed)
+volatile uint64_t g_upcall_ports;    // ports 0-63 they found pending (ORed; the handler clears them)
+volatile uint64_t g_upcall_rflags;   // the interrupted rflags of the last one
+
 extern "C" void pv_trap_handler(TrapFrame* f) {
+    if (f->vector == 0x100) {
+        // An event upcall: acknowledge it as Linux does (clear the flag,
+        // take the selector, take the pending ports of word 0, the only
+        // one our ports use).
+        volatile vcpu_info& vi = shared_info_page()->vcpu_info[0];
+        vi.evtchn_upcall_pending = 0;
+        const uint64_t sel = __atomic_exchange_n(&vi.evtchn_pending_sel, 0ul, __ATOMIC_SEQ_CST);
+        g_upcall_sel = g_upcall_sel | sel;
+        if (sel & 1) {
+            volatile shared_info* s = shared_info_page();
+            const uint64_t ready = s->evtchn_pending[0] & ~s->evtchn_mask[0];
+            __atomic_and_fetch(&s->evtchn_pending[0], ~ready, __ATOMIC_SEQ_CST);
+            g_upcall_ports = g_upcall_ports | ready;
+        }
+        g_upcall_rflags = f->rflags;
+        g_upcalls = g_upcalls + 1;
+        return;
+    }
     g_seen.vector = f->vector;
     g_seen.error = f->error;
     g_seen.rip = f->rip;

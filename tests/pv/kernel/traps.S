@@ -31,6 +31,16 @@ pv_trap_\vec:
     trap_stub 13, 1
     trap_stub 14, 1
 
+/* The event callback: Xen's frame has no error code, as an exception
+ * without one; vector 0x100 tells the handler it is an event upcall. */
+    .globl pv_event_entry
+pv_event_entry:
+    pop %rcx
+    pop %r11
+    pushq $0
+    pushq $0x100
+    jmp pv_trap_common
+
 pv_trap_common:
     push %rax
     push %rcx
