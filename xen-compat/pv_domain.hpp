@@ -34,6 +34,9 @@ struct PvVcpu {
     // and whether entering through the syscall one masks events.
     uint64_t event_callback = 0, failsafe_callback = 0, syscall_callback = 0;
     bool syscall_masks_events = false;
+    // set_segment_base: the GS base of each guest mode (the thread's
+    // gs_base is the current mode's).
+    uint64_t gs_kernel = 0, gs_user = 0;
 };
 
 struct PvDomain {

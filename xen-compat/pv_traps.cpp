@@ -46,6 +46,11 @@ constexpr bool has_error_code(uint64_t v) {
 
 constexpr uint64_t kPfUser = 1u << 2; // the #PF error code's U bit
 
+// An address a guest may use: canonical, outside the hypervisor's range.
+bool guest_code_address(uint64_t a) {
+    return is_canonical(a) && !(a >= 0xffff800000000000ull && a < arch::PV_GUEST_UPPER_START);
+}
+
 // The vCPU the current thread is; nullptr if it is not a PV vCPU.
 PvVcpu* current_vcpu(Thread& t) {
     PvDomain* pv = pv_domain(*t.domain);
@@ -58,6 +63,7 @@ void enter_mode(Thread& t, PvVcpu& v, GuestMode mode) {
     t.guest_mode = mode;
     v.aspace->root = to_phys(Mfn(mode == GuestMode::PvUser ? v.base.user_l4 : v.base.kernel_l4));
     arch::load_root(v.aspace->root);
+    sched_set_user_gs(mode == GuestMode::PvUser ? v.gs_user : v.gs_kernel);
 }
 
 GuestContext context_of(const Thread& t, const arch::InterruptFrame& f) {
@@ -175,7 +181,54 @@ void crash(Thread& t, const char* why) {
 
 bool pv_exception(arch::InterruptFrame& f) {
     Thread& t = *current_thread();
+    if (f.vector == 7 && t.fpu_trap) {
+        // The guest asked for #NM (fpu_taskswitch): it gets it, and its TS
+        // is clear again, as Xen clears it when it delivers the fault.
+        t.fpu_trap = false;
+        arch::clts();
+    }
     return emulate(t, f) || bounce(t, f, f.vector);
+}
+
+CallResult fpu_taskswitch(uint64_t set) {
+    Thread& t = *current_thread();
+    if (!current_vcpu(t)) return Err::NotSupported;
+    t.fpu_trap = set != 0;
+    if (t.fpu_trap) arch::stts();
+    else arch::clts();
+    return 0;
+}
+
+CallResult set_segment_base(uint64_t which, uint64_t base) {
+    Thread& t = *current_thread();
+    PvVcpu* v = current_vcpu(t);
+    if (!v) return Err::NotSupported;
+    // A base the guest may use: canonical, never in the hypervisor's range
+    // (the NMI entry tells the hypervisor's GS from a guest's by it).
+    if (which != SEGBASE_GS_USER_SEL && !guest_code_address(base)) return Err::InvalidArgument;
+    switch (which) {
+    case SEGBASE_FS:
+        t.fs_base = base;
+        arch::set_fs_base(base);
+        return 0;
+    case SEGBASE_GS_KERNEL:
+        v->gs_kernel = base;
+        if (t.guest_mode == GuestMode::PvKernel) sched_set_user_gs(base);
+        return 0;
+    case SEGBASE_GS_USER:
+        v->gs_user = base;
+        if (t.guest_mode == GuestMode::PvUser) sched_set_user_gs(base);
+        return 0;
+    case SEGBASE_GS_USER_SEL: {
+        // The user GS selector: a guest has only the flat selectors (no
+        // GDT of its own yet), whose base is 0; the null selector too.
+        const uint16_t sel = static_cast<uint16_t>(base);
+        if (sel != 0 && sel != FLAT_USER_DS64 && sel != FLAT_USER_SS64) return Err::InvalidArgument;
+        v->gs_user = 0;
+        return 0;
+    }
+    default: return Err::InvalidArgument;
+    }
 }
 
 void pv_before_guest(arch::InterruptFrame& f) {
@@ -244,10 +297,6 @@ CallResult set_trap_table(uint64_t traps) {
 }
 
 namespace {
-bool guest_code_address(uint64_t a) {
-    return is_canonical(a) && !(a >= 0xffff800000000000ull && a < arch::PV_GUEST_UPPER_START);
-}
-
 // One callback of the vCPU: event, failsafe or syscall (the 32-bit and
 // sysenter ones do not exist for a 64-bit guest; NMI is not offered).
 Status set_callback(PvVcpu& v, uint32_t type, uint32_t flags, uint64_t address) {

@@ -142,6 +142,11 @@ struct Thread {
     AddressSpace* releasing_aspaces = nullptr;
 
     uint64_t fs_base = 0;          // user FS base (set_tls_base)
+    uint64_t gs_base = 0;          // ring-3 GS base (a PV vCPU's, of its current guest mode; native: 0)
+    bool fpu_trap = false;         // runs with CR0.TS set (a PV vCPU's fpu_taskswitch(1))
+    // A Xen multicall running one of its calls: a continuation of that
+    // call goes into these six arguments, not into the thread's registers.
+    uint64_t* continue_into = nullptr;
     AddressSpace* aspace = nullptr; // where it runs (holds a reference)
     sched::Entity entity;
     KObject kobj{ObjType::Thread, 1, nullptr};

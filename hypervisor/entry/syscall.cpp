@@ -18,6 +18,7 @@
 #include "native/ipc_fast.hpp"
 #include "native_dispatch.hpp"
 #include "sched/scheduler.hpp"
+#include "vm/user_memory.hpp"
 #include "xen_dispatch.hpp"
 #include "xen-compat/pv_traps.hpp"
 
@@ -41,6 +42,59 @@ int64_t xen_call(CallerKind kind, uint64_t nr, const CallArgs& args) {
     if (!e.handler || !(e.callers & caller_bit(kind))) return -XEN_ENOSYS;
     return e.handler(args);
 }
+
+} // namespace
+
+// HYPERVISOR_multicall: here, since it dispatches through the table. Each
+// entry runs as a call of its own by the same caller, its result written
+// back; a continuation inside an entry lands in that entry's arguments
+// (Thread::continue_into), and the multicall then continues at that entry.
+CallResult xen::multicall(uint64_t calls, uint64_t nr_calls) {
+    if (nr_calls > UINT32_MAX) return Err::InvalidArgument;
+    Thread& t = *current_thread();
+    const CallerKind kind = caller_kind(t);
+    constexpr uint64_t kSize = sizeof(multicall_entry_t);
+    for (uint64_t i = 0; i < nr_calls; i++) {
+        const uint64_t at = calls + i * kSize;
+        if (i > 0 && hypercall_preempt_check()) {
+            hypercall_continue_with(0, at);
+            hypercall_continue_with(1, nr_calls - i);
+            return Err::Restart;
+        }
+        multicall_entry_t e;
+        TRY(copy_from_user(&e, at, kSize));
+        int64_t result;
+        if (e.op == __HYPERVISOR_multicall || e.op == __HYPERVISOR_iret) {
+            result = -XEN_EINVAL; // (not inside a batch)
+        } else {
+            CallArgs args{};
+            args.rax = e.op;
+            args.rdi = e.args[0];
+            args.rsi = e.args[1];
+            args.rdx = e.args[2];
+            args.r10 = e.args[3];
+            args.r8 = e.args[4];
+            args.r9 = e.args[5];
+            uint64_t next[6];
+            for (int k = 0; k < 6; k++) next[k] = e.args[k];
+            t.continue_into = next;
+            result = xen_call(kind, e.op, args);
+            t.continue_into = nullptr;
+            if (result == errno_of(Err::Restart)) {
+                for (int k = 0; k < 6; k++) e.args[k] = next[k];
+                TRY(copy_to_user(at + offsetof(multicall_entry_t, args), e.args, sizeof e.args));
+                hypercall_continue_with(0, at);
+                hypercall_continue_with(1, nr_calls - i);
+                return Err::Restart;
+            }
+        }
+        e.result = static_cast<xen_ulong_t>(result);
+        TRY(copy_to_user(at + offsetof(multicall_entry_t, result), &e.result, sizeof e.result));
+    }
+    return 0;
+}
+
+namespace {
 
 int64_t native_call(uint64_t nr, const CallArgs& args) {
     const uint64_t index = nr - native::BASE;

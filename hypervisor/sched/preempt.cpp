@@ -119,7 +119,12 @@ void hypercall_irq_window() {
 }
 
 void hypercall_continue_with(unsigned arg, uint64_t value) {
-    arch::InterruptFrame& f = current_thread()->user_frame();
+    Thread& t = *current_thread();
+    if (t.continue_into) { // a call inside a multicall: its entry's arguments
+        if (arg < 6) t.continue_into[arg] = value;
+        return;
+    }
+    arch::InterruptFrame& f = t.user_frame();
     switch (arg) {
     case 0: f.rdi = value; break;
     case 1: f.rsi = value; break;

@@ -49,6 +49,7 @@ struct CpuSched {
     uint64_t slice_start_ns = 0;
     bool need_resched = false;
     bool teardown_due = false; // a tick found a dead domain's teardown pending: one step on the way out
+    uint64_t user_gs = 0;      // the ring-3 GS base in KERNEL_GS_BASE now
 };
 
 CpuSched g_sched[MAX_CPUS];
@@ -221,10 +222,16 @@ Thread* steal(uint32_t me, bool only_under) {
         next->cpu = index_of(cs);
         arch::set_kernel_stack(next->kernel_stack.top);
     }
+    if (prev && prev->fpu_trap) arch::clts(); // (its fxsave must not fault)
     if (prev && prev->state != ThreadState::Dead) arch::fpu_save(prev->fpu);
     if (next) {
         arch::fpu_restore(next->fpu);
+        if (next->fpu_trap) arch::stts();
         arch::set_fs_base(next->fs_base);
+        if (next->gs_base != cs.user_gs) { // (0 for every native thread: rarely written)
+            arch::set_user_gs_base(next->gs_base);
+            cs.user_gs = next->gs_base;
+        }
     }
     load_address_space(cs, next ? next->aspace : nullptr);
     lock_ranks_check_switch(&cs.lock); // debug builds: no other lock crosses a switch
@@ -447,6 +454,13 @@ namespace {
         if (t.state == ThreadState::Blocked) unblock_locked(cs, t, WakeReason::Signaled);
         else t.wake_pending = true;
     });
+}
+
+void sched_set_user_gs(uint64_t base) {
+    CpuSched& cs = mine();
+    cs.current->gs_base = base;
+    arch::set_user_gs_base(base);
+    cs.user_gs = base;
 }
 
 void sched_kick(Thread& t) {

@@ -71,6 +71,8 @@ void sched_wake(Thread& t);
 // upcall): a Blocked t is woken; one running on another CPU is sent into
 // the hypervisor there (IPI); otherwise its next block returns at once.
 void sched_kick(Thread& t);
+// The current thread's ring-3 GS base, now and after every switch back to it.
+void sched_set_user_gs(uint64_t base);
 // Suspend and kill: a Blocked thread wakes with Interrupted; one running on
 // another CPU is sent there into the hypervisor (IPI) so it sees the request
 // at once. A Suspended thread of a dying domain is made runnable to leave.

@@ -36,6 +36,7 @@ void run_trap_checks(Checks& c);                    // trap_checks.cpp: exceptio
 
 void run_user_checks(Checks& c, const Boot& boot); // user_checks.cpp: guest user mode, its syscall and exceptions
 void run_event_checks(Checks& c);                  // event_checks.cpp: event upcalls, loopback, VIRQ_TIMER, block
+void run_cpu_checks(Checks& c);                    // cpu_checks.cpp: multicall, segment bases, fpu_taskswitch
 
 // The event callback's record (trap_checks.cpp, traps.S: pv_event_entry).
 extern volatile unsigned g_upcalls;

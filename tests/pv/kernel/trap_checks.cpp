@@ -18,6 +18,7 @@ extern "C" {
 void pv_trap_0();
 void pv_trap_3();
 void pv_trap_6();
+void pv_trap_7();
 void pv_trap_13();
 void pv_trap_14();
 }
@@ -77,6 +78,10 @@ extern "C" void pv_trap_handler(TrapFrame* f) {
     if (g_resume) {
         f->rip = g_resume;
         g_resume = 0;
+    } else if (f->vector == 7) {
+        // A second #NM at the same place: TS is still set; clear it so that
+        // the instruction can run (the check then sees two deliveries).
+        (void)hypercall(__HYPERVISOR_fpu_taskswitch, 0);
     }
 }
 
@@ -88,6 +93,7 @@ trap_info g_table[] = {
     {0, 0, FLAT_KERNEL_CS, reinterpret_cast<unsigned long>(pv_trap_0)},
     {3, 3, FLAT_KERNEL_CS, reinterpret_cast<unsigned long>(pv_trap_3)},
     {6, 0, FLAT_KERNEL_CS, reinterpret_cast<unsigned long>(pv_trap_6)},
+    {7, 0, FLAT_KERNEL_CS, reinterpret_cast<unsigned long>(pv_trap_7)},
     {13, 0, FLAT_KERNEL_CS, reinterpret_cast<unsigned long>(pv_trap_13)},
     {14, 0, FLAT_KERNEL_CS, reinterpret_cast<unsigned long>(pv_trap_14)},
     {0, 0, 0, 0},

@@ -28,6 +28,7 @@ pv_trap_\vec:
     trap_stub 0, 0
     trap_stub 3, 0
     trap_stub 6, 0
+    trap_stub 7, 0
     trap_stub 13, 1
     trap_stub 14, 1
 

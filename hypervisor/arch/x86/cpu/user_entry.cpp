@@ -30,8 +30,6 @@ constexpr uint64_t CR4_OSFXSR = 1u << 9, CR4_OSXMMEXCPT = 1u << 10;
 // the whole hypercall; the idle loop is where a CPU waits).
 constexpr uint64_t FMASK = (1u << 8) | (1u << 9) | (1u << 10) | (1u << 18) | (1u << 14);
 
-inline uint64_t read_cr0_() { return read_cr0(); }
-inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
 } // namespace
 
 void user_entry_init_this_cpu(PhysAddr gdt_area) {
@@ -49,7 +47,7 @@ void user_entry_init_this_cpu(PhysAddr gdt_area) {
     // Nothing maps with the PAT bit yet and entries 0-3 keep their types, so
     // no cached translation or line changes type: no flush needed.
     wrmsr(MSR_PAT, kXenPat);
-    write_cr0((read_cr0_() | CR0_MP | CR0_NE) & ~(CR0_EM | CR0_TS));
+    write_cr0((read_cr0() | CR0_MP | CR0_NE) & ~(CR0_EM | CR0_TS));
     write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
     asm volatile("fninit");
 }

@@ -46,6 +46,7 @@ inline uint64_t read_cr0() { uint64_t v; asm volatile("mov %%cr0, %0" : "=r"(v))
 inline uint64_t read_cr2() { uint64_t v; asm volatile("mov %%cr2, %0" : "=r"(v)); return v; }
 inline uint64_t read_cr3() { uint64_t v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
 inline uint64_t read_cr4() { uint64_t v; asm volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
 inline void write_cr3(uint64_t v) { asm volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
 inline void write_cr4(uint64_t v) { asm volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
 
@@ -104,6 +105,15 @@ inline constexpr uint32_t MSR_TSC_DEADLINE = 0x6e0;
 
 // The FS base the running thread sees (its TLS pointer).
 inline void set_fs_base(uint64_t base) { wrmsr(MSR_FS_BASE, base); }
+// The GS base ring 3 gets back: while the hypervisor runs, the swapgs of
+// every entry keeps it in KERNEL_GS_BASE (and the hypervisor's own in
+// GS_BASE); the swapgs on the way out exchanges them again.
+inline void set_user_gs_base(uint64_t base) { wrmsr(MSR_KERNEL_GS_BASE, base); }
+// CR0.TS: set, the next FPU/SSE instruction raises #NM (a PV guest's lazy
+// FPU switching, fpu_taskswitch); the hypervisor clears it before it saves
+// or restores FPU state itself.
+inline void clts() { asm volatile("clts" ::: "memory"); }
+inline void stts() { write_cr0(read_cr0() | (1u << 3)); }
 
 // Reboots by a triple fault: an exception with an empty IDT (the last resort
 // when the chipset's reset paths did nothing).
