@@ -14,6 +14,7 @@
 #include "arch/percpu.hpp"
 #include "arch/pte.hpp"
 #include "console/console.hpp"
+#include "core/cmdline.hpp"
 #include "lib/xen_errno.hpp"
 #include "native/ipc_fast.hpp"
 #include "native_dispatch.hpp"
@@ -36,11 +37,28 @@ CallerKind caller_kind(const Thread& t) {
     return CallerKind::Native;
 }
 
+// The PV hypercall tracer (boot option pv-trace, off by default): every
+// hypercall of a PV guest kernel, multicall entries included, with its
+// arguments and result, on the console. The tool for bringing up a new
+// guest kernel; it slows every PV call down by a console line.
+bool g_pv_trace = false;
+VIRTUE_BOOLEAN_PARAM("pv-trace", g_pv_trace);
+
+void trace_pv_call(uint64_t nr, const CallArgs& a, int64_t result) {
+    const Thread& t = *current_thread();
+    const char* name = nr < xen::TABLE_SIZE && xen::NAMES[nr] ? xen::NAMES[nr] : "?";
+    log_info("d%u v%u: %s#%lu(%lx, %lx, %lx, %lx, %lx) = %ld", t.domain->id, t.xen_vcpu, name, nr, a.rdi, a.rsi,
+             a.rdx, a.r10, a.r8, result);
+}
+
 int64_t xen_call(CallerKind kind, uint64_t nr, const CallArgs& args) {
-    if (nr >= xen::TABLE_SIZE) return -XEN_ENOSYS;
-    const xen::Entry& e = xen::TABLE[nr];
-    if (!e.handler || !(e.callers & caller_bit(kind))) return -XEN_ENOSYS;
-    return e.handler(args);
+    int64_t result = -XEN_ENOSYS;
+    if (nr < xen::TABLE_SIZE) {
+        const xen::Entry& e = xen::TABLE[nr];
+        if (e.handler && (e.callers & caller_bit(kind))) result = e.handler(args);
+    }
+    if (kind != CallerKind::Native && g_pv_trace) [[unlikely]] trace_pv_call(nr, args, result);
+    return result;
 }
 
 } // namespace

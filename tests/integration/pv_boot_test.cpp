@@ -39,3 +39,25 @@ BOOST_AUTO_TEST_CASE(pv_kernels_are_read_and_broken_ones_refused_by_node) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The hypercall tracer (boot option pv-trace): every hypercall of the PV
+// test kernel is logged with its arguments and result, unknown and failing
+// ones included, and the guest runs as it does without it.
+BOOST_AUTO_TEST_SUITE(pv_trace)
+
+BOOST_AUTO_TEST_CASE(pv_trace_logs_each_hypercall_with_its_result) {
+    BootResult r = boot_config("pv_test", 1, 120, 256, "", "pv-trace");
+    require_clean_end(r);
+    const std::string d = R"(d\d+ v0: )";
+    BOOST_TEST(std::regex_search(r.console, std::regex(d + R"(xen_version#17\(0, 0, 0, 0, 0\) = 262161)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(d + R"(console_io#18\(0, [0-9a-f]+, ffffffff8[0-9a-f]+, )")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(d + R"(\?#63\([0-9a-f, ]+\) = -38)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(d + R"(iret#23\()")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(d + R"(update_va_mapping#14\([0-9a-f, ]+\) = 0)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(d + R"(sched_op#29\(2, [0-9a-f, ]+\))")));
+    BOOST_TEST(r.contains("SUMMARY 68 checks, 0 failed"));
+    BOOST_TEST(ended(r, "witness").status == 0);
+    check_reclaimed(r, 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
