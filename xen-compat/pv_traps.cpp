@@ -14,6 +14,9 @@
 #include "pv_cpuid.hpp"
 #include "pv_domain.hpp"
 #include "pv_priv_op.hpp"
+#include "pv_page_tables.hpp"
+#include "pv_pt_write.hpp"
+#include "arch/tlb.hpp"
 #include "sched/scheduler.hpp"
 #include "vm/user_memory.hpp"
 #include "xen_handlers.hpp"
@@ -105,7 +108,7 @@ uint64_t bounce_stack(const Thread& t, const PvVcpu& v, const arch::InterruptFra
 
 // Hands exception `vector` to the guest's handler; false if there is none
 // or its frame cannot be written.
-bool bounce(Thread& t, arch::InterruptFrame& f, uint64_t vector) {
+bool bounce(Thread& t, arch::InterruptFrame& f, uint64_t vector, uint64_t cr2) {
     PvVcpu* v = current_vcpu(t);
     shared_info* shared = t.domain->events.shared;
     if (!v || !v->traps || !shared || vector > 255) return false;
@@ -119,7 +122,7 @@ bool bounce(Thread& t, arch::InterruptFrame& f, uint64_t vector) {
         // The guest kernel runs in ring 3, so the CPU always sets U: the
         // guest must see its own mode there.
         error = at.kernel_mode ? error & ~kPfUser : error | kPfUser;
-        vi.arch.cr2 = arch::read_cr2();
+        vi.arch.cr2 = cr2;
     }
     const bool saved_mask = __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_ACQUIRE) != 0;
     const Bounce b = make_bounce(has_error_code(vector) ? BounceKind::ExceptionWithError : BounceKind::Exception, at,
@@ -171,6 +174,65 @@ bool emulate(Thread& t, arch::InterruptFrame& f) {
     return true;
 }
 
+// A write-protection fault of the guest kernel on one of its own L1 page
+// tables (mapped read-only, as every table is): the write is decoded
+// (pv_pt_write.hpp), checked and stored as mmu_update would, and the
+// instruction stepped over. False: not such a write, or refused (the
+// fault then goes to the guest as a #PF).
+bool emulate_pt_write(Thread& t, arch::InterruptFrame& f, uint64_t cr2) {
+    constexpr uint64_t kPresentWrite = 3;
+    if (t.guest_mode != GuestMode::PvKernel || f.vector != 14 || (f.error_code & kPresentWrite) != kPresentWrite)
+        return false;
+    PvVcpu* v = current_vcpu(t);
+    if (!v) return false;
+    Domain& d = *t.domain;
+    uint8_t bytes[16];
+    const size_t n = fetch(f.rip, bytes);
+    auto w = pv::decode_pt_write(bytes, n);
+    const unsigned offset = static_cast<unsigned>(cr2 & 7);
+    if (!w || offset + w->size > 8) return false;
+    pv::PtWriteRegs regs;
+    const uint64_t* gpr[16] = {&f.rax, &f.rcx, &f.rdx, &f.rbx, &f.rsp, &f.rbp, &f.rsi, &f.rdi,
+                               &f.r8,  &f.r9,  &f.r10, &f.r11, &f.r12, &f.r13, &f.r14, &f.r15};
+    for (unsigned i = 0; i < 16; i++) regs.gpr[i] = *gpr[i];
+    regs.rflags = f.rflags;
+    bool flush = false;
+    {
+        PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
+        PvMmuEnv env(d);
+        // The frame the faulting address maps, through the current kernel L4.
+        uint64_t table = v->base.kernel_l4;
+        uint64_t e = 0;
+        for (unsigned level = 4; level >= 1; level--) {
+            e = env.table(Mfn(table))[(cr2 >> (12 + 9 * (level - 1))) & 511];
+            if (!(e & pte::P) || (level > 1 && (e & pte::PS))) return false;
+            table = (e & pte::ADDR_MASK) >> 12;
+        }
+        const FrameInfo* target = env.frame(Mfn(table));
+        if (!target || target->owner != d.id || target->type != PageType::L1 || target->type_count == 0) return false;
+        const unsigned slot = static_cast<unsigned>((cr2 & 0xfff) >> 3);
+        const uint64_t old = __atomic_load_n(&env.table(Mfn(table))[slot], __ATOMIC_ACQUIRE);
+        const uint64_t part = pv::apply_pt_write(*w, pv::extract_from_entry(old, offset, w->size), regs);
+        const uint64_t now = pv::merge_into_entry(old, offset, w->size, part);
+        if (now != old) {
+            pv::PageTables<PvMmuEnv> tables(env);
+            auto r = tables.update_entry(Mfn(table), slot, now, false);
+            if (!r) return false;
+            flush = *r;
+        }
+    }
+    // The old translation goes from every CPU that runs the domain (the
+    // entry may map anything, anywhere in its address spaces).
+    if (flush) PvMmuEnv(d).flush_stale(Mfn(0));
+    uint64_t* out[16] = {&f.rax, &f.rcx, &f.rdx, &f.rbx, &f.rsp, &f.rbp, &f.rsi, &f.rdi,
+                         &f.r8,  &f.r9,  &f.r10, &f.r11, &f.r12, &f.r13, &f.r14, &f.r15};
+    for (unsigned i = 0; i < 16; i++) *out[i] = regs.gpr[i];
+    constexpr uint64_t kArith = 0x8d5; // CF PF AF ZF SF OF: all a write may change
+    f.rflags = (f.rflags & ~kArith) | (regs.rflags & kArith);
+    f.rip += w->length;
+    return true;
+}
+
 // The domain dies alone, as Xen's domain_crash: logged with the reason.
 void crash(Thread& t, const char* why) {
     log_error("d%u '%s' vCPU %u: %s: domain crashed", t.domain->id, t.domain->name, t.xen_vcpu, why);
@@ -187,7 +249,9 @@ bool pv_exception(arch::InterruptFrame& f) {
         t.fpu_trap = false;
         arch::clts();
     }
-    return emulate(t, f) || bounce(t, f, f.vector);
+    // (CR2 first: reading the instruction may fault and change it.)
+    const uint64_t cr2 = f.vector == 14 ? arch::read_cr2() : 0;
+    return emulate(t, f) || emulate_pt_write(t, f, cr2) || bounce(t, f, f.vector, cr2);
 }
 
 CallResult fpu_taskswitch(uint64_t set) {

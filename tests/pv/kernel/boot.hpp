@@ -37,6 +37,7 @@ void run_trap_checks(Checks& c);                    // trap_checks.cpp: exceptio
 void run_user_checks(Checks& c, const Boot& boot); // user_checks.cpp: guest user mode, its syscall and exceptions
 void run_event_checks(Checks& c);                  // event_checks.cpp: event upcalls, loopback, VIRQ_TIMER, block
 void run_cpu_checks(Checks& c);                    // cpu_checks.cpp: multicall, segment bases, fpu_taskswitch
+void run_pt_write_checks(Checks& c, const Boot& boot); // pt_write_checks.cpp: writes to our read-only L1s
 
 // The event callback's record (trap_checks.cpp, traps.S: pv_event_entry).
 extern volatile unsigned g_upcalls;
@@ -51,6 +52,7 @@ struct TrapSeen {
 long install_trap_table();
 void expect_trap_at(uint64_t resume);
 TrapSeen last_trap();
+volatile uint64_t* expect_trap_resume(); // where the handler resumes (an instruction's end, set by asm)
 
 // shared_info, once the basic checks have mapped it (nullptr before).
 volatile shared_info* shared_info_page();

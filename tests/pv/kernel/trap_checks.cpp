@@ -111,6 +111,7 @@ void expect_trap_at(uint64_t resume) {
     reset();
     g_resume = resume;
 }
+volatile uint64_t* expect_trap_resume() { return &g_resume; }
 TrapSeen last_trap() { return TrapSeen{g_seen.vector, g_seen.error, g_seen.rip, g_seen.cs, g_seen.count}; }
 
 namespace {
