@@ -105,6 +105,7 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     if (!shared) return undo("memory too small for shared_info", shared.error());
     d.events.shared = arch::phys_ptr<shared_info>(to_phys(*shared));
     init_shared_info(*d.events.shared, bd.vcpus);
+    frame_info(*shared).flags |= pv::kFrameGuest; // the guest maps it (update_va_mapping)
 
     // The guest's RAM: PFN -> MFN (the list also goes into the guest),
     // kept meanwhile in a scratch block of hypervisor frames.
@@ -116,8 +117,12 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     Status s = Status::success();
     for (uint64_t pfn = 0; pfn < g_layout.nr_pages && s; pfn++) {
         auto m = domain_alloc_frame(d);
-        if (!m) s = m.error();
-        else p2m[pfn] = m->raw();
+        if (!m) {
+            s = m.error();
+        } else {
+            p2m[pfn] = m->raw();
+            frame_info(*m).flags |= pv::kFrameGuest; // its RAM: the frames its tables may name
+        }
     }
     if (s) {
         FramesByPfn ctx{p2m};

@@ -197,7 +197,7 @@ class PvMmu {
   private:
     bool owned(Mfn m) {
         const FrameInfo* f = env_.frame(m);
-        return f && f->owner == env_.domain();
+        return f && f->owner == env_.domain() && (f->flags & kFrameGuest);
     }
 
     // A guest address: canonical and outside the hypervisor's range.

@@ -73,8 +73,14 @@ inline constexpr unsigned kFirstHypervisorSlot = 256, kEndHypervisorSlot = 272;
 // FrameInfo::flags bits of PV frames.
 inline constexpr uint8_t kFramePinned = 1u << 3;     // MMUEXT_PIN_*: holds a type use and a reference
 inline constexpr uint8_t kFrameValidating = 1u << 4; // type set, entries being checked: no other use yet
+// The guest's own memory (its RAM, its shared_info): the only frames of
+// its partition that its entries and requests may name. The partition
+// also holds what the hypervisor keeps for the domain (its PV state, trap
+// tables, handle and event tables): the guest must never reach those.
+inline constexpr uint8_t kFrameGuest = 1u << 5;
 
-static_assert(((kFramePinned | kFrameValidating) & (FRAME_FREE_HEAD | FRAME_ALLOC_HEAD | FRAME_ORPHAN)) == 0);
+static_assert(((kFramePinned | kFrameValidating | kFrameGuest) & (FRAME_FREE_HEAD | FRAME_ALLOC_HEAD | FRAME_ORPHAN)) ==
+              0);
 
 // Counts refuse to grow past this (they are 32 bits; a guest could
 // otherwise wrap one by naming a frame from 2^32 entries).
@@ -129,11 +135,13 @@ class PageTables {
   public:
     explicit PageTables(Env& env) : env_(env) {}
 
-    // A general reference to a frame of the domain. Err::InvalidArgument:
-    // not RAM, another owner, or the count at its limit.
+    // A general reference to a frame of the domain's own memory.
+    // Err::InvalidArgument: not RAM, another owner, a frame the hypervisor
+    // keeps for the domain, or the count at its limit.
     Status get_page(Mfn m) {
         FrameInfo* f = env_.frame(m);
-        if (!f || f->owner != env_.domain() || f->ref_count >= kMaxCount) return Err::InvalidArgument;
+        if (!f || f->owner != env_.domain() || !(f->flags & kFrameGuest) || f->ref_count >= kMaxCount)
+            return Err::InvalidArgument;
         f->ref_count++;
         return Status::success();
     }
@@ -190,7 +198,8 @@ class PageTables {
     // get_page/get_type, or already pinned.
     Status pin(Mfn m, unsigned level) {
         FrameInfo* f = env_.frame(m);
-        if (!f || f->owner != env_.domain() || (f->flags & kFramePinned)) return Err::InvalidArgument;
+        if (!f || f->owner != env_.domain() || !(f->flags & kFrameGuest) || (f->flags & kFramePinned))
+            return Err::InvalidArgument;
         TRY(get_page(m));
         if (Status s = get_type(m, table_type(level)); !s) {
             put_page(m);
@@ -222,7 +231,7 @@ class PageTables {
     // domain, a descriptor page, a hypervisor L4 slot, a bad entry.
     Result<bool> update_entry(Mfn table_frame, unsigned slot, uint64_t value, bool preserve_ad) {
         FrameInfo* f = env_.frame(table_frame);
-        if (!f || f->owner != env_.domain() || slot >= 512) return Err::InvalidArgument;
+        if (!f || f->owner != env_.domain() || !(f->flags & kFrameGuest) || slot >= 512) return Err::InvalidArgument;
         uint64_t* t = env_.table(table_frame);
         if (!is_table_type(f->type) || f->type_count == 0) {
             // Not a table: plain data, writable only if it may be mapped so.

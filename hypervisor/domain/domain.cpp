@@ -71,7 +71,9 @@ bool release_partition_step(Domain& d, uint64_t* cursor, uint64_t budget) {
             f.ref_count = 0;
             f.type_count = 0;
             f.type = PageType::None;
-            f.flags &= static_cast<uint8_t>(~FRAME_ORPHAN);
+            // Only the allocator's own bits survive: what a personality
+            // marked (e.g. a PV guest's frames) must not reach the next owner.
+            f.flags &= static_cast<uint8_t>(FRAME_FREE_HEAD | FRAME_ALLOC_HEAD);
             f.reserved1 = 0;
         }
         budget -= end - *cursor;

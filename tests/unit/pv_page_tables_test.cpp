@@ -49,7 +49,7 @@ struct Fixture {
         // Writable stays at count 0 (until the frame becomes a table).
         for (const FrameInfo& fi : p.info)
             if ((fi.type != PageType::None && fi.type != PageType::Writable) || fi.type_count || fi.ref_count ||
-                fi.flags)
+                (fi.flags & ~kFrameGuest))
                 return false;
         return true;
     }
@@ -58,6 +58,26 @@ struct Fixture {
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(pv_page_tables)
+
+// A frame of the domain's partition that the hypervisor keeps for itself
+// (no kFrameGuest: its PV state, trap tables, event and handle tables) can
+// be named by no entry, pinned by no request and written by no update.
+BOOST_FIXTURE_TEST_CASE(frames_the_hypervisor_keeps_are_out_of_reach, Fixture) {
+    build_tree();
+    f(10).flags = 0; // the data frame the L1 maps
+    BOOST_TEST(pt.pin(mfn(0), 4).error() == Err::InvalidArgument);
+    BOOST_TEST(all_clear());
+    f(10).flags = kFrameGuest;
+    BOOST_REQUIRE(pt.pin(mfn(0), 4).ok());
+    f(12).flags = 0;
+    BOOST_TEST(pt.update_entry(mfn(3), 5, entry(12, P | RW), false).error() == Err::InvalidArgument); // map it
+    BOOST_TEST(pt.update_entry(mfn(12), 0, 0x1234, false).error() == Err::InvalidArgument);           // write it
+    BOOST_TEST(pt.pin(mfn(12), 1).error() == Err::InvalidArgument);                                  // pin it
+    BOOST_TEST(pt.get_page(mfn(12)).error() == Err::InvalidArgument);
+    BOOST_TEST(f(12).ref_count == 0u);
+    BOOST_TEST(e(3, 5) == 0u);
+    BOOST_TEST(e(12, 0) == 0u);
+}
 
 BOOST_FIXTURE_TEST_CASE(a_whole_tree_validates_and_is_adjusted, Fixture) {
     build_tree();

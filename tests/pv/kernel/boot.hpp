@@ -38,6 +38,7 @@ void run_user_checks(Checks& c, const Boot& boot); // user_checks.cpp: guest use
 void run_event_checks(Checks& c);                  // event_checks.cpp: event upcalls, loopback, VIRQ_TIMER, block
 void run_cpu_checks(Checks& c);                    // cpu_checks.cpp: multicall, segment bases, fpu_taskswitch
 void run_pt_write_checks(Checks& c, const Boot& boot); // pt_write_checks.cpp: writes to our read-only L1s
+void run_fuzzer(const Boot& boot, unsigned long calls, uint64_t seed); // fuzz.cpp: "fuzz=N" instead of the checks
 
 // The event callback's record (trap_checks.cpp, traps.S: pv_event_entry).
 extern volatile unsigned g_upcalls;
@@ -56,6 +57,11 @@ volatile uint64_t* expect_trap_resume(); // where the handler resumes (an instru
 
 // shared_info, once the basic checks have mapped it (nullptr before).
 volatile shared_info* shared_info_page();
+
+// The value after `key` (e.g. "fuzz=") in a command line, or nullptr; and
+// a decimal number at p (up to the first non-digit).
+const char* find_arg(const char* cmdline, const char* key);
+unsigned long parse_number(const char* p);
 
 // x86 page-table entry bits used by the checks.
 inline constexpr uint64_t PTE_P = 1u << 0, PTE_RW = 1u << 1, PTE_A = 1u << 5, PTE_D = 1u << 6;

@@ -19,6 +19,14 @@ EntryState pv_entry_state; // filled by head.S before anything else runs
 extern "C" [[noreturn]] void pv_main(const start_info* si) {
     pv::Boot boot{si, (si->flags & SIF_INITDOMAIN) != 0};
     pv::print("pv-test: running as %s\n", boot.dom0 ? "dom0" : "domU");
+    // "fuzz=N [seed=S]" on the command line: the fuzzer instead of the checks.
+    if (const char* f = pv::find_arg(reinterpret_cast<const char*>(si->cmd_line), "fuzz=")) {
+        const char* s = pv::find_arg(reinterpret_cast<const char*>(si->cmd_line), "seed=");
+        pv::run_fuzzer(boot, pv::parse_number(f), s ? pv::parse_number(s) : 1);
+        sched_shutdown_t done{};
+        done.reason = SHUTDOWN_poweroff;
+        (void)pv::sched_op(SCHEDOP_shutdown, &done);
+    }
     pv::Checks c;
     pv::run_entry_checks(c, boot);
     pv::run_basic_checks(c, boot);

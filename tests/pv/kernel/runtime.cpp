@@ -1,6 +1,7 @@
 // The C memory functions GCC may call on its own, even in freestanding code
-// (struct copies, zeroing). Built with -fno-tree-loop-distribute-patterns so
-// that these loops are not turned back into calls to themselves.
+// (struct copies, zeroing), and the command-line helpers (boot.hpp). Built
+// with -fno-tree-loop-distribute-patterns so that these loops are not
+// turned back into calls to themselves.
 #include <stddef.h>
 
 extern "C" {
@@ -38,3 +39,24 @@ int memcmp(const void* a, const void* b, size_t n) {
 }
 
 } // extern "C"
+
+namespace pv {
+
+const char* find_arg(const char* cmdline, const char* key) {
+    for (const char* p = cmdline; *p; p++) {
+        if (p != cmdline && p[-1] != ' ') continue;
+        const char* k = key;
+        const char* q = p;
+        while (*k && *q == *k) k++, q++;
+        if (!*k) return q;
+    }
+    return nullptr;
+}
+
+unsigned long parse_number(const char* p) {
+    unsigned long n = 0;
+    while (*p >= '0' && *p <= '9') n = n * 10 + static_cast<unsigned long>(*p++ - '0');
+    return n;
+}
+
+} // namespace pv
