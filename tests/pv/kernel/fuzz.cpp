@@ -46,14 +46,16 @@ uint64_t our_frame() {
     return p2m[rnd() % g_boot->si->nr_pages];
 }
 
-// A random argument of one of the kinds above.
-uint64_t any_value() {
+// A random argument of one of the kinds above (in_memory: for a word that
+// calls read as part of a structure: never one of our own frames, since a
+// grant copy to a frame number found there would overwrite the fuzzer).
+uint64_t any_value(bool in_memory = false) {
     switch (rnd() % 9) {
     case 0: return rnd() % 16;
     case 1: return rnd() % 4096;
     case 2: return reinterpret_cast<uint64_t>(g_scratch) + rnd() % sizeof g_scratch;
     case 3: return 0xffff800000000000ull + (rnd() % 0x80000000000ull); // the hypervisor's range
-    case 4: return our_frame();
+    case 4: return in_memory ? g_scratch_frames[rnd() % 4] : our_frame();
     case 5: return g_scratch_frames[rnd() % 4];
     case 6: return ~0ull - rnd() % 16;
     case 7: return static_cast<uint32_t>(rnd());
@@ -61,17 +63,10 @@ uint64_t any_value() {
     }
 }
 
-// The scratch area's words, which calls read as structures: the same mix,
-// but never one of our own frames (a grant copy to a frame number found
-// there would overwrite the fuzzer itself).
+// The scratch area's words, which calls read as structures.
 void fill_scratch() {
     auto* w = reinterpret_cast<uint64_t*>(g_scratch);
-    for (unsigned i = 0; i < sizeof g_scratch / 8; i++) {
-        uint64_t v = rnd() % 3 == 0 ? any_value() : rnd() % 64;
-        const auto* p2m = reinterpret_cast<const uint64_t*>(g_boot->si->mfn_list);
-        if (v >= p2m[0] - 0x10000 && v < p2m[0] + 0x10000) v = g_scratch_frames[rnd() % 4]; // (near our frames)
-        w[i] = v;
-    }
+    for (unsigned i = 0; i < sizeof g_scratch / 8; i++) w[i] = rnd() % 3 == 0 ? any_value(true) : rnd() % 64;
 }
 
 // One random call that cannot hurt the caller; its result.
@@ -155,15 +150,21 @@ long one_call() {
             for (auto& x : e.args) x = rnd() % 2 ? rnd() % 16 : any_value();
             if (e.op == __HYPERVISOR_mmu_update) e.args[0] = 0x8000000000ull; // (never our memory)
             if (e.op == __HYPERVISOR_console_io) e.args[1] = rnd() % 16;
+            if (e.op == __HYPERVISOR_grant_table_op) e.args[2] = rnd() % 4; // (results go past the scratch area otherwise)
         }
-        return hypercall(__HYPERVISOR_multicall, rnd() % 4 ? arg(mc) : a, rnd() % 4);
+        // (A list from the scratch area would run anything: only ours, or one
+        // that cannot be read.)
+        return hypercall(__HYPERVISOR_multicall, rnd() % 4 ? arg(mc) : 0xffff800000000000ull + (a & 0xfffff), rnd() % 4);
     }
     case 14: { // any number but those that install handlers, switch tables, batch, return or end
         unsigned nr = static_cast<unsigned>(rnd() % 4 ? rnd() % 64 : rnd());
         switch (nr) {
         case __HYPERVISOR_set_trap_table: case __HYPERVISOR_mmu_update: case __HYPERVISOR_set_callbacks:
         case __HYPERVISOR_multicall: case __HYPERVISOR_update_va_mapping: case __HYPERVISOR_iret:
-        case __HYPERVISOR_mmuext_op: case __HYPERVISOR_sched_op: case __HYPERVISOR_callback_op: nr = 63; break;
+        case __HYPERVISOR_mmuext_op: case __HYPERVISOR_sched_op: case __HYPERVISOR_callback_op:
+        case __HYPERVISOR_grant_table_op: // (a random count: results written far past the scratch area)
+            nr = 63;
+            break;
         default: break;
         }
         return hypercall(nr, a, b, c, d);
@@ -195,7 +196,8 @@ bool make_scratch_l1() {
 
 void run_fuzzer(const Boot& b, unsigned long calls, uint64_t seed) {
     g_boot = &b;
-    g_state ^= seed * 0x9e3779b97f4a7c15ull;
+    g_state += seed * 0xbf58476d1ce4e5b9ull; // (never 0: xorshift would stay there)
+    if (!g_state) g_state = 1;
     if (!make_scratch_l1()) {
         print("pv-fuzz: cannot pin the scratch L1\n");
         return;
