@@ -27,7 +27,7 @@ struct Pool {
         for (unsigned i = 0; i < kFrames; i++) {
             info[i] = FrameInfo{};
             info[i].owner = i < kFrames - 4 ? kDom : kOther;
-            info[i].flags = kFrameGuest; // (its own memory; a test clears it for a frame the hypervisor keeps)
+            info[i].flags = virtue::pv::kFrameGuest; // (its own memory; a test clears it for a frame the hypervisor keeps)
         }
     }
     // Env

@@ -35,7 +35,7 @@ struct Domain {
     std::vector<uint8_t> mem;
     std::vector<FrameInfo> info;
     explicit Domain(uint64_t pages) : n(pages), mem(pages * kPage), info(pages) {
-        for (FrameInfo& f : info) f = FrameInfo{}, f.owner = kDom, f.flags = kFrameGuest;
+        for (FrameInfo& f : info) f = FrameInfo{}, f.owner = kDom, f.flags = virtue::pv::kFrameGuest;
     }
     uint64_t mfn(uint64_t pfn) const { return kMfnBase + (n - 1 - pfn); }
     uint64_t pfn(uint64_t mfn) const { return n - 1 - (mfn - kMfnBase); }
