@@ -1,6 +1,8 @@
 // Boot-time PV domains (pv_boot.hpp).
 #include "pv_boot.hpp"
 
+#include <new>
+
 #include "arch/cpu.hpp"
 #include "arch/paging.hpp"
 #include "arch/rtc.hpp"
@@ -10,6 +12,7 @@
 #include "m2p.hpp"
 #include "mm/memory.hpp"
 #include "pv_domain.hpp"
+#include "pv_gdt.hpp"
 #include "pv_elf_notes.hpp"
 #include "pv_image.hpp"
 #include "pv_layout.hpp"
@@ -29,7 +32,7 @@ PvLayout g_layout;
 
 // Frames of the partition beyond the guest's RAM, for what the hypervisor
 // keeps per domain in it: shared_info, the handle table and the (unused)
-// native root table, and a trap table per vCPU. The guest sees nr_pages =
+// native root table, and a state frame and a trap table per vCPU. The guest sees nr_pages =
 // the node's memory.
 constexpr uint64_t kHypervisorFrames = 8;
 
@@ -84,7 +87,7 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     p.name = bd.name;
     p.has_id = bd.has_domain_id;
     p.id = static_cast<domid_t>(bd.domain_id);
-    p.memory_bytes = (g_layout.nr_pages + kHypervisorFrames + bd.vcpus) << PAGE_SHIFT;
+    p.memory_bytes = (g_layout.nr_pages + kHypervisorFrames + 2 * bd.vcpus) << PAGE_SHIFT;
     p.vcpus = bd.vcpus;
     p.weight = bd.weight;
     p.cap = bd.cap;
@@ -152,14 +155,18 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     }
     if (!s) return undo("its bootstrap page tables do not validate", s.error());
 
+    // Each vCPU's state and trap table: two frames of the partition.
     for (uint32_t v = 0; v < bd.vcpus; v++) {
         static_assert(256 * sizeof(trap_info) == PAGE_SIZE);
-        auto traps = domain_alloc_frame(d);
-        if (!traps) return undo("memory too small for the trap tables", traps.error());
-        (*pv)->vcpu[v].traps = arch::phys_ptr<trap_info>(to_phys(*traps));
-        for (unsigned i = 0; i < 256; i++) (*pv)->vcpu[v].traps[i] = trap_info{};
+        auto state = domain_alloc_frame(d);
+        auto traps = state ? domain_alloc_frame(d) : state;
+        if (!traps) return undo("memory too small for the vCPUs' state", traps.error());
+        PvVcpu* vcpu = new (arch::phys_ptr<void>(to_phys(*state))) PvVcpu();
+        vcpu->traps = arch::phys_ptr<trap_info>(to_phys(*traps));
+        for (unsigned i = 0; i < 256; i++) vcpu->traps[i] = trap_info{};
+        (*pv)->vcpu[v] = vcpu;
     }
-    PvVcpu& v0 = (*pv)->vcpu[0];
+    PvVcpu& v0 = *(*pv)->vcpu[0];
     v0.base.kernel_l4 = l4.raw();
     auto as = aspace_create_guest(d, to_phys(l4));
     if (!as) return undo("no hypervisor memory for vCPU 0", as.error());
@@ -168,6 +175,7 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     auto t = thread_create(d, **as, g_layout.rip, g_layout.rsp, 0, g_layout.rsi, 0);
     if (!t) return undo("cannot create vCPU 0", t.error());
     (*t)->guest_mode = GuestMode::PvKernel;
+    (*t)->switch_ops = &pv_switch_ops();
     (*t)->xen_vcpu = 0;
     kobject_ref((*t)->kobj);
     v0.thread = *t;

@@ -28,8 +28,9 @@ void pv_free(Domain& d) {
         nullptr);
     d.events.upcall = nullptr;
     for (uint32_t v = 0; v < pv->nr_vcpus; v++) {
-        if (pv->vcpu[v].aspace) kobject_unref(pv->vcpu[v].aspace->kobj);
-        if (pv->vcpu[v].thread) kobject_unref(pv->vcpu[v].thread->kobj);
+        if (!pv->vcpu[v]) continue; // (a build that failed part-way)
+        if (pv->vcpu[v]->aspace) kobject_unref(pv->vcpu[v]->aspace->kobj);
+        if (pv->vcpu[v]->thread) kobject_unref(pv->vcpu[v]->thread->kobj);
     }
     pv->~PvDomain(); // (its frame goes back with the partition)
 }
@@ -42,7 +43,7 @@ PvDomain* pv_domain(Domain& d) { return static_cast<PvDomain*>(d.extensions[g_sl
 
 // In a frame of the domain's own partition (it goes back with it).
 Result<PvDomain*> pv_domain_attach(Domain& d) {
-    static_assert(sizeof(PvDomain) <= PAGE_SIZE);
+    static_assert(sizeof(PvDomain) <= PAGE_SIZE && sizeof(PvVcpu) <= PAGE_SIZE);
     auto frame = domain_alloc_frame(d);
     if (!frame) return frame.error();
     auto* pv = new (arch::phys_ptr<void>(to_phys(*frame))) PvDomain();
@@ -65,7 +66,7 @@ void PvMmuEnv::flush_stale(Mfn) {
     PvDomain* pv = pv_domain(d_);
     if (!pv) return;
     for (uint32_t v = 0; v < pv->nr_vcpus; v++)
-        if (AddressSpace* as = pv->vcpu[v].aspace)
+        if (AddressSpace* as = pv->vcpu[v] ? pv->vcpu[v]->aspace : nullptr)
             arch::tlb_shootdown(as->active_cpus, as->root.raw(), 0, ~uint64_t{0} & ~uint64_t{0xfff});
 }
 

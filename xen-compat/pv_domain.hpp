@@ -37,12 +37,19 @@ struct PvVcpu {
     // set_segment_base: the GS base of each guest mode (the thread's
     // gs_base is the current mode's).
     uint64_t gs_kernel = 0, gs_user = 0;
+    // set_gdt: the guest's GDT, frames typed SegDesc (validated), copied
+    // into the CPU's GDT below selector 0xe000 while the vCPU runs there.
+    static constexpr unsigned kGdtFrames = 14; // 7168 entries: all of them below 0xe000
+    uint64_t gdt_frames[kGdtFrames] = {};
+    uint32_t gdt_entries = 0;
 };
 
 struct PvDomain {
     uint64_t nr_pages = 0; // the guest's RAM: PFNs 0 .. nr_pages - 1
     uint32_t nr_vcpus = 0;
-    PvVcpu vcpu[XEN_LEGACY_MAX_VCPUS]; // a PV guest has at most these (their vcpu_info slots in shared_info)
+    // One per vCPU up to nr_vcpus, each in a frame of the partition; a PV
+    // guest has at most XEN_LEGACY_MAX_VCPUS (their vcpu_info slots).
+    PvVcpu* vcpu[XEN_LEGACY_MAX_VCPUS] = {};
 };
 
 // Boot, before the first domain: registers the personality's domain hooks.

@@ -34,8 +34,8 @@ struct Caller {
 Result<Caller> pv_caller() {
     Thread& t = *current_thread();
     PvDomain* pv = pv_domain(*t.domain);
-    if (!pv || t.xen_vcpu >= pv->nr_vcpus) return Err::NotSupported; // (only PV kernels reach this table)
-    return Caller{*t.domain, *pv, pv->vcpu[t.xen_vcpu]};
+    if (!pv || t.xen_vcpu >= pv->nr_vcpus || !pv->vcpu[t.xen_vcpu]) return Err::NotSupported; // (only PV kernels reach this table)
+    return Caller{*t.domain, *pv, *pv->vcpu[t.xen_vcpu]};
 }
 
 // What the requests asked to flush, and a new kernel L4 to load.
@@ -55,7 +55,7 @@ void finish(Caller& c, pv::PvFlush& flush) {
         const uint64_t va = flush.whole ? 0 : flush.va;
         const uint64_t size = flush.whole ? ~uint64_t{0xfff} : 0x1000;
         for (uint32_t v = 0; v < c.pv.nr_vcpus; v++)
-            if (AddressSpace* as = c.pv.vcpu[v].aspace) arch::tlb_shootdown(as->active_cpus, as->root.raw(), va, size);
+            if (AddressSpace* as = c.pv.vcpu[v] ? c.pv.vcpu[v]->aspace : nullptr) arch::tlb_shootdown(as->active_cpus, as->root.raw(), va, size);
     }
     flush = {};
 }

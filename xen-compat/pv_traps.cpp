@@ -13,6 +13,7 @@
 #include "pv_bounce.hpp"
 #include "pv_cpuid.hpp"
 #include "pv_domain.hpp"
+#include "pv_gdt.hpp"
 #include "pv_priv_op.hpp"
 #include "pv_page_tables.hpp"
 #include "pv_pt_write.hpp"
@@ -57,7 +58,7 @@ bool guest_code_address(uint64_t a) {
 // The vCPU the current thread is; nullptr if it is not a PV vCPU.
 PvVcpu* current_vcpu(Thread& t) {
     PvDomain* pv = pv_domain(*t.domain);
-    return pv && t.xen_vcpu < pv->nr_vcpus ? &pv->vcpu[t.xen_vcpu] : nullptr;
+    return pv && t.xen_vcpu < pv->nr_vcpus ? pv->vcpu[t.xen_vcpu] : nullptr;
 }
 
 // Switches the vCPU between guest kernel and guest user mode: its mode,
@@ -300,6 +301,14 @@ void pv_before_guest(arch::InterruptFrame& f) {
     PvVcpu* v = current_vcpu(t);
     shared_info* shared = t.domain->events.shared;
     if (!v || !shared || t.domain->dying()) return;
+    // The guest changed the descriptor its CS or SS names meanwhile (its
+    // GDT is its own): it cannot be resumed there. (Xen would call its
+    // failsafe callback.)
+    if (!pv_selectors_ok(t, f.cs, f.ss)) [[unlikely]] {
+        crash(t, "resumed with a selector its GDT no longer allows");
+        user_return_work(f); // leaves: the domain is dying
+        return;
+    }
     vcpu_info& vi = shared->vcpu_info[t.xen_vcpu];
     if (!__atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_ACQUIRE) || !v->event_callback)
@@ -315,7 +324,7 @@ void pv_before_guest(arch::InterruptFrame& f) {
 
 void pv_upcall(Domain& d, uint32_t vcpu) {
     PvDomain* pv = pv_domain(d);
-    if (pv && vcpu < pv->nr_vcpus && pv->vcpu[vcpu].thread) sched_kick(*pv->vcpu[vcpu].thread);
+    if (pv && vcpu < pv->nr_vcpus && pv->vcpu[vcpu] && pv->vcpu[vcpu]->thread) sched_kick(*pv->vcpu[vcpu]->thread);
 }
 
 void pv_user_syscall(arch::InterruptFrame& f) {
@@ -434,9 +443,9 @@ CallResult iret() {
     }
     auto r = pv_iret(words);
     PvVcpu* v = current_vcpu(t);
-    // Only the flat selectors exist for a guest yet (no guest GDT): any
-    // other would fault the hypervisor's own iretq.
-    if (!r || !v || r->cs != FLAT_KERNEL_CS64 || r->ss != FLAT_KERNEL_SS64) {
+    // Selectors the hypervisor's own iretq can load (Xen's flat ones or
+    // the vCPU's GDT's): anything else would fault it.
+    if (!r || !v || !pv_selectors_ok(t, r->cs, r->ss)) {
         crash(t, "HYPERVISOR_iret with a bad frame");
         return 0;
     }

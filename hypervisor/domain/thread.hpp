@@ -68,6 +68,13 @@ struct CallProgress {
 // guest user mode (the PV personality switches the two).
 enum class GuestMode : uint8_t { Native, PvKernel, PvUser };
 
+// What a personality does when its thread is switched in or out on a CPU
+// (a PV vCPU: its GDT entries and runstate); nullptr for native threads.
+struct ThreadSwitchOps {
+    void (*in)(Thread& t);  // now the CPU's current thread, before it returns to ring 3
+    void (*out)(Thread& t); // no longer running here
+};
+
 // Priorities within a domain's share (sched/credit.hpp: Entity::level).
 inline constexpr uint32_t kThreadPriorityMax = 15;
 inline constexpr uint32_t kThreadPriorityDefault = 8;
@@ -144,6 +151,7 @@ struct Thread {
     uint64_t fs_base = 0;          // user FS base (set_tls_base)
     uint64_t gs_base = 0;          // ring-3 GS base (a PV vCPU's, of its current guest mode; native: 0)
     bool fpu_trap = false;         // runs with CR0.TS set (a PV vCPU's fpu_taskswitch(1))
+    const ThreadSwitchOps* switch_ops = nullptr;
     // A Xen multicall running one of its calls: a continuation of that
     // call goes into these six arguments, not into the thread's registers.
     uint64_t* continue_into = nullptr;

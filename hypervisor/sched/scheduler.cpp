@@ -222,6 +222,7 @@ Thread* steal(uint32_t me, bool only_under) {
         next->cpu = index_of(cs);
         arch::set_kernel_stack(next->kernel_stack.top);
     }
+    if (prev && prev->switch_ops) prev->switch_ops->out(*prev);
     if (prev && prev->fpu_trap) arch::clts(); // (its fxsave must not fault)
     if (prev && prev->state != ThreadState::Dead) arch::fpu_save(prev->fpu);
     if (next) {
@@ -234,6 +235,7 @@ Thread* steal(uint32_t me, bool only_under) {
         }
     }
     load_address_space(cs, next ? next->aspace : nullptr);
+    if (next && next->switch_ops) next->switch_ops->in(*next);
     lock_ranks_check_switch(&cs.lock); // debug builds: no other lock crosses a switch
     if (g_hypercall_hold_stats) hypercall_hold_switch_out(prev);
     switch_context(&from->kernel_rsp, to->kernel_rsp);

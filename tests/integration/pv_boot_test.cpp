@@ -55,7 +55,7 @@ BOOST_AUTO_TEST_CASE(pv_trace_logs_each_hypercall_with_its_result) {
     BOOST_TEST(std::regex_search(r.console, std::regex(d + R"(iret#23\()")));
     BOOST_TEST(std::regex_search(r.console, std::regex(d + R"(update_va_mapping#14\([0-9a-f, ]+\) = 0)")));
     BOOST_TEST(std::regex_search(r.console, std::regex(d + R"(sched_op#29\(2, [0-9a-f, ]+\))")));
-    BOOST_TEST(r.contains("SUMMARY 68 checks, 0 failed"));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(SUMMARY \d+ checks, 0 failed)")));
     BOOST_TEST(ended(r, "witness").status == 0);
     check_reclaimed(r, 2);
 }

@@ -36,6 +36,10 @@ void run_trap_checks(Checks& c);                    // trap_checks.cpp: exceptio
 
 void run_user_checks(Checks& c, const Boot& boot); // user_checks.cpp: guest user mode, its syscall and exceptions
 void run_event_checks(Checks& c);                  // event_checks.cpp: event upcalls, loopback, VIRQ_TIMER, block
+void run_gdt_checks(Checks& c, const Boot& boot);  // gdt_checks.cpp: our own GDT, its selectors in both modes
+// The user program of user_checks.cpp again, entered with these selectors;
+// the CS its system calls were made with (0: it did not finish).
+uint64_t run_user_program_with(uint64_t cs, uint64_t ss);
 void run_cpu_checks(Checks& c);                    // cpu_checks.cpp: multicall, segment bases, fpu_taskswitch
 void run_pt_write_checks(Checks& c, const Boot& boot); // pt_write_checks.cpp: writes to our read-only L1s
 void run_fuzzer(const Boot& boot, unsigned long calls, uint64_t seed); // fuzz.cpp: "fuzz=N" instead of the checks

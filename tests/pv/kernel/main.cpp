@@ -33,6 +33,7 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
     if (pv::shared_info_page()) { // (the trap handler reads cr2 there)
         pv::run_trap_checks(c);
         pv::run_user_checks(c, boot);
+        pv::run_gdt_checks(c, boot);
         pv::run_event_checks(c);
         pv::run_cpu_checks(c);
         pv::run_pt_write_checks(c, boot);

@@ -60,6 +60,16 @@ bool fill(const Boot& b, uint64_t mfn, const void* bytes, size_t n) {
 
 } // namespace
 
+uint64_t run_user_program_with(uint64_t cs, uint64_t ss) {
+    const uint64_t ud2_at = kUserCode + static_cast<uint64_t>(pv_user_ud2 - pv_user_program);
+    expect_trap_at(ud2_at + 2);
+    alignas(16) uint64_t frame[9] = {0, 0, 0, 0, kUserCode, cs, 0x202, kUserStack + 4096, ss};
+    pv_sys_count = 0;
+    pv_sys_cs = 0;
+    pv_enter_user(frame);
+    return pv_sys_count == 2 ? pv_sys_cs : 0;
+}
+
 void run_user_checks(Checks& c, const Boot& b) {
     // Six frames from the top of our RAM, which no mapping of ours names.
     const auto* p2m = reinterpret_cast<const uint64_t*>(b.si->mfn_list);

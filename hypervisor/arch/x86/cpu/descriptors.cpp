@@ -69,6 +69,10 @@ void gdt_move_to_safe_area(PhysAddr block) {
     cpu.live_gdt = gdt;
 }
 
+uint64_t* guest_gdt_entries() {
+    return reinterpret_cast<uint64_t*>(reinterpret_cast<uint8_t*>(this_cpu().live_gdt) - GDT_RESERVED_BASE);
+}
+
 void gdt_load_this_cpu() {
     PerCpu& cpu = this_cpu();
     Gdt& gdt = cpu.gdt;

@@ -78,6 +78,10 @@ void gdt_load_this_cpu();   // builds and loads this CPU's GDT + TSS
 // the 0xe000 bytes below it (the guest selectors) are zero.
 inline constexpr unsigned GDT_AREA_ORDER = 4; // 64 KiB >= 0xe000 + sizeof(Gdt)
 void gdt_move_to_safe_area(PhysAddr block);
+// This CPU's GDT entries below selector 0xe000 (GUEST_GDT_ENTRIES of them):
+// where the running PV vCPU's own GDT is copied (zero otherwise).
+inline constexpr unsigned GUEST_GDT_ENTRIES = GDT_RESERVED_BASE / 8;
+uint64_t* guest_gdt_entries();
 void idt_init();            // once, on the boot CPU
 void idt_load_this_cpu();
 

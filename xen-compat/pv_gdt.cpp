@@ -1,0 +1,159 @@
+// A PV vCPU's own GDT (set_gdt, update_descriptor) and its runstate while
+// it runs on a CPU.
+//
+// The guest gives its GDT as frames of its memory; each becomes a SegDesc
+// page (validated: every present descriptor a code or data segment, raised
+// to DPL 3, so no gate or system descriptor ever reaches the CPU) and may
+// not be mapped writable while it is one. The vCPU's entries are copied
+// into the GDT of the CPU that runs it, below Xen's reserved selectors
+// (0xe000), when it is switched in, and cleared when it is switched out, so
+// no other domain ever sees them. A selector the guest returns to through
+// iret (or is interrupted with) must be one of these or Xen's flat ones.
+#include "xen_handlers.hpp"
+
+#include "arch/descriptors.hpp"
+#include "arch/paging.hpp"
+#include "arch/tlb.hpp"
+#include "pv_domain.hpp"
+#include "pv_gdt.hpp"
+#include "pv_page_tables.hpp"
+#include "sched/scheduler.hpp"
+#include "vm/user_memory.hpp"
+
+namespace virtue::xen {
+namespace {
+
+PvVcpu* vcpu_of(Thread& t) {
+    PvDomain* pv = pv_domain(*t.domain);
+    return pv && t.xen_vcpu < pv->nr_vcpus ? pv->vcpu[t.xen_vcpu] : nullptr;
+}
+
+const uint64_t* frame_entries(uint64_t mfn) { return arch::phys_ptr<const uint64_t>(to_phys(Mfn(mfn))); }
+
+// Copies the vCPU's entries into this CPU's GDT.
+void load_gdt(const PvVcpu& v) {
+    uint64_t* gdt = arch::guest_gdt_entries();
+    for (uint32_t i = 0; i < v.gdt_entries; i++) gdt[i] = frame_entries(v.gdt_frames[i / 512])[i % 512];
+}
+
+void clear_gdt(uint32_t entries) {
+    uint64_t* gdt = arch::guest_gdt_entries();
+    for (uint32_t i = 0; i < entries; i++) gdt[i] = 0;
+}
+
+void switch_in(Thread& t) {
+    if (PvVcpu* v = vcpu_of(t)) load_gdt(*v);
+}
+
+void switch_out(Thread& t) {
+    if (PvVcpu* v = vcpu_of(t)) clear_gdt(v->gdt_entries);
+}
+
+constexpr ThreadSwitchOps kSwitchOps{switch_in, switch_out};
+
+// Drops the SegDesc uses of frames [0, n) of `frames`.
+void put_frames(PvMmuEnv& env, const uint64_t* frames, unsigned n) {
+    pv::PageTables<PvMmuEnv> tables(env);
+    for (unsigned i = 0; i < n; i++) {
+        tables.put_type(Mfn(frames[i]));
+        tables.put_page(Mfn(frames[i]));
+    }
+}
+
+constexpr uint64_t kPresent = 1ull << 47, kCodeOrData = 1ull << 44, kCode = 1ull << 43, kWritable = 1ull << 41,
+                   kLong = 1ull << 53, kDefault32 = 1ull << 54, kDpl3 = 3ull << 45;
+
+// The descriptor a selector names in the vCPU's GDT; 0 if none.
+uint64_t descriptor(const PvVcpu& v, uint64_t selector) {
+    const uint64_t index = (selector & 0xffff) >> 3;
+    if ((selector & 4) || index >= v.gdt_entries) return 0; // (no LDT selectors)
+    return frame_entries(v.gdt_frames[index / 512])[index % 512];
+}
+
+} // namespace
+
+const ThreadSwitchOps& pv_switch_ops() { return kSwitchOps; }
+
+bool pv_selectors_ok(Thread& t, uint64_t cs, uint64_t ss) {
+    cs &= 0xffff;
+    ss &= 0xffff;
+    if ((cs & 3) != 3 || (ss & 3) != 3) return false;
+    const PvVcpu* v = vcpu_of(t);
+    const bool flat_cs = cs == FLAT_RING3_CS64, flat_ss = ss == FLAT_RING3_SS64;
+    if (flat_cs && flat_ss) return true;
+    if (!v) return false;
+    if (!flat_cs) {
+        const uint64_t d = descriptor(*v, cs);
+        if ((d & (kPresent | kCodeOrData | kCode | kLong | kDefault32 | kDpl3)) !=
+            (kPresent | kCodeOrData | kCode | kLong | kDpl3)) // (L with D set is no valid code segment)
+            return false;
+    }
+    if (!flat_ss) {
+        const uint64_t d = descriptor(*v, ss);
+        if ((d & (kPresent | kCodeOrData | kCode | kWritable | kDpl3)) != (kPresent | kCodeOrData | kWritable | kDpl3))
+            return false;
+    }
+    return true;
+}
+
+CallResult set_gdt(uint64_t frame_list, uint64_t entries) {
+    Thread& t = *current_thread();
+    PvVcpu* v = vcpu_of(t);
+    if (!v) return Err::NotSupported;
+    if (entries > arch::GUEST_GDT_ENTRIES) return Err::InvalidArgument;
+    const unsigned n = static_cast<unsigned>((entries + 511) / 512);
+    uint64_t frames[PvVcpu::kGdtFrames] = {};
+    TRY(copy_from_user(frames, frame_list, n * sizeof(uint64_t)));
+    Domain& d = *t.domain;
+    {
+        PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
+        PvMmuEnv env(d);
+        pv::PageTables<PvMmuEnv> tables(env);
+        for (unsigned i = 0; i < n; i++) {
+            Status s = tables.get_page(Mfn(frames[i]));
+            if (s) {
+                s = tables.get_type(Mfn(frames[i]), PageType::SegDesc);
+                if (!s) tables.put_page(Mfn(frames[i]));
+            }
+            if (!s) {
+                put_frames(env, frames, i);
+                return Err::InvalidArgument;
+            }
+        }
+        clear_gdt(v->gdt_entries);
+        put_frames(env, v->gdt_frames, (v->gdt_entries + 511) / 512);
+        for (unsigned i = 0; i < PvVcpu::kGdtFrames; i++) v->gdt_frames[i] = i < n ? frames[i] : 0;
+        v->gdt_entries = static_cast<uint32_t>(entries);
+        load_gdt(*v);
+    }
+    return 0;
+}
+
+CallResult update_descriptor(uint64_t maddr, uint64_t desc) {
+    Thread& t = *current_thread();
+    PvVcpu* v = vcpu_of(t);
+    if (!v) return Err::NotSupported;
+    if (maddr & 7) return Err::InvalidArgument;
+    auto checked = pv::check_descriptor(desc);
+    if (!checked) return Err::InvalidArgument;
+    const Mfn frame(maddr >> 12);
+    Domain& d = *t.domain;
+    PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
+    PvMmuEnv env(d);
+    pv::PageTables<PvMmuEnv> tables(env);
+    const FrameInfo* f = env.frame(frame);
+    if (!f || f->owner != d.id || !(f->flags & pv::kFrameGuest)) return Err::InvalidArgument;
+    // A descriptor page takes the checked form; any other frame of the
+    // guest's must be one it may write (as with a plain store).
+    const bool segdesc = f->type == PageType::SegDesc && f->type_count > 0;
+    if (!segdesc) TRY(tables.get_type(frame, PageType::Writable));
+    __atomic_store_n(&env.table(frame)[(maddr & 0xfff) >> 3], *checked, __ATOMIC_RELEASE);
+    if (!segdesc) tables.put_type(frame);
+    // Our own GDT: this CPU's copy too (another vCPU's copy is refreshed
+    // when it is next switched in).
+    for (uint32_t i = 0; segdesc && i < (v->gdt_entries + 511) / 512; i++)
+        if (v->gdt_frames[i] == frame.raw()) load_gdt(*v);
+    return 0;
+}
+
+} // namespace virtue::xen

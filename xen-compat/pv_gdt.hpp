@@ -1,0 +1,19 @@
+// A PV vCPU's own GDT (pv_gdt.cpp): the switch hooks that put it into the
+// CPU's GDT, and the check of the selectors a guest returns to.
+#pragma once
+
+#include <stdint.h>
+
+#include "domain/thread.hpp"
+
+namespace virtue::xen {
+
+// For Thread::switch_ops of every PV vCPU.
+const ThreadSwitchOps& pv_switch_ops();
+
+// Whether the guest may be resumed with these CS and SS: Xen's flat ring-3
+// selectors, or present DPL-3 64-bit code / writable data descriptors of
+// the vCPU's own GDT (anything else would fault the hypervisor's iretq).
+bool pv_selectors_ok(Thread& t, uint64_t cs, uint64_t ss);
+
+} // namespace virtue::xen
