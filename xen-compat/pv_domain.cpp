@@ -4,7 +4,9 @@
 #include <new>
 
 #include "arch/paging.hpp"
+#include "arch/pte.hpp"
 #include "arch/tlb.hpp"
+#include "lib/string.hpp"
 #include "domain/domain_hooks.hpp"
 #include "m2p.hpp"
 #include "pv_page_tables.hpp"
@@ -49,6 +51,32 @@ Result<PvDomain*> pv_domain_attach(Domain& d) {
     auto* pv = new (arch::phys_ptr<void>(to_phys(*frame))) PvDomain();
     d.extensions[g_slot] = pv;
     return pv;
+}
+
+namespace {
+// The guest frame a VA maps writable in `as`; FRAME_NIL if none.
+uint64_t writable_frame(Domain& d, const AddressSpace& as, uint64_t va) {
+    uint64_t table = as.root.raw() >> 12;
+    for (unsigned level = 4; level >= 1; level--) {
+        const uint64_t e = arch::phys_ptr<const uint64_t>(to_phys(Mfn(table)))[(va >> (12 + 9 * (level - 1))) & 511];
+        constexpr uint64_t kNeed = pte::P | pte::RW | pte::US;
+        if ((e & kNeed) != kNeed || (level > 1 && (e & pte::PS))) return FRAME_NIL;
+        table = (e & pte::ADDR_MASK) >> 12;
+    }
+    if (!frame_in_table(Mfn(table))) return FRAME_NIL;
+    const FrameInfo& f = frame_info(Mfn(table));
+    return f.owner == d.id && (f.flags & pv::kFrameGuest) ? table : FRAME_NIL;
+}
+} // namespace
+
+bool pv_write_guest(Domain& d, const AddressSpace& as, uint64_t va, const void* src, size_t n) {
+    if (!n || n > PAGE_SIZE || va + n < va || !is_canonical(va) || !is_canonical(va + n - 1)) return false;
+    const uint64_t first = writable_frame(d, as, va), last = writable_frame(d, as, va + n - 1);
+    if (first == FRAME_NIL || last == FRAME_NIL) return false;
+    const size_t head = PAGE_SIZE - (va & PAGE_MASK) < n ? PAGE_SIZE - (va & PAGE_MASK) : n;
+    memcpy(arch::phys_ptr<uint8_t>(to_phys(Mfn(first))) + (va & PAGE_MASK), src, head);
+    if (head < n) memcpy(arch::phys_ptr<uint8_t>(to_phys(Mfn(last))), static_cast<const uint8_t*>(src) + head, n - head);
+    return true;
 }
 
 uint64_t* PvMmuEnv::table(Mfn m) { return arch::phys_ptr<uint64_t>(to_phys(m)); }

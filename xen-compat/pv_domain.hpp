@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <xen/xen.h>
+#include <xen/vcpu.h>
 
 #include "domain/boot_config.hpp"
 #include "domain/domain.hpp"
@@ -42,6 +43,10 @@ struct PvVcpu {
     static constexpr unsigned kGdtFrames = 14; // 7168 entries: all of them below 0xe000
     uint64_t gdt_frames[kGdtFrames] = {};
     uint32_t gdt_entries = 0;
+    // Its runstate (VCPUOP_get_runstate_info), kept at every switch, and
+    // where the guest wants a copy (register_runstate_memory_area; 0: none).
+    vcpu_runstate_info runstate{};
+    uint64_t runstate_va = 0;
 };
 
 struct PvDomain {
@@ -51,6 +56,18 @@ struct PvDomain {
     // guest has at most XEN_LEGACY_MAX_VCPUS (their vcpu_info slots).
     PvVcpu* vcpu[XEN_LEGACY_MAX_VCPUS] = {};
 };
+
+// Writes `n` bytes (at most a page) at guest address `va` of address space `as` (walked as
+// the CPU would; every page must be the guest's own memory, mapped
+// writable): for copies the hypervisor keeps up to date in guest memory
+// when the calling thread is not the one whose tables are walked. False
+// if a page is not so mapped (nothing written then).
+bool pv_write_guest(Domain& d, const AddressSpace& as, uint64_t va, const void* src, size_t n);
+
+// The vCPU's runstate on a switch: `running` (switched in) or not (out,
+// blocked or runnable); its time in the state it leaves is added up and
+// the guest's copy, if it registered one, written.
+void pv_runstate_switch(Thread& t, PvVcpu& v, bool running);
 
 // Boot, before the first domain: registers the personality's domain hooks.
 void pv_domain_init();

@@ -1,5 +1,5 @@
-// A PV vCPU's own GDT (set_gdt, update_descriptor) and its runstate while
-// it runs on a CPU.
+// A PV vCPU's own GDT (set_gdt, update_descriptor), and the switch hooks
+// that keep it (and the vCPU's runstate, vcpu_op.cpp) while it runs on a CPU.
 //
 // The guest gives its GDT as frames of its memory; each becomes a SegDesc
 // page (validated: every present descriptor a code or data segment, raised
@@ -42,11 +42,17 @@ void clear_gdt(uint32_t entries) {
 }
 
 void switch_in(Thread& t) {
-    if (PvVcpu* v = vcpu_of(t)) load_gdt(*v);
+    if (PvVcpu* v = vcpu_of(t)) {
+        load_gdt(*v);
+        pv_runstate_switch(t, *v, true);
+    }
 }
 
 void switch_out(Thread& t) {
-    if (PvVcpu* v = vcpu_of(t)) clear_gdt(v->gdt_entries);
+    if (PvVcpu* v = vcpu_of(t)) {
+        clear_gdt(v->gdt_entries);
+        pv_runstate_switch(t, *v, false);
+    }
 }
 
 constexpr ThreadSwitchOps kSwitchOps{switch_in, switch_out};

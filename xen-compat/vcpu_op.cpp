@@ -12,8 +12,9 @@
 // the phase of the previous period). A dying domain's timers stay stopped
 // (Err::NoSuchDomain, -ESRCH).
 //
-// Other vcpu_op commands (initialise, up, down, runstate, vcpu_info
-// registration) come with the PV personality: -ENOSYS.
+// A PV vCPU also has its runstate (get_runstate_info and a copy in guest
+// memory, register_runstate_memory_area, kept at every switch) and is_up.
+// initialise, up, down and vcpu_info registration: -ENOSYS (not yet).
 #include "xen_handlers.hpp"
 #include "xen-compat/vcpu_timers.hpp"
 
@@ -25,6 +26,7 @@
 #include "time/clock.hpp"
 #include "time/timer_object.hpp"
 #include "xen-compat/op_args.hpp"
+#include "xen-compat/pv_domain.hpp"
 
 namespace virtue::xen {
 
@@ -132,11 +134,58 @@ CallResult set_timer_op(uint64_t timeout) {
     return 0;
 }
 
+void pv_runstate_switch(Thread& t, PvVcpu& v, bool running) {
+    vcpu_runstate_info& r = v.runstate;
+    const uint64_t now = system_time_ns();
+    if (r.state_entry_time && now > r.state_entry_time && r.state >= 0 && r.state < 4)
+        r.time[r.state] += now - r.state_entry_time;
+    r.state = running ? RUNSTATE_running
+                      : t.state == ThreadState::Blocked ? RUNSTATE_blocked : RUNSTATE_runnable;
+    r.state_entry_time = now;
+    if (v.runstate_va && v.aspace) (void)pv_write_guest(*t.domain, *v.aspace, v.runstate_va, &r, sizeof r);
+}
+
+namespace {
+// The commands only PV vCPUs have: their runstate, and whether one is up.
+CallResult pv_vcpu_op(Domain& d, PvDomain& pv, uint64_t cmd, uint32_t vcpu, uint64_t arg) {
+    PvVcpu* v = vcpu < pv.nr_vcpus ? pv.vcpu[vcpu] : nullptr;
+    switch (cmd) {
+    case VCPUOP_is_up: return v && v->thread ? 1 : 0;
+    case VCPUOP_get_runstate_info: {
+        if (!v) return Err::NotFound;
+        vcpu_runstate_info r = v->runstate;
+        if (v->thread == current_thread() && r.state_entry_time) { // (time in the current state so far)
+            const uint64_t now = system_time_ns();
+            if (now > r.state_entry_time) r.time[r.state] += now - r.state_entry_time;
+            r.state_entry_time = now;
+        }
+        TRY(copy_to_user(arg, &r, sizeof r));
+        return 0;
+    }
+    case VCPUOP_register_runstate_memory_area: {
+        if (!v) return Err::NotFound;
+        vcpu_register_runstate_memory_area_t area;
+        TRY(copy_from_user(&area, arg, sizeof area));
+        v->runstate_va = area.addr.p;
+        // Written at once for the calling vCPU, as Xen does (later at every
+        // switch); a location it cannot write stays registered, unwritten.
+        if (v->thread == current_thread() && v->runstate_va && v->aspace)
+            (void)pv_write_guest(d, *v->aspace, v->runstate_va, &v->runstate, sizeof v->runstate);
+        return 0;
+    }
+    default: return Err::NotSupported;
+    }
+}
+} // namespace
+
 CallResult vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
     Thread& self = *current_thread();
     Domain& d = *self.domain;
     if (vcpuid >= d.vcpus) return Err::NotFound; // no such vCPU
     const uint32_t vcpu = static_cast<uint32_t>(vcpuid);
+    if (PvDomain* pv = pv_domain(d);
+        pv && (cmd == VCPUOP_is_up || cmd == VCPUOP_get_runstate_info || cmd == VCPUOP_register_runstate_memory_area))
+        return pv_vcpu_op(d, *pv, cmd, vcpu, arg);
     switch (cmd) {
     case VCPUOP_set_periodic_timer:
         return with_input<vcpu_set_periodic_timer_t>(arg, [&](vcpu_set_periodic_timer_t& op) -> Status {

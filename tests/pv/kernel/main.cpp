@@ -36,6 +36,7 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
         pv::run_gdt_checks(c, boot);
         pv::run_event_checks(c);
         pv::run_cpu_checks(c);
+        pv::run_vcpu_checks(c);
         pv::run_pt_write_checks(c, boot);
     }
     c.summary();
