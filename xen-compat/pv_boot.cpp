@@ -180,6 +180,7 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     kobject_ref((*t)->kobj);
     v0.thread = *t;
     d.events.upcall = pv_upcall;
+    d.events.moved_vcpu_info = (*pv)->moved_vcpu_info;
     // Xen starts every PV vCPU with a 10 ms periodic timer (VIRQ_TIMER).
     if (Status timer = vcpu_start_periodic_timer(d, 0, 10'000'000); !timer)
         return undo("no hypervisor memory for its timers", timer.error());

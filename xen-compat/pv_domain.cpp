@@ -29,6 +29,7 @@ void pv_free(Domain& d) {
         },
         nullptr);
     d.events.upcall = nullptr;
+    d.events.moved_vcpu_info = nullptr;
     for (uint32_t v = 0; v < pv->nr_vcpus; v++) {
         if (!pv->vcpu[v]) continue; // (a build that failed part-way)
         if (pv->vcpu[v]->aspace) kobject_unref(pv->vcpu[v]->aspace->kobj);

@@ -55,6 +55,7 @@ struct PvDomain {
     // One per vCPU up to nr_vcpus, each in a frame of the partition; a PV
     // guest has at most XEN_LEGACY_MAX_VCPUS (their vcpu_info slots).
     PvVcpu* vcpu[XEN_LEGACY_MAX_VCPUS] = {};
+    vcpu_info* moved_vcpu_info[XEN_LEGACY_MAX_VCPUS] = {}; // EventTable::moved_vcpu_info points here
 };
 
 // Writes `n` bytes (at most a page) at guest address `va` of address space `as` (walked as

@@ -116,7 +116,7 @@ bool bounce(Thread& t, arch::InterruptFrame& f, uint64_t vector, uint64_t cr2) {
     const trap_info& handler = v->traps[vector];
     const uint64_t stack = bounce_stack(t, *v, f);
     if (!handler.address || !stack) return false;
-    vcpu_info& vi = shared->vcpu_info[t.xen_vcpu];
+    vcpu_info& vi = evtchn_vcpu_info(t.domain->events, t.xen_vcpu);
     const GuestContext at = context_of(t, f);
     uint64_t error = f.error_code;
     if (vector == 14) {
@@ -158,7 +158,7 @@ bool emulate(Thread& t, arch::InterruptFrame& f) {
     case PrivOp::Sti: {
         Domain& d = *t.domain;
         if (!d.events.shared || t.xen_vcpu >= XEN_LEGACY_MAX_VCPUS) return false;
-        __atomic_store_n(&d.events.shared->vcpu_info[t.xen_vcpu].evtchn_upcall_mask,
+        __atomic_store_n(&evtchn_vcpu_info(d.events, t.xen_vcpu).evtchn_upcall_mask,
                          insn->op == PrivOp::Cli ? 1 : 0, __ATOMIC_RELEASE);
         break;
     }
@@ -309,7 +309,7 @@ void pv_before_guest(arch::InterruptFrame& f) {
         user_return_work(f); // leaves: the domain is dying
         return;
     }
-    vcpu_info& vi = shared->vcpu_info[t.xen_vcpu];
+    vcpu_info& vi = evtchn_vcpu_info(t.domain->events, t.xen_vcpu);
     if (!__atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_ACQUIRE) || !v->event_callback)
         return; // (with no callback yet, the event stays pending, as in Xen)
@@ -335,7 +335,7 @@ void pv_user_syscall(arch::InterruptFrame& f) {
         crash(t, "syscall from guest user mode with no syscall callback or kernel stack");
         return;
     }
-    vcpu_info& vi = shared->vcpu_info[t.xen_vcpu];
+    vcpu_info& vi = evtchn_vcpu_info(t.domain->events, t.xen_vcpu);
     const bool saved_mask = __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_ACQUIRE) != 0;
     const Bounce b = make_bounce(BounceKind::Syscall, context_of(t, f), v->kernel_sp, v->syscall_callback, saved_mask);
     if (!deliver(t, *v, f, b)) {
@@ -466,7 +466,7 @@ CallResult iret() {
         f.rcx = r->rcx;
         f.r11 = r->r11;
     }
-    __atomic_store_n(&shared->vcpu_info[t.xen_vcpu].evtchn_upcall_mask, r->mask_events ? 1 : 0,
+    __atomic_store_n(&evtchn_vcpu_info(t.domain->events, t.xen_vcpu).evtchn_upcall_mask, r->mask_events ? 1 : 0,
                      __ATOMIC_RELEASE);
     return 0;
 }

@@ -35,7 +35,7 @@ CallResult sched_op(uint64_t cmd, uint64_t arg) {
         Thread& t = *current_thread();
         shared_info* shared = t.domain->events.shared;
         if (!shared || t.xen_vcpu >= XEN_LEGACY_MAX_VCPUS) return Err::NotSupported;
-        vcpu_info& vi = shared->vcpu_info[t.xen_vcpu];
+        vcpu_info& vi = evtchn_vcpu_info(t.domain->events, t.xen_vcpu);
         __atomic_store_n(&vi.evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
         for (;;) {
             sched_prepare_wait(); // a kick from here on makes the block return

@@ -13,8 +13,9 @@
 // (Err::NoSuchDomain, -ESRCH).
 //
 // A PV vCPU also has its runstate (get_runstate_info and a copy in guest
-// memory, register_runstate_memory_area, kept at every switch) and is_up.
-// initialise, up, down and vcpu_info registration: -ENOSYS (not yet).
+// memory, register_runstate_memory_area, kept at every switch), is_up, and
+// register_vcpu_info (its vcpu_info moved into a frame of its memory).
+// initialise, up and down: -ENOSYS (not yet).
 #include "xen_handlers.hpp"
 #include "xen-compat/vcpu_timers.hpp"
 
@@ -27,6 +28,9 @@
 #include "time/timer_object.hpp"
 #include "xen-compat/op_args.hpp"
 #include "xen-compat/pv_domain.hpp"
+#include "xen-compat/pv_page_tables.hpp"
+#include "arch/tlb.hpp"
+#include "arch/paging.hpp"
 
 namespace virtue::xen {
 
@@ -173,6 +177,37 @@ CallResult pv_vcpu_op(Domain& d, PvDomain& pv, uint64_t cmd, uint32_t vcpu, uint
             (void)pv_write_guest(d, *v->aspace, v->runstate_va, &v->runstate, sizeof v->runstate);
         return 0;
     }
+    case VCPUOP_register_vcpu_info: {
+        if (!v) return Err::NotFound;
+        vcpu_register_vcpu_info_t info;
+        TRY(copy_from_user(&info, arg, sizeof info));
+        if (info.offset > PAGE_SIZE - sizeof(vcpu_info) || info.rsvd != 0) return Err::InvalidArgument;
+        const Mfn frame(info.mfn);
+        // The frame stays the guest's writable memory as long as the
+        // domain lives (it can never become a page table), as in Xen.
+        {
+            PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
+            PvMmuEnv env(d);
+            pv::PageTables<PvMmuEnv> tables(env);
+            TRY(tables.get_page(frame));
+            if (Status s = tables.get_type(frame, PageType::Writable); !s) {
+                tables.put_page(frame);
+                return s.error();
+            }
+        }
+        auto* moved = reinterpret_cast<vcpu_info*>(arch::phys_ptr<uint8_t>(to_phys(frame)) + info.offset);
+        {
+            IrqLockGuard guard(d.events.lock);
+            if (!d.events.moved_vcpu_info || d.events.moved_vcpu_info[vcpu])
+                return Err::InvalidArgument; // once per vCPU, as in Xen
+            *moved = evtchn_vcpu_info(d.events, vcpu);
+            // The guest scans every selector word once: nothing pending is lost.
+            moved->evtchn_pending_sel = ~xen_ulong_t{0};
+            moved->evtchn_upcall_pending = 1;
+            __atomic_store_n(&d.events.moved_vcpu_info[vcpu], moved, __ATOMIC_RELEASE);
+        }
+        return 0;
+    }
     default: return Err::NotSupported;
     }
 }
@@ -184,7 +219,8 @@ CallResult vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
     if (vcpuid >= d.vcpus) return Err::NotFound; // no such vCPU
     const uint32_t vcpu = static_cast<uint32_t>(vcpuid);
     if (PvDomain* pv = pv_domain(d);
-        pv && (cmd == VCPUOP_is_up || cmd == VCPUOP_get_runstate_info || cmd == VCPUOP_register_runstate_memory_area))
+        pv && (cmd == VCPUOP_is_up || cmd == VCPUOP_get_runstate_info || cmd == VCPUOP_register_runstate_memory_area ||
+               cmd == VCPUOP_register_vcpu_info))
         return pv_vcpu_op(d, *pv, cmd, vcpu, arg);
     switch (cmd) {
     case VCPUOP_set_periodic_timer:

@@ -77,10 +77,7 @@ Status reserve_locked(Domain& d, EventPort& p, XenPort xen) {
 }
 
 // The vcpu_info that q notifies (vCPUs beyond the legacy array: vCPU 0's).
-vcpu_info& vcpu_info_of(EventPort& q) {
-    shared_info& s = *q.domain->events.shared;
-    return s.vcpu_info[q.notify_vcpu < XEN_LEGACY_MAX_VCPUS ? q.notify_vcpu : 0];
-}
+vcpu_info& vcpu_info_of(EventPort& q) { return evtchn_vcpu_info(q.domain->events, q.notify_vcpu); }
 
 [[gnu::hot]] void wake_waiters(EventPort& q) {
     IrqLockGuard guard(q.events.lock);

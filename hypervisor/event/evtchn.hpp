@@ -87,7 +87,20 @@ struct EventTable {
     // under this table's or a sender's table lock, when a vCPU's upcall is
     // newly raised, so that it notices (it must not take an event lock).
     void (*upcall)(Domain& d, uint32_t vcpu) = nullptr;
+    // Where each vCPU's vcpu_info lives once its guest moved it
+    // (VCPUOP_register_vcpu_info, into a frame of its own memory): an array
+    // of XEN_LEGACY_MAX_VCPUS the personality keeps (nullptr, or an entry
+    // nullptr: in shared_info). Entries set once, under `lock`.
+    vcpu_info** moved_vcpu_info = nullptr;
 };
+
+// The vcpu_info of `vcpu` (vCPUs past the legacy slots use vCPU 0's).
+inline vcpu_info& evtchn_vcpu_info(EventTable& t, uint32_t vcpu) {
+    if (vcpu >= XEN_LEGACY_MAX_VCPUS) vcpu = 0;
+    if (t.moved_vcpu_info)
+        if (vcpu_info* moved = __atomic_load_n(&t.moved_vcpu_info[vcpu], __ATOMIC_ACQUIRE)) return *moved;
+    return t.shared->vcpu_info[vcpu];
+}
 
 // New ports of d, each returned with the caller's reference (the native
 // family hands it to a handle). Err::NoSpace: d has kMaxEventPorts-1 ports;

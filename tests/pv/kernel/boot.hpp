@@ -42,8 +42,13 @@ void run_gdt_checks(Checks& c, const Boot& boot);  // gdt_checks.cpp: our own GD
 uint64_t run_user_program_with(uint64_t cs, uint64_t ss);
 void run_cpu_checks(Checks& c);                    // cpu_checks.cpp: multicall, segment bases, fpu_taskswitch
 void run_vcpu_checks(Checks& c);                   // vcpu_checks.cpp: is_up, runstate and its area
+void run_vcpu_info_checks(Checks& c, const Boot& boot); // vcpu_checks.cpp: vcpu_info moved (last)
 void run_pt_write_checks(Checks& c, const Boot& boot); // pt_write_checks.cpp: writes to our read-only L1s
 void run_fuzzer(const Boot& boot, unsigned long calls, uint64_t seed); // fuzz.cpp: "fuzz=N" instead of the checks
+
+// vCPU 0's vcpu_info: in shared_info, or where register_vcpu_info moved it.
+extern volatile vcpu_info* g_moved_vcpu_info;
+volatile vcpu_info* my_vcpu_info();
 
 // The event callback's record (trap_checks.cpp, traps.S: pv_event_entry).
 extern volatile unsigned g_upcalls;

@@ -43,6 +43,9 @@ volatile uint64_t g_resume; // where the handler sends us back to (0: to the fau
 
 } // namespace
 
+volatile vcpu_info* g_moved_vcpu_info; // once register_vcpu_info moved it
+volatile vcpu_info* my_vcpu_info() { return g_moved_vcpu_info ? g_moved_vcpu_info : &shared_info_page()->vcpu_info[0]; }
+
 volatile unsigned g_upcalls;         // event callbacks taken
 volatile uint64_t g_upcall_sel;      // evtchn_pending_sel words seen by them (ORed)
 volatile uint64_t g_upcall_ports;    // ports 0-63 they found pending (ORed; the handler clears them)
@@ -53,7 +56,7 @@ extern "C" void pv_trap_handler(TrapFrame* f) {
         // An event upcall: acknowledge it as Linux does (clear the flag,
         // take the selector, take the pending ports of word 0, the only
         // one our ports use).
-        volatile vcpu_info& vi = shared_info_page()->vcpu_info[0];
+        volatile vcpu_info& vi = *my_vcpu_info();
         vi.evtchn_upcall_pending = 0;
         const uint64_t sel = __atomic_exchange_n(&vi.evtchn_pending_sel, 0ul, __ATOMIC_SEQ_CST);
         g_upcall_sel = g_upcall_sel | sel;
@@ -73,7 +76,7 @@ extern "C" void pv_trap_handler(TrapFrame* f) {
     g_seen.cs = f->cs;
     g_seen.rflags = f->rflags;
     g_seen.rsp = f->rsp;
-    g_seen.cr2 = shared_info_page()->vcpu_info[0].arch.cr2;
+    g_seen.cr2 = my_vcpu_info()->arch.cr2;
     g_seen.count = g_seen.count + 1;
     if (g_resume) {
         f->rip = g_resume;
