@@ -137,7 +137,11 @@ Status build(const BootDomain& bd, const uint8_t* image) {
         in.cmdline = bd.bootargs;
         PvBootValues values;
         values.shared_info_maddr = to_phys(*shared).raw();
-        s = write_pv_image(g_kernel, g_layout, in, values, PvFrames{&ctx, page_of, mfn_of});
+        // The console ring (the page the plan zeroed for it) and its port.
+        auto port = pv_console_start(d, **pv, Mfn(p2m[g_layout.console.pfn.raw()]));
+        if (port) values.console_port = *port;
+        else s = port.error();
+        if (s) s = write_pv_image(g_kernel, g_layout, in, values, PvFrames{&ctx, page_of, mfn_of});
         if (s)
             for (uint64_t pfn = 0; pfn < g_layout.nr_pages; pfn++) m2p_set(Mfn(p2m[pfn]), pfn);
     }

@@ -30,6 +30,7 @@ void pv_free(Domain& d) {
         nullptr);
     d.events.upcall = nullptr;
     d.events.moved_vcpu_info = nullptr;
+    if (pv->console_timer) kobject_unref(pv->console_timer->kobj);
     for (uint32_t v = 0; v < pv->nr_vcpus; v++) {
         if (!pv->vcpu[v]) continue; // (a build that failed part-way)
         if (pv->vcpu[v]->aspace) kobject_unref(pv->vcpu[v]->aspace->kobj);
@@ -40,7 +41,13 @@ void pv_free(Domain& d) {
 
 } // namespace
 
-void pv_domain_init() { g_slot = domain_register_hooks({.dying = nullptr, .free = pv_free}); }
+namespace {
+void pv_dying(Domain& d) {
+    if (auto* pv = static_cast<PvDomain*>(d.extensions[g_slot])) pv_console_stop(*pv);
+}
+} // namespace
+
+void pv_domain_init() { g_slot = domain_register_hooks({.dying = pv_dying, .free = pv_free}); }
 
 PvDomain* pv_domain(Domain& d) { return static_cast<PvDomain*>(d.extensions[g_slot]); }
 

@@ -11,11 +11,13 @@
 #include <stdint.h>
 #include <xen/xen.h>
 #include <xen/vcpu.h>
+#include <xen/io/console.h>
 
 #include "domain/boot_config.hpp"
 #include "domain/domain.hpp"
 #include "domain/thread.hpp"
 #include "mm/memory.hpp"
+#include "time/timer_object.hpp"
 #include "pv_mmu_ops.hpp"
 #include "vm/address_space.hpp"
 
@@ -56,6 +58,11 @@ struct PvDomain {
     // guest has at most XEN_LEGACY_MAX_VCPUS (their vcpu_info slots).
     PvVcpu* vcpu[XEN_LEGACY_MAX_VCPUS] = {};
     vcpu_info* moved_vcpu_info[XEN_LEGACY_MAX_VCPUS] = {}; // EventTable::moved_vcpu_info points here
+    // The console ring (xen/io/console.h) in the guest's console page, its
+    // event channel and the timer that drains it (pv_console.cpp).
+    xencons_interface* console = nullptr;
+    uint32_t console_port = 0;
+    Timer* console_timer = nullptr;
 };
 
 // Writes `n` bytes (at most a page) at guest address `va` of address space `as` (walked as
@@ -69,6 +76,14 @@ bool pv_write_guest(Domain& d, const AddressSpace& as, uint64_t va, const void* 
 // blocked or runnable); its time in the state it leaves is added up and
 // the guest's copy, if it registered one, written.
 void pv_runstate_switch(Thread& t, PvVcpu& v, bool running);
+
+// The console backend of a PV domain (pv_console.cpp): the ring in the
+// frame `ring` gets an IPI port of vCPU 0 (the guest notifies it; the
+// hypervisor notifies back through it) and a 10 ms timer that drains the
+// guest's output to the console, line by line under the domain's name.
+// Err::NoMemory. Stopped when the domain dies, freed with it.
+Result<uint32_t> pv_console_start(Domain& d, PvDomain& pv, Mfn ring);
+void pv_console_stop(PvDomain& pv);
 
 // Boot, before the first domain: registers the personality's domain hooks.
 void pv_domain_init();

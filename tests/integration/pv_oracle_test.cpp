@@ -50,6 +50,8 @@ BOOST_AUTO_TEST_CASE(pv_test_kernel_gives_the_same_results_on_virtue_as_on_xen) 
         BOOST_TEST(on_virtue.checks[i].name == x.report.checks[i].name);
         BOOST_TEST(on_virtue.checks[i].passed == x.report.checks[i].passed, on_virtue.checks[i].name);
     }
+    // What it wrote into its console ring came out under its name.
+    BOOST_TEST(v.contains("(pvtest) pv-test: hello through the console ring"));
     // Its shutdown ended the domain alone; the witness ran to its end.
     BOOST_TEST(std::regex_search(v.console, std::regex(R"(d\d+ 'pvtest' shut down \(poweroff\) \(status 0\))")));
     BOOST_TEST(checks_passed(v, "witness", "errors"));
