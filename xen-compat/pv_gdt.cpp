@@ -102,36 +102,39 @@ bool pv_selectors_ok(Thread& t, uint64_t cs, uint64_t ss) {
     return true;
 }
 
+Status pv_take_gdt(Domain& d, PvVcpu& v, const uint64_t* frames, uint64_t entries, bool running_here) {
+    if (entries > arch::GUEST_GDT_ENTRIES) return Err::InvalidArgument;
+    const unsigned n = static_cast<unsigned>((entries + 511) / 512);
+    PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
+    PvMmuEnv env(d);
+    pv::PageTables<PvMmuEnv> tables(env);
+    for (unsigned i = 0; i < n; i++) {
+        Status s = tables.get_page(Mfn(frames[i]));
+        if (s) {
+            s = tables.get_type(Mfn(frames[i]), PageType::SegDesc);
+            if (!s) tables.put_page(Mfn(frames[i]));
+        }
+        if (!s) {
+            put_frames(env, frames, i);
+            return Err::InvalidArgument;
+        }
+    }
+    if (running_here) clear_gdt(v.gdt_entries);
+    put_frames(env, v.gdt_frames, (v.gdt_entries + 511) / 512);
+    for (unsigned i = 0; i < PvVcpu::kGdtFrames; i++) v.gdt_frames[i] = i < n ? frames[i] : 0;
+    v.gdt_entries = static_cast<uint32_t>(entries);
+    if (running_here) load_gdt(v);
+    return Status::success();
+}
+
 CallResult set_gdt(uint64_t frame_list, uint64_t entries) {
     Thread& t = *current_thread();
     PvVcpu* v = vcpu_of(t);
     if (!v) return Err::NotSupported;
     if (entries > arch::GUEST_GDT_ENTRIES) return Err::InvalidArgument;
-    const unsigned n = static_cast<unsigned>((entries + 511) / 512);
     uint64_t frames[PvVcpu::kGdtFrames] = {};
-    TRY(copy_from_user(frames, frame_list, n * sizeof(uint64_t)));
-    Domain& d = *t.domain;
-    {
-        PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
-        PvMmuEnv env(d);
-        pv::PageTables<PvMmuEnv> tables(env);
-        for (unsigned i = 0; i < n; i++) {
-            Status s = tables.get_page(Mfn(frames[i]));
-            if (s) {
-                s = tables.get_type(Mfn(frames[i]), PageType::SegDesc);
-                if (!s) tables.put_page(Mfn(frames[i]));
-            }
-            if (!s) {
-                put_frames(env, frames, i);
-                return Err::InvalidArgument;
-            }
-        }
-        clear_gdt(v->gdt_entries);
-        put_frames(env, v->gdt_frames, (v->gdt_entries + 511) / 512);
-        for (unsigned i = 0; i < PvVcpu::kGdtFrames; i++) v->gdt_frames[i] = i < n ? frames[i] : 0;
-        v->gdt_entries = static_cast<uint32_t>(entries);
-        load_gdt(*v);
-    }
+    TRY(copy_from_user(frames, frame_list, ((entries + 511) / 512) * sizeof(uint64_t)));
+    TRY(pv_take_gdt(*t.domain, *v, frames, entries, true));
     return 0;
 }
 

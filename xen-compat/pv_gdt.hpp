@@ -4,7 +4,9 @@
 
 #include <stdint.h>
 
+#include "domain/domain.hpp"
 #include "domain/thread.hpp"
+#include "lib/result.hpp"
 
 namespace virtue::xen {
 
@@ -15,5 +17,11 @@ const ThreadSwitchOps& pv_switch_ops();
 // selectors, or present DPL-3 64-bit code / writable data descriptors of
 // the vCPU's own GDT (anything else would fault the hypervisor's iretq).
 bool pv_selectors_ok(Thread& t, uint64_t cs, uint64_t ss);
+
+struct PvVcpu;
+// Makes `frames` (up to 14, `entries` descriptors) vCPU v's GDT, dropping
+// its old one (set_gdt, VCPUOP_initialise); running_here: v runs on this
+// CPU now, whose copy is updated. Err::InvalidArgument.
+Status pv_take_gdt(Domain& d, PvVcpu& v, const uint64_t* frames, uint64_t entries, bool running_here);
 
 } // namespace virtue::xen

@@ -14,12 +14,14 @@
 //
 // A PV vCPU also has its runstate (get_runstate_info and a copy in guest
 // memory, register_runstate_memory_area, kept at every switch), is_up, and
-// register_vcpu_info (its vcpu_info moved into a frame of its memory).
-// initialise, up and down: -ENOSYS (not yet).
+// register_vcpu_info (its vcpu_info moved into a frame of its memory),
+// initialise and up (a vCPU brought up by its guest). down: -ENOSYS.
 #include "xen_handlers.hpp"
 #include "xen-compat/vcpu_timers.hpp"
 
 #include <xen/vcpu.h>
+
+#include <initializer_list>
 
 #include "domain/boot_config.hpp"
 #include "event/evtchn.hpp"
@@ -29,6 +31,11 @@
 #include "xen-compat/op_args.hpp"
 #include "xen-compat/pv_domain.hpp"
 #include "xen-compat/pv_page_tables.hpp"
+#include "xen-compat/pv_gdt.hpp"
+#include "arch/pte.hpp"
+#include "arch/user_entry.hpp"
+#include "domain/thread.hpp"
+#include "vm/address_space.hpp"
 #include "arch/tlb.hpp"
 #include "arch/paging.hpp"
 
@@ -150,11 +157,152 @@ void pv_runstate_switch(Thread& t, PvVcpu& v, bool running) {
 }
 
 namespace {
+// VCPUOP_initialise: vCPU `vcpu` gets its state from the guest's
+// vcpu_guest_context at `arg` (its kernel L4, registers, trap table,
+// callbacks, kernel stack, GDT and segment bases) and a thread that starts
+// in guest kernel mode at VCPUOP_up. Checked as the calls that set each
+// part are (set_trap_table, set_gdt, ...); the FPU state, debug registers
+// and an LDT are not taken (an LDT is refused). Nothing is kept on failure.
+Status initialise_vcpu(Domain& d, PvDomain& pv, PvVcpu& v, uint32_t vcpu, uint64_t arg) {
+    using Ctx = vcpu_guest_context_t;
+    auto field = [&](size_t offset, void* out, size_t size) { return copy_from_user(out, arg + offset, size); };
+    uint64_t flags, ldt_ents, gdt_ents, kernel_ss, kernel_sp, cr1, cr3, event_cb, failsafe_cb, syscall_cb, fs, gs_k, gs_u;
+    uint64_t gdt_frames[16];
+    cpu_user_regs regs;
+    TRY(field(offsetof(Ctx, flags), &flags, 8));
+    TRY(field(offsetof(Ctx, user_regs), &regs, sizeof regs));
+    TRY(field(offsetof(Ctx, ldt_ents), &ldt_ents, 8));
+    TRY(field(offsetof(Ctx, gdt_frames), gdt_frames, sizeof gdt_frames));
+    TRY(field(offsetof(Ctx, gdt_ents), &gdt_ents, 8));
+    TRY(field(offsetof(Ctx, kernel_ss), &kernel_ss, 8));
+    TRY(field(offsetof(Ctx, kernel_sp), &kernel_sp, 8));
+    TRY(field(offsetof(Ctx, ctrlreg) + 8, &cr1, 8));
+    TRY(field(offsetof(Ctx, ctrlreg) + 24, &cr3, 8));
+    TRY(field(offsetof(Ctx, event_callback_eip), &event_cb, 8));
+    TRY(field(offsetof(Ctx, failsafe_callback_eip), &failsafe_cb, 8));
+    TRY(field(offsetof(Ctx, syscall_callback_eip), &syscall_cb, 8));
+    TRY(field(offsetof(Ctx, fs_base), &fs, 8));
+    TRY(field(offsetof(Ctx, gs_base_kernel), &gs_k, 8));
+    TRY(field(offsetof(Ctx, gs_base_user), &gs_u, 8));
+    trap_info traps[256];
+    TRY(field(offsetof(Ctx, trap_ctxt), traps, sizeof traps));
+    auto guest_address = [](uint64_t a) {
+        return is_canonical(a) && !(a >= 0xffff800000000000ull && a < arch::PV_GUEST_UPPER_START);
+    };
+    // Only guest kernel mode, flat selectors, addresses the guest may use.
+    if (!(flags & VGCF_in_kernel) || ldt_ents != 0 || gdt_ents > arch::GUEST_GDT_ENTRIES) return Err::InvalidArgument;
+    if (regs.cs != FLAT_KERNEL_CS64 || regs.ss != FLAT_KERNEL_SS64) return Err::InvalidArgument;
+    for (uint64_t a : {regs.rip, regs.rsp, kernel_sp, event_cb, failsafe_cb, syscall_cb, fs, gs_k, gs_u})
+        if (!guest_address(a)) return Err::InvalidArgument;
+    for (const trap_info& ti : traps)
+        if (ti.address && !guest_address(ti.address)) return Err::InvalidArgument;
+    const Mfn l4(cr3 >> 12), user_l4(cr1 >> 12);
+    // The L4s: a type use each while they are this vCPU's base pointers.
+    {
+        PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
+        PvMmuEnv env(d);
+        pv::PageTables<PvMmuEnv> tables(env);
+        auto take = [&](Mfn m) -> Status {
+            TRY(tables.get_page(m));
+            if (Status s = tables.get_type(m, PageType::L4); !s) {
+                tables.put_page(m);
+                return s;
+            }
+            return Status::success();
+        };
+        TRY(take(l4));
+        if (user_l4.raw()) {
+            if (Status s = take(user_l4); !s) {
+                tables.put_type(l4);
+                tables.put_page(l4);
+                return s;
+            }
+        }
+    }
+    auto drop_l4s = [&] {
+        PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
+        PvMmuEnv env(d);
+        pv::PageTables<PvMmuEnv> tables(env);
+        for (Mfn m : {l4, user_l4})
+            if (m.raw()) {
+                tables.put_type(m);
+                tables.put_page(m);
+            }
+    };
+    if (Status s = pv_take_gdt(d, v, gdt_frames, gdt_ents, false); !s) {
+        drop_l4s();
+        return s;
+    }
+    auto as = aspace_create_guest(d, to_phys(l4));
+    if (!as) {
+        drop_l4s();
+        return as.error();
+    }
+    auto t = thread_create(d, **as, regs.rip, regs.rsp, regs.rdi, regs.rsi, regs.rdx);
+    if (!t) {
+        kobject_unref((*as)->kobj);
+        drop_l4s();
+        return t.error();
+    }
+    arch::InterruptFrame& f = (*t)->user_frame();
+    f.rax = regs.rax;
+    f.rbx = regs.rbx;
+    f.rcx = regs.rcx;
+    f.rbp = regs.rbp;
+    f.r8 = regs.r8;
+    f.r9 = regs.r9;
+    f.r10 = regs.r10;
+    f.r11 = regs.r11;
+    f.r12 = regs.r12;
+    f.r13 = regs.r13;
+    f.r14 = regs.r14;
+    f.r15 = regs.r15;
+    // The guest's arithmetic and direction flags; interrupts stay on (its
+    // event mask is its own interrupt flag).
+    f.rflags = (regs.rflags & 0xcd5) | 0x202;
+    (*t)->guest_mode = GuestMode::PvKernel;
+    (*t)->xen_vcpu = vcpu;
+    (*t)->switch_ops = &pv_switch_ops();
+    (*t)->fs_base = fs;
+    (*t)->gs_base = gs_k;
+    v.aspace = *as;
+    v.base.kernel_l4 = l4.raw();
+    v.base.user_l4 = user_l4.raw();
+    for (unsigned i = 0; i < 256; i++) v.traps[i] = trap_info{};
+    for (const trap_info& ti : traps)
+        if (ti.address) v.traps[ti.vector] = ti;
+    v.kernel_ss = kernel_ss;
+    v.kernel_sp = kernel_sp;
+    v.event_callback = event_cb;
+    v.failsafe_callback = failsafe_cb;
+    v.syscall_callback = syscall_cb;
+    v.syscall_masks_events = (flags & VGCF_syscall_disables_events) != 0;
+    v.gs_kernel = gs_k;
+    v.gs_user = gs_u;
+    v.thread = *t; // (the creator's reference: kept, as vCPU 0's)
+    (void)pv; // (the vCPU slots are made at build)
+    // Every PV vCPU runs Xen's default periodic timer.
+    (void)vcpu_start_periodic_timer(d, vcpu, 10'000'000);
+    return Status::success();
+}
+
 // The commands only PV vCPUs have: their runstate, and whether one is up.
 CallResult pv_vcpu_op(Domain& d, PvDomain& pv, uint64_t cmd, uint32_t vcpu, uint64_t arg) {
     PvVcpu* v = vcpu < pv.nr_vcpus ? pv.vcpu[vcpu] : nullptr;
     switch (cmd) {
-    case VCPUOP_is_up: return v && v->thread ? 1 : 0;
+    case VCPUOP_is_up: return v && v->thread && v->thread->started ? 1 : 0;
+    case VCPUOP_initialise: {
+        if (!v) return Err::NotFound;
+        if (v->thread) return Err::Exists;
+        TRY(initialise_vcpu(d, pv, *v, vcpu, arg));
+        return 0;
+    }
+    case VCPUOP_up: {
+        if (!v || !v->thread) return Err::InvalidArgument; // (not initialised)
+        if (v->thread->started) return 0;
+        TRY(thread_start(*v->thread, vcpu));
+        return 0;
+    }
     case VCPUOP_get_runstate_info: {
         if (!v) return Err::NotFound;
         vcpu_runstate_info r = v->runstate;
@@ -220,7 +368,7 @@ CallResult vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
     const uint32_t vcpu = static_cast<uint32_t>(vcpuid);
     if (PvDomain* pv = pv_domain(d);
         pv && (cmd == VCPUOP_is_up || cmd == VCPUOP_get_runstate_info || cmd == VCPUOP_register_runstate_memory_area ||
-               cmd == VCPUOP_register_vcpu_info))
+               cmd == VCPUOP_register_vcpu_info || cmd == VCPUOP_initialise || cmd == VCPUOP_up))
         return pv_vcpu_op(d, *pv, cmd, vcpu, arg);
     switch (cmd) {
     case VCPUOP_set_periodic_timer:

@@ -52,7 +52,7 @@ XenBoot boot_on_xen(const std::string& pv_kernel, int timeout_s) {
     }
     BootSpec spec;
     spec.iso = iso;
-    spec.smp = 1;
+    spec.smp = 2; // dom0 gets two vCPUs: the PV test kernel brings up the second
     spec.mem_mib = 256;
     spec.timeout_s = timeout_s;
     spec.stop_after = XEN_DOM0_END;

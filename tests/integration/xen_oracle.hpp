@@ -21,7 +21,7 @@ std::string xen_image();
 // off, Xen only halts ("Hardware Dom0 halted: halting machine"), so the
 // harness ends QEMU on that line (XEN_DOM0_END).
 inline constexpr const char* XEN_CMDLINE =
-    "console=com1 com1=115200,8n1 dom0_mem=64M dom0_max_vcpus=1 loglvl=all guest_loglvl=all";
+    "console=com1 com1=115200,8n1 dom0_mem=64M dom0_max_vcpus=2 loglvl=all guest_loglvl=all";
 // Xen's line when dom0 ends: "Hardware Dom0 halted: ...", "... crashed: ...",
 // "... shutdown: rebooting machine".
 inline constexpr const char* XEN_DOM0_END = "Hardware Dom0 ";

@@ -42,6 +42,7 @@ void run_gdt_checks(Checks& c, const Boot& boot);  // gdt_checks.cpp: our own GD
 uint64_t run_user_program_with(uint64_t cs, uint64_t ss);
 void run_cpu_checks(Checks& c);                    // cpu_checks.cpp: multicall, segment bases, fpu_taskswitch
 void run_vcpu_checks(Checks& c);                   // vcpu_checks.cpp: is_up, runstate and its area
+void run_smp_checks(Checks& c, const Boot& boot);  // smp_checks.cpp: bringing up vCPU 1
 void run_vcpu_info_checks(Checks& c, const Boot& boot); // vcpu_checks.cpp: vcpu_info moved (last)
 void run_pt_write_checks(Checks& c, const Boot& boot); // pt_write_checks.cpp: writes to our read-only L1s
 void run_fuzzer(const Boot& boot, unsigned long calls, uint64_t seed); // fuzz.cpp: "fuzz=N" instead of the checks

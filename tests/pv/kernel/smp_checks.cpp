@@ -1,0 +1,61 @@
+// A second vCPU: down until we bring it up with VCPUOP_initialise (a
+// context of its own: our kernel L4, its own stack, kernel mode, flat
+// selectors) and VCPUOP_up; it then runs a check there (xen_version) and
+// blocks for good. Both hypervisors give this kernel two vCPUs.
+#include <stdint.h>
+#include <string.h>
+#include <xen/errno.h>
+#include <xen/sched.h>
+#include <xen/vcpu.h>
+#include <xen/version.h>
+#include <xen/xen.h>
+
+#include "boot.hpp"
+#include "checks.hpp"
+#include "console.hpp"
+#include "hypercall.hpp"
+
+namespace pv {
+namespace {
+
+long vcpu_op(int cmd, unsigned vcpu, void* a) { return hypercall(__HYPERVISOR_vcpu_op, static_cast<uint64_t>(cmd), vcpu, arg(a)); }
+
+vcpu_guest_context_t g_ctx;
+alignas(16) unsigned char g_ap_stack[8192];
+volatile long g_ap_version = -1;
+volatile int g_ap_ran = 0;
+
+} // namespace
+
+extern "C" [[noreturn]] void pv_ap_main() {
+    g_ap_version = xen_version(XENVER_version, nullptr);
+    __atomic_store_n(&g_ap_ran, 1, __ATOMIC_RELEASE);
+    for (;;) (void)sched_op(SCHEDOP_block, nullptr);
+}
+
+void run_smp_checks(Checks& c, const Boot& b) {
+    c.expect_eq("vcpu_1_down_at_start", vcpu_op(VCPUOP_is_up, 1, nullptr), 0);
+    memset(&g_ctx, 0, sizeof g_ctx);
+    g_ctx.flags = VGCF_in_kernel;
+    g_ctx.user_regs.rip = reinterpret_cast<uint64_t>(pv_ap_main);
+    g_ctx.user_regs.rsp = reinterpret_cast<uint64_t>(g_ap_stack + sizeof g_ap_stack) - 8; // (as after a call)
+    g_ctx.user_regs.cs = FLAT_KERNEL_CS;
+    g_ctx.user_regs.ss = FLAT_KERNEL_SS;
+    g_ctx.user_regs.rflags = 0x2;
+    g_ctx.kernel_ss = FLAT_KERNEL_SS;
+    g_ctx.kernel_sp = g_ctx.user_regs.rsp;
+    const auto* p2m = reinterpret_cast<const uint64_t*>(b.si->mfn_list);
+    g_ctx.ctrlreg[3] = xen_pfn_to_cr3(p2m[(b.si->pt_base - VIRT_BASE) >> 12]);
+    c.expect_eq("vcpu_1_initialise_returns_0", vcpu_op(VCPUOP_initialise, 1, &g_ctx), 0);
+    c.expect_eq("vcpu_1_initialise_twice_eexist", vcpu_op(VCPUOP_initialise, 1, &g_ctx), -XEN_EEXIST);
+    c.expect_eq("vcpu_1_up_returns_0", vcpu_op(VCPUOP_up, 1, nullptr), 0);
+    int spins = 0;
+    for (; spins < 100000 && !__atomic_load_n(&g_ap_ran, __ATOMIC_ACQUIRE); spins++) (void)sched_op(SCHEDOP_yield, nullptr);
+    const long mine = xen_version(XENVER_version, nullptr);
+    c.info("vcpu_1", "ran %d after %d yields, xen_version there 0x%lx", g_ap_ran, spins, g_ap_version);
+    c.expect("vcpu_1_runs_a_check", g_ap_ran == 1 && g_ap_version == mine, "ran %d, xen_version 0x%lx (here 0x%lx)",
+             g_ap_ran, g_ap_version, mine);
+    c.expect_eq("vcpu_1_is_up", vcpu_op(VCPUOP_is_up, 1, nullptr), 1);
+}
+
+} // namespace pv
