@@ -6,6 +6,7 @@
 #   make run CONFIG=path/to.dts   ... boot that configuration and the domains it names
 #   make test       install what is missing, build, run unit + integration tests
 #   make bench      print the benchmark figures (docs/performance.md)
+#   make bench-vs-xen  the PV test kernel's figures on real Xen and on Virtue
 #   make pv-oracle  boot the PV test kernel as dom0 on real Xen 4.17 and print
 #                   its checks (docs/pv-oracle.md)
 #   make FLAVOUR=release ...   optimised build (default: debug)

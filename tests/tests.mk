@@ -65,11 +65,18 @@ BENCH_BIN := build/host/boot-bench
 $(BENCH_BIN): build/host/tests/bench/boot_bench.o build/host/tests/integration/qemu_runner.o
 	$(HOST_CXX) $(HOST_SANITIZE) -o $@ $^
 
+# make bench-vs-xen: the PV test kernel's bench mode on real Xen and on
+# Virtue (tests/bench/pv_bench.cpp).
+PV_BENCH_BIN := build/host/pv-bench
+$(PV_BENCH_BIN): build/host/tests/bench/pv_bench.o build/host/tests/integration/xen_oracle.o \
+                 build/host/tests/integration/pv_report.o build/host/tests/integration/qemu_runner.o
+	$(HOST_CXX) $(HOST_SANITIZE) -o $@ $^
+
 -include $(UNIT_OBJS:.o=.d) $(INTEGRATION_OBJS:.o=.d)
 
 # The include layering of the hypervisor (tests/check_layers.py); also part
 # of `make test`, as one test case.
-.PHONY: check-layers bench-run
+.PHONY: check-layers bench-run bench-vs-xen bench-vs-xen-run
 check-layers:
 	@python3 tests/check_layers.py
 
@@ -105,6 +112,12 @@ bench: deps
 bench-run:
 	@$(MAKE) --no-print-directory -j$(JOBS) $(INTEGRATION_INPUTS) $(BENCH_BIN)
 	VIRTUE_BUILD=$(O) VIRTUE_FLAVOUR=$(FLAVOUR) $(BENCH_BIN)
+
+bench-vs-xen: deps
+	@$(MAKE) --no-print-directory FLAVOUR=$(BENCH_FLAVOUR) bench-vs-xen-run
+bench-vs-xen-run:
+	@$(MAKE) --no-print-directory -j$(JOBS) $(INTEGRATION_INPUTS) $(PV_BENCH_BIN)
+	VIRTUE_BUILD=$(O) $(PV_BENCH_BIN) $(PV_BENCH_BOOTS)
 
 test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.iso $(UNIT_BIN) $(INTEGRATION_INPUTS)

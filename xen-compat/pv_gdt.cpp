@@ -80,13 +80,15 @@ uint64_t descriptor(const PvVcpu& v, uint64_t selector) {
 
 const ThreadSwitchOps& pv_switch_ops() { return kSwitchOps; }
 
-bool pv_selectors_ok(Thread& t, uint64_t cs, uint64_t ss) {
+static_assert(FLAT_RING3_CS64 == 0xe033 && FLAT_RING3_SS64 == 0xe02b, "pv_selectors_ok's fast path (pv_gdt.hpp)");
+
+bool pv_gdt_selectors_ok(Thread& t, uint64_t cs, uint64_t ss) {
     cs &= 0xffff;
     ss &= 0xffff;
-    if ((cs & 3) != 3 || (ss & 3) != 3) return false;
-    const PvVcpu* v = vcpu_of(t);
     const bool flat_cs = cs == FLAT_RING3_CS64, flat_ss = ss == FLAT_RING3_SS64;
     if (flat_cs && flat_ss) return true;
+    if ((cs & 3) != 3 || (ss & 3) != 3) return false;
+    const PvVcpu* v = vcpu_of(t);
     if (!v) return false;
     if (!flat_cs) {
         const uint64_t d = descriptor(*v, cs);

@@ -16,7 +16,13 @@ const ThreadSwitchOps& pv_switch_ops();
 // Whether the guest may be resumed with these CS and SS: Xen's flat ring-3
 // selectors, or present DPL-3 64-bit code / writable data descriptors of
 // the vCPU's own GDT (anything else would fault the hypervisor's iretq).
-bool pv_selectors_ok(Thread& t, uint64_t cs, uint64_t ss);
+bool pv_gdt_selectors_ok(Thread& t, uint64_t cs, uint64_t ss);
+inline bool pv_selectors_ok(Thread& t, uint64_t cs, uint64_t ss) {
+    // Xen's flat ring-3 selectors (FLAT_RING3_CS64, FLAT_RING3_SS64), the
+    // common case, without a call; the rest look at the GDT.
+    if ((cs & 0xffff) == 0xe033 && (ss & 0xffff) == 0xe02b) return true;
+    return pv_gdt_selectors_ok(t, cs, ss);
+}
 
 struct PvVcpu;
 // Makes `frames` (up to 14, `entries` descriptors) vCPU v's GDT, dropping

@@ -593,10 +593,18 @@ bool sched_idle() {
     return background_step();
 }
 
-[[gnu::hot]] void user_return_work(arch::InterruptFrame&) {
-    CpuSched* cs = &mine();
-    Thread* t = cs->current;
-    if (!t) return;
+namespace {
+// Whether thread t, about to return to ring 3 from CPU cs, has anything to
+// do first (each case below in user_return_work_slow).
+[[gnu::always_inline]] inline bool return_work_pending(const CpuSched& cs, const Thread& t) {
+    const uint32_t pinned = __atomic_load_n(&t.entity.affinity_cpu, __ATOMIC_ACQUIRE);
+    return t.domain->dying() || __atomic_load_n(&t.kill_requested, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&t.suspend_requested, __ATOMIC_ACQUIRE) ||
+           (pinned != sched::kAnyCpu && pinned != arch::cpu_index()) || cs.need_resched || t.releasing_regions ||
+           t.releasing_aspaces;
+}
+
+[[gnu::noinline]] void user_return_work_slow(CpuSched* cs, Thread* t) {
     for (;;) {
         if (t->domain->dying()) thread_exit_current(t->domain->exit_status);
         if (__atomic_load_n(&t->kill_requested, __ATOMIC_ACQUIRE)) thread_exit_current(t->kill_status);
@@ -629,6 +637,17 @@ bool sched_idle() {
         hypercall_hold_end(kReleaseHoldNr);
         arch::irq_window();
     }
+}
+} // namespace
+
+// Every return to ring 3 passes here: the common case (nothing to do) is a
+// handful of loads without a call.
+[[gnu::hot]] void user_return_work(arch::InterruptFrame&) {
+    CpuSched* cs = &mine();
+    Thread* t = cs->current;
+    if (!t || !return_work_pending(*cs, *t)) [[likely]]
+        return;
+    user_return_work_slow(cs, t);
 }
 
 void describe_current(char* buf, size_t size) {

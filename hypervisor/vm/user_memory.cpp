@@ -38,21 +38,35 @@ bool range_in_guest_half(const Thread& t, uint64_t addr, uint64_t len) {
 
 bool user_range_ok(uint64_t addr, uint64_t len, UserAccess access) {
     if (len == 0) return true;
-    if (!range_in_guest_half(*current_thread(), addr, len)) return false;
+    const Thread& t = *current_thread();
+    if (!range_in_guest_half(t, addr, len)) return false;
     uint64_t need = pte::P | pte::US | (access == UserAccess::Write ? pte::RW : 0);
     for (uint64_t page = addr & ~(PAGE_SIZE_4K - 1); page < addr + len; page += PAGE_SIZE_4K)
         if (!user_leaf(page, need)) return false;
     return true;
 }
 
+namespace {
+// Before a copy: user_range_ok, except that a PV guest's tables need no
+// walk. Every present entry in a PV guest's part of the address space
+// carries U (the PV MMU sets it on each entry it accepts), so the CPU's
+// own checks during the copy (CR0.WP for writes, and a fault recovered by
+// copy_user_bytes for anything absent) refuse exactly what the walk would.
+[[gnu::hot]] bool copy_range_ok(uint64_t addr, uint64_t len, UserAccess access) {
+    const Thread& t = *current_thread();
+    if (t.guest_mode == GuestMode::Native) return user_range_ok(addr, len, access);
+    return len == 0 || range_in_guest_half(t, addr, len);
+}
+} // namespace
+
 [[gnu::hot]] Status copy_from_user(void* dst, uint64_t user_src, uint64_t len) {
-    if (!user_range_ok(user_src, len, UserAccess::Read)) return Err::Fault;
+    if (!copy_range_ok(user_src, len, UserAccess::Read)) return Err::Fault;
     if (len && copy_user_bytes(dst, reinterpret_cast<const void*>(user_src), len) != 0) return Err::Fault;
     return Status::success();
 }
 
 Status copy_to_user(uint64_t user_dst, const void* src, uint64_t len) {
-    if (!user_range_ok(user_dst, len, UserAccess::Write)) return Err::Fault;
+    if (!copy_range_ok(user_dst, len, UserAccess::Write)) return Err::Fault;
     if (len && copy_user_bytes(reinterpret_cast<void*>(user_dst), src, len) != 0) return Err::Fault;
     return Status::success();
 }

@@ -24,7 +24,7 @@ std::string xen_image() {
     return v && *v ? v : XEN_IMAGE;
 }
 
-XenBoot boot_on_xen(const std::string& pv_kernel, int timeout_s) {
+XenBoot boot_on_xen(const std::string& pv_kernel, const XenBootOptions& options) {
     XenBoot x;
     const std::string xen = xen_image();
     if (access(xen.c_str(), R_OK) != 0) {
@@ -44,7 +44,8 @@ XenBoot boot_on_xen(const std::string& pv_kernel, int timeout_s) {
     fs::path dir(tmpl);
     fs::path iso = dir / "xen-pv.iso";
     std::string cmd = "sh tests/pv/xen-iso.sh " + shell_quote(iso) + " " + shell_quote(xen) + " " +
-                      shell_quote(XEN_CMDLINE) + " " + shell_quote(pv_kernel);
+                      shell_quote(std::string(XEN_CMDLINE) + " " + options.extra_xen_cmdline) + " " + shell_quote(pv_kernel) + " " +
+                      shell_quote(options.kernel_cmdline);
     if (std::system(cmd.c_str()) != 0) {
         fs::remove_all(dir);
         x.error = "could not make the Xen ISO: " + cmd;
@@ -54,7 +55,8 @@ XenBoot boot_on_xen(const std::string& pv_kernel, int timeout_s) {
     spec.iso = iso;
     spec.smp = 2; // dom0 gets two vCPUs: the PV test kernel brings up the second
     spec.mem_mib = 256;
-    spec.timeout_s = timeout_s;
+    spec.timeout_s = options.timeout_s;
+    spec.qemu_args = options.qemu_args;
     spec.stop_after = XEN_DOM0_END;
     spec.stop_grace_s = 0.5; // the rest of Xen's line
     x.result = boot(spec);

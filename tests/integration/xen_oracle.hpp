@@ -33,8 +33,15 @@ struct XenBoot {
     PvReport report;
 };
 
+struct XenBootOptions {
+    int timeout_s = 240;
+    std::string kernel_cmdline;         // the PV kernel's command line
+    std::string extra_xen_cmdline;      // appended to XEN_CMDLINE
+    std::vector<std::string> qemu_args; // e.g. {"-icount", "shift=0"}
+};
+
 // Boots pv_kernel as dom0 on real Xen; error says why when that is
 // impossible (Xen package missing, ISO not made).
-XenBoot boot_on_xen(const std::string& pv_kernel, int timeout_s = 240);
+XenBoot boot_on_xen(const std::string& pv_kernel, const XenBootOptions& options = {});
 
 } // namespace virtue::test

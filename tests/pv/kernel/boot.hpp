@@ -4,6 +4,7 @@
 // boots it as one); the checks that depend on the role name it.
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 #include <xen/xen.h>
 
@@ -73,6 +74,17 @@ volatile shared_info* shared_info_page();
 // a decimal number at p (up to the first non-digit).
 const char* find_arg(const char* cmdline, const char* key);
 unsigned long parse_number(const char* p);
+
+// Frames and page tables (user_checks.cpp): a one-op mmuext_op on our
+// own behalf; the machine frame behind one of our kernel addresses; frame
+// `mfn` filled with `bytes` (the rest zero) through a window page of ours.
+long mmuext(unsigned cmd, uint64_t mfn);
+uint64_t own_mfn(const Boot& b, const void* va);
+bool fill(const Boot& b, uint64_t mfn, const void* bytes, size_t n);
+// Runs the user program code (a label inside user_mode.S's user page) in
+// guest user mode until its "done" system call; user_checks set the stage.
+void enter_user_at(const unsigned char* code);
+void run_bench(const Boot& boot); // bench.cpp: "bench" on the command line, after the checks
 
 // x86 page-table entry bits used by the checks.
 inline constexpr uint64_t PTE_P = 1u << 0, PTE_RW = 1u << 1, PTE_A = 1u << 5, PTE_D = 1u << 6;

@@ -29,10 +29,13 @@ namespace {
 
 constexpr uint64_t kUserCode = 0x400000, kUserStack = 0x401000;
 
+alignas(16) unsigned char kernel_stack[16384];
+
+} // namespace
+
 // A page of ours through which other frames are filled (its own frame is
 // mapped back afterwards).
 alignas(4096) unsigned char fill_window[4096];
-alignas(16) unsigned char kernel_stack[16384];
 
 long mmuext(unsigned cmd, uint64_t mfn) {
     mmuext_op op{};
@@ -47,7 +50,6 @@ uint64_t own_mfn(const Boot& b, const void* va) {
     return p2m[(reinterpret_cast<uint64_t>(va) - VIRT_BASE) >> 12];
 }
 
-// Fills frame `mfn` with `bytes` (the rest zero) through the window.
 bool fill(const Boot& b, uint64_t mfn, const void* bytes, size_t n) {
     const uint64_t window = reinterpret_cast<uint64_t>(fill_window);
     if (update_va_mapping(window, (mfn << 12) | PTE_P | PTE_RW | PTE_A | PTE_D, UVMF_INVLPG | UVMF_LOCAL) != 0)
@@ -58,7 +60,11 @@ bool fill(const Boot& b, uint64_t mfn, const void* bytes, size_t n) {
                              UVMF_INVLPG | UVMF_LOCAL) == 0;
 }
 
-} // namespace
+void enter_user_at(const unsigned char* code) {
+    alignas(16) uint64_t frame[9] = {0, 0, 0, 0, kUserCode + static_cast<uint64_t>(code - pv_user_program),
+                                     FLAT_USER_CS64, 0x202, kUserStack + 4096, FLAT_USER_SS64};
+    pv_enter_user(frame);
+}
 
 uint64_t run_user_program_with(uint64_t cs, uint64_t ss) {
     const uint64_t ud2_at = kUserCode + static_cast<uint64_t>(pv_user_ud2 - pv_user_program);

@@ -16,6 +16,7 @@
  */
 #define __ASSEMBLY__ 1 /* the headers hide their C parts */
 #include <xen/xen.h>
+#include "bench.hpp"
 
     .section .text, "ax", @progbits
 
@@ -65,9 +66,10 @@ pv_syscall_entry:
 
 /* The user program, copied into a user page (position-independent):
  * syscall(42) -> 43, then ud2 (bounced to the kernel, which resumes after
- * it), then the "done" system call. */
+ * it), then the "done" system call. In the same page, the bench's user
+ * program (bench.cpp): PV_USER_BENCH_CALLS system calls, then "done". */
     .section .rodata, "a", @progbits
-    .globl pv_user_program, pv_user_program_end, pv_user_syscall_ret, pv_user_ud2
+    .globl pv_user_program, pv_user_program_end, pv_user_syscall_ret, pv_user_ud2, pv_user_bench
 pv_user_program:
     mov $42, %edi
     xor %esi, %esi
@@ -76,6 +78,16 @@ pv_user_syscall_ret:
     mov %rax, %rdi
 pv_user_ud2:
     ud2
+    mov $2, %esi
+    syscall
+    ud2
+pv_user_bench:
+    mov $PV_USER_BENCH_CALLS, %ebx
+1:  mov $7, %edi
+    xor %esi, %esi
+    syscall
+    dec %ebx
+    jnz 1b
     mov $2, %esi
     syscall
     ud2
