@@ -102,6 +102,7 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     auto pv = pv_domain_attach(d);
     if (!pv) return undo("no hypervisor memory for its PV state", pv.error());
     (*pv)->nr_pages = g_layout.nr_pages;
+    (*pv)->ram_frames = g_layout.nr_pages;
     (*pv)->nr_vcpus = bd.vcpus;
 
     auto shared = domain_alloc_frame(d);
@@ -109,6 +110,9 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     d.events.shared = arch::phys_ptr<shared_info>(to_phys(*shared));
     init_shared_info(*d.events.shared, bd.vcpus);
     frame_info(*shared).flags |= pv::kFrameGuest; // the guest maps it (update_va_mapping)
+    // The hypervisor writes it (event bits, time) all along: never a page
+    // table (Xen shares it with the guest as a writable page in the same way).
+    if (Status held = pv_hold_writable(d, *shared); !held) return undo("cannot hold shared_info", held.error());
 
     // The guest's RAM: PFN -> MFN (the list also goes into the guest),
     // kept meanwhile in a scratch block of hypervisor frames.

@@ -34,6 +34,9 @@ void drain(Timer& t) {
 } // namespace
 
 Result<uint32_t> pv_console_start(Domain& d, PvDomain& pv, Mfn ring) {
+    // The hypervisor writes the ring's indexes: the frame never becomes a
+    // page table (whose entries would then be the guest's to choose).
+    TRY(pv_hold_writable(d, ring));
     evtchn_port_t port = 0;
     auto bound = evtchn_bind_ipi(d, 0, XenPort{&port});
     if (!bound) return bound.error();

@@ -51,6 +51,18 @@ void pv_domain_init() { g_slot = domain_register_hooks({.dying = pv_dying, .free
 
 PvDomain* pv_domain(Domain& d) { return static_cast<PvDomain*>(d.extensions[g_slot]); }
 
+Status pv_hold_writable(Domain& d, Mfn m) {
+    PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
+    PvMmuEnv env(d);
+    pv::PageTables<PvMmuEnv> tables(env);
+    TRY(tables.get_page(m));
+    if (Status s = tables.get_type(m, PageType::Writable); !s) {
+        tables.put_page(m);
+        return s;
+    }
+    return Status::success();
+}
+
 // In a frame of the domain's own partition (it goes back with it).
 Result<PvDomain*> pv_domain_attach(Domain& d) {
     static_assert(sizeof(PvDomain) <= PAGE_SIZE && sizeof(PvVcpu) <= PAGE_SIZE);
@@ -107,5 +119,21 @@ void PvMmuEnv::flush_stale(Mfn) {
 }
 
 void PvMmuEnv::m2p_set(Mfn m, uint64_t pfn) { xen::m2p_set(m, pfn); }
+
+// The reservation (pv_reservation.hpp): ram_frames changes under mm_lock,
+// which the caller holds; readers outside it load it atomically.
+void PvMmuEnv::give_back(Mfn m) {
+    domain_free_frame(d_, m);
+    if (PvDomain* pv = pv_domain(d_)) __atomic_store_n(&pv->ram_frames, pv->ram_frames - 1, __ATOMIC_RELAXED);
+}
+
+Result<Mfn> PvMmuEnv::take_frame() {
+    PvDomain* pv = pv_domain(d_);
+    if (!pv || pv->ram_frames >= pv->nr_pages) return Err::NoMemory;
+    auto m = domain_alloc_frame(d_);
+    if (!m) return m.error();
+    __atomic_store_n(&pv->ram_frames, pv->ram_frames + 1, __ATOMIC_RELAXED);
+    return *m;
+}
 
 } // namespace virtue::xen

@@ -52,7 +52,8 @@ struct PvVcpu {
 };
 
 struct PvDomain {
-    uint64_t nr_pages = 0; // the guest's RAM: PFNs 0 .. nr_pages - 1
+    uint64_t nr_pages = 0;   // the guest's RAM at boot (PFNs 0 .. nr_pages - 1), its maximum reservation
+    uint64_t ram_frames = 0; // its RAM frames now (pv_reservation.hpp; under mm_lock)
     uint32_t nr_vcpus = 0;
     // One per vCPU up to nr_vcpus, each in a frame of the partition; a PV
     // guest has at most XEN_LEGACY_MAX_VCPUS (their vcpu_info slots).
@@ -91,6 +92,14 @@ void pv_domain_init();
 // The PV state of d; nullptr for a native domain.
 PvDomain* pv_domain(Domain& d);
 
+// A frame of d's memory that the hypervisor writes through its own mapping
+// as long as d lives (shared_info, the console ring, a moved vcpu_info):
+// held as Writable, a reference and a type use never dropped (the
+// partition's release clears them), so that the guest can never make it
+// a page table or a descriptor page, whose contents the hypervisor must
+// have checked. Err::InvalidArgument: not d's memory, or typed otherwise.
+Status pv_hold_writable(Domain& d, Mfn m);
+
 // Attaches a new PvDomain to d (the builder, before the domain starts);
 // Err::NoMemory. Freed with the domain.
 Result<PvDomain*> pv_domain_attach(Domain& d);
@@ -106,6 +115,8 @@ class PvMmuEnv {
     uint64_t hypervisor_l4e(unsigned slot);
     void flush_stale(Mfn m);
     void m2p_set(Mfn m, uint64_t pfn);
+    void give_back(Mfn m);
+    Result<Mfn> take_frame();
 
   private:
     Domain& d_;

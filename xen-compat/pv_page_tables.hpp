@@ -48,6 +48,8 @@
 //   uint64_t hypervisor_l4e(unsigned)  the hypervisor's entry for L4 slot 256..271
 //   void flush_stale(Mfn m)            flush every CPU's TLB of the domain's
 //                                      writable translations of m
+//   void give_back(Mfn m)              m, given back by the guest and named by
+//                                      nothing, returns to the partition
 //
 // Not thread-safe: the caller holds the domain's PV MMU lock around every
 // call (the hardware still sets A and D bits meanwhile, which
@@ -78,9 +80,13 @@ inline constexpr uint8_t kFrameValidating = 1u << 4; // type set, entries being 
 // also holds what the hypervisor keeps for the domain (its PV state, trap
 // tables, handle and event tables): the guest must never reach those.
 inline constexpr uint8_t kFrameGuest = 1u << 5;
+// Given back by the guest (decrease_reservation) while something still
+// named it: no longer its memory, and back into the partition when the
+// last reference goes (pv_reservation.hpp).
+inline constexpr uint8_t kFrameGivenBack = 1u << 6;
 
-static_assert(((kFramePinned | kFrameValidating | kFrameGuest) & (FRAME_FREE_HEAD | FRAME_ALLOC_HEAD | FRAME_ORPHAN)) ==
-              0);
+static_assert(((kFramePinned | kFrameValidating | kFrameGuest | kFrameGivenBack) &
+               (FRAME_FREE_HEAD | FRAME_ALLOC_HEAD | FRAME_ORPHAN)) == 0);
 
 // Counts refuse to grow past this (they are 32 bits; a guest could
 // otherwise wrap one by naming a frame from 2^32 entries).
@@ -145,7 +151,22 @@ class PageTables {
         f->ref_count++;
         return Status::success();
     }
-    void put_page(Mfn m) { env_.frame(m)->ref_count--; }
+    void put_page(Mfn m) {
+        FrameInfo& f = *env_.frame(m);
+        if (--f.ref_count == 0 && (f.flags & kFrameGivenBack)) [[unlikely]]
+            give_back_now(m);
+    }
+
+    // A frame the guest gave back that nothing names any more goes into
+    // the partition (Env::give_back). A frame that was Writable may still
+    // be cached writable by a CPU (put_type leaves it so): flushed first.
+    void give_back_now(Mfn m) {
+        FrameInfo& f = *env_.frame(m);
+        f.flags &= static_cast<uint8_t>(~kFrameGivenBack);
+        if (f.type == PageType::Writable) env_.flush_stale(m);
+        f.type = PageType::None;
+        env_.give_back(m);
+    }
 
     // A use of the frame as type t (the frame already has a reference
     // from the caller). The first use as a table validates it.
@@ -267,7 +288,12 @@ class PageTables {
         Status typed = Status::success();
         if (level > 1) typed = get_type(m, table_type(level - 1));
         else if (e & pte::RW) typed = get_type(m, PageType::Writable);
-        if (!typed) put_page(m);
+        if (!typed) {
+            put_page(m);
+            // A writable L1 entry for a frame that cannot be writable (a
+            // page table, a descriptor page): -EBUSY, as Xen answers.
+            if (level == 1) return Err::Busy;
+        }
         return typed;
     }
 

@@ -331,18 +331,11 @@ CallResult pv_vcpu_op(Domain& d, PvDomain& pv, uint64_t cmd, uint32_t vcpu, uint
         TRY(copy_from_user(&info, arg, sizeof info));
         if (info.offset > PAGE_SIZE - sizeof(vcpu_info) || info.rsvd != 0) return Err::InvalidArgument;
         const Mfn frame(info.mfn);
+        if (!d.events.moved_vcpu_info || __atomic_load_n(&d.events.moved_vcpu_info[vcpu], __ATOMIC_ACQUIRE))
+            return Err::InvalidArgument; // once per vCPU, as in Xen (checked again below)
         // The frame stays the guest's writable memory as long as the
         // domain lives (it can never become a page table), as in Xen.
-        {
-            PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
-            PvMmuEnv env(d);
-            pv::PageTables<PvMmuEnv> tables(env);
-            TRY(tables.get_page(frame));
-            if (Status s = tables.get_type(frame, PageType::Writable); !s) {
-                tables.put_page(frame);
-                return s.error();
-            }
-        }
+        TRY(pv_hold_writable(d, frame));
         auto* moved = reinterpret_cast<vcpu_info*>(arch::phys_ptr<uint8_t>(to_phys(frame)) + info.offset);
         {
             IrqLockGuard guard(d.events.lock);

@@ -41,6 +41,8 @@ struct Pool {
     void flush_stale(Mfn) { stale_flushes++; }
     std::map<uint64_t, uint64_t> m2p; // what m2p_set wrote
     void m2p_set(Mfn m, uint64_t pfn) { m2p[m.raw()] = pfn; }
+    std::vector<uint64_t> given_back; // what give_back received
+    void give_back(Mfn m) { given_back.push_back(m.raw()); }
 
     // The frame table (Writable at count 0 counts as no type), and the
     // tables' contents up to the bits validation adds (pv_page_tables.hpp:

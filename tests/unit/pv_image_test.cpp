@@ -53,6 +53,7 @@ struct Domain {
     domid_t domain() { return kDom; }
     uint64_t hypervisor_l4e(unsigned slot) { return 0xfee000ull | slot << 3 | 1; }
     void flush_stale(Mfn) {}
+    void give_back(Mfn) {} // (nothing is given back while a domain is built)
 };
 
 struct Built {

@@ -46,6 +46,7 @@ void run_vcpu_checks(Checks& c);                   // vcpu_checks.cpp: is_up, ru
 void run_smp_checks(Checks& c, const Boot& boot);  // smp_checks.cpp: bringing up vCPU 1
 void run_vcpu_info_checks(Checks& c, const Boot& boot); // vcpu_checks.cpp: vcpu_info moved (last)
 void run_pt_write_checks(Checks& c, const Boot& boot); // pt_write_checks.cpp: writes to our read-only L1s
+void run_mmu_checks(Checks& c, const Boot& boot);      // mmu_checks.cpp: pins, updates, flushes, reservation
 void run_fuzzer(const Boot& boot, unsigned long calls, uint64_t seed); // fuzz.cpp: "fuzz=N" instead of the checks
 
 // vCPU 0's vcpu_info: in shared_info, or where register_vcpu_info moved it.
@@ -85,6 +86,10 @@ bool fill(const Boot& b, uint64_t mfn, const void* bytes, size_t n);
 // guest user mode until its "done" system call; user_checks set the stage.
 void enter_user_at(const unsigned char* code);
 void run_bench(const Boot& boot); // bench.cpp: "bench" on the command line, after the checks
+// The frames below the top of our RAM that no mapping of ours names, by
+// their user: n - 1 .. n - 6 user_checks (its user space), n - 7
+// pt_write_checks, n - 9 .. n - 11 the bench, n - 12 .. n - 15 mmu_checks;
+// n - 16 and below the fuzzer.
 
 // x86 page-table entry bits used by the checks.
 inline constexpr uint64_t PTE_P = 1u << 0, PTE_RW = 1u << 1, PTE_A = 1u << 5, PTE_D = 1u << 6;

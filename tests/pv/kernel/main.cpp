@@ -39,6 +39,7 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
         pv::run_vcpu_checks(c);
         pv::run_smp_checks(c, boot);
         pv::run_pt_write_checks(c, boot);
+        pv::run_mmu_checks(c, boot);
         pv::run_vcpu_info_checks(c, boot);
     }
     c.summary();
