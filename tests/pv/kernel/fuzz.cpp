@@ -7,7 +7,9 @@
 // own, so that the fuzzer does not unmap itself. What it never does (it
 // would only kill itself, which tests nothing): shut down, block with
 // events on, install random handlers or callbacks, iret, or switch to a
-// base pointer or clear a frame that could be one of its own. A failure is
+// base pointer or clear a frame that could be one of its own, or give back
+// a frame of its own (only scratch frames, replaced from time to time, or
+// values that are not its frames). A failure is
 // a call that should always succeed and did not (xen_version).
 #include <stdint.h>
 #include <xen/callback.h>
@@ -40,6 +42,7 @@ uint64_t g_scratch_l1;                            // a pinned L1 of ours, mappin
 uint64_t g_scratch_frames[4];                     // frames no mapping of ours names
 
 const Boot* g_boot;
+unsigned long g_extents_changed; // frames the reservation calls gave back or brought
 
 uint64_t our_frame() {
     const auto* p2m = reinterpret_cast<const uint64_t*>(g_boot->si->mfn_list);
@@ -72,7 +75,7 @@ void fill_scratch() {
 // One random call that cannot hurt the caller; its result.
 long one_call() {
     const uint64_t a = any_value(), b = any_value(), c = any_value(), d = any_value();
-    switch (rnd() % 17) {
+    switch (rnd() % 18) {
     case 0: { // mmu_update: entries of the scratch L1, or of frames that are not ours
         mmu_update_t u[2];
         for (auto& e : u) {
@@ -175,7 +178,47 @@ long one_call() {
         return rnd() % 2 ? hypercall(__HYPERVISOR_callback_op, rnd() % 3, arg(&cb))
                          : hypercall(__HYPERVISOR_set_trap_table, rnd() % 2 ? 0xffff800000000000ull + b % 0x1000 : 8);
     }
+    case 16: { // the reservation: scratch frames (or anything not ours) given back, frames populated
+        xen_pfn_t list[3];
+        for (auto& x : list) x = rnd() % 2 ? g_scratch_frames[rnd() % 4] : (rnd() % 4 ? any_value(true) : g_scratch_l1);
+        xen_memory_reservation_t r{};
+        set_xen_guest_handle(r.extent_start, rnd() % 8 ? list : reinterpret_cast<xen_pfn_t*>(g_scratch + (a % 4096)));
+        r.nr_extents = rnd() % 4 ? 1 + rnd() % 3 : (rnd() % 2 ? b : 3);
+        r.extent_order = rnd() % 8 ? 0 : static_cast<unsigned>(rnd() % 12);
+        r.mem_flags = rnd() % 4 ? 0 : static_cast<unsigned>(c);
+        r.domid = rnd() % 4 ? DOMID_SELF : static_cast<domid_t>(d);
+        static const unsigned cmds[] = {XENMEM_decrease_reservation, XENMEM_populate_physmap,
+                                        XENMEM_increase_reservation};
+        const uint64_t start = rnd() % 8 ? 0 : (rnd() % 4) << 6; // (a continuation's start extent)
+        const long done = hypercall(__HYPERVISOR_memory_op, cmds[rnd() % 3] | start, arg(&r));
+        if (done > 0) g_extents_changed += static_cast<unsigned long>(done);
+        return done;
+    }
     default: return hypercall(__HYPERVISOR_fpu_taskswitch, 0);
+    }
+}
+
+// Scratch frames the reservation calls gave back (their M2P entry is
+// invalid) are replaced by new ones, the scratch L1 pinned again, so that
+// the other calls keep their targets.
+void refresh_scratch_frames() {
+    auto fresh = [](uint64_t& mfn) {
+        if (machine_to_phys_mapping[mfn] != ~0ul) return false;
+        xen_pfn_t list[1] = {g_boot->si->nr_pages - 16}; // (the PFN is ours to name)
+        xen_memory_reservation_t r{};
+        set_xen_guest_handle(r.extent_start, list);
+        r.nr_extents = 1;
+        r.domid = DOMID_SELF;
+        if (hypercall(__HYPERVISOR_memory_op, XENMEM_populate_physmap, arg(&r)) == 1) mfn = list[0];
+        return true;
+    };
+    for (uint64_t& f : g_scratch_frames) (void)fresh(f);
+    if (fresh(g_scratch_l1)) {
+        mmuext_op_t op{};
+        op.cmd = MMUEXT_PIN_L1_TABLE;
+        op.arg1.mfn = g_scratch_l1;
+        unsigned done = 0;
+        (void)hypercall(__HYPERVISOR_mmuext_op, arg(&op), 1, arg(&done), DOMID_SELF);
     }
 }
 
@@ -207,7 +250,10 @@ void run_fuzzer(const Boot& b, unsigned long calls, uint64_t seed) {
     uint64_t seen[64] = {};
     unsigned distinct = 0;
     for (unsigned long i = 0; i < calls; i++) {
-        if (i % 4096 == 0) fill_scratch();
+        if (i % 4096 == 0) {
+            refresh_scratch_frames();
+            fill_scratch();
+        }
         const long r = one_call();
         const uint64_t key = static_cast<uint64_t>(r);
         bool known = false;
@@ -218,7 +264,8 @@ void run_fuzzer(const Boot& b, unsigned long calls, uint64_t seed) {
             print("pv-fuzz: %lu calls\n", i + 1);
         }
     }
-    print("pv-fuzz: done %lu calls, %u distinct results, %lu failures\n", calls, distinct, failures);
+    print("pv-fuzz: done %lu calls, %u distinct results, %lu failures; %lu frames given back or populated\n", calls,
+          distinct, failures, g_extents_changed);
 }
 
 } // namespace pv
