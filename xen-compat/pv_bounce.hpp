@@ -35,7 +35,7 @@ struct GuestContext {
 };
 
 struct Bounce {
-    uint64_t words[11] = {};
+    uint64_t words[11]; // the first `count` are the frame (the rest is never read)
     unsigned count = 0;
     uint64_t frame_rsp = 0; // where words[0] goes; the handler's RSP
     // The handler's registers (all others as at the interruption).

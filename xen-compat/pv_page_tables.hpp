@@ -160,7 +160,7 @@ class PageTables {
     // A frame the guest gave back that nothing names any more goes into
     // the partition (Env::give_back). A frame that was Writable may still
     // be cached writable by a CPU (put_type leaves it so): flushed first.
-    void give_back_now(Mfn m) {
+    [[gnu::noinline, gnu::cold]] void give_back_now(Mfn m) {
         FrameInfo& f = *env_.frame(m);
         f.flags &= static_cast<uint8_t>(~kFrameGivenBack);
         if (f.type == PageType::Writable) env_.flush_stale(m);

@@ -215,6 +215,7 @@ Thread* steal(uint32_t me, bool only_under) {
     Thread* from = prev ? prev : &cs.idle;
     Thread* to = next ? next : &cs.idle;
     cs.current = next;
+    arch::set_current_thread_slot(next);
     cs.slice_start_ns = system_time_ns();
     cs.need_resched = false;
     if (next) {
@@ -321,7 +322,6 @@ extern "C" void sched_thread_first_run() {
 
 void sched_init_this_cpu() { mine().last_charge_tsc = arch::rdtsc(); }
 
-[[gnu::hot]] Thread* current_thread() { return mine().current; }
 
 void sched_start_thread(Thread& t, uint32_t hint) {
     uint32_t n = arch::cpus_online() ? arch::cpus_online() : 1;

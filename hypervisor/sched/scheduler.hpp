@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "arch/descriptors.hpp"
+#include "arch/percpu.hpp"
 #include "domain/thread.hpp"
 
 namespace virtue {
@@ -30,8 +31,13 @@ void sched_init_this_cpu();
 // (hint % online CPUs). Called by thread_start.
 void sched_start_thread(Thread& t, uint32_t hint);
 
-// The running thread (nullptr on a CPU's idle context).
+// The running thread (nullptr on a CPU's idle context): one load from the
+// per-CPU area (the host tests' fake scheduler defines its own).
+#ifdef VIRTUE_HOST_TEST
 Thread* current_thread();
+#else
+inline Thread* current_thread() { return static_cast<Thread*>(arch::current_thread_slot()); }
+#endif
 
 // Blocking points of the running thread (interrupts off).
 void sched_yield();

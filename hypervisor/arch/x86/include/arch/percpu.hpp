@@ -23,6 +23,7 @@ struct alignas(64) PerCpu {
     uint64_t stack_top;      // %gs:16 — kernel stack for entries from ring 3: the
                              // running thread's (the CPU's main stack at boot)
     uint64_t scratch;        // %gs:24 — entry-path scratch slot
+    void* current_thread;    // %gs:32 — the scheduler's running thread (nullptr: idle)
     // Set by the CPU itself (Online: release, so that whoever sees it
     // online sees its set-up); read by others with acquire.
     Atomic<CpuState> state;
@@ -52,6 +53,7 @@ static_assert(offsetof(PerCpu, cpu_index) == 8);
 static_assert(offsetof(PerCpu, apic_id) == 12);
 static_assert(offsetof(PerCpu, stack_top) == 16);
 static_assert(offsetof(PerCpu, scratch) == 24);
+static_assert(offsetof(PerCpu, current_thread) == 32);
 
 // All CPUs' structures (index = dense CPU index).
 extern PerCpu g_percpu[MAX_CPUS];
@@ -74,6 +76,15 @@ inline uint32_t cpu_index() {
     asm volatile("movl %%gs:8, %0" : "=r"(i));
     return i;
 }
+
+// The running thread as the scheduler records it on each switch: one load,
+// for the hot paths that ask for it many times a call.
+inline void* current_thread_slot() {
+    void* t;
+    asm volatile("mov %%gs:32, %0" : "=r"(t));
+    return t;
+}
+inline void set_current_thread_slot(void* t) { asm volatile("mov %0, %%gs:32" : : "r"(t) : "memory"); }
 
 // Sets GS base for the calling CPU; must run before anything uses this_cpu().
 void percpu_init_this_cpu(uint32_t index, uint32_t apic_id);
