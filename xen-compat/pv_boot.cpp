@@ -70,9 +70,12 @@ void init_shared_info(shared_info& s, uint32_t vcpus) {
         s.wc_version = 2;
     }
     for (uint32_t v = 0; v < vcpus && v < XEN_LEGACY_MAX_VCPUS; v++) s.vcpu_info[v].evtchn_upcall_mask = 1;
+    // Every vCPU's clock (each vCPU reads its own; the TSC is the same on
+    // every CPU).
     const PvclockScale scale = pvclock_scale(tsc_hz());
     const uint64_t ns = system_time_ns(); // (then the TSC: the pair is off by the read's few ns)
-    pvclock_publish(s.vcpu_info[0].time, arch::rdtsc(), ns, scale);
+    const uint64_t tsc = arch::rdtsc();
+    for (uint32_t v = 0; v < vcpus && v < XEN_LEGACY_MAX_VCPUS; v++) pvclock_publish(s.vcpu_info[v].time, tsc, ns, scale);
 }
 
 Status fail(const BootDomain& bd, const char* what, Err e) {

@@ -49,6 +49,32 @@ void write_mapping(const PvLayout& l, const PvMapping& m, const PvFrames& f, uin
     }
 }
 
+// The stubs of a 64-bit PV kernel's hypercall page, Xen's layout: 32 bytes
+// per hypercall number, each the sequence a PV kernel uses inline
+//     push %rcx; push %r11; mov $nr, %eax; syscall; pop %r11; pop %rcx; ret
+// except __HYPERVISOR_iret's, which pushes RAX as well to complete the
+// iret frame below it and never returns:
+//     push %rcx; push %r11; push %rax; mov $23, %eax; syscall
+// The rest of the page is int3.
+void write_hypercall_page(uint8_t* page) {
+    memset(page, 0xcc, kPage);
+    for (uint32_t nr = 0; nr < kPage / 32; nr++) {
+        uint8_t* p = page + nr * 32;
+        const bool iret = nr == __HYPERVISOR_iret;
+        size_t n = 0;
+        p[n++] = 0x51;                   // push %rcx
+        p[n++] = 0x41, p[n++] = 0x53;    // push %r11
+        if (iret) p[n++] = 0x50;         // push %rax
+        p[n++] = 0xb8;                   // mov $nr, %eax
+        for (int b = 0; b < 4; b++) p[n++] = static_cast<uint8_t>(nr >> (8 * b));
+        p[n++] = 0x0f, p[n++] = 0x05;    // syscall
+        if (iret) continue;
+        p[n++] = 0x41, p[n++] = 0x5b;    // pop %r11
+        p[n++] = 0x59;                   // pop %rcx
+        p[n++] = 0xc3;                   // ret
+    }
+}
+
 void copy_to_pfns(const PvFrames& f, uint64_t first_pfn, uint64_t offset, const uint8_t* src, uint64_t len) {
     while (len) {
         const uint64_t pfn = first_pfn + offset / kPage, in_page = offset % kPage;
@@ -78,6 +104,13 @@ Status write_pv_image(const PvKernel& k, const PvLayout& l, const PvInputs& in, 
         copy_to_pfns(f, 0, offset, in.kernel + seg.file_offset, seg.filesz);
     }
     if (in.initrd_size) copy_to_pfns(f, l.initrd.pfn.raw(), 0, in.initrd, in.initrd_size);
+    // The hypercall page, if the kernel asked for one (read_pv_kernel
+    // checked that it is a page of the image).
+    if (k.notes.has_hypercall_page) {
+        const uint64_t pfn = (k.notes.hypercall_page - l.virt_base.raw()) / kPage;
+        if (pfn >= l.kernel.pfn.raw() + l.kernel.pages) return Err::InvalidArgument;
+        write_hypercall_page(f.page(f.ctx, pfn));
+    }
     // The P2M list.
     for (uint64_t pfn = 0; pfn < l.nr_pages; pfn++) {
         uint64_t* list = table(f, l.p2m.pfn.raw() + pfn / 512);

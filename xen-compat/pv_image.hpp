@@ -6,6 +6,8 @@
 // What write_pv_image writes (as Xen's builder does; ref: docs/pv-builder.md):
 //   - the kernel's segments at their PFNs (bytes past a segment's file size
 //     are zero), the initrd at its PFNs;
+//   - with HYPERCALL_PAGE, that page of the kernel filled with Xen's 64-bit
+//     hypercall stubs (32 bytes per number);
 //   - the P2M list: p2m[pfn] = MFN of pfn for every pfn < nr_pages;
 //   - start_info (magic "xen-3.0-x86_64", nr_pages, the shared_info machine
 //     address, flags, xenstore and console pages and ports, pt_base,

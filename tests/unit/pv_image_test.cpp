@@ -63,10 +63,13 @@ struct Built {
     std::unique_ptr<Domain> d;
 };
 
-// The cloud kernel's shape, `pages` of memory, a 2 MiB initrd.
-Built build(uint64_t pages, const char* cmdline = "console=hvc0 earlyprintk=xen") {
+// The cloud kernel's shape, `pages` of memory, a 2 MiB initrd (and a
+// HYPERCALL_PAGE note when hypercall_page is not 0).
+Built build(uint64_t pages, const char* cmdline = "console=hvc0 earlyprintk=xen", uint64_t hypercall_page = 0) {
     Built b;
-    b.image = PvElf().build();
+    PvElf elf;
+    if (hypercall_page) elf.set(pvtest::num(XEN_ELFNOTE_HYPERCALL_PAGE, hypercall_page));
+    b.image = elf.build();
     BOOST_REQUIRE(read_pv_kernel(b.image.data(), b.image.size(), b.k).ok());
     b.initrd.resize(2 << 20);
     for (size_t i = 0; i < b.initrd.size(); i++) b.initrd[i] = uint8_t(i * 7 + 1);
@@ -141,6 +144,26 @@ BOOST_AUTO_TEST_CASE(the_worked_example_is_built_as_the_cpu_will_read_it) {
     BOOST_TEST(d.info[l.cr3.raw()].type == PageType::L4);
     BOOST_REQUIRE(pt.unpin(Mfn(d.mfn(l.cr3.raw()))).ok()); // as Linux does after building its own
     BOOST_TEST(d.info[l.bootstrap.level[1].first.raw()].type_count == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(the_hypercall_page_holds_xens_stubs) {
+    // A page of the kernel's text: 32 bytes per hypercall number.
+    constexpr uint64_t kPageVa = 0xffffffff81002000ull;
+    Built b = build(0x5000, "console=hvc0 earlyprintk=xen", kPageVa);
+    BOOST_REQUIRE(b.k.notes.has_hypercall_page);
+    BOOST_REQUIRE(write_pv_image(b.k, *b.l, inputs(b), PvBootValues{0x1234000, 5, 0}, b.d->frames()).ok());
+    const uint8_t* page = b.d->page((kPageVa - b.l->virt_base.raw()) / kPage);
+    // xen_version (17): push %rcx; push %r11; mov $17, %eax; syscall; pop %r11; pop %rcx; ret
+    const std::vector<uint8_t> xen_version = {0x51, 0x41, 0x53, 0xb8, 17, 0, 0, 0, 0x0f, 0x05, 0x41, 0x5b, 0x59, 0xc3};
+    BOOST_TEST(std::vector<uint8_t>(page + 17 * 32, page + 17 * 32 + 14) == xen_version, boost::test_tools::per_element());
+    // iret (23): push %rcx; push %r11; push %rax; mov $23, %eax; syscall (no return)
+    const std::vector<uint8_t> iret = {0x51, 0x41, 0x53, 0x50, 0xb8, 23, 0, 0, 0, 0x0f, 0x05};
+    BOOST_TEST(std::vector<uint8_t>(page + 23 * 32, page + 23 * 32 + 11) == iret, boost::test_tools::per_element());
+    BOOST_TEST(page[23 * 32 + 11] == 0xccu);
+    // The last slot, and int3 after each stub.
+    BOOST_TEST(page[127 * 32 + 4] == 127u);
+    BOOST_TEST(page[17 * 32 + 14] == 0xccu);
+    BOOST_TEST(page[4095] == 0xccu);
 }
 
 BOOST_AUTO_TEST_CASE(a_corrupted_image_is_caught) {

@@ -12,11 +12,15 @@
 #include <xen/sched.h>
 #include <xen/version.h>
 
+#include <string.h>
+
 #include "boot.hpp"
 #include "console.hpp"
 #include "hypercall.hpp"
 
 extern "C" int memcmp(const void*, const void*, size_t);
+
+extern "C" const unsigned char pv_hypercall_page[]; // head.S
 
 namespace pv {
 namespace {
@@ -112,6 +116,32 @@ void hypercall_number_checks(Checks& c) {
     }
     c.info("hypercall_unknown", "%s", detail);
     c.expect("hypercall_unknown_enosys", ok, "want -%d (ENOSYS) from each: %s", XEN_ENOSYS, detail);
+}
+
+// A call through the hypercall page's stub for number nr.
+long call_stub(unsigned nr, uint64_t a1, uint64_t a2) {
+    uint64_t rax, rdx = 0;
+    register uint64_t r10 asm("r10") = 0;
+    register uint64_t r8 asm("r8") = 0;
+    asm volatile("call *%[stub]"
+                 : "=a"(rax), "+D"(a1), "+S"(a2), "+d"(rdx), "+r"(r10), "+r"(r8)
+                 : [stub] "r"(pv_hypercall_page + nr * 32)
+                 : "memory", "rcx", "r11");
+    return static_cast<long>(rax);
+}
+
+// The page HYPERCALL_PAGE named, filled by the hypervisor before we ran.
+void hypercall_page_checks(Checks& c) {
+    const long via = call_stub(__HYPERVISOR_xen_version, XENVER_version, 0);
+    const long direct = xen_version(XENVER_version, nullptr);
+    c.expect("hypercall_page_xen_version", via == direct, "through the page 0x%lx, directly 0x%lx", via, direct);
+    c.expect_eq("hypercall_page_unknown_enosys", call_stub(63, 0, 0), -XEN_ENOSYS);
+    // The iret stub pushes RAX as well and does not return.
+    static const unsigned char iret[] = {0x51, 0x41, 0x53, 0x50, 0xb8, __HYPERVISOR_iret, 0, 0, 0, 0x0f, 0x05};
+    const unsigned char* at = pv_hypercall_page + __HYPERVISOR_iret * 32;
+    c.expect("hypercall_page_iret_stub", memcmp(at, iret, sizeof iret) == 0,
+             "%02x %02x %02x %02x %02x %02x %02x %02x %02x %02x %02x", at[0], at[1], at[2], at[3], at[4], at[5], at[6], at[7],
+             at[8], at[9], at[10]);
 }
 
 void console_checks(Checks& c) {
@@ -214,6 +244,7 @@ void run_basic_checks(Checks& c, const Boot& b) {
     start_info_checks(c, b);
     xen_version_checks(c, b);
     hypercall_number_checks(c);
+    hypercall_page_checks(c);
     console_checks(c);
     console_ring_write(c, b);
     sched_checks(c);

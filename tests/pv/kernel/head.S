@@ -94,11 +94,24 @@ boot_stack_top:
     xen_note_begin XEN_ELFNOTE_ENTRY
     .quad _start
     xen_note_end
+    /* A hypercall page, which older kernels call through; ours makes its
+     * hypercalls with `syscall` inline (hypercall.hpp) and only checks the
+     * page (basic_checks.cpp). */
+    xen_note_begin XEN_ELFNOTE_HYPERCALL_PAGE
+    .quad pv_hypercall_page
+    xen_note_end
     /* As Linux says it: the guest write-protects its own page tables and
-     * accepts L3 tables above 4 GiB. No hypercall page: hypercalls are made
-     * with `syscall` (hypercall.hpp). */
+     * accepts L3 tables above 4 GiB. */
     xen_note_begin XEN_ELFNOTE_FEATURES
     .asciz "!writable_page_tables|pae_pgdir_above_4gb"
     xen_note_end
+
+/* The hypercall page: a page of text the hypervisor fills with its stubs
+ * before we start (zeros here). */
+    .section .text, "ax", @progbits
+    .balign 4096
+    .globl pv_hypercall_page
+pv_hypercall_page:
+    .fill 4096, 1, 0
 
     .section .note.GNU-stack, "", @progbits

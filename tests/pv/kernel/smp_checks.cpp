@@ -24,11 +24,16 @@ vcpu_guest_context_t g_ctx;
 alignas(16) unsigned char g_ap_stack[8192];
 volatile long g_ap_version = -1;
 volatile int g_ap_ran = 0;
+volatile uint32_t g_ap_time_version = 0, g_ap_time_mul = 0; // vCPU 1's own vcpu_time_info, read there
 
 } // namespace
 
 extern "C" [[noreturn]] void pv_ap_main() {
     g_ap_version = xen_version(XENVER_version, nullptr);
+    if (volatile shared_info* s = shared_info_page()) {
+        g_ap_time_version = s->vcpu_info[1].time.version;
+        g_ap_time_mul = s->vcpu_info[1].time.tsc_to_system_mul;
+    }
     __atomic_store_n(&g_ap_ran, 1, __ATOMIC_RELEASE);
     for (;;) (void)sched_op(SCHEDOP_block, nullptr);
 }
@@ -56,6 +61,9 @@ void run_smp_checks(Checks& c, const Boot& b) {
     c.expect("vcpu_1_runs_a_check", g_ap_ran == 1 && g_ap_version == mine, "ran %d, xen_version 0x%lx (here 0x%lx)",
              g_ap_ran, g_ap_version, mine);
     c.expect_eq("vcpu_1_is_up", vcpu_op(VCPUOP_is_up, 1, nullptr), 1);
+    // Its own clock was published by the time it ran.
+    c.expect("vcpu_1_time_info_valid", g_ap_time_version != 0 && !(g_ap_time_version & 1) && g_ap_time_mul != 0,
+             "version %u, tsc_to_system_mul %u", g_ap_time_version, g_ap_time_mul);
 }
 
 } // namespace pv
