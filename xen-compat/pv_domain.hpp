@@ -25,6 +25,7 @@ namespace virtue::xen {
 
 struct PvVcpu {
     Thread* thread = nullptr;       // nullptr: not brought up (a reference: upcalls may kick it while it exits)
+    bool down = false;              // brought down (VCPUOP_down) until VCPUOP_up
     AddressSpace* aspace = nullptr; // the vCPU's; root = the guest L4 loaded now (a reference)
     pv::PvBasePtrs base;
     // set_trap_table: the guest's handler per vector (address 0: none), in

@@ -19,6 +19,7 @@
 #include "xen_handlers.hpp"
 #include "xen-compat/vcpu_timers.hpp"
 
+#include <xen/sched.h>
 #include <xen/vcpu.h>
 
 #include <initializer_list>
@@ -34,7 +35,9 @@
 #include "xen-compat/pv_gdt.hpp"
 #include "arch/pte.hpp"
 #include "arch/user_entry.hpp"
+#include "domain/fault.hpp"
 #include "domain/thread.hpp"
+#include "sched/scheduler.hpp"
 #include "vm/address_space.hpp"
 #include "arch/tlb.hpp"
 #include "arch/paging.hpp"
@@ -286,11 +289,53 @@ Status initialise_vcpu(Domain& d, PvDomain& pv, PvVcpu& v, uint32_t vcpu, uint64
     return Status::success();
 }
 
+// Whether vCPU v runs: started, and not brought down since.
+bool is_up(const PvVcpu* v) {
+    return v && v->thread && v->thread->started && !__atomic_load_n(&v->down, __ATOMIC_ACQUIRE);
+}
+
+// VCPUOP_down, asynchronous as in Xen: the vCPU's thread is asked to stop
+// on its way to the guest (its call, or its block, ends first); the
+// caller does not wait for it.
+void bring_down(PvVcpu& v) {
+    Thread& t = *v.thread;
+    __atomic_store_n(&v.down, true, __ATOMIC_RELEASE);
+    {
+        IrqLockGuard guard(t.events.lock);
+        if (t.exited) return;
+        __atomic_store_n(&t.suspend_requested, true, __ATOMIC_RELEASE);
+        if (t.stopped) return;
+    }
+    sched_interrupt(t); // (the caller itself stops on its way out of this call)
+}
+
+// VCPUOP_up of a vCPU that was brought down: it runs on where it stopped.
+void bring_up(PvVcpu& v) {
+    if (!__atomic_exchange_n(&v.down, false, __ATOMIC_ACQ_REL)) return;
+    auto verdict = fault_release_thread(*v.thread, [](Thread& th, void*) -> Result<Release> {
+        return th.exited ? Release::Nothing : Release::Go;
+    }, nullptr);
+    if (verdict && *verdict == Release::Go) sched_resume(*v.thread);
+}
+
 // The commands only PV vCPUs have: their runstate, and whether one is up.
 CallResult pv_vcpu_op(Domain& d, PvDomain& pv, uint64_t cmd, uint32_t vcpu, uint64_t arg) {
     PvVcpu* v = vcpu < pv.nr_vcpus ? pv.vcpu[vcpu] : nullptr;
     switch (cmd) {
-    case VCPUOP_is_up: return v && v->thread && v->thread->started ? 1 : 0;
+    case VCPUOP_is_up: return is_up(v) ? 1 : 0;
+    case VCPUOP_down: {
+        if (!v) return Err::NotFound;
+        // The last vCPU going down powers the domain off, as in Xen.
+        bool others = false;
+        for (uint32_t u = 0; u < pv.nr_vcpus; u++) others = others || (u != vcpu && is_up(pv.vcpu[u]));
+        if (!others) {
+            domain_kill(d, SHUTDOWN_poweroff, "shut down (poweroff)");
+            return 0;
+        }
+        if (!is_up(v)) return 0;
+        bring_down(*v);
+        return 0;
+    }
     case VCPUOP_initialise: {
         if (!v) return Err::NotFound;
         if (v->thread) return Err::Exists;
@@ -299,8 +344,11 @@ CallResult pv_vcpu_op(Domain& d, PvDomain& pv, uint64_t cmd, uint32_t vcpu, uint
     }
     case VCPUOP_up: {
         if (!v || !v->thread) return Err::InvalidArgument; // (not initialised)
-        if (v->thread->started) return 0;
-        TRY(thread_start(*v->thread, vcpu));
+        if (!v->thread->started) {
+            TRY(thread_start(*v->thread, vcpu));
+            return 0;
+        }
+        bring_up(*v);
         return 0;
     }
     case VCPUOP_get_runstate_info: {
@@ -361,7 +409,7 @@ CallResult vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg) {
     const uint32_t vcpu = static_cast<uint32_t>(vcpuid);
     if (PvDomain* pv = pv_domain(d);
         pv && (cmd == VCPUOP_is_up || cmd == VCPUOP_get_runstate_info || cmd == VCPUOP_register_runstate_memory_area ||
-               cmd == VCPUOP_register_vcpu_info || cmd == VCPUOP_initialise || cmd == VCPUOP_up))
+               cmd == VCPUOP_register_vcpu_info || cmd == VCPUOP_initialise || cmd == VCPUOP_up || cmd == VCPUOP_down))
         return pv_vcpu_op(d, *pv, cmd, vcpu, arg);
     switch (cmd) {
     case VCPUOP_set_periodic_timer:

@@ -1,7 +1,9 @@
 // A second vCPU: down until we bring it up with VCPUOP_initialise (a
 // context of its own: our kernel L4, its own stack, kernel mode, flat
 // selectors) and VCPUOP_up; it then runs a check there (xen_version) and
-// blocks for good. Both hypervisors give this kernel two vCPUs.
+// counts, yielding, until told to block for good. Meanwhile we bring it
+// down (it stops counting) and up again (it counts on). Both hypervisors
+// give this kernel two vCPUs.
 #include <stdint.h>
 #include <string.h>
 #include <xen/errno.h>
@@ -25,6 +27,14 @@ alignas(16) unsigned char g_ap_stack[8192];
 volatile long g_ap_version = -1;
 volatile int g_ap_ran = 0;
 volatile uint32_t g_ap_time_version = 0, g_ap_time_mul = 0; // vCPU 1's own vcpu_time_info, read there
+volatile int g_ap_count = 1;  // vCPU 1 counts while set, then blocks for good
+volatile uint64_t g_ap_ticks; // what it counted
+
+// vCPU 1's count after `yields` yields of ours.
+uint64_t ticks_after(int yields) {
+    for (int i = 0; i < yields; i++) (void)sched_op(SCHEDOP_yield, nullptr);
+    return __atomic_load_n(&g_ap_ticks, __ATOMIC_ACQUIRE);
+}
 
 } // namespace
 
@@ -35,6 +45,10 @@ extern "C" [[noreturn]] void pv_ap_main() {
         g_ap_time_mul = s->vcpu_info[1].time.tsc_to_system_mul;
     }
     __atomic_store_n(&g_ap_ran, 1, __ATOMIC_RELEASE);
+    while (__atomic_load_n(&g_ap_count, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&g_ap_ticks, g_ap_ticks + 1, __ATOMIC_RELEASE);
+        (void)sched_op(SCHEDOP_yield, nullptr);
+    }
     for (;;) (void)sched_op(SCHEDOP_block, nullptr);
 }
 
@@ -64,6 +78,20 @@ void run_smp_checks(Checks& c, const Boot& b) {
     // Its own clock was published by the time it ran.
     c.expect("vcpu_1_time_info_valid", g_ap_time_version != 0 && !(g_ap_time_version & 1) && g_ap_time_mul != 0,
              "version %u, tsc_to_system_mul %u", g_ap_time_version, g_ap_time_mul);
+
+    // Down (asynchronous: it stops soon after) and up again.
+    const uint64_t t0 = ticks_after(0), t1 = ticks_after(300);
+    c.expect("vcpu_1_counts", t1 > t0, "count %lu then %lu", t0, t1);
+    c.expect_eq("vcpu_down_returns_0", vcpu_op(VCPUOP_down, 1, nullptr), 0);
+    c.expect_eq("vcpu_1_down_is_not_up", vcpu_op(VCPUOP_is_up, 1, nullptr), 0);
+    const uint64_t d0 = ticks_after(300), d1 = ticks_after(1000);
+    c.expect("vcpu_1_down_stops", d0 == d1, "count %lu then %lu while down", d0, d1);
+    c.expect_eq("vcpu_up_again_returns_0", vcpu_op(VCPUOP_up, 1, nullptr), 0);
+    c.expect_eq("vcpu_1_up_again_is_up", vcpu_op(VCPUOP_is_up, 1, nullptr), 1);
+    const uint64_t u1 = ticks_after(1000);
+    c.info("vcpu_down_up", "count %lu, %lu; down %lu, %lu; up %lu", t0, t1, d0, d1, u1);
+    c.expect("vcpu_1_counts_again", u1 > d1, "count %lu after up (%lu while down)", u1, d1);
+    __atomic_store_n(&g_ap_count, 0, __ATOMIC_RELEASE);
 }
 
 } // namespace pv
