@@ -5,7 +5,8 @@
 // area of ours, our own frames, random 64-bit values and addresses in the
 // hypervisor's range; random page-table updates go to a scratch L1 of our
 // own, so that the fuzzer does not unmap itself. What it never does (it
-// would only kill itself, which tests nothing): shut down, block with
+// would only kill itself, which tests nothing): shut down or bring its
+// vCPU down, block with
 // events on, install random handlers or callbacks, iret, or switch to a
 // base pointer or clear a frame that could be one of its own, or give back
 // a frame of its own (only scratch frames, replaced from time to time, or
@@ -129,7 +130,11 @@ long one_call() {
     case 5: return hypercall(__HYPERVISOR_memory_op, rnd() % 32, a);
     case 6: return hypercall(__HYPERVISOR_grant_table_op, rnd() % 16, a, rnd() % 4);
     case 7: return hypercall(__HYPERVISOR_event_channel_op, rnd() % 16, a);
-    case 8: return hypercall(__HYPERVISOR_vcpu_op, rnd() % 16, rnd() % 4, a);
+    case 8: { // vcpu_op, but never down (our only vCPU going down is a shutdown)
+        uint64_t cmd = rnd() % 16;
+        if (cmd == VCPUOP_down) cmd = VCPUOP_is_up;
+        return hypercall(__HYPERVISOR_vcpu_op, cmd, rnd() % 4, a);
+    }
     case 9: return hypercall(__HYPERVISOR_set_timer_op, rnd() % 2 ? a : 0);
     case 10: return hypercall(__HYPERVISOR_stack_switch, a, b);
     case 11: return hypercall(__HYPERVISOR_set_segment_base, rnd() % 5, b);
@@ -148,7 +153,7 @@ long one_call() {
             e.op = rnd() % 2 ? __HYPERVISOR_xen_version : (rnd() % 2 ? __HYPERVISOR_mmu_update : rnd() % 64);
             if (e.op == __HYPERVISOR_iret || e.op == __HYPERVISOR_set_trap_table || e.op == __HYPERVISOR_set_callbacks ||
                 e.op == __HYPERVISOR_callback_op || e.op == __HYPERVISOR_sched_op || e.op == __HYPERVISOR_update_va_mapping ||
-                e.op == __HYPERVISOR_mmuext_op || e.op == __HYPERVISOR_fpu_taskswitch)
+                e.op == __HYPERVISOR_mmuext_op || e.op == __HYPERVISOR_fpu_taskswitch || e.op == __HYPERVISOR_vcpu_op)
                 e.op = 63;
             for (auto& x : e.args) x = rnd() % 2 ? rnd() % 16 : any_value();
             if (e.op == __HYPERVISOR_mmu_update) e.args[0] = 0x8000000000ull; // (never our memory)
@@ -165,6 +170,7 @@ long one_call() {
         case __HYPERVISOR_set_trap_table: case __HYPERVISOR_mmu_update: case __HYPERVISOR_set_callbacks:
         case __HYPERVISOR_multicall: case __HYPERVISOR_update_va_mapping: case __HYPERVISOR_iret:
         case __HYPERVISOR_mmuext_op: case __HYPERVISOR_sched_op: case __HYPERVISOR_callback_op:
+        case __HYPERVISOR_vcpu_op: // (VCPUOP_down: case 8 makes the others)
         case __HYPERVISOR_grant_table_op: // (a random count: results written far past the scratch area)
             nr = 63;
             break;
