@@ -38,8 +38,9 @@ CallResult console_io(uint64_t cmd, uint64_t count, uint64_t buffer) {
         return 0;
     }
     case CONSOLEIO_read: {
-        // Input belongs to control domains; others have none to read.
-        if (!d.is_control() || count == 0) return 0;
+        // Input belongs to the domain given `console-input`, or else to
+        // control domains; others have none to read.
+        if (!domain_reads_console_input(d) || count == 0) return 0;
         char bytes[kChunk];
         const size_t n = console_read_input(bytes, count < kChunk ? count : kChunk);
         TRY(copy_to_user(buffer, bytes, n));

@@ -1,10 +1,13 @@
 // The PV console backend (pv_domain.hpp): what xenconsoled is for a Xen
 // domU, in the hypervisor. The guest (Linux's hvc0) writes out[] and
 // notifies its console port; every 10 ms the hypervisor drains what was
-// published to the console under the domain's name and, if it took
-// anything, notifies the guest back so that a writer waiting for room
-// goes on. (Input to the guest is not routed yet.)
+// published to the console under the domain's name and, if the domain
+// reads the console's input (`console-input`), puts what was typed since
+// into in[] (only as much as there is room for: the rest waits in the
+// UART); if it moved anything, it notifies the guest, so that a writer
+// waiting for room goes on and a reader finds its input.
 #include "arch/paging.hpp"
+#include "console/console.hpp"
 #include "event/evtchn.hpp"
 #include "pv_console_ring.hpp"
 #include "pv_domain.hpp"
@@ -28,7 +31,19 @@ void drain(Timer& t) {
         domain_console_put(d, buf, *n);
         taken += *n;
     }
-    if (taken) (void)evtchn_send_port(d, pv->console_port);
+    size_t given = 0;
+    if (domain_reads_console_input(d)) {
+        auto room = console_ring_room(*pv->console);
+        if (room && *room) {
+            char in[64];
+            const size_t n = console_read_input(in, *room < sizeof in ? *room : sizeof in);
+            if (n) {
+                auto fed = console_ring_feed(*pv->console, in, n);
+                given = fed ? *fed : 0;
+            }
+        }
+    }
+    if (taken || given) (void)evtchn_send_port(d, pv->console_port);
 }
 
 } // namespace

@@ -24,6 +24,14 @@ Result<size_t> console_ring_drain(xencons_interface& ring, char* buf, size_t max
     return n;
 }
 
+Result<size_t> console_ring_room(const xencons_interface& ring) {
+    const XENCONS_RING_IDX cons = __atomic_load_n(&ring.in_cons, __ATOMIC_ACQUIRE);
+    const XENCONS_RING_IDX prod = __atomic_load_n(&ring.in_prod, __ATOMIC_RELAXED);
+    const uint32_t used = prod - cons;
+    if (used > kInSize) return Err::InvalidArgument;
+    return kInSize - used;
+}
+
 Result<size_t> console_ring_feed(xencons_interface& ring, const char* data, size_t len) {
     const XENCONS_RING_IDX cons = __atomic_load_n(&ring.in_cons, __ATOMIC_ACQUIRE);
     const XENCONS_RING_IDX prod = __atomic_load_n(&ring.in_prod, __ATOMIC_RELAXED);

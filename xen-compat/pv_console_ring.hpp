@@ -23,6 +23,8 @@ Result<size_t> console_ring_drain(xencons_interface& ring, char* buf, size_t max
 
 // Appends up to `len` bytes of input where the guest's consumer leaves
 // room; returns how many fit. Err::InvalidArgument as above.
+// console_ring_room: how many would fit now (the guest only makes more).
 Result<size_t> console_ring_feed(xencons_interface& ring, const char* data, size_t len);
+Result<size_t> console_ring_room(const xencons_interface& ring);
 
 } // namespace virtue::xen

@@ -234,6 +234,21 @@ bool parse_domain(const void* fdt, int node, const ModuleLookup& modules, uint64
         break;
     }
 
+    // console-input: an empty property; the domain needs a way to read it
+    // (a PV console ring, or console_io as a control domain).
+    int input_len = 0;
+    if (fdt_getprop(fdt, node, "console-input", &input_len)) {
+        if (input_len != 0) return fail(Err::BadFormat, "console-input takes no value");
+        if (d.kind != BootDomainKind::XenPv && !(d.privileges & kBootPrivControl))
+            return fail(Err::InvalidArgument, "console-input needs a xen-pv domain or the control privilege");
+        d.console_input = true;
+        d.privileges |= kBootPrivConsoleInput;
+    } else if (input_len != -FDT_ERR_NOTFOUND) {
+        return fail(Err::BadFormat, "unreadable console-input");
+    } else {
+        d.console_input = false;
+    }
+
     // domain-id
     switch (get_u32(fdt, node, "domain-id", v)) {
     case Prop::Absent: d.has_domain_id = false; d.domain_id = 0; break;
@@ -251,6 +266,7 @@ bool parse_domain(const void* fdt, int node, const ModuleLookup& modules, uint64
         if (strcmp(o.name, d.name) == 0) return fail(Err::Exists, "duplicate domain name");
         if (d.has_domain_id && o.has_domain_id && o.domain_id == d.domain_id)
             return fail(Err::Exists, "duplicate domain-id");
+        if (d.console_input && o.console_input) return fail(Err::Exists, "console-input is another domain's already");
     }
     return true;
 }

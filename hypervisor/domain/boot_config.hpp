@@ -91,6 +91,7 @@ enum class BootDomainKind : uint8_t { Native, XenPv };
 enum BootPrivilege : uint32_t {
     kBootPrivControl = 1u << 0,  // "control"
     kBootPrivHardware = 1u << 1, // "hardware"
+    kBootPrivConsoleInput = 1u << 2, // the `console-input` property (not a privileges entry)
 };
 
 struct BootDomain {
@@ -107,6 +108,7 @@ struct BootDomain {
     bool has_domain_id = false;
     uint32_t domain_id = 0;    // valid if has_domain_id
     char bootargs[kBootArgsMax] = {};
+    bool console_input = false; // `console-input`: what is typed on the console goes to this domain
     char path[kBootPathMax] = {}; // node path, for messages
 };
 

@@ -78,6 +78,10 @@ size_t start_boot_domains(const BootInfo& boot) {
     log_info("boot configuration: %zu domain(s) accepted, %zu rejected, %lu MiB of %lu MiB free RAM",
              g_config.domain_count, g_config.rejection_count, g_config.memory_total >> 20, free_bytes >> 20);
 
+    bool input_claimed = false;
+    for (size_t i = 0; i < g_config.domain_count; i++) input_claimed = input_claimed || g_config.domains[i].console_input;
+    domain_console_input_claimed(input_claimed);
+
     size_t started = 0;
     uint64_t t0 = system_time_ns();
     domains_begin_batch();

@@ -170,6 +170,16 @@ uint32_t domain_register_hooks(const DomainHooks& hooks) {
 
 bool Domain::is_control() const { return privileges & kBootPrivControl; }
 
+namespace {
+bool g_console_input_claimed = false; // a boot domain has `console-input`
+} // namespace
+
+void domain_console_input_claimed(bool claimed) { g_console_input_claimed = claimed; }
+
+bool domain_reads_console_input(const Domain& d) {
+    return (d.privileges & kBootPrivConsoleInput) || (!g_console_input_claimed && d.is_control());
+}
+
 Result<Domain*> domain_create(const DomainParams& p) {
     uint64_t t0 = system_time_ns();
     size_t name_len = p.name ? strlen(p.name) : 0;

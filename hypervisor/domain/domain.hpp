@@ -157,6 +157,13 @@ struct DomainParams {
     uint32_t vcpus = 1, weight = 256, cap = 0, privileges = 0;
 };
 
+// Who reads what is typed on the console: the domain the boot
+// configuration gave `console-input` (a PV guest through its console ring,
+// a control domain through console_io), or without one every control
+// domain. The boot sets whether one was given before building domains.
+void domain_console_input_claimed(bool claimed);
+bool domain_reads_console_input(const Domain& d);
+
 // Registers a new domain (Building) with its whole partition reserved.
 // Err::InvalidArgument (bad params), Err::Exists (id or name in use),
 // Err::NoMemory (not enough free frames: nothing is kept).

@@ -30,6 +30,7 @@ CallResult call_console_write(UserSpan<const char> buf) {
 CallResult call_console_read(UserSpan<char> buf) {
     if (!caller().is_control()) return Err::NotPermitted;
     if (!buf.writable()) return Err::Fault; // before any input is consumed
+    if (!domain_reads_console_input(caller())) return 0; // (another domain has `console-input`)
     char bytes[kConsoleIoMax];
     size_t n = console_read_input(bytes, buf.size());
     TRY(buf.write_all(bytes, n));

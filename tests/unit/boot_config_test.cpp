@@ -481,6 +481,33 @@ BOOST_AUTO_TEST_CASE(per_domain_errors) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(console_input_one_domain_that_can_read_it) {
+    auto none = std::function<void(Fdt&)>{};
+    // A native domain without the control privilege has no way to read it.
+    expect_single_rejection({}, [](Fdt& f) { f.raw("console-input", "", 0); }, Err::InvalidArgument, "console-input");
+    expect_single_rejection({.kind = "xen-pv"}, [](Fdt& f) { f.raw("console-input", "yes", 4); }, Err::BadFormat,
+                            "console-input takes no value");
+    // A PV guest or a control domain may have it; a second claim is refused.
+    auto blob = config([](Fdt& f) {
+        domain(f, "pv", {.kind = "xen-pv"}, [](Fdt& g) { g.raw("console-input", "", 0); });
+        domain(f, "ctl", {}, [](Fdt& g) {
+            g.raw("privileges", "control", 8);
+            g.raw("console-input", "", 0);
+        });
+        domain(f, "plain");
+    });
+    Run r = read(blob);
+    BOOST_REQUIRE(r.st.ok());
+    BOOST_REQUIRE_EQUAL(r.cfg->domain_count, 2u);
+    BOOST_CHECK(r.cfg->domains[0].console_input);
+    BOOST_CHECK(r.cfg->domains[0].privileges & kBootPrivConsoleInput);
+    BOOST_CHECK(!r.cfg->domains[1].console_input);
+    const BootRejection* second = rejection_for(*r.cfg, "/domains/ctl");
+    BOOST_REQUIRE(second);
+    BOOST_CHECK_EQUAL(second->err, Err::Exists);
+    (void)none;
+}
+
 BOOST_AUTO_TEST_CASE(names_ids_and_long_names) {
     auto blob = config([](Fdt& f) {
         domain(f, "a@1", {}, [](Fdt& g) { g.u32("domain-id", 5); });

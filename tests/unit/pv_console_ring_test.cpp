@@ -72,6 +72,7 @@ BOOST_AUTO_TEST_CASE(impossible_indices_are_refused_and_change_nothing) {
         r.in_prod = 5 + ahead + sizeof(r.in) - sizeof(r.out); // more than the input ring holds
         const uint32_t prod = r.in_prod;
         BOOST_TEST(console_ring_feed(r, "abc", 3).error() == Err::InvalidArgument);
+        BOOST_TEST(console_ring_room(r).error() == Err::InvalidArgument);
         BOOST_TEST(r.in_prod == prod);
     }
 }
@@ -79,6 +80,7 @@ BOOST_AUTO_TEST_CASE(impossible_indices_are_refused_and_change_nothing) {
 BOOST_AUTO_TEST_CASE(input_fills_only_the_room_the_guest_leaves) {
     xencons_interface r{};
     r.in_cons = r.in_prod = 0xfffffffeu;
+    BOOST_TEST(*console_ring_room(r) == sizeof r.in);
     const std::string a(1000, 'a');
     auto n = console_ring_feed(r, a.data(), a.size());
     BOOST_REQUIRE(n.ok());
@@ -86,9 +88,11 @@ BOOST_AUTO_TEST_CASE(input_fills_only_the_room_the_guest_leaves) {
     n = console_ring_feed(r, "0123456789012345678901234567890123456789", 40);
     BOOST_REQUIRE(n.ok());
     BOOST_TEST(*n == sizeof(r.in) - 1000); // 24 fit
+    BOOST_TEST(*console_ring_room(r) == 0u);
     BOOST_TEST(r.in[(r.in_prod - 1) & (sizeof r.in - 1)] == '3');
     // The guest consumes 10: 10 more fit.
     r.in_cons += 10;
+    BOOST_TEST(*console_ring_room(r) == 10u);
     n = console_ring_feed(r, "abcdefghijklmnop", 16);
     BOOST_REQUIRE(n.ok());
     BOOST_TEST(*n == 10u);

@@ -179,6 +179,37 @@ void console_ring_write(Checks& c, const Boot& b) {
            ring->out_cons == prod ? "all" : "not all", waited);
 }
 
+} // namespace
+
+void echo_console_input(const Boot& b) {
+    if (b.dom0) {
+        print("pv-test: dom0 has no console ring to read\n");
+        return;
+    }
+    const uint64_t pfn = machine_to_phys_mapping[b.si->console.domU.mfn];
+    auto* ring = reinterpret_cast<volatile xencons_interface*>(VIRT_BASE + (pfn << 12));
+    char line[128];
+    size_t n = 0;
+    for (long spins = 0; spins < 2000000 && n + 1 < sizeof line; spins++) {
+        const uint32_t prod = __atomic_load_n(&ring->in_prod, __ATOMIC_ACQUIRE);
+        uint32_t cons = ring->in_cons;
+        bool end = false;
+        while (cons != prod && !end && n + 1 < sizeof line) {
+            const char ch = ring->in[MASK_XENCONS_IDX(cons++, ring->in)];
+            const bool newline = ch == '\n' || ch == '\r';
+            end = newline && n > 0; // (empty lines are skipped)
+            if (!newline) line[n++] = ch;
+        }
+        __atomic_store_n(&ring->in_cons, cons, __ATOMIC_RELEASE);
+        if (end) break;
+        (void)sched_op(SCHEDOP_yield, nullptr);
+    }
+    line[n] = '\0';
+    print("pv-test: read from the console ring: \"%s\"\n", line);
+}
+
+namespace {
+
 void sched_checks(Checks& c) { c.expect_eq("sched_op_yield_returns_0", sched_op(SCHEDOP_yield, nullptr), 0); }
 
 void cpuid_checks(Checks& c) {

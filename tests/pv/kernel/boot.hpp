@@ -48,6 +48,9 @@ void run_vcpu_info_checks(Checks& c, const Boot& boot); // vcpu_checks.cpp: vcpu
 void run_pt_write_checks(Checks& c, const Boot& boot); // pt_write_checks.cpp: writes to our read-only L1s
 void run_mmu_checks(Checks& c, const Boot& boot);      // mmu_checks.cpp: pins, updates, flushes, reservation
 void run_fuzzer(const Boot& boot, unsigned long calls, uint64_t seed); // fuzz.cpp: "fuzz=N" instead of the checks
+// basic_checks.cpp, "echo-input" instead of the checks: reads a line typed
+// on the console from the console ring (a domU's) and prints it.
+void echo_console_input(const Boot& boot);
 
 // vCPU 0's vcpu_info: in shared_info, or where register_vcpu_info moved it.
 extern volatile vcpu_info* g_moved_vcpu_info;

@@ -27,6 +27,12 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
         done.reason = SHUTDOWN_poweroff;
         (void)pv::sched_op(SCHEDOP_shutdown, &done);
     }
+    if (pv::find_arg(reinterpret_cast<const char*>(si->cmd_line), "echo-input")) {
+        pv::echo_console_input(boot);
+        sched_shutdown_t done{};
+        done.reason = SHUTDOWN_poweroff;
+        (void)pv::sched_op(SCHEDOP_shutdown, &done);
+    }
     pv::Checks c;
     pv::run_entry_checks(c, boot);
     pv::run_basic_checks(c, boot);
