@@ -37,7 +37,7 @@ struct PvVcpu {
     // callback_op / set_callbacks: the guest kernel's entry points (0: none)
     // and whether entering through the syscall one masks events.
     uint64_t event_callback = 0, failsafe_callback = 0, syscall_callback = 0;
-    bool syscall_masks_events = false;
+    bool syscall_masks_events = false, failsafe_masks_events = false;
     // set_segment_base: the GS base of each guest mode (the thread's
     // gs_base is the current mode's).
     uint64_t gs_kernel = 0, gs_user = 0;

@@ -104,6 +104,18 @@ bool pv_gdt_selectors_ok(Thread& t, uint64_t cs, uint64_t ss) {
     return true;
 }
 
+SelectorFault pv_selector_fault(Thread& t, uint64_t cs, uint64_t ss) {
+    constexpr uint64_t kNp = 11, kGp = 13;
+    cs &= 0xffff;
+    ss &= 0xffff;
+    const PvVcpu* v = vcpu_of(t);
+    auto fault = [&](uint64_t sel) -> SelectorFault {
+        const uint64_t d = v ? descriptor(*v, sel) : 0;
+        return {(d && !(d & kPresent)) ? kNp : kGp, sel & ~uint64_t{3}};
+    };
+    return pv_gdt_selectors_ok(t, cs, FLAT_RING3_SS64) ? fault(ss) : fault(cs);
+}
+
 Status pv_take_gdt(Domain& d, PvVcpu& v, const uint64_t* frames, uint64_t entries, bool running_here) {
     if (entries > arch::GUEST_GDT_ENTRIES) return Err::InvalidArgument;
     const unsigned n = static_cast<unsigned>((entries + 511) / 512);

@@ -24,6 +24,14 @@ inline bool pv_selectors_ok(Thread& t, uint64_t cs, uint64_t ss) {
     return pv_gdt_selectors_ok(t, cs, ss);
 }
 
+// The fault the CPU's iretq raises for a CS/SS pv_selectors_ok refuses:
+// #NP if the descriptor (CS checked first) is not present, else #GP; the
+// error code is the selector without its RPL.
+struct SelectorFault {
+    uint64_t vector, error;
+};
+SelectorFault pv_selector_fault(Thread& t, uint64_t cs, uint64_t ss);
+
 struct PvVcpu;
 // Makes `frames` (up to 14, `entries` descriptors) vCPU v's GDT, dropping
 // its old one (set_gdt, VCPUOP_initialise); running_here: v runs on this

@@ -297,6 +297,16 @@ CallResult set_segment_base(uint64_t which, uint64_t base) {
 }
 
 namespace {
+// The guest is to be resumed at f with a CS or SS its GDT does not allow:
+// the fault the CPU's iretq would raise there (#NP for a descriptor not
+// present, #GP otherwise, the selector as error code) goes to the guest's
+// handler for that context; without one the domain crashes, as on Xen.
+void bounce_selector_fault(Thread& t, arch::InterruptFrame& f) {
+    const SelectorFault fault = pv_selector_fault(t, f.cs, f.ss);
+    f.error_code = fault.error;
+    if (!bounce(t, f, fault.vector, 0)) crash(t, "resumed with a selector its GDT does not allow, and no handler for the fault");
+}
+
 // The event upcall pv_before_guest found due (out of its line: the common
 // return to the guest has none).
 [[gnu::noinline]] void deliver_upcall(Thread& t, vcpu_info& vi, arch::InterruptFrame& f) {
@@ -320,11 +330,10 @@ void pv_before_guest(arch::InterruptFrame& f) {
     if (!d.events.shared || d.dying()) [[unlikely]]
         return;
     // The guest changed the descriptor its CS or SS names meanwhile (its
-    // GDT is its own): it cannot be resumed there. (Xen would call its
-    // failsafe callback.)
+    // GDT is its own): resuming there would fault the hypervisor's iretq;
+    // the guest gets that fault, as on Xen.
     if (!pv_selectors_ok(t, f.cs, f.ss)) [[unlikely]] {
-        crash(t, "resumed with a selector its GDT no longer allows");
-        user_return_work(f); // leaves: the domain is dying
+        bounce_selector_fault(t, f);
         return;
     }
     vcpu_info& vi = evtchn_vcpu_info(d.events, t.xen_vcpu);
@@ -388,7 +397,10 @@ Status set_callback(PvVcpu& v, uint32_t type, uint32_t flags, uint64_t address) 
     if (address && !guest_code_address(address)) return Err::InvalidArgument;
     switch (type) {
     case CALLBACKTYPE_event: v.event_callback = address; return Status::success();
-    case CALLBACKTYPE_failsafe: v.failsafe_callback = address; return Status::success();
+    case CALLBACKTYPE_failsafe:
+        v.failsafe_callback = address;
+        v.failsafe_masks_events = (flags & CALLBACKF_mask_events) != 0;
+        return Status::success();
     case CALLBACKTYPE_syscall:
         v.syscall_callback = address;
         v.syscall_masks_events = (flags & CALLBACKF_mask_events) != 0;
@@ -455,9 +467,7 @@ CallResult iret() {
     }
     auto r = pv_iret(words);
     PvVcpu* v = current_vcpu(t);
-    // Selectors the hypervisor's own iretq can load (Xen's flat ones or
-    // the vCPU's GDT's): anything else would fault it.
-    if (!r || !v || !pv_selectors_ok(t, r->cs, r->ss)) {
+    if (!r || !v) {
         crash(t, "HYPERVISOR_iret with a bad frame");
         return 0;
     }
@@ -480,6 +490,11 @@ CallResult iret() {
     }
     __atomic_store_n(&evtchn_vcpu_info(t.domain->events, t.xen_vcpu).evtchn_upcall_mask, r->mask_events ? 1 : 0,
                      __ATOMIC_RELEASE);
+    // Selectors the hypervisor's own iretq can load (Xen's flat ones or
+    // the vCPU's GDT's): anything else would fault it, as it faults Xen's,
+    // and the guest gets that fault for the context it was returning to.
+    if (!pv_selectors_ok(t, f.cs, f.ss)) [[unlikely]]
+        bounce_selector_fault(t, f);
     return 0;
 }
 

@@ -280,6 +280,7 @@ Status initialise_vcpu(Domain& d, PvDomain& pv, PvVcpu& v, uint32_t vcpu, uint64
     v.failsafe_callback = failsafe_cb;
     v.syscall_callback = syscall_cb;
     v.syscall_masks_events = (flags & VGCF_syscall_disables_events) != 0;
+    v.failsafe_masks_events = (flags & VGCF_failsafe_disables_events) != 0;
     v.gs_kernel = gs_k;
     v.gs_user = gs_u;
     v.thread = *t; // (the creator's reference: kept, as vCPU 0's)

@@ -1,7 +1,8 @@
 // Our own GDT: a page of descriptors (user data 0x2b, user code 0x33, as
 // Linux has them) becomes our GDT with set_gdt once no writable mapping of
 // it is left; its selectors load in kernel mode, update_descriptor adds one
-// and refuses a TSS, and the user program runs with CS 0x33.
+// and refuses a TSS, and the user program runs with CS 0x33. An iret to a
+// stack selector whose descriptor was made not present raises #NP there.
 #include <stdint.h>
 #include <xen/errno.h>
 #include <xen/xen.h>
@@ -11,6 +12,8 @@
 #include "console.hpp"
 #include "hypercall.hpp"
 
+extern "C" void pv_iret_to(uint64_t ss);
+
 namespace pv {
 namespace {
 
@@ -19,6 +22,7 @@ alignas(4096) uint64_t gdt_page[512];
 constexpr uint64_t kData = 0x00cff3000000ffffull;   // present, DPL 3, writable data, 4 GiB
 constexpr uint64_t kCode64 = 0x00affb000000ffffull; // present, DPL 3, 64-bit code
 constexpr uint64_t kTss = 0x0000e90000000067ull;    // present, DPL 3, available 64-bit TSS
+constexpr uint64_t kPresent = 1ull << 47;
 
 long set_gdt(uint64_t* frames, unsigned entries) { return hypercall(__HYPERVISOR_set_gdt, arg(frames), entries); }
 long update_descriptor(uint64_t maddr, uint64_t d) { return hypercall(__HYPERVISOR_update_descriptor, maddr, d); }
@@ -64,6 +68,21 @@ void run_gdt_checks(Checks& c, const Boot& b) {
     c.expect("user_mode_with_gdt_selectors", sys_cs != 0, "the user program entered with cs 0x33 did not finish");
     c.expect("user_syscall_returns_to_flat_cs", ud.count == 1 && (ud.cs & 0xffff) == FLAT_USER_CS64,
              "#UD seen %u times with cs 0x%lx", ud.count, ud.cs);
+    // A stack selector whose descriptor is gone: the iret that would
+    // resume with it raises #NP (the selector as error code) for the
+    // context it was going to, in kernel mode; the handler resumes it with
+    // the flat SS.
+    c.expect_eq("update_descriptor_not_present_returns_0", update_descriptor((mfn << 12) + 7 * 8, kData & ~kPresent), 0);
+    expect_trap_at(0);
+    pv_iret_to(0x3b);
+    TrapSeen np = last_trap();
+    c.info("iret_fault", "%u deliveries, vector %lu error 0x%lx cs 0x%lx", np.count, np.vector, np.error, np.cs);
+    c.expect("iret_to_a_gone_stack_selector_raises_np", np.count == 1 && np.vector == 11 && np.error == 0x38 && (np.cs & 3) == 0,
+             "%u deliveries, vector %lu error 0x%lx cs 0x%lx", np.count, np.vector, np.error, np.cs);
+    expect_trap_at(0);
+    pv_iret_to(0x2b);
+    np = last_trap();
+    c.expect("iret_to_a_good_selector_is_direct", np.count == 0, "%u deliveries, vector %lu", np.count, np.vector);
     c.expect_eq("set_gdt_empty_returns_0", set_gdt(&mfn, 0), 0);
     c.expect_eq("gdt_page_writable_again",
                 update_va_mapping(va, (mfn << 12) | PTE_P | PTE_RW | PTE_A | PTE_D, UVMF_INVLPG | UVMF_LOCAL), 0);

@@ -19,6 +19,7 @@ void pv_trap_0();
 void pv_trap_3();
 void pv_trap_6();
 void pv_trap_7();
+void pv_trap_11();
 void pv_trap_13();
 void pv_trap_14();
 }
@@ -78,6 +79,7 @@ extern "C" void pv_trap_handler(TrapFrame* f) {
     g_seen.rsp = f->rsp;
     g_seen.cr2 = my_vcpu_info()->arch.cr2;
     g_seen.count = g_seen.count + 1;
+    if (f->vector == 11) f->ss = FLAT_KERNEL_SS64; // (a stack selector gone bad: resumed with the flat one)
     if (g_resume) {
         f->rip = g_resume;
         g_resume = 0;
@@ -97,6 +99,7 @@ trap_info g_table[] = {
     {3, 3, FLAT_KERNEL_CS, reinterpret_cast<unsigned long>(pv_trap_3)},
     {6, 0, FLAT_KERNEL_CS, reinterpret_cast<unsigned long>(pv_trap_6)},
     {7, 0, FLAT_KERNEL_CS, reinterpret_cast<unsigned long>(pv_trap_7)},
+    {11, 0, FLAT_KERNEL_CS, reinterpret_cast<unsigned long>(pv_trap_11)},
     {13, 0, FLAT_KERNEL_CS, reinterpret_cast<unsigned long>(pv_trap_13)},
     {14, 0, FLAT_KERNEL_CS, reinterpret_cast<unsigned long>(pv_trap_14)},
     {0, 0, 0, 0},

@@ -29,6 +29,7 @@ pv_trap_\vec:
     trap_stub 3, 0
     trap_stub 6, 0
     trap_stub 7, 0
+    trap_stub 11, 1
     trap_stub 13, 1
     trap_stub 14, 1
 
@@ -86,5 +87,30 @@ pv_trap_common:
     mov $__HYPERVISOR_iret, %eax
     syscall
     ud2
+
+/*
+ * pv_iret_to(ss): HYPERVISOR_iret back into kernel mode right after
+ * itself, with stack selector `ss` (rdi). If the hypervisor cannot resume
+ * with it, the fault its iretq raises goes to our trap handler, which
+ * resumes there with the flat SS. Callee-saved registers survive (RAX,
+ * RCX and R11 do not).
+ */
+    .globl pv_iret_to
+pv_iret_to:
+    mov %rsp, %rax
+    push %rdi                   /* ss */
+    push %rax                   /* rsp: our return address on top */
+    pushq $0x2                  /* rflags: IF clear (events stay masked) */
+    pushq $(FLAT_KERNEL_CS64 & ~3) /* kernel mode: RPL 0 in the frame */
+    lea 1f(%rip), %rax
+    push %rax                   /* rip */
+    pushq $0                    /* flags */
+    push %rcx
+    push %r11
+    push %rax
+    mov $__HYPERVISOR_iret, %eax
+    syscall
+    ud2
+1:  ret
 
     .section .note.GNU-stack, "", @progbits

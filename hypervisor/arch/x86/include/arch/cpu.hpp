@@ -109,6 +109,17 @@ inline void set_fs_base(uint64_t base) { wrmsr(MSR_FS_BASE, base); }
 // every entry keeps it in KERNEL_GS_BASE (and the hypervisor's own in
 // GS_BASE); the swapgs on the way out exchanges them again.
 inline void set_user_gs_base(uint64_t base) { wrmsr(MSR_KERNEL_GS_BASE, base); }
+// The data segment selectors as ring 3 left them (the hypervisor never
+// loads them on its way in or out).
+struct DataSelectors {
+    uint16_t ds, es, fs, gs;
+};
+inline DataSelectors read_data_selectors() {
+    DataSelectors s;
+    asm volatile("mov %%ds, %0\n\tmov %%es, %1\n\tmov %%fs, %2\n\tmov %%gs, %3"
+                 : "=r"(s.ds), "=r"(s.es), "=r"(s.fs), "=r"(s.gs));
+    return s;
+}
 // CR0.TS: set, the next FPU/SSE instruction raises #NM (a PV guest's lazy
 // FPU switching, fpu_taskswitch); the hypervisor clears it before it saves
 // or restores FPU state itself.
