@@ -13,6 +13,7 @@
 #include <xen/vcpu.h>
 #include <xen/io/console.h>
 
+#include "arch/cpu.hpp"
 #include "domain/boot_config.hpp"
 #include "domain/domain.hpp"
 #include "domain/thread.hpp"
@@ -41,6 +42,12 @@ struct PvVcpu {
     // set_segment_base: the GS base of each guest mode (the thread's
     // gs_base is the current mode's).
     uint64_t gs_kernel = 0, gs_user = 0;
+    // The data selectors (DS, ES, FS, GS) the guest left, saved when the
+    // vCPU is switched out and loaded again when it is switched in
+    // (pv_gdt.cpp); a selector that no longer loads is replaced by null and
+    // the guest's failsafe callback gets the old ones (failsafe_due).
+    arch::DataSelectors selectors{}, failsafe_selectors{};
+    bool failsafe_due = false;
     // set_gdt: the guest's GDT, frames typed SegDesc (validated), copied
     // into the CPU's GDT below selector 0xe000 while the vCPU runs there.
     static constexpr unsigned kGdtFrames = 14; // 7168 entries: all of them below 0xe000

@@ -11,6 +11,8 @@
 // iret (or is interrupted with) must be one of these or Xen's flat ones.
 #include "xen_handlers.hpp"
 
+#include <initializer_list>
+
 #include "arch/descriptors.hpp"
 #include "arch/paging.hpp"
 #include "arch/tlb.hpp"
@@ -41,15 +43,46 @@ void clear_gdt(uint32_t entries) {
     for (uint32_t i = 0; i < entries; i++) gdt[i] = 0;
 }
 
+bool data_selector_ok(const PvVcpu& v, uint16_t sel);
+
+// The vCPU's GDT entries and its data selectors, which load only after
+// them; a selector that no longer loads (the guest changed its descriptor
+// meanwhile) is loaded as null, and the failsafe callback will get the
+// ones the guest had, before it runs on (pv_traps.cpp).
 void switch_in(Thread& t) {
     if (PvVcpu* v = vcpu_of(t)) {
         load_gdt(*v);
         pv_runstate_switch(t, *v, true);
+        arch::DataSelectors s = v->selectors;
+        bool bad = false;
+        for (uint16_t* sel : {&s.ds, &s.es, &s.fs, &s.gs})
+            if (!data_selector_ok(*v, *sel)) *sel = 0, bad = true;
+        if (s.ds | s.es | s.fs | s.gs) arch::load_data_selectors(s, t.fs_base, t.gs_base);
+        if (bad) {
+            v->failsafe_selectors = v->selectors;
+            v->selectors = s;
+            v->failsafe_due = true;
+            t.resume_work = true;
+        }
     }
 }
 
+// Saves what the guest left: its data selectors, and the FS and GS bases
+// (which it changes itself by loading a selector); then nulls them, so
+// that whoever runs next on this CPU sees nothing of this guest's. The GS
+// register is given back the value the scheduler last wrote there (it
+// writes the next thread's only when that differs).
 void switch_out(Thread& t) {
     if (PvVcpu* v = vcpu_of(t)) {
+        const arch::DataSelectors s = arch::read_data_selectors();
+        const uint64_t fs = arch::rdmsr(arch::MSR_FS_BASE), gs = arch::rdmsr(arch::MSR_KERNEL_GS_BASE);
+        const uint64_t written = t.gs_base;
+        v->selectors = s;
+        if (s.ds | s.es | s.fs | s.gs) arch::load_data_selectors(arch::DataSelectors{}, fs, written);
+        else if (gs != written) arch::set_user_gs_base(written);
+        t.fs_base = fs;
+        t.gs_base = gs;
+        (t.guest_mode == GuestMode::PvUser ? v->gs_user : v->gs_kernel) = gs;
         clear_gdt(v->gdt_entries);
         pv_runstate_switch(t, *v, false);
     }
@@ -74,6 +107,16 @@ uint64_t descriptor(const PvVcpu& v, uint64_t selector) {
     const uint64_t index = (selector & 0xffff) >> 3;
     if ((selector & 4) || index >= v.gdt_entries) return 0; // (no LDT selectors)
     return frame_entries(v.gdt_frames[index / 512])[index % 512];
+}
+
+// Whether a data segment register can be loaded with `sel` in ring 0 while
+// v's GDT is this CPU's: null, Xen's flat ring-3 data selector, or a
+// present data or readable code descriptor of v's GDT (all DPL 3).
+bool data_selector_ok(const PvVcpu& v, uint16_t sel) {
+    constexpr uint64_t kReadable = 1ull << 41; // (code; for data: writable)
+    if ((sel & ~3) == 0 || (sel | 3) == FLAT_RING3_DS64) return true;
+    const uint64_t d = descriptor(v, sel);
+    return (d & kPresent) && (d & kCodeOrData) && (!(d & kCode) || (d & kReadable));
 }
 
 } // namespace

@@ -307,6 +307,32 @@ void bounce_selector_fault(Thread& t, arch::InterruptFrame& f) {
     if (!bounce(t, f, fault.vector, 0)) crash(t, "resumed with a selector its GDT does not allow, and no handler for the fault");
 }
 
+// A data selector of the guest's would not load when it was switched in
+// (pv_gdt.cpp): as Xen, its failsafe callback gets the context and the
+// selectors it had (now null). Without a callback the domain crashes.
+// False if the guest does not go on (crashed).
+bool deliver_failsafe(Thread& t, arch::InterruptFrame& f) {
+    PvVcpu* v = current_vcpu(t);
+    if (!v || !v->failsafe_due) return true;
+    v->failsafe_due = false;
+    GuestContext at = context_of(t, f);
+    at.ds = v->failsafe_selectors.ds;
+    at.es = v->failsafe_selectors.es;
+    at.fs = v->failsafe_selectors.fs;
+    at.gs = v->failsafe_selectors.gs;
+    vcpu_info& vi = evtchn_vcpu_info(t.domain->events, t.xen_vcpu);
+    const bool mask = __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_ACQUIRE) != 0;
+    const uint64_t stack = bounce_stack(t, *v, f);
+    if (!v->failsafe_callback || !stack ||
+        !deliver(t, *v, f, make_bounce(BounceKind::Failsafe, at, stack, v->failsafe_callback, mask))) {
+        crash(t, "a data selector of its would not load, and no failsafe callback takes it");
+        user_return_work(f); // leaves: the domain is dying
+        return false;
+    }
+    if (v->failsafe_masks_events) __atomic_store_n(&vi.evtchn_upcall_mask, 1, __ATOMIC_RELEASE);
+    return true;
+}
+
 // The event upcall pv_before_guest found due (out of its line: the common
 // return to the guest has none).
 [[gnu::noinline]] void deliver_upcall(Thread& t, vcpu_info& vi, arch::InterruptFrame& f) {
@@ -335,6 +361,10 @@ void pv_before_guest(arch::InterruptFrame& f) {
     if (!pv_selectors_ok(t, f.cs, f.ss)) [[unlikely]] {
         bounce_selector_fault(t, f);
         return;
+    }
+    if (t.resume_work) [[unlikely]] {
+        t.resume_work = false;
+        if (!deliver_failsafe(t, f)) return;
     }
     vcpu_info& vi = evtchn_vcpu_info(d.events, t.xen_vcpu);
     if (!__atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_ACQUIRE) ||

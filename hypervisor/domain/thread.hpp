@@ -151,6 +151,9 @@ struct Thread {
     uint64_t fs_base = 0;          // user FS base (set_tls_base)
     uint64_t gs_base = 0;          // ring-3 GS base (a PV vCPU's, of its current guest mode; native: 0)
     bool fpu_trap = false;         // runs with CR0.TS set (a PV vCPU's fpu_taskswitch(1))
+    // Set by the thread's switch hooks for its personality: something to do
+    // before its next return to ring 3 (a PV vCPU's failsafe callback).
+    bool resume_work = false;
     const ThreadSwitchOps* switch_ops = nullptr;
     // A Xen multicall running one of its calls: a continuation of that
     // call goes into these six arguments, not into the thread's registers.

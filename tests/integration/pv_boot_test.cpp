@@ -52,6 +52,23 @@ BOOST_AUTO_TEST_CASE(console_input_reaches_the_pv_guest_that_owns_it) {
     check_reclaimed(r, 2);
 }
 
+// Two PV guests on one CPU, each with its own selectors in DS, ES, FS and
+// GS (from their own GDTs): each finds its own after every switch; the
+// second then makes its descriptor not present, and when it is switched in
+// again the selectors load as null and its failsafe callback gets the old
+// ones (ES 0x3b), as Xen does when it cannot reload them.
+BOOST_AUTO_TEST_CASE(data_selectors_are_each_guests_own_and_failsafe_gets_the_bad_ones) {
+    BootResult r = boot_config("pv_selectors", 1, 120);
+    require_clean_end(r);
+    BOOST_TEST(r.contains("(pvsela) pv-test: selectors 0x2b kept over 4000 yields: yes"));
+    BOOST_TEST(r.contains("(pvselb) pv-test: selectors 0x3b kept over 300 yields: yes"));
+    BOOST_TEST(std::regex_search(
+        r.console, std::regex(R"(\(pvselb\) pv-test: failsafe callback: 1 after \d+ yields, frame es 0x3b, es now 0x0 \(rc 0\))")));
+    for (const char* d : {"pvsela", "pvselb"})
+        BOOST_TEST(std::regex_search(r.console, std::regex(std::string(R"(d\d+ ')") + d + R"(' shut down \(poweroff\) \(status 0\))")), d);
+    check_reclaimed(r, 2);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // The hypercall tracer (boot option pv-trace): every hypercall of the PV

@@ -51,6 +51,11 @@ void run_fuzzer(const Boot& boot, unsigned long calls, uint64_t seed); // fuzz.c
 // basic_checks.cpp, "echo-input" instead of the checks: reads a line typed
 // on the console from the console ring (a domU's) and prints it.
 void echo_console_input(const Boot& boot);
+// gdt_checks.cpp, "selectors=S [yields=N] [failsafe]" instead of the checks:
+// loads S into DS, ES, FS and GS, yields N times and says whether they
+// stayed; with failsafe, then makes S's descriptor not present and waits
+// for the failsafe callback.
+void run_selector_mode(const Boot& boot, uint16_t sel, unsigned long yields, bool failsafe);
 
 // vCPU 0's vcpu_info: in shared_info, or where register_vcpu_info moved it.
 extern volatile vcpu_info* g_moved_vcpu_info;

@@ -4,7 +4,9 @@
 // and refuses a TSS, and the user program runs with CS 0x33. An iret to a
 // stack selector whose descriptor was made not present raises #NP there.
 #include <stdint.h>
+#include <xen/callback.h>
 #include <xen/errno.h>
+#include <xen/sched.h>
 #include <xen/xen.h>
 
 #include "boot.hpp"
@@ -12,7 +14,11 @@
 #include "console.hpp"
 #include "hypercall.hpp"
 
-extern "C" void pv_iret_to(uint64_t ss);
+extern "C" {
+void pv_iret_to(uint64_t ss);
+void pv_failsafe_entry();
+extern volatile uint64_t pv_failsafe_count, pv_failsafe_es;
+}
 
 namespace pv {
 namespace {
@@ -86,6 +92,44 @@ void run_gdt_checks(Checks& c, const Boot& b) {
     c.expect_eq("set_gdt_empty_returns_0", set_gdt(&mfn, 0), 0);
     c.expect_eq("gdt_page_writable_again",
                 update_va_mapping(va, (mfn << 12) | PTE_P | PTE_RW | PTE_A | PTE_D, UVMF_INVLPG | UVMF_LOCAL), 0);
+}
+
+void run_selector_mode(const Boot& b, uint16_t sel, unsigned long yields, bool failsafe) {
+    gdt_page[5] = kData;
+    gdt_page[7] = kData;
+    const uint64_t va = reinterpret_cast<uint64_t>(gdt_page);
+    const uint64_t mfn = reinterpret_cast<const uint64_t*>(b.si->mfn_list)[(va - VIRT_BASE) >> 12];
+    long rc = update_va_mapping(va, (mfn << 12) | PTE_P | PTE_A, UVMF_INVLPG | UVMF_LOCAL);
+    if (rc == 0) rc = set_gdt(const_cast<uint64_t*>(&mfn), 16);
+    if (rc != 0) {
+        print("pv-test: selector mode: no GDT (%ld)\n", rc);
+        return;
+    }
+    asm volatile("mov %0, %%ds\n\tmov %0, %%es\n\tmov %0, %%fs\n\tmov %0, %%gs" : : "r"(sel) : "memory");
+    unsigned long lost = 0;
+    uint16_t seen[4] = {};
+    for (unsigned long i = 0; i < yields; i++) {
+        (void)sched_op(SCHEDOP_yield, nullptr);
+        asm volatile("mov %%ds, %0\n\tmov %%es, %1\n\tmov %%fs, %2\n\tmov %%gs, %3"
+                     : "=r"(seen[0]), "=r"(seen[1]), "=r"(seen[2]), "=r"(seen[3]));
+        if (seen[0] != sel || seen[1] != sel || seen[2] != sel || seen[3] != sel) lost++;
+    }
+    print("pv-test: selectors 0x%x kept over %lu yields: %s (%lu times not; last ds 0x%x es 0x%x fs 0x%x gs 0x%x)\n", sel,
+          yields, lost ? "no" : "yes", lost, seen[0], seen[1], seen[2], seen[3]);
+    if (!failsafe) return;
+    // The descriptor under them made not present: when we are switched in
+    // next, they no longer load, and the failsafe callback gets them.
+    callback_register_t cb{};
+    cb.type = CALLBACKTYPE_failsafe;
+    cb.address = reinterpret_cast<uint64_t>(pv_failsafe_entry);
+    rc = hypercall(__HYPERVISOR_callback_op, CALLBACKOP_register, arg(&cb));
+    if (rc == 0) rc = update_descriptor((mfn << 12) + (sel >> 3) * 8, kData & ~kPresent);
+    unsigned long waited = 0;
+    for (; rc == 0 && waited < 5000 && !pv_failsafe_count; waited++) (void)sched_op(SCHEDOP_yield, nullptr);
+    uint16_t es = 0;
+    asm volatile("mov %%es, %0" : "=r"(es));
+    print("pv-test: failsafe callback: %lu after %lu yields, frame es 0x%lx, es now 0x%x (rc %ld)\n", pv_failsafe_count,
+          waited, pv_failsafe_es, es, rc);
 }
 
 } // namespace pv

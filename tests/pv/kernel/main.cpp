@@ -27,7 +27,16 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
         done.reason = SHUTDOWN_poweroff;
         (void)pv::sched_op(SCHEDOP_shutdown, &done);
     }
-    if (pv::find_arg(reinterpret_cast<const char*>(si->cmd_line), "echo-input")) {
+    const char* cmdline = reinterpret_cast<const char*>(si->cmd_line);
+    if (const char* sel = pv::find_arg(cmdline, "selectors=")) {
+        const char* y = pv::find_arg(cmdline, "yields=");
+        pv::run_selector_mode(boot, static_cast<uint16_t>(pv::parse_number(sel)), y ? pv::parse_number(y) : 300,
+                              pv::find_arg(cmdline, "failsafe") != nullptr);
+        sched_shutdown_t done{};
+        done.reason = SHUTDOWN_poweroff;
+        (void)pv::sched_op(SCHEDOP_shutdown, &done);
+    }
+    if (pv::find_arg(cmdline, "echo-input")) {
         pv::echo_console_input(boot);
         sched_shutdown_t done{};
         done.reason = SHUTDOWN_poweroff;

@@ -113,4 +113,29 @@ pv_iret_to:
     ud2
 1:  ret
 
+/* The failsafe callback (gdt_checks.cpp, selector mode): its frame, lowest
+ * address first, is rcx, r11, ds, es, fs, gs, rip, cs, rflags, rsp, ss. It
+ * records ES and returns to where the guest was (the selectors stay null). */
+    .globl pv_failsafe_entry
+pv_failsafe_entry:
+    pop %rcx
+    pop %r11
+    mov 8(%rsp), %rax
+    mov %rax, pv_failsafe_es(%rip)
+    incl pv_failsafe_count(%rip)
+    add $32, %rsp               /* rip, cs, rflags, rsp, ss */
+    pushq $0
+    push %rcx
+    push %r11
+    push %rax
+    mov $__HYPERVISOR_iret, %eax
+    syscall
+    ud2
+
+    .section .bss, "aw", @nobits
+    .balign 8
+    .globl pv_failsafe_count, pv_failsafe_es
+pv_failsafe_count: .quad 0
+pv_failsafe_es: .quad 0
+
     .section .note.GNU-stack, "", @progbits

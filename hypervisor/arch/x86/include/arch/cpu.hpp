@@ -120,6 +120,25 @@ inline DataSelectors read_data_selectors() {
                  : "=r"(s.ds), "=r"(s.es), "=r"(s.fs), "=r"(s.gs));
     return s;
 }
+// Loads the data selectors a thread resumes with (interrupts off, in the
+// switch). The caller has checked each against the GDT loaded now (a
+// selector that does not load would fault here, in ring 0). Loading FS or
+// GS also loads the base from the descriptor: FS gets fs_base again, and
+// GS is loaded with the hypervisor's own GS base swapped out (an NMI in
+// between finds a GS base outside its range and swaps itself), ring 3's
+// base then set to user_gs_base.
+inline void load_data_selectors(const DataSelectors& s, uint64_t fs_base, uint64_t user_gs_base) {
+    asm volatile("mov %0, %%ds\n\tmov %1, %%es\n\tmov %2, %%fs" : : "r"(s.ds), "r"(s.es), "r"(s.fs) : "memory");
+    wrmsr(MSR_FS_BASE, fs_base);
+    asm volatile("swapgs\n\t"
+                 "mov %0, %%gs\n\t"
+                 "wrmsr\n\t"
+                 "swapgs"
+                 :
+                 : "r"(s.gs), "c"(MSR_GS_BASE), "a"(static_cast<uint32_t>(user_gs_base)),
+                   "d"(static_cast<uint32_t>(user_gs_base >> 32))
+                 : "memory");
+}
 // CR0.TS: set, the next FPU/SSE instruction raises #NM (a PV guest's lazy
 // FPU switching, fpu_taskswitch); the hypervisor clears it before it saves
 // or restores FPU state itself.
