@@ -74,6 +74,10 @@ void shootdown(AddressSpace& as, TlbFlush flush, uint64_t va, uint64_t size) {
 // Runs fn(editor, deferred) under the domain's mm_lock, then gives back what
 // it deferred (fn has done its shootdown by then).
 template <typename Fn> Status edit(AddressSpace& as, Fn fn) {
+    // A guest's own tables hold entries the PV MMU counted and checked; an
+    // entry written here would be neither (a grant map into a PV guest's
+    // address space waits for the PV MMU's host maps).
+    if (as.guest_tables) return Err::NotSupported;
     Domain& d = *as.domain;
     Deferred deferred;
     Status result = Status::success();
@@ -363,6 +367,7 @@ Result<AddressSpace*> aspace_create_guest(Domain& d, PhysAddr root) {
     as->kobj = KObject{ObjType::AddressSpace, 1, &guest_aspace_destroy};
     as->domain = &d;
     as->root = root;
+    as->guest_tables = true;
     __atomic_fetch_add(&d.overhead_bytes, heap_footprint(sizeof(AddressSpace)), __ATOMIC_RELAXED);
     return as;
 }

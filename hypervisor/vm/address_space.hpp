@@ -67,6 +67,9 @@ struct AddressSpace {
     // `release_from` up, while it stays on Domain::aspaces.
     AddressSpace* release_next = nullptr; // Thread::releasing_aspaces
     uint64_t release_from = 0;
+    // A guest's own page tables (aspace_create_guest: a PV vCPU's): only
+    // its personality's MMU edits them; every native edit is refused.
+    bool guest_tables = false;
 };
 
 // Native protection bits (VIRTUE_PROT_*, VIRTUE_CACHE_*, VIRTUE_MAP_*).
