@@ -32,6 +32,8 @@ pv_trap_\vec:
     trap_stub 11, 1
     trap_stub 13, 1
     trap_stub 14, 1
+    trap_stub 64, 0
+    trap_stub 128, 0
 
 /* The event callback: Xen's frame has no error code, as an exception
  * without one; vector 0x100 tells the handler it is an event upcall. */
