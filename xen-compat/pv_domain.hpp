@@ -48,6 +48,9 @@ struct PvVcpu {
     // the guest's failsafe callback gets the old ones (failsafe_due).
     arch::DataSelectors selectors{}, failsafe_selectors{};
     bool failsafe_due = false;
+    // set_debugreg: DR0-DR3, DR6, DR7 as the guest set them (never armed:
+    // no breakpoint may be enabled), with DR6's and DR7's fixed bits.
+    uint64_t debugreg[8] = {0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400};
     // set_gdt: the guest's GDT, frames typed SegDesc (validated), copied
     // into the CPU's GDT below selector 0xe000 while the vCPU runs there.
     static constexpr unsigned kGdtFrames = 14; // 7168 entries: all of them below 0xe000
@@ -60,6 +63,7 @@ struct PvVcpu {
 };
 
 struct PvDomain {
+    uint64_t vm_assist = 0;  // VMASST_TYPE_* bits the guest enabled
     uint64_t nr_pages = 0;   // the guest's RAM at boot (PFNs 0 .. nr_pages - 1), its maximum reservation
     uint64_t ram_frames = 0; // its RAM frames now (pv_reservation.hpp; under mm_lock)
     uint32_t nr_vcpus = 0;

@@ -288,6 +288,50 @@ CallResult fpu_taskswitch(uint64_t set) {
     return 0;
 }
 
+CallResult set_debugreg(uint64_t reg, uint64_t value) {
+    PvVcpu* v = current_vcpu(*current_thread());
+    if (!v) return Err::NotSupported;
+    if (reg == 4 || reg == 5) reg += 2; // (the guest's CR4.DE is clear: DR4/DR5 are DR6/DR7)
+    constexpr uint64_t kDr6Fixed = 0xffff0ff0, kDr6Status = 0xe00f, kDr7Fixed = 0x400, kDr7Enables = 0xff;
+    switch (reg) {
+    case 0: case 1: case 2: case 3:
+        // A guest address, never the top page (its values read back as errnos).
+        if (!guest_code_address(value) || value >= ~uint64_t{0xfff}) return Err::NotPermitted;
+        v->debugreg[reg] = value;
+        return 0;
+    case 6: v->debugreg[6] = (value & kDr6Status) | kDr6Fixed; return 0;
+    case 7:
+        if (value >> 32) return Err::InvalidArgument;
+        if (value & kDr7Enables) return Err::NotSupported; // (breakpoints are not armed)
+        v->debugreg[7] = (value & 0xffff0300) | kDr7Fixed;
+        return 0;
+    default: return Err::NoSuchRegister;
+    }
+}
+
+CallResult get_debugreg(uint64_t reg) {
+    PvVcpu* v = current_vcpu(*current_thread());
+    if (!v) return Err::NotSupported;
+    if (reg == 4 || reg == 5) reg += 2;
+    if (reg > 7) return Err::NoSuchRegister;
+    return static_cast<int64_t>(v->debugreg[reg]);
+}
+
+CallResult vm_assist(uint64_t cmd, uint64_t type) {
+    PvDomain* pv = pv_domain(*current_thread()->domain);
+    if (!pv) return Err::NotSupported;
+    // What Xen offers a 64-bit PV guest.
+    constexpr uint64_t kOffered = (1ull << VMASST_TYPE_4gb_segments) | (1ull << VMASST_TYPE_4gb_segments_notify) |
+                                  (1ull << VMASST_TYPE_writable_pagetables) | (1ull << VMASST_TYPE_pae_extended_cr3) |
+                                  (1ull << VMASST_TYPE_architectural_iopl) |
+                                  (1ull << VMASST_TYPE_runstate_update_flag) | (1ull << VMASST_TYPE_m2p_strict);
+    if (cmd != VMASST_CMD_enable && cmd != VMASST_CMD_disable) return Err::NotSupported;
+    if (type >= 64 || !(kOffered & (1ull << type))) return Err::InvalidArgument;
+    if (cmd == VMASST_CMD_enable) __atomic_fetch_or(&pv->vm_assist, 1ull << type, __ATOMIC_RELAXED);
+    else __atomic_fetch_and(&pv->vm_assist, ~(1ull << type), __ATOMIC_RELAXED);
+    return 0;
+}
+
 CallResult set_segment_base(uint64_t which, uint64_t base) {
     Thread& t = *current_thread();
     PvVcpu* v = current_vcpu(t);

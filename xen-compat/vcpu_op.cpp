@@ -156,7 +156,24 @@ void pv_runstate_switch(Thread& t, PvVcpu& v, bool running) {
     r.state = running ? RUNSTATE_running
                       : t.state == ThreadState::Blocked ? RUNSTATE_blocked : RUNSTATE_runnable;
     r.state_entry_time = now;
-    if (v.runstate_va && v.aspace) (void)pv_write_guest(*t.domain, *v.aspace, v.runstate_va, &r, sizeof r);
+    if (!v.runstate_va || !v.aspace) return;
+    Domain& d = *t.domain;
+    const PvDomain* pv = pv_domain(d);
+    if (pv && (pv->vm_assist & (1ull << VMASST_TYPE_runstate_update_flag))) {
+        // The guest asked to see when the copy is being written: the entry
+        // time carries XEN_RUNSTATE_UPDATE first, and last loses it.
+        const uint64_t va = v.runstate_va + offsetof(vcpu_runstate_info, state_entry_time);
+        const uint64_t updating = now | XEN_RUNSTATE_UPDATE;
+        if (!pv_write_guest(d, *v.aspace, va, &updating, sizeof updating)) return;
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        vcpu_runstate_info copy = r;
+        copy.state_entry_time = updating;
+        (void)pv_write_guest(d, *v.aspace, v.runstate_va, &copy, sizeof copy);
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        (void)pv_write_guest(d, *v.aspace, va, &now, sizeof now);
+        return;
+    }
+    (void)pv_write_guest(d, *v.aspace, v.runstate_va, &r, sizeof r);
 }
 
 namespace {

@@ -51,6 +51,7 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
         pv::run_gdt_checks(c, boot);
         pv::run_event_checks(c);
         pv::run_cpu_checks(c);
+        pv::run_assist_checks(c);
         pv::run_vcpu_checks(c);
         pv::run_smp_checks(c, boot);
         pv::run_pt_write_checks(c, boot);
