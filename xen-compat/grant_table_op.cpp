@@ -5,7 +5,8 @@
 //   query_size, setup_table  the caller's own table (DOMID_SELF or its id);
 //                            setup_table grows it and lists its frames'
 //                            MFNs (a native domain also finds them mapped
-//                            at VIRTUE_GRANT_TABLE_VA)
+//                            at VIRTUE_GRANT_TABLE_VA; a PV guest may map
+//                            them writable itself, never as page tables)
 //   map_grant_ref            GNTMAP_host_map at host_addr of the caller's
 //                            current address space (readonly as asked);
 //                            the handle is a maptrack slot of the caller
@@ -31,6 +32,7 @@
 #include "lib/result.hpp"
 #include "lib/xen_errno.hpp"
 #include "xen-compat/op_args.hpp"
+#include "xen-compat/pv_domain.hpp"
 
 namespace virtue::xen {
 namespace {
@@ -163,6 +165,11 @@ CallResult grant_table_op(uint64_t cmd, uint64_t arg, uint64_t count) {
                 return Status::success();
             }
             if (Status s = grant_table_grow(d, op.nr_frames); !s) {
+                op.status = GNTST_general_error;
+                return Status::success();
+            }
+            // A PV guest maps its grant frames itself (Linux does, at once).
+            if (Status s = pv_grant_frames_mappable(d, op.nr_frames); !s) {
                 op.status = GNTST_general_error;
                 return Status::success();
             }

@@ -8,6 +8,7 @@
 #include "arch/tlb.hpp"
 #include "lib/string.hpp"
 #include "domain/domain_hooks.hpp"
+#include "grant/grant_table.hpp"
 #include "m2p.hpp"
 #include "pv_page_tables.hpp"
 
@@ -50,6 +51,28 @@ void pv_dying(Domain& d) {
 void pv_domain_init() { g_slot = domain_register_hooks({.dying = pv_dying, .free = pv_free}); }
 
 PvDomain* pv_domain(Domain& d) { return static_cast<PvDomain*>(d.extensions[g_slot]); }
+
+Status pv_grant_frames_mappable(Domain& d, uint32_t frames) {
+    PvDomain* pv = pv_domain(d);
+    if (!pv) return Status::success();
+    PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
+    PvMmuEnv env(d);
+    pv::PageTables<PvMmuEnv> tables(env);
+    for (; pv->grant_frames_mappable < frames; pv->grant_frames_mappable++) {
+        const Mfn m = grant_table_frame(d, pv->grant_frames_mappable);
+        frame_info(m).flags |= pv::kFrameGuest; // (get_page takes only the guest's frames)
+        Status held = tables.get_page(m);
+        if (held) {
+            held = tables.get_type(m, PageType::Writable);
+            if (!held) tables.put_page(m);
+        }
+        if (!held) {
+            frame_info(m).flags &= static_cast<uint8_t>(~pv::kFrameGuest);
+            return held;
+        }
+    }
+    return Status::success();
+}
 
 Status pv_hold_writable(Domain& d, Mfn m) {
     PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);

@@ -66,6 +66,7 @@ struct PvDomain {
     uint64_t vm_assist = 0;  // VMASST_TYPE_* bits the guest enabled
     uint64_t nr_pages = 0;   // the guest's RAM at boot (PFNs 0 .. nr_pages - 1), its maximum reservation
     uint64_t ram_frames = 0; // its RAM frames now (pv_reservation.hpp; under mm_lock)
+    uint32_t grant_frames_mappable = 0; // grant-table frames it may map (pv_grant_frames_mappable; under mm_lock)
     uint32_t nr_vcpus = 0;
     // One per vCPU up to nr_vcpus, each in a frame of the partition; a PV
     // guest has at most XEN_LEGACY_MAX_VCPUS (their vcpu_info slots).
@@ -111,6 +112,12 @@ PvDomain* pv_domain(Domain& d);
 // a page table or a descriptor page, whose contents the hypervisor must
 // have checked. Err::InvalidArgument: not d's memory, or typed otherwise.
 Status pv_hold_writable(Domain& d, Mfn m);
+
+// The first `frames` grant-table frames of d become frames a PV guest may
+// map (kFrameGuest), each held Writable for the domain's life (the
+// hypervisor writes their entries' flags: never page tables). Nothing for
+// a native domain. Err::InvalidArgument if a frame cannot be held.
+Status pv_grant_frames_mappable(Domain& d, uint32_t frames);
 
 // Attaches a new PvDomain to d (the builder, before the domain starts);
 // Err::NoMemory. Freed with the domain.

@@ -56,6 +56,7 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
         pv::run_smp_checks(c, boot);
         pv::run_pt_write_checks(c, boot);
         pv::run_mmu_checks(c, boot);
+        pv::run_grant_checks(c, boot);
         pv::run_vcpu_info_checks(c, boot);
     }
     c.summary();
