@@ -190,6 +190,7 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     (*t)->xen_vcpu = 0;
     kobject_ref((*t)->kobj);
     v0.thread = *t;
+    (*t)->personality = &v0;
     d.events.upcall = pv_upcall;
     d.events.moved_vcpu_info = (*pv)->moved_vcpu_info;
     // Xen starts every PV vCPU with a 10 ms periodic timer (VIRQ_TIMER).

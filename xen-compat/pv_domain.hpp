@@ -105,6 +105,10 @@ void pv_domain_init();
 // The PV state of d; nullptr for a native domain.
 PvDomain* pv_domain(Domain& d);
 
+// The PV vCPU thread t is (set when its thread is made); nullptr for a
+// native thread.
+inline PvVcpu* pv_vcpu(const Thread& t) { return static_cast<PvVcpu*>(t.personality); }
+
 // A frame of d's memory that the hypervisor writes through its own mapping
 // as long as d lives (shared_info, the console ring, a moved vcpu_info):
 // held as Writable, a reference and a type use never dropped (the

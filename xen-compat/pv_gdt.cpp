@@ -25,10 +25,7 @@
 namespace virtue::xen {
 namespace {
 
-PvVcpu* vcpu_of(Thread& t) {
-    PvDomain* pv = pv_domain(*t.domain);
-    return pv && t.xen_vcpu < pv->nr_vcpus ? pv->vcpu[t.xen_vcpu] : nullptr;
-}
+PvVcpu* vcpu_of(Thread& t) { return pv_vcpu(t); }
 
 const uint64_t* frame_entries(uint64_t mfn) { return arch::phys_ptr<const uint64_t>(to_phys(Mfn(mfn))); }
 

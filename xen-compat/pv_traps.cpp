@@ -56,10 +56,7 @@ bool guest_code_address(uint64_t a) {
 }
 
 // The vCPU the current thread is; nullptr if it is not a PV vCPU.
-PvVcpu* current_vcpu(Thread& t) {
-    PvDomain* pv = pv_domain(*t.domain);
-    return pv && t.xen_vcpu < pv->nr_vcpus ? pv->vcpu[t.xen_vcpu] : nullptr;
-}
+PvVcpu* current_vcpu(Thread& t) { return pv_vcpu(t); }
 
 // Switches the vCPU between guest kernel and guest user mode: its mode,
 // and the L4 its address space loads (now, on this CPU).
@@ -416,29 +413,44 @@ bool deliver_failsafe(Thread& t, arch::InterruptFrame& f) {
 }
 } // namespace
 
-void pv_before_guest(arch::InterruptFrame& f) {
-    // On every return to a PV guest: cheap checks first, the vCPU's state
-    // only when an upcall is due.
-    Thread& t = *current_thread();
+namespace {
+// pv_before_guest when more than an upcall may be due: the selectors, a
+// failsafe callback, then the upcall.
+[[gnu::noinline]] void before_guest_slow(Thread& t, arch::InterruptFrame& f) {
     Domain& d = *t.domain;
-    if (!d.events.shared || d.dying()) [[unlikely]]
-        return;
+    if (!d.events.shared || d.dying()) return;
     // The guest changed the descriptor its CS or SS names meanwhile (its
     // GDT is its own): resuming there would fault the hypervisor's iretq;
     // the guest gets that fault, as on Xen.
-    if (!pv_selectors_ok(t, f.cs, f.ss)) [[unlikely]] {
+    if (!pv_selectors_ok(t, f.cs, f.ss)) {
         bounce_selector_fault(t, f);
         return;
     }
-    if (t.resume_work) [[unlikely]] {
+    if (t.resume_work) {
         t.resume_work = false;
         if (!deliver_failsafe(t, f)) return;
     }
     vcpu_info& vi = evtchn_vcpu_info(d.events, t.xen_vcpu);
+    if (__atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_ACQUIRE) &&
+        !__atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_ACQUIRE))
+        deliver_upcall(t, vi, f);
+}
+} // namespace
+
+void pv_before_guest(arch::InterruptFrame& f) {
+    // On every return to a PV guest: a few loads in the common case, the
+    // vCPU's state only when something is due.
+    Thread& t = *current_thread();
+    if (!pv_selectors_ok(t, f.cs, f.ss) || t.resume_work) [[unlikely]]
+        return before_guest_slow(t, f);
+    EventTable& events = t.domain->events;
+    if (!events.shared) [[unlikely]]
+        return;
+    vcpu_info& vi = evtchn_vcpu_info(events, t.xen_vcpu);
     if (!__atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_ACQUIRE)) [[likely]]
         return;
-    deliver_upcall(t, vi, f);
+    if (!t.domain->dying()) deliver_upcall(t, vi, f);
 }
 
 void pv_upcall(Domain& d, uint32_t vcpu) {

@@ -301,6 +301,7 @@ Status initialise_vcpu(Domain& d, PvDomain& pv, PvVcpu& v, uint32_t vcpu, uint64
     v.gs_kernel = gs_k;
     v.gs_user = gs_u;
     v.thread = *t; // (the creator's reference: kept, as vCPU 0's)
+    (*t)->personality = &v;
     (void)pv; // (the vCPU slots are made at build)
     // Every PV vCPU runs Xen's default periodic timer.
     (void)vcpu_start_periodic_timer(d, vcpu, 10'000'000);

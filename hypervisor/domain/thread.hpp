@@ -154,6 +154,9 @@ struct Thread {
     // Set by the thread's switch hooks for its personality: something to do
     // before its next return to ring 3 (a PV vCPU's failsafe callback).
     bool resume_work = false;
+    // The personality's state for this thread (a PV vCPU's PvVcpu), set
+    // once before the thread starts; the core never reads it.
+    void* personality = nullptr;
     const ThreadSwitchOps* switch_ops = nullptr;
     // A Xen multicall running one of its calls: a continuation of that
     // call goes into these six arguments, not into the thread's registers.

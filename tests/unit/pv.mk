@@ -11,4 +11,3 @@ HOST_SOURCES += xen-compat/pv_time.cpp
 HOST_SOURCES += xen-compat/pv_cpuid.cpp
 HOST_SOURCES += xen-compat/pv_msr.cpp
 HOST_SOURCES += xen-compat/pv_priv_op.cpp
-HOST_SOURCES += xen-compat/pv_bounce.cpp

@@ -106,7 +106,6 @@ void paging_set_frame_source(FrameSource source) { g_frame_source = source; }
 CpuPagingFeatures paging_features() { return g_features; }
 PhysAddr kernel_root() { return g_root; }
 
-void load_root(PhysAddr root) { write_cr3(root.raw()); }
 
 bool direct_map_covers(PhysAddr pa, uint64_t size) {
     if (size == 0 || pa.raw() > UINT64_MAX - size) return false;

@@ -4,6 +4,8 @@
 // boot; later every domain's root table shares these slots.
 #pragma once
 
+#include "arch/cpu.hpp"
+
 #include <stdint.h>
 
 #include "arch/layout.h"
@@ -55,7 +57,7 @@ void paging_drop_identity_map();
 PhysAddr kernel_root();
 // Makes `root` (a PML4) this CPU's page tables: a CR3 load, which also
 // flushes the CPU's non-global TLB entries.
-void load_root(PhysAddr root);
+inline void load_root(PhysAddr root) { write_cr3(root.raw()); }
 bool direct_map_covers(PhysAddr pa, uint64_t size);
 
 } // namespace virtue::arch
