@@ -466,6 +466,12 @@ void sched_set_user_gs(uint64_t base) {
 }
 
 void sched_kick(Thread& t) {
+    if (&t == current_thread()) { // (it runs here: its next block returns at once)
+        CpuSched& cs = mine();
+        IrqLockGuard guard(cs.lock);
+        t.wake_pending = true;
+        return;
+    }
     with_thread_cpu(t, [&](CpuSched& cs) {
         const uint32_t c = index_of(cs);
         if (t.state == ThreadState::Blocked) {
