@@ -106,6 +106,7 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     if (!pv) return undo("no hypervisor memory for its PV state", pv.error());
     (*pv)->nr_pages = g_layout.nr_pages;
     (*pv)->ram_frames = g_layout.nr_pages;
+    (*pv)->clock_scale = pvclock_scale(tsc_hz());
     (*pv)->nr_vcpus = bd.vcpus;
 
     auto shared = domain_alloc_frame(d);

@@ -20,6 +20,7 @@
 #include "mm/memory.hpp"
 #include "time/timer_object.hpp"
 #include "pv_mmu_ops.hpp"
+#include "pv_time.hpp"
 #include "vm/address_space.hpp"
 
 namespace virtue::xen {
@@ -63,6 +64,7 @@ struct PvVcpu {
 };
 
 struct PvDomain {
+    PvclockScale clock_scale{}; // TSC -> ns, published in every vcpu_time_info
     uint64_t vm_assist = 0;  // VMASST_TYPE_* bits the guest enabled
     uint64_t nr_pages = 0;   // the guest's RAM at boot (PFNs 0 .. nr_pages - 1), its maximum reservation
     uint64_t ram_frames = 0; // its RAM frames now (pv_reservation.hpp; under mm_lock)

@@ -19,7 +19,9 @@
 #include "pv_domain.hpp"
 #include "pv_gdt.hpp"
 #include "pv_page_tables.hpp"
+#include "event/evtchn.hpp"
 #include "sched/scheduler.hpp"
+#include "time/clock.hpp"
 #include "vm/user_memory.hpp"
 
 namespace virtue::xen {
@@ -50,6 +52,11 @@ void switch_in(Thread& t) {
     if (PvVcpu* v = vcpu_of(t)) {
         load_gdt(*v);
         pv_runstate_switch(t, *v, true);
+        // Its clock published afresh whenever it is switched in, as Xen
+        // does when it schedules a vCPU.
+        Domain& d = *t.domain;
+        if (const PvDomain* pv = pv_domain(d); pv && d.events.shared)
+            pvclock_publish(evtchn_vcpu_info(d.events, t.xen_vcpu).time, arch::rdtsc(), system_time_ns(), pv->clock_scale);
         arch::DataSelectors s = v->selectors;
         bool bad = false;
         for (uint16_t* sel : {&s.ds, &s.es, &s.fs, &s.gs})

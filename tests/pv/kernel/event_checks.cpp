@@ -148,6 +148,23 @@ void run_event_checks(Checks& c) {
              rc == 0 && g_upcalls >= 1 && ((g_upcall_ports >> v.port) & 1) && waited >= 5'000'000 && waited < 100'000'000,
              "set_timer_op %ld, %u upcalls after %lu us, ports seen 0x%lx", rc, g_upcalls, waited / 1000, g_upcall_ports);
     clear_port(v.port);
+
+    // The clock is kept current: after a block of 1.2 s (the vCPU off its
+    // CPU meanwhile) the hypervisor has published it again.
+    volatile vcpu_time_info& time = shared_info_page()->vcpu_info[0].time;
+    const uint32_t before = time.version;
+    const uint64_t stamp = time.tsc_timestamp;
+    g_upcalls = 0;
+    t0 = now_ns();
+    rc = hypercall(__HYPERVISOR_set_timer_op, t0 + 1'200'000'000);
+    for (int i = 0; i < 3 && g_upcalls == 0; i++) (void)sched_op(SCHEDOP_block, nullptr);
+    events_off();
+    clear_port(v.port);
+    c.info("time_refresh", "version %u -> %u, tsc_timestamp %lu -> %lu after %lu ms", before, time.version, stamp,
+           time.tsc_timestamp, (now_ns() - t0) / 1000000);
+    c.expect("vcpu_time_info_kept_current", rc == 0 && time.version != before && time.tsc_timestamp != stamp &&
+                                                !(time.version & 1),
+             "version %u -> %u, tsc_timestamp %lu -> %lu", before, time.version, stamp, time.tsc_timestamp);
 }
 
 } // namespace pv
