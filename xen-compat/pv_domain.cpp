@@ -52,6 +52,37 @@ void pv_domain_init() { g_slot = domain_register_hooks({.dying = pv_dying, .free
 
 PvDomain* pv_domain(Domain& d) { return static_cast<PvDomain*>(d.extensions[g_slot]); }
 
+namespace {
+// Another domain's use of a PV guest's grant (map or copy): a reference on
+// the frame, and a Writable use if it may write it, taken under the PV
+// MMU's rules, so the frame stays the guest's RAM and, while it may be
+// written, never becomes a page table or descriptor page.
+Status pv_grant_hold(Domain& d, Mfn m, bool write) {
+    PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
+    PvMmuEnv env(d);
+    pv::PageTables<PvMmuEnv> tables(env);
+    TRY(tables.get_page(m));
+    if (!write) return Status::success();
+    if (Status s = tables.get_type(m, PageType::Writable); !s) {
+        tables.put_page(m);
+        return s;
+    }
+    return Status::success();
+}
+
+void pv_grant_release(Domain& d, Mfn m, bool write) {
+    PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
+    PvMmuEnv env(d);
+    pv::PageTables<PvMmuEnv> tables(env);
+    if (write) tables.put_type(m);
+    tables.put_page(m); // (a frame the guest gave back meanwhile goes now)
+}
+
+constexpr GrantHoldOps kPvGrantHolds{pv_grant_hold, pv_grant_release};
+} // namespace
+
+const GrantHoldOps& pv_grant_hold_ops() { return kPvGrantHolds; }
+
 Status pv_grant_frames_mappable(Domain& d, uint32_t frames) {
     PvDomain* pv = pv_domain(d);
     if (!pv) return Status::success();

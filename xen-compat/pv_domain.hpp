@@ -125,6 +125,10 @@ Status pv_hold_writable(Domain& d, Mfn m);
 // a native domain. Err::InvalidArgument if a frame cannot be held.
 Status pv_grant_frames_mappable(Domain& d, uint32_t frames);
 
+// Domain::grant_holds of every PV domain: others' uses of its grants take
+// PV MMU references (pv_domain.cpp).
+const GrantHoldOps& pv_grant_hold_ops();
+
 // Attaches a new PvDomain to d (the builder, before the domain starts);
 // Err::NoMemory. Freed with the domain.
 Result<PvDomain*> pv_domain_attach(Domain& d);

@@ -48,6 +48,18 @@ inline constexpr size_t kConsoleLineMax = 256;
 
 enum class DomainState : uint8_t { Building, Running, Dying };
 
+// How another domain's use of a grant holds the granted frame, for a
+// domain whose memory is not native Memory frames (a PV guest's, whose
+// personality counts references its own way). Null in a native domain:
+// grant_frame_hold's rules.
+struct GrantHoldOps {
+    // The frame stays the domain's while held; `write`: the use may write
+    // it (it must then never become something the hypervisor checked, such
+    // as a page table). Err::InvalidArgument: not memory it may grant so.
+    Status (*hold)(Domain& d, Mfn frame, bool write);
+    void (*release)(Domain& d, Mfn frame, bool write);
+};
+
 struct Domain {
     domid_t id = DOMID_INVALID;
     char name[kDomainNameMax + 1] = {};
@@ -94,6 +106,7 @@ struct Domain {
     EventTable events;
     // Grant table (grant/grant_table.hpp), and this domain's mappings of grants.
     GrantTable grants;
+    const GrantHoldOps* grant_holds = nullptr; // set by a personality before the domain starts
     // State the personalities keep for it (domain/domain_hooks.hpp), one
     // slot per registered set of hooks.
     void* extensions[kMaxDomainExtensions] = {};

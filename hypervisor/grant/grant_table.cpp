@@ -72,12 +72,22 @@ void unpin(Domain& rd, grant_ref_t ref, bool write) {
     grant::unpin(*entry_locked(t, ref), write && a.writers == 0, a.pins == 0);
 }
 
-// pin, then hold the frame: the frame stays allocated (and Memory) until
-// release_pinned, even if the granter closes its region meanwhile.
+// A hold on a granted frame by its granter's rules (Domain::grant_holds)
+// or the native ones.
+Status hold_granted(Domain& rd, Mfn frame, bool write) {
+    return rd.grant_holds ? rd.grant_holds->hold(rd, frame, write) : grant_frame_hold(rd, frame);
+}
+void release_granted(Domain& rd, Mfn frame, bool write) {
+    if (rd.grant_holds) rd.grant_holds->release(rd, frame, write);
+    else grant_frame_release(rd, frame);
+}
+
+// pin, then hold the frame: the frame stays allocated (and the granter's)
+// until release_pinned, even if the granter closes its region meanwhile.
 Result<Mfn> pin_and_hold(Domain& rd, grant_ref_t ref, domid_t by, bool write) {
     auto frame = pin(rd, ref, by, write);
     if (!frame) return frame;
-    if (Status held = grant_frame_hold(rd, *frame); !held) {
+    if (Status held = hold_granted(rd, *frame, write); !held) {
         unpin(rd, ref, write);
         return Err::BadGrantRef; // the entry names no memory of rd
     }
@@ -85,7 +95,7 @@ Result<Mfn> pin_and_hold(Domain& rd, grant_ref_t ref, domid_t by, bool write) {
 }
 
 void release_pinned(Domain& rd, grant_ref_t ref, Mfn frame, bool write) {
-    grant_frame_release(rd, frame);
+    release_granted(rd, frame, write);
     unpin(rd, ref, write);
 }
 

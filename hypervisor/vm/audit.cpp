@@ -42,8 +42,14 @@ void check_mappings(Audit& a, AddressSpace& as) {
             // A grant mapping: one 4 KiB frame held by its grant.
             const Mfn m = Pte(entry).leaf_addr(level).mfn();
             if (level != 1) a.fail("grant mapping larger than a page", va, entry);
-            if (!frame_in_table(m) || frame_info(m).type != PageType::Memory || frame_info(m).type_count == 0)
-                a.fail("grant mapping of a frame no grant holds", va, m.raw());
+            // Held as native Memory, or by its granter's own rules (a PV
+            // guest's frame: a reference, and a Writable use if writable).
+            const bool native_hold = frame_in_table(m) && frame_info(m).type == PageType::Memory &&
+                                     frame_info(m).type_count > 0;
+            const bool granter_hold =
+                frame_in_table(m) && frame_info(m).type != PageType::Memory && frame_info(m).ref_count > 0 &&
+                (!(entry & pte::RW) || (frame_info(m).type == PageType::Writable && frame_info(m).type_count > 0));
+            if (!native_hold && !granter_hold) a.fail("grant mapping of a frame no grant holds", va, m.raw());
             if ((entry & pte::RW) && !(entry & pte::SW0)) a.fail("writable beyond the grant", va, entry);
             return;
         }

@@ -69,6 +69,38 @@ BOOST_AUTO_TEST_CASE(data_selectors_are_each_guests_own_and_failsafe_gets_the_ba
     check_reclaimed(r, 2);
 }
 
+// A PV guest grants a frame of its RAM (read-only) to a native domain:
+// the native domain maps it through GNTTABOP_map_grant_ref, reads what the
+// guest wrote there, and unmaps it; the guest sees the mapping come and go
+// in its grant entry and ends its grant. Every frame comes back.
+BOOST_AUTO_TEST_CASE(a_pv_guest_grants_its_memory_to_a_native_domain) {
+    BootResult r = boot_config("pv_grant_offer", 1, 90);
+    require_clean_end(r);
+    BOOST_TEST(r.contains("(pvgrant) pv-test: frame granted as ref 9 to d6"));
+    BOOST_TEST(r.contains("(mapper) xenmapfrom: read 0x9a7e7f0d0e5a17ed"));
+    BOOST_TEST(r.contains("(mapper) xenmapfrom: unmapped: 0"));
+    BOOST_TEST(std::regex_search(
+        r.console, std::regex(R"(\(pvgrant\) pv-test: grant 9 mapped by d6 and unmapped: yes \(after \d+ yields\); access ended: yes)")));
+    BOOST_TEST(!r.contains("audit"));
+    check_reclaimed(r, 2);
+}
+
+// The same with the guest's own L4 granted writable: the map is refused
+// (a page table never gets a writable mapping, not even another domain's),
+// and the guest, its tables untouched, ends normally.
+BOOST_AUTO_TEST_CASE(a_pv_page_table_granted_writable_cannot_be_mapped) {
+    BootResult r = boot_config("pv_grant_table_refused", 1, 90);
+    require_clean_end(r);
+    BOOST_TEST(r.contains("(pvgrant) pv-test: our L4 (writable) granted as ref 9 to d6"));
+    // (GNTST_bad_gntref: the entry names no frame the guest may grant so.)
+    BOOST_TEST(r.contains("(mapper) xenmapfrom: map of d5 ref 9 failed: -3"));
+    BOOST_TEST(!r.contains("(mapper) xenmapfrom: read"));
+    BOOST_TEST(r.contains("(pvgrant) pv-test: grant 9 mapped by d6 and unmapped: no"));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(d5 'pvgrant' shut down \(poweroff\) \(status 0\))")));
+    BOOST_TEST(ended(r, "mapper").status == 0);
+    check_reclaimed(r, 2);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // The hypercall tracer (boot option pv-trace): every hypercall of the PV

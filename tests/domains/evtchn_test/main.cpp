@@ -60,6 +60,13 @@
 //                   The xen modes write the entries straight into the
 //                   grant table (GNTTABOP_setup_table, memory_frame) and end
 //                   them by clearing their flags.
+//   xenmapfrom=D ref=R [rw] [refused]
+//                   maps grant R of domain D (read-only; writable with rw)
+//                   with GNTTABOP_map_grant_ref (retrying up to 5 s), prints
+//                   "xenmapfrom: read 0x<first word>", holds it 20 ms and
+//                   unmaps it ("xenmapfrom: unmapped: <status>"); with
+//                   refused, failing ("xenmapfrom: map of dD ref R failed:
+//                   <status>") is the expected end (tries for 500 ms)
 //   sink peer=D mode=copy|map|xencopy|xenmap
 //                   the back end: takes each page by grant_copy (copy) or
 //                   reads it through a grant mapping (map); the xen modes
@@ -738,6 +745,30 @@ int64_t xen_unmap(uint64_t va, grant_handle_t h) {
     op.handle = h;
     int64_t rc = virtue::xen::grant_table_op(GNTTABOP_unmap_grant_ref, &op, 1);
     return rc ? rc : op.status;
+}
+
+// xenmapfrom=D ref=R [rw] [refused]: maps grant R of domain D (read-only,
+// or writable with rw) through the Xen family, trying for up to 5 s while
+// D sets it up (500 ms with refused, where failing is the expected end),
+// reads its first word, unmaps.
+void do_xen_map_from(uint64_t domid, grant_ref_t ref, bool writable, bool refused) {
+    constexpr uint64_t kVa = 0x330000000ull;
+    int64_t h = -1;
+    const uint64_t deadline = now() + (refused ? 500 : 5000) * kMs;
+    while ((h = xen_map(kVa, domid, ref, !writable)) < 0 && now() < deadline) sys::sleep_until(now() + kMs);
+    if (h < 0) {
+        print("xenmapfrom: map of d%lu ref %u failed: %ld\n", domid, ref, h);
+        if (!refused) g_failed = true;
+        return;
+    }
+    if (refused) g_failed = true;
+    const uint64_t word = *reinterpret_cast<volatile uint64_t*>(kVa);
+    print("xenmapfrom: read 0x%lx\n", word);
+    // Hold it a moment, so the granter sees the mapping in its entry.
+    sys::sleep_until(now() + 20 * kMs);
+    const int64_t rc = xen_unmap(kVa, static_cast<grant_handle_t>(h));
+    print("xenmapfrom: unmapped: %ld\n", rc);
+    if (rc != GNTST_okay) g_failed = true;
 }
 
 uint64_t mix(uint64_t x) { // splitmix64
@@ -1778,7 +1809,8 @@ int main() {
     }
     for (size_t i = 0; i < virtue::arg_count(); i++) {
         const char* w = virtue::arg(i);
-        if (!strncmp(w, "peer=", 5) || !strncmp(w, "mode=", 5) || !strncmp(w, "die=", 4) || !strcmp(w, "regs"))
+        if (!strncmp(w, "peer=", 5) || !strncmp(w, "mode=", 5) || !strncmp(w, "die=", 4) || !strcmp(w, "regs") ||
+            !strncmp(w, "ref=", 4) || !strcmp(w, "rw") || !strcmp(w, "refused"))
             continue;
         if (!strcmp(w, "checks")) do_checks();
         else if (!strcmp(w, "grants")) do_grant_checks();
@@ -1802,6 +1834,16 @@ int main() {
         else if (!strncmp(w, "survivor=", 9)) do_survivor(strtoul(w + 9, nullptr, 0));
         else if (!strncmp(w, "source=", 7)) do_source(strtoul(w + 7, nullptr, 0));
         else if (!strcmp(w, "sink")) do_sink();
+        else if (!strncmp(w, "xenmapfrom=", 11)) {
+            grant_ref_t ref = 0;
+            bool rw = false, refused = false;
+            for (size_t k = 0; k < virtue::arg_count(); k++) {
+                if (!strncmp(virtue::arg(k), "ref=", 4)) ref = static_cast<grant_ref_t>(strtoul(virtue::arg(k) + 4, nullptr, 0));
+                rw = rw || !strcmp(virtue::arg(k), "rw");
+                refused = refused || !strcmp(virtue::arg(k), "refused");
+            }
+            do_xen_map_from(strtoul(w + 11, nullptr, 0), ref, rw, refused);
+        }
         else {
             print("evtchn-test: unknown action '%s'\n", w);
             return 2;

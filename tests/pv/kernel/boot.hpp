@@ -44,6 +44,10 @@ uint64_t run_user_program_with(uint64_t cs, uint64_t ss);
 void run_cpu_checks(Checks& c);                    // cpu_checks.cpp: multicall, segment bases, fpu_taskswitch
 void run_assist_checks(Checks& c);                 // assist_checks.cpp: vm_assist, debug registers
 void run_grant_checks(Checks& c, const Boot& boot); // grant_checks.cpp: the grant table's frames, mapped by us
+// grant_checks.cpp, "grant-to=D [table]" instead of the checks: grants a
+// frame of ours (ref 9, read-only; with table our L4, writable) to domain
+// D and waits for D to map and unmap it.
+void run_grant_offer(const Boot& boot, domid_t to, bool table);
 void run_vcpu_checks(Checks& c);                   // vcpu_checks.cpp: is_up, runstate and its area
 void run_smp_checks(Checks& c, const Boot& boot);  // smp_checks.cpp: bringing up vCPU 1
 void run_vcpu_info_checks(Checks& c, const Boot& boot); // vcpu_checks.cpp: vcpu_info moved (last)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <xen/errno.h>
 #include <xen/grant_table.h>
+#include <xen/sched.h>
 #include <xen/xen.h>
 
 #include "boot.hpp"
@@ -60,6 +61,48 @@ void run_grant_checks(Checks& c, const Boot& b) {
     rc = update_va_mapping(va, (own << 12) | PTE_P | PTE_RW | PTE_A | PTE_D, UVMF_INVLPG | UVMF_LOCAL);
     c.expect_eq("grant_window_mapped_back", rc, 0);
     c.expect_eq("grant_frame_pin_l1_refused", mmuext(MMUEXT_PIN_L1_TABLE, frames[0]), -XEN_EINVAL);
+}
+
+void run_grant_offer(const Boot& b, domid_t to, bool table) {
+    xen_pfn_t frames[1] = {0};
+    gnttab_setup_table_t setup{};
+    setup.dom = DOMID_SELF;
+    setup.nr_frames = 1;
+    set_xen_guest_handle(setup.frame_list, frames);
+    const uint64_t va = reinterpret_cast<uint64_t>(grant_window);
+    long rc = grant_op(GNTTABOP_setup_table, &setup, 1);
+    if (rc == 0 && setup.status == GNTST_okay)
+        rc = update_va_mapping(va, (frames[0] << 12) | PTE_P | PTE_RW | PTE_A | PTE_D, UVMF_INVLPG | UVMF_LOCAL);
+    const uint64_t data = reinterpret_cast<const uint64_t*>(b.si->mfn_list)[b.si->nr_pages / 2];
+    const uint64_t marker[1] = {0x9a7e7f0d0e5a17edull};
+    if (rc != 0 || !fill(b, data, marker, sizeof marker)) {
+        print("pv-test: grant offer: no grant table (%ld)\n", rc);
+        return;
+    }
+    // With `table`: our own L4, writable, which the other domain must not
+    // be able to map (it would write our page tables).
+    const uint64_t granted = table ? own_mfn(b, reinterpret_cast<const void*>(b.si->pt_base)) : data;
+    const uint16_t access = table ? GTF_permit_access : GTF_permit_access | GTF_readonly;
+    grant_window[9].frame = static_cast<uint32_t>(granted);
+    grant_window[9].domid = to;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    grant_window[9].flags = access;
+    print("pv-test: %s granted as ref 9 to d%u\n", table ? "our L4 (writable)" : "frame", to);
+    // The other domain maps it (the hypervisor sets GTF_reading while it is
+    // mapped) and unmaps it again.
+    bool seen = false;
+    uint64_t spins = 0;
+    for (; spins < (table ? 600000u : 5000000u); spins++) { // (table: past the other side's 500 ms of tries)
+        const uint16_t flags = grant_window[9].flags;
+        if (flags & (GTF_reading | GTF_writing)) seen = true;
+        else if (seen) break;
+        (void)sched_op(SCHEDOP_yield, nullptr);
+    }
+    uint16_t expect = access;
+    const bool ended = __atomic_compare_exchange_n(&grant_window[9].flags, &expect, uint16_t{0}, false, __ATOMIC_SEQ_CST,
+                                                   __ATOMIC_SEQ_CST);
+    print("pv-test: grant 9 mapped by d%u and unmapped: %s (after %lu yields); access ended: %s\n", to,
+          seen && !(grant_window[9].flags & (GTF_reading | GTF_writing)) ? "yes" : "no", spins, ended ? "yes" : "no");
 }
 
 } // namespace pv

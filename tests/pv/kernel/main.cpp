@@ -36,6 +36,12 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
         done.reason = SHUTDOWN_poweroff;
         (void)pv::sched_op(SCHEDOP_shutdown, &done);
     }
+    if (const char* to = pv::find_arg(cmdline, "grant-to=")) {
+        pv::run_grant_offer(boot, static_cast<domid_t>(pv::parse_number(to)), pv::find_arg(cmdline, "table") != nullptr);
+        sched_shutdown_t done{};
+        done.reason = SHUTDOWN_poweroff;
+        (void)pv::sched_op(SCHEDOP_shutdown, &done);
+    }
     if (pv::find_arg(cmdline, "echo-input")) {
         pv::echo_console_input(boot);
         sched_shutdown_t done{};
