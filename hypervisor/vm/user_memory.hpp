@@ -18,7 +18,10 @@
 #include <stdint.h>
 #include <type_traits>
 
+#include "arch/user_entry.hpp"
+#include "domain/thread.hpp"
 #include "lib/result.hpp"
+#include "sched/scheduler.hpp"
 
 namespace virtue {
 
@@ -27,9 +30,43 @@ enum class UserAccess { Read, Write };
 // True if [addr, addr+len) passes the range and mapping checks (len 0: true).
 bool user_range_ok(uint64_t addr, uint64_t len, UserAccess access);
 
-// Err::Fault, or success. Both check first, then copy.
-Status copy_from_user(void* dst, uint64_t user_src, uint64_t len);
-Status copy_to_user(uint64_t user_dst, const void* src, uint64_t len);
+namespace user_memory_detail {
+// Whether [addr, addr + len) (len > 0) lies where thread t's own memory can
+// be: a native domain's in the lower half; a PV guest's in either half but
+// never in the hypervisor's range of the upper half (its L4 slots
+// 256-271), and never across a hole.
+inline bool range_in_guest_half(const Thread& t, uint64_t addr, uint64_t len) {
+    if (addr < arch::USER_LIMIT) return len <= arch::USER_LIMIT - addr;
+    if (t.guest_mode == GuestMode::Native) return false;
+    return addr >= arch::PV_GUEST_UPPER_START && len - 1 <= ~addr; // (no wrap past 2^64)
+}
+Status copy_from_user_walked(void* dst, uint64_t user_src, uint64_t len);
+Status copy_to_user_walked(uint64_t user_dst, const void* src, uint64_t len);
+} // namespace user_memory_detail
+
+// Err::Fault, or success. Both check first, then copy. A native domain's
+// tables are walked first (user_range_ok). A PV guest's need no walk, so
+// its copies are inline: every present entry in its part of the address
+// space carries U (the PV MMU sets it on each entry it accepts), so the
+// CPU's own checks during the copy (CR0.WP for writes, and a fault
+// recovered by copy_user_bytes for anything absent) refuse exactly what
+// the walk would.
+inline Status copy_from_user(void* dst, uint64_t user_src, uint64_t len) {
+    const Thread& t = *current_thread();
+    if (t.guest_mode == GuestMode::Native) return user_memory_detail::copy_from_user_walked(dst, user_src, len);
+    if (len && (!user_memory_detail::range_in_guest_half(t, user_src, len) ||
+                copy_user_bytes(dst, reinterpret_cast<const void*>(user_src), len) != 0))
+        return Err::Fault;
+    return Status::success();
+}
+inline Status copy_to_user(uint64_t user_dst, const void* src, uint64_t len) {
+    const Thread& t = *current_thread();
+    if (t.guest_mode == GuestMode::Native) return user_memory_detail::copy_to_user_walked(user_dst, src, len);
+    if (len && (!user_memory_detail::range_in_guest_half(t, user_dst, len) ||
+                copy_user_bytes(reinterpret_cast<void*>(user_dst), src, len) != 0))
+        return Err::Fault;
+    return Status::success();
+}
 
 // A user address holding one T (const T: the call only reads it).
 template <typename T> class UserPtr {
