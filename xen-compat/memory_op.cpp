@@ -87,7 +87,7 @@ CallResult change_reservation(uint64_t op, uint64_t start, uint64_t arg) {
         auto m = frames.populate(op == XENMEM_populate_physmap ? value : pv::kM2pInvalid);
         if (!m) break;
         const xen_pfn_t mfn = m->raw();
-        if ((bits && bits < 64 && (mfn >> (bits - PAGE_SHIFT)) != 0) ||
+        if ((bits && bits < 64 && (bits <= PAGE_SHIFT || (mfn >> (bits - PAGE_SHIFT)) != 0)) ||
             (list && !copy_to_user(list + i * sizeof mfn, &mfn, sizeof mfn))) {
             (void)frames.release(*m); // (nothing names it yet)
             break;

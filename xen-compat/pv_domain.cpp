@@ -105,6 +105,8 @@ Status pv_grant_frames_mappable(Domain& d, uint32_t frames) {
     return Status::success();
 }
 
+void pv_drop_writable(Domain& d, Mfn m) { pv_grant_release(d, m, true); }
+
 Status pv_hold_writable(Domain& d, Mfn m) {
     PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
     PvMmuEnv env(d);

@@ -118,6 +118,7 @@ inline PvVcpu* pv_vcpu(const Thread& t) { return static_cast<PvVcpu*>(t.personal
 // a page table or a descriptor page, whose contents the hypervisor must
 // have checked. Err::InvalidArgument: not d's memory, or typed otherwise.
 Status pv_hold_writable(Domain& d, Mfn m);
+void pv_drop_writable(Domain& d, Mfn m); // undoes one pv_hold_writable
 
 // The first `frames` grant-table frames of d become frames a PV guest may
 // map (kFrameGuest), each held Writable for the domain's life (the

@@ -106,11 +106,15 @@ void put_frames(PvMmuEnv& env, const uint64_t* frames, unsigned n) {
 constexpr uint64_t kPresent = 1ull << 47, kCodeOrData = 1ull << 44, kCode = 1ull << 43, kWritable = 1ull << 41,
                    kLong = 1ull << 53, kDefault32 = 1ull << 54, kDpl3 = 3ull << 45;
 
-// The descriptor a selector names in the vCPU's GDT; 0 if none.
+// The descriptor a selector names in vCPU v's GDT as this CPU has it (v
+// runs here: the copy switch_in made, which set_gdt and update_descriptor
+// keep for the vCPU running here), which is what the CPU itself will load;
+// the guest's frames may already say otherwise (another vCPU's
+// update_descriptor). 0 if none.
 uint64_t descriptor(const PvVcpu& v, uint64_t selector) {
     const uint64_t index = (selector & 0xffff) >> 3;
     if ((selector & 4) || index >= v.gdt_entries) return 0; // (no LDT selectors)
-    return frame_entries(v.gdt_frames[index / 512])[index % 512];
+    return arch::guest_gdt_entries()[index];
 }
 
 // Whether a data segment register can be loaded with `sel` in ring 0 while

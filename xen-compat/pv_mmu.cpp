@@ -90,6 +90,14 @@ CallResult batch(uint64_t reqs, uint64_t count_arg, uint64_t pdone, uint64_t for
             pv::PageTables<PvMmuEnv> tables(env);
             pv::PvMmu<PvMmuEnv> mmu(tables, env);
             s = one(mmu, r, c.vcpu.base, flush);
+            if (c.vcpu.base.old_kernel_l4) {
+                // A new kernel L4: loaded now, and only then the old one
+                // (which this CPU had in CR3) let go.
+                c.vcpu.base.reload_root = false;
+                c.vcpu.aspace->root = to_phys(Mfn(c.vcpu.base.kernel_l4));
+                arch::load_root(c.vcpu.aspace->root);
+                mmu.drop_old_root(c.vcpu.base);
+            }
         }
         if (s) done++;
     }

@@ -50,6 +50,10 @@ struct PvBasePtrs {
     uint64_t ldt_base = 0;
     uint32_t ldt_entries = 0;
     bool reload_root = false; // the CPU must load the (new) L4 before the guest runs
+    // The kernel L4 NEW_BASEPTR replaced, still held: the CPU may have it in
+    // CR3 until the caller loads the new one, and only then drops it
+    // (PvMmu::drop_old_root). 0: none.
+    uint64_t old_kernel_l4 = 0;
 };
 
 // What the caller must flush before the guest goes on (requests merge:
@@ -106,11 +110,21 @@ class PvMmu {
         case MMUEXT_PIN_L4_TABLE:
             return pt_.pin(Mfn(op.arg1.mfn), op.cmd - MMUEXT_PIN_L1_TABLE + 1);
         case MMUEXT_UNPIN_TABLE: return pt_.unpin(Mfn(op.arg1.mfn));
-        case MMUEXT_NEW_BASEPTR:
+        case MMUEXT_NEW_BASEPTR: {
             if (op.arg1.mfn == 0) return Err::InvalidArgument; // the kernel always has one
-            TRY(switch_l4(v.kernel_l4, op.arg1.mfn));
+            // The old one stays held until the new one is loaded (the caller
+            // loads it and calls drop_old_root before anything else runs).
+            drop_old_root(v);
+            const uint64_t old = v.kernel_l4;
+            v.kernel_l4 = 0;
+            if (Status s = switch_l4(v.kernel_l4, op.arg1.mfn); !s) {
+                v.kernel_l4 = old;
+                return s;
+            }
+            v.old_kernel_l4 = old;
             v.reload_root = true; // as a CR3 load: flushes the non-global entries
             return Status::success();
+        }
         case MMUEXT_NEW_USER_BASEPTR: return switch_l4(v.user_l4, op.arg1.mfn);
         case MMUEXT_TLB_FLUSH_LOCAL: flush.add(PvFlush::Scope::Local, true, 0); return Status::success();
         case MMUEXT_INVLPG_LOCAL:
@@ -215,6 +229,18 @@ class PvMmu {
         __builtin_memcpy(&p, &op.arg2, sizeof p);
         return p;
     }
+
+  public:
+    // The kernel L4 a NEW_BASEPTR replaced gives up its reference and type
+    // use, once the CPU no longer has it loaded.
+    void drop_old_root(PvBasePtrs& v) {
+        if (!v.old_kernel_l4) return;
+        pt_.put_type(Mfn(v.old_kernel_l4));
+        pt_.put_page(Mfn(v.old_kernel_l4));
+        v.old_kernel_l4 = 0;
+    }
+
+  private:
 
     // Makes `slot` (an L4 base pointer) name `mfn` (0 = none): the new L4
     // takes a reference and a type use first, then the old gives its up.

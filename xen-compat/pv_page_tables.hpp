@@ -84,8 +84,12 @@ inline constexpr uint8_t kFrameGuest = 1u << 5;
 // named it: no longer its memory, and back into the partition when the
 // last reference goes (pv_reservation.hpp).
 inline constexpr uint8_t kFrameGivenBack = 1u << 6;
+// Was a page table until its last use went: a CPU may still cache entries
+// read from it (an unhooking entry change is flushed only when the guest
+// asks), so it is flushed everywhere before it can become Writable.
+inline constexpr uint8_t kFrameWasTable = 1u << 7;
 
-static_assert(((kFramePinned | kFrameValidating | kFrameGuest | kFrameGivenBack) &
+static_assert(((kFramePinned | kFrameValidating | kFrameGuest | kFrameGivenBack | kFrameWasTable) &
                (FRAME_FREE_HEAD | FRAME_ALLOC_HEAD | FRAME_ORPHAN)) == 0);
 
 // Counts refuse to grow past this (they are 32 bits; a guest could
@@ -162,8 +166,11 @@ class PageTables {
     // be cached writable by a CPU (put_type leaves it so): flushed first.
     [[gnu::noinline, gnu::cold]] void give_back_now(Mfn m) {
         FrameInfo& f = *env_.frame(m);
-        f.flags &= static_cast<uint8_t>(~kFrameGivenBack);
-        if (f.type == PageType::Writable) env_.flush_stale(m);
+        f.flags &= static_cast<uint8_t>(~(kFrameGivenBack | kFrameWasTable));
+        // Whatever it was, a CPU may still cache a translation through it
+        // or of it (entry changes are flushed only when the guest asks):
+        // every CPU of the domain flushes before the partition reuses it.
+        env_.flush_stale(m);
         f.type = PageType::None;
         env_.give_back(m);
     }
@@ -182,6 +189,10 @@ class PageTables {
         }
         if (f.flags & kFrameValidating) return Err::InvalidArgument;
         if (f.type == PageType::Writable && t != PageType::Writable) env_.flush_stale(m);
+        if ((f.flags & kFrameWasTable) && t == PageType::Writable) {
+            env_.flush_stale(m);
+            f.flags &= static_cast<uint8_t>(~kFrameWasTable);
+        }
         f.type = t;
         if (t == PageType::SegDesc) {
             if (Status s = check_descriptors(m); !s) {
@@ -210,7 +221,10 @@ class PageTables {
     void put_type(Mfn m) {
         FrameInfo& f = *env_.frame(m);
         if (--f.type_count > 0) return;
-        if (is_table_type(f.type)) devalidate(m, level_of(f.type));
+        if (is_table_type(f.type)) {
+            devalidate(m, level_of(f.type));
+            f.flags |= kFrameWasTable;
+        }
         if (f.type != PageType::Writable) f.type = PageType::None;
     }
 

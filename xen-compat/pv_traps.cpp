@@ -369,7 +369,10 @@ namespace {
 void bounce_selector_fault(Thread& t, arch::InterruptFrame& f) {
     const SelectorFault fault = pv_selector_fault(t, f.cs, f.ss);
     f.error_code = fault.error;
-    if (!bounce(t, f, fault.vector, 0)) crash(t, "resumed with a selector its GDT does not allow, and no handler for the fault");
+    if (!bounce(t, f, fault.vector, 0)) {
+        crash(t, "resumed with a selector its GDT does not allow, and no handler for the fault");
+        user_return_work(f); // leaves: the domain is dying (its iretq would fault)
+    }
 }
 
 // A data selector of the guest's would not load when it was switched in
@@ -418,7 +421,10 @@ namespace {
 // failsafe callback, then the upcall.
 [[gnu::noinline]] void before_guest_slow(Thread& t, arch::InterruptFrame& f) {
     Domain& d = *t.domain;
-    if (!d.events.shared || d.dying()) return;
+    // A dying domain's thread leaves here (never through an iretq with
+    // selectors that may not load).
+    if (d.dying()) user_return_work(f);
+    if (!d.events.shared) return;
     // The guest changed the descriptor its CS or SS names meanwhile (its
     // GDT is its own): resuming there would fault the hypervisor's iretq;
     // the guest gets that fault, as on Xen.

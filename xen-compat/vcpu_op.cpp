@@ -404,15 +404,21 @@ CallResult pv_vcpu_op(Domain& d, PvDomain& pv, uint64_t cmd, uint32_t vcpu, uint
         // domain lives (it can never become a page table), as in Xen.
         TRY(pv_hold_writable(d, frame));
         auto* moved = reinterpret_cast<vcpu_info*>(arch::phys_ptr<uint8_t>(to_phys(frame)) + info.offset);
+        bool lost = false;
         {
             IrqLockGuard guard(d.events.lock);
-            if (!d.events.moved_vcpu_info || d.events.moved_vcpu_info[vcpu])
-                return Err::InvalidArgument; // once per vCPU, as in Xen
-            *moved = evtchn_vcpu_info(d.events, vcpu);
-            // The guest scans every selector word once: nothing pending is lost.
-            moved->evtchn_pending_sel = ~xen_ulong_t{0};
-            moved->evtchn_upcall_pending = 1;
-            __atomic_store_n(&d.events.moved_vcpu_info[vcpu], moved, __ATOMIC_RELEASE);
+            lost = !d.events.moved_vcpu_info || d.events.moved_vcpu_info[vcpu];
+            if (!lost) {
+                *moved = evtchn_vcpu_info(d.events, vcpu);
+                // The guest scans every selector word once: nothing pending is lost.
+                moved->evtchn_pending_sel = ~xen_ulong_t{0};
+                moved->evtchn_upcall_pending = 1;
+                __atomic_store_n(&d.events.moved_vcpu_info[vcpu], moved, __ATOMIC_RELEASE);
+            }
+        }
+        if (lost) { // (another call registered it meanwhile: once per vCPU, as in Xen)
+            pv_drop_writable(d, frame);
+            return Err::InvalidArgument;
         }
         return 0;
     }

@@ -50,8 +50,10 @@ struct Pool {
     std::vector<uint64_t> snapshot() const {
         std::vector<uint64_t> s(info.size() * 4 + mem.size());
         std::vector<FrameInfo> types = info;
-        for (FrameInfo& fi : types) // Writable at count 0 is None that may be cached writable
+        for (FrameInfo& fi : types) { // Writable at count 0 is None that may be cached writable
             if (fi.type == PageType::Writable && fi.type_count == 0) fi.type = PageType::None;
+            fi.flags &= static_cast<uint8_t>(~virtue::pv::kFrameWasTable); // (bookkeeping for flushes only)
+        }
         std::memcpy(s.data(), types.data(), types.size() * sizeof(FrameInfo));
         for (size_t i = 0; i < mem.size(); i++)
             s[info.size() * 4 + i] = mem[i] & ~(pte::US | pte::G | pte::A | pv::kGuestKernelBit);

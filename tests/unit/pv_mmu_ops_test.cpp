@@ -97,8 +97,13 @@ BOOST_FIXTURE_TEST_CASE(base_pointers_hold_their_l4s, Fixture) {
     // Unpinned, the L4 stays valid while it is the base pointer.
     BOOST_REQUIRE(mmu.mmuext(ext(MMUEXT_UNPIN_TABLE, kBase + 0), v, flush).ok());
     BOOST_TEST((pool.info[0].type == PageType::L4 && pool.info[0].type_count == 1u));
-    // Switching to another L4 releases it and its whole tree.
+    // Switching to another L4 releases it and its whole tree, once the
+    // caller has loaded the new one (until then the CPU may still use it).
     BOOST_REQUIRE(mmu.mmuext(ext(MMUEXT_NEW_BASEPTR, kBase + 6), v, flush).ok());
+    BOOST_TEST(v.old_kernel_l4 == kBase + 0);
+    BOOST_TEST((pool.info[0].type == PageType::L4 && pool.info[0].type_count == 1u));
+    mmu.drop_old_root(v);
+    BOOST_TEST(v.old_kernel_l4 == 0u);
     BOOST_TEST(pool.info[0].type_count == 0u);
     BOOST_TEST(pool.info[3].type_count == 0u);
     BOOST_TEST(pool.info[10].ref_count == 0u);

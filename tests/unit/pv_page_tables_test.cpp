@@ -46,10 +46,11 @@ struct Fixture {
     }
     bool all_clear() { return clear(pool); }
     static bool clear(const Pool& p) {
-        // Writable stays at count 0 (until the frame becomes a table).
+        // Writable stays at count 0 (until the frame becomes a table); a
+        // former table keeps its mark (a flush before it becomes Writable).
         for (const FrameInfo& fi : p.info)
             if ((fi.type != PageType::None && fi.type != PageType::Writable) || fi.type_count || fi.ref_count ||
-                (fi.flags & ~kFrameGuest))
+                (fi.flags & ~(kFrameGuest | kFrameWasTable)))
                 return false;
         return true;
     }
@@ -141,6 +142,23 @@ BOOST_FIXTURE_TEST_CASE(refusals_change_nothing, Fixture) {
         BOOST_TEST(p.pin(mfn(c.frame), c.level).error() == c.expected, c.what);
         BOOST_TEST((fresh.snapshot() == before), c.what);
     }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_former_table_is_flushed_before_it_becomes_writable, Fixture) {
+    // A CPU may still cache entries read from a table that lost its last
+    // use (unhooking needs no flush): before the guest may write the
+    // frame, every CPU flushes; once.
+    BOOST_REQUIRE(pt.pin(mfn(3), 1).ok());
+    BOOST_REQUIRE(pt.unpin(mfn(3)).ok());
+    const unsigned before = pool.stale_flushes;
+    BOOST_REQUIRE(pt.get_page(mfn(3)).ok());
+    BOOST_REQUIRE(pt.get_type(mfn(3), PageType::Writable).ok());
+    BOOST_TEST(pool.stale_flushes == before + 1);
+    pt.put_type(mfn(3));
+    BOOST_REQUIRE(pt.get_type(mfn(3), PageType::Writable).ok());
+    BOOST_TEST(pool.stale_flushes == before + 1); // (not again: nothing cached since)
+    pt.put_type(mfn(3));
+    pt.put_page(mfn(3));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_table_is_never_writable_and_a_writable_frame_never_a_table, Fixture) {

@@ -63,7 +63,9 @@ struct Fixture {
 BOOST_FIXTURE_TEST_SUITE(pv_reservation, Fixture)
 
 BOOST_AUTO_TEST_CASE(an_unused_frame_goes_back_and_comes_again) {
+    const unsigned flushes = pool.stale_flushes;
     BOOST_TEST(r.release(mfn(3)).ok());
+    BOOST_TEST(pool.stale_flushes == flushes + 1); // (every CPU, before the partition may reuse it)
     BOOST_TEST(pool.pages == kMax - 1);
     BOOST_TEST(!(pool.info[3].flags & (kFrameGuest | kFrameGivenBack)));
     BOOST_TEST(pool.m2p.at(kBase + 3) == kM2pInvalid);
