@@ -86,7 +86,9 @@ inline constexpr uint8_t kFrameGuest = 1u << 5;
 inline constexpr uint8_t kFrameGivenBack = 1u << 6;
 // Was a page table until its last use went: a CPU may still cache entries
 // read from it (an unhooking entry change is flushed only when the guest
-// asks), so it is flushed everywhere before it can become Writable.
+// asks), so it is flushed everywhere before it takes any type again (as
+// writable memory, or a table or descriptor page whose entries a stale
+// cache would read at the wrong level).
 inline constexpr uint8_t kFrameWasTable = 1u << 7;
 
 static_assert(((kFramePinned | kFrameValidating | kFrameGuest | kFrameGivenBack | kFrameWasTable) &
@@ -189,7 +191,7 @@ class PageTables {
         }
         if (f.flags & kFrameValidating) return Err::InvalidArgument;
         if (f.type == PageType::Writable && t != PageType::Writable) env_.flush_stale(m);
-        if ((f.flags & kFrameWasTable) && t == PageType::Writable) {
+        if (f.flags & kFrameWasTable) { // (whatever it becomes: a table, a GDT page, writable)
             env_.flush_stale(m);
             f.flags &= static_cast<uint8_t>(~kFrameWasTable);
         }

@@ -159,6 +159,13 @@ BOOST_FIXTURE_TEST_CASE(a_former_table_is_flushed_before_it_becomes_writable, Fi
     BOOST_TEST(pool.stale_flushes == before + 1); // (not again: nothing cached since)
     pt.put_type(mfn(3));
     pt.put_page(mfn(3));
+    // Nor at another level: an L1 that becomes an L2 is flushed first too.
+    BOOST_REQUIRE(pt.pin(mfn(4), 1).ok());
+    BOOST_REQUIRE(pt.unpin(mfn(4)).ok());
+    const unsigned again = pool.stale_flushes;
+    BOOST_REQUIRE(pt.pin(mfn(4), 2).ok());
+    BOOST_TEST(pool.stale_flushes == again + 1);
+    BOOST_REQUIRE(pt.unpin(mfn(4)).ok());
 }
 
 BOOST_FIXTURE_TEST_CASE(a_table_is_never_writable_and_a_writable_frame_never_a_table, Fixture) {
