@@ -61,21 +61,16 @@ Status pv_grant_hold(Domain& d, Mfn m, bool write) {
     PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
     PvMmuEnv env(d);
     pv::PageTables<PvMmuEnv> tables(env);
-    TRY(tables.get_page(m));
-    if (!write) return Status::success();
-    if (Status s = tables.get_type(m, PageType::Writable); !s) {
-        tables.put_page(m);
-        return s;
-    }
-    return Status::success();
+    return write ? tables.get_page_and_type(m, PageType::Writable) : tables.get_page(m);
 }
 
 void pv_grant_release(Domain& d, Mfn m, bool write) {
     PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
     PvMmuEnv env(d);
     pv::PageTables<PvMmuEnv> tables(env);
-    if (write) tables.put_type(m);
-    tables.put_page(m); // (a frame the guest gave back meanwhile goes now)
+    // (A frame the guest gave back meanwhile goes now.)
+    if (write) tables.put_page_and_type(m);
+    else tables.put_page(m);
 }
 
 constexpr GrantHoldOps kPvGrantHolds{pv_grant_hold, pv_grant_release};
@@ -92,12 +87,7 @@ Status pv_grant_frames_mappable(Domain& d, uint32_t frames) {
     for (; pv->grant_frames_mappable < frames; pv->grant_frames_mappable++) {
         const Mfn m = grant_table_frame(d, pv->grant_frames_mappable);
         frame_info(m).flags |= pv::kFrameGuest; // (get_page takes only the guest's frames)
-        Status held = tables.get_page(m);
-        if (held) {
-            held = tables.get_type(m, PageType::Writable);
-            if (!held) tables.put_page(m);
-        }
-        if (!held) {
+        if (Status held = tables.get_page_and_type(m, PageType::Writable); !held) {
             frame_info(m).flags &= static_cast<uint8_t>(~pv::kFrameGuest);
             return held;
         }
@@ -107,17 +97,7 @@ Status pv_grant_frames_mappable(Domain& d, uint32_t frames) {
 
 void pv_drop_writable(Domain& d, Mfn m) { pv_grant_release(d, m, true); }
 
-Status pv_hold_writable(Domain& d, Mfn m) {
-    PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
-    PvMmuEnv env(d);
-    pv::PageTables<PvMmuEnv> tables(env);
-    TRY(tables.get_page(m));
-    if (Status s = tables.get_type(m, PageType::Writable); !s) {
-        tables.put_page(m);
-        return s;
-    }
-    return Status::success();
-}
+Status pv_hold_writable(Domain& d, Mfn m) { return pv_grant_hold(d, m, true); }
 
 // In a frame of the domain's own partition (it goes back with it).
 Result<PvDomain*> pv_domain_attach(Domain& d) {

@@ -97,10 +97,7 @@ constexpr ThreadSwitchOps kSwitchOps{switch_in, switch_out};
 // Drops the SegDesc uses of frames [0, n) of `frames`.
 void put_frames(PvMmuEnv& env, const uint64_t* frames, unsigned n) {
     pv::PageTables<PvMmuEnv> tables(env);
-    for (unsigned i = 0; i < n; i++) {
-        tables.put_type(Mfn(frames[i]));
-        tables.put_page(Mfn(frames[i]));
-    }
+    for (unsigned i = 0; i < n; i++) tables.put_page_and_type(Mfn(frames[i]));
 }
 
 constexpr uint64_t kPresent = 1ull << 47, kCodeOrData = 1ull << 44, kCode = 1ull << 43, kWritable = 1ull << 41,
@@ -174,12 +171,7 @@ Status pv_take_gdt(Domain& d, PvVcpu& v, const uint64_t* frames, uint64_t entrie
     PvMmuEnv env(d);
     pv::PageTables<PvMmuEnv> tables(env);
     for (unsigned i = 0; i < n; i++) {
-        Status s = tables.get_page(Mfn(frames[i]));
-        if (s) {
-            s = tables.get_type(Mfn(frames[i]), PageType::SegDesc);
-            if (!s) tables.put_page(Mfn(frames[i]));
-        }
-        if (!s) {
+        if (!tables.get_page_and_type(Mfn(frames[i]), PageType::SegDesc)) {
             put_frames(env, frames, i);
             return Err::InvalidArgument;
         }

@@ -235,8 +235,7 @@ class PvMmu {
     // use, once the CPU no longer has it loaded.
     void drop_old_root(PvBasePtrs& v) {
         if (!v.old_kernel_l4) return;
-        pt_.put_type(Mfn(v.old_kernel_l4));
-        pt_.put_page(Mfn(v.old_kernel_l4));
+        pt_.put_page_and_type(Mfn(v.old_kernel_l4));
         v.old_kernel_l4 = 0;
     }
 
@@ -245,33 +244,14 @@ class PvMmu {
     // Makes `slot` (an L4 base pointer) name `mfn` (0 = none): the new L4
     // takes a reference and a type use first, then the old gives its up.
     Status switch_l4(uint64_t& slot, uint64_t mfn) {
-        if (mfn) {
-            TRY(pt_.get_page(Mfn(mfn)));
-            if (Status s = pt_.get_type(Mfn(mfn), PageType::L4); !s) {
-                pt_.put_page(Mfn(mfn));
-                return s;
-            }
-        }
-        if (slot) {
-            pt_.put_type(Mfn(slot));
-            pt_.put_page(Mfn(slot));
-        }
+        if (mfn) TRY(pt_.get_page_and_type(Mfn(mfn), PageType::L4));
+        if (slot) pt_.put_page_and_type(Mfn(slot));
         slot = mfn;
         return Status::success();
     }
 
-    Status take_writable(Mfn m) {
-        TRY(pt_.get_page(m));
-        if (Status s = pt_.get_type(m, PageType::Writable); !s) {
-            pt_.put_page(m);
-            return s;
-        }
-        return Status::success();
-    }
-    void drop_writable(Mfn m) {
-        pt_.put_type(m);
-        pt_.put_page(m);
-    }
+    Status take_writable(Mfn m) { return pt_.get_page_and_type(m, PageType::Writable); }
+    void drop_writable(Mfn m) { pt_.put_page_and_type(m); }
 
     PageTables<Env>& pt_;
     Env& env_;

@@ -230,6 +230,22 @@ class PageTables {
         if (f.type != PageType::Writable) f.type = PageType::None;
     }
 
+    // A reference and a use as type t together, or neither (the pair every
+    // holder of a typed frame takes: pins, base pointers, GDT frames, the
+    // frames the hypervisor writes, grants).
+    Status get_page_and_type(Mfn m, PageType t) {
+        TRY(get_page(m));
+        if (Status s = get_type(m, t); !s) {
+            put_page(m);
+            return s;
+        }
+        return Status::success();
+    }
+    void put_page_and_type(Mfn m) {
+        put_type(m);
+        put_page(m);
+    }
+
     // MMUEXT_PIN_L<level>_TABLE: the frame stays a validated table while
     // pinned, even when nothing names it. Err::InvalidArgument as
     // get_page/get_type, or already pinned.
@@ -237,11 +253,7 @@ class PageTables {
         FrameInfo* f = env_.frame(m);
         if (!f || f->owner != env_.domain() || !(f->flags & kFrameGuest) || (f->flags & kFramePinned))
             return Err::InvalidArgument;
-        TRY(get_page(m));
-        if (Status s = get_type(m, table_type(level)); !s) {
-            put_page(m);
-            return s;
-        }
+        TRY(get_page_and_type(m, table_type(level)));
         f->flags |= kFramePinned;
         return Status::success();
     }
@@ -252,8 +264,7 @@ class PageTables {
         FrameInfo* f = env_.frame(m);
         if (!f || f->owner != env_.domain() || !(f->flags & kFramePinned)) return Err::InvalidArgument;
         f->flags &= static_cast<uint8_t>(~kFramePinned);
-        put_type(m);
-        put_page(m);
+        put_page_and_type(m);
         return Status::success();
     }
 

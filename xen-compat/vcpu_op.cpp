@@ -222,19 +222,10 @@ Status initialise_vcpu(Domain& d, PvDomain& pv, PvVcpu& v, uint32_t vcpu, uint64
         PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
         PvMmuEnv env(d);
         pv::PageTables<PvMmuEnv> tables(env);
-        auto take = [&](Mfn m) -> Status {
-            TRY(tables.get_page(m));
-            if (Status s = tables.get_type(m, PageType::L4); !s) {
-                tables.put_page(m);
-                return s;
-            }
-            return Status::success();
-        };
-        TRY(take(l4));
+        TRY(tables.get_page_and_type(l4, PageType::L4));
         if (user_l4.raw()) {
-            if (Status s = take(user_l4); !s) {
-                tables.put_type(l4);
-                tables.put_page(l4);
+            if (Status s = tables.get_page_and_type(user_l4, PageType::L4); !s) {
+                tables.put_page_and_type(l4);
                 return s;
             }
         }
@@ -244,10 +235,7 @@ Status initialise_vcpu(Domain& d, PvDomain& pv, PvVcpu& v, uint32_t vcpu, uint64
         PvMmuEnv env(d);
         pv::PageTables<PvMmuEnv> tables(env);
         for (Mfn m : {l4, user_l4})
-            if (m.raw()) {
-                tables.put_type(m);
-                tables.put_page(m);
-            }
+            if (m.raw()) tables.put_page_and_type(m);
     };
     if (Status s = pv_take_gdt(d, v, gdt_frames, gdt_ents, false); !s) {
         drop_l4s();

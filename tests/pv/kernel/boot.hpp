@@ -94,6 +94,7 @@ unsigned long parse_number(const char* p);
 // own behalf; the machine frame behind one of our kernel addresses; frame
 // `mfn` filled with `bytes` (the rest zero) through a window page of ours.
 long mmuext(unsigned cmd, uint64_t mfn);
+long invlpg(uint64_t va); // MMUEXT_INVLPG_LOCAL
 uint64_t own_mfn(const Boot& b, const void* va);
 bool fill(const Boot& b, uint64_t mfn, const void* bytes, size_t n);
 // Runs the user program code (a label inside user_mode.S's user page) in

@@ -23,17 +23,24 @@ long grant_op(unsigned cmd, void* op, unsigned count) {
     return hypercall(__HYPERVISOR_grant_table_op, cmd, arg(op), count);
 }
 
+// GNTTABOP_setup_table for one frame: the call's result (its status when
+// the call itself succeeded); the frame's MFN in *frame.
+long setup_one_frame(xen_pfn_t* frame) {
+    *frame = 0;
+    gnttab_setup_table_t setup{};
+    setup.dom = DOMID_SELF;
+    setup.nr_frames = 1;
+    set_xen_guest_handle(setup.frame_list, frame);
+    const long rc = grant_op(GNTTABOP_setup_table, &setup, 1);
+    return rc ? rc : setup.status;
+}
+
 } // namespace
 
 void run_grant_checks(Checks& c, const Boot& b) {
     xen_pfn_t frames[1] = {0};
-    gnttab_setup_table_t setup{};
-    setup.dom = DOMID_SELF;
-    setup.nr_frames = 1;
-    set_xen_guest_handle(setup.frame_list, frames);
-    long rc = grant_op(GNTTABOP_setup_table, &setup, 1);
-    c.expect("grant_setup_table_one_frame", rc == 0 && setup.status == GNTST_okay && frames[0] != 0,
-             "rc %ld status %d frame 0x%lx", rc, setup.status, frames[0]);
+    long rc = setup_one_frame(frames);
+    c.expect("grant_setup_table_one_frame", rc == GNTST_okay && frames[0] != 0, "rc/status %ld frame 0x%lx", rc, frames[0]);
     gnttab_query_size_t q{};
     q.dom = DOMID_SELF;
     rc = grant_op(GNTTABOP_query_size, &q, 1);
@@ -65,13 +72,9 @@ void run_grant_checks(Checks& c, const Boot& b) {
 
 void run_grant_offer(const Boot& b, domid_t to, bool table) {
     xen_pfn_t frames[1] = {0};
-    gnttab_setup_table_t setup{};
-    setup.dom = DOMID_SELF;
-    setup.nr_frames = 1;
-    set_xen_guest_handle(setup.frame_list, frames);
     const uint64_t va = reinterpret_cast<uint64_t>(grant_window);
-    long rc = grant_op(GNTTABOP_setup_table, &setup, 1);
-    if (rc == 0 && setup.status == GNTST_okay)
+    long rc = setup_one_frame(frames);
+    if (rc == GNTST_okay)
         rc = update_va_mapping(va, (frames[0] << 12) | PTE_P | PTE_RW | PTE_A | PTE_D, UVMF_INVLPG | UVMF_LOCAL);
     const uint64_t data = reinterpret_cast<const uint64_t*>(b.si->mfn_list)[b.si->nr_pages / 2];
     const uint64_t marker[1] = {0x9a7e7f0d0e5a17edull};

@@ -16,37 +16,42 @@ namespace pv {
 EntryState pv_entry_state; // filled by head.S before anything else runs
 } // namespace pv
 
+namespace {
+// The end of every mode: SCHEDOP_shutdown(poweroff), which does not return.
+[[noreturn]] void power_off() {
+    sched_shutdown_t shutdown{};
+    shutdown.reason = SHUTDOWN_poweroff;
+    long rc = pv::sched_op(SCHEDOP_shutdown, &shutdown);
+    pv::print("pv-test: SCHEDOP_shutdown returned %ld\n", rc);
+    for (;;) (void)pv::sched_op(SCHEDOP_yield, nullptr);
+}
+} // namespace
+
 extern "C" [[noreturn]] void pv_main(const start_info* si) {
     pv::Boot boot{si, (si->flags & SIF_INITDOMAIN) != 0};
     pv::print("pv-test: running as %s\n", boot.dom0 ? "dom0" : "domU");
-    // "fuzz=N [seed=S]" on the command line: the fuzzer instead of the checks.
-    if (const char* f = pv::find_arg(reinterpret_cast<const char*>(si->cmd_line), "fuzz=")) {
-        const char* s = pv::find_arg(reinterpret_cast<const char*>(si->cmd_line), "seed=");
-        pv::run_fuzzer(boot, pv::parse_number(f), s ? pv::parse_number(s) : 1);
-        sched_shutdown_t done{};
-        done.reason = SHUTDOWN_poweroff;
-        (void)pv::sched_op(SCHEDOP_shutdown, &done);
-    }
+    // Modes instead of the checks: "fuzz=N [seed=S]" (fuzz.cpp),
+    // "selectors=S [yields=N] [failsafe]", "grant-to=D [table]",
+    // "echo-input" (boot.hpp).
     const char* cmdline = reinterpret_cast<const char*>(si->cmd_line);
+    if (const char* f = pv::find_arg(cmdline, "fuzz=")) {
+        const char* s = pv::find_arg(cmdline, "seed=");
+        pv::run_fuzzer(boot, pv::parse_number(f), s ? pv::parse_number(s) : 1);
+        power_off();
+    }
     if (const char* sel = pv::find_arg(cmdline, "selectors=")) {
         const char* y = pv::find_arg(cmdline, "yields=");
         pv::run_selector_mode(boot, static_cast<uint16_t>(pv::parse_number(sel)), y ? pv::parse_number(y) : 300,
                               pv::find_arg(cmdline, "failsafe") != nullptr);
-        sched_shutdown_t done{};
-        done.reason = SHUTDOWN_poweroff;
-        (void)pv::sched_op(SCHEDOP_shutdown, &done);
+        power_off();
     }
     if (const char* to = pv::find_arg(cmdline, "grant-to=")) {
         pv::run_grant_offer(boot, static_cast<domid_t>(pv::parse_number(to)), pv::find_arg(cmdline, "table") != nullptr);
-        sched_shutdown_t done{};
-        done.reason = SHUTDOWN_poweroff;
-        (void)pv::sched_op(SCHEDOP_shutdown, &done);
+        power_off();
     }
     if (pv::find_arg(cmdline, "echo-input")) {
         pv::echo_console_input(boot);
-        sched_shutdown_t done{};
-        done.reason = SHUTDOWN_poweroff;
-        (void)pv::sched_op(SCHEDOP_shutdown, &done);
+        power_off();
     }
     pv::Checks c;
     pv::run_entry_checks(c, boot);
@@ -68,11 +73,6 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
     c.summary();
     // "bench" on the command line: the figures of bench.cpp, once the checks
     // have set the stage.
-    if (pv::find_arg(reinterpret_cast<const char*>(si->cmd_line), "bench") && pv::shared_info_page()) pv::run_bench(boot);
-
-    sched_shutdown_t shutdown{};
-    shutdown.reason = SHUTDOWN_poweroff;
-    long rc = pv::sched_op(SCHEDOP_shutdown, &shutdown);
-    pv::print("pv-test: SCHEDOP_shutdown returned %ld\n", rc);
-    for (;;) (void)pv::sched_op(SCHEDOP_yield, nullptr);
+    if (pv::find_arg(cmdline, "bench") && pv::shared_info_page()) pv::run_bench(boot);
+    power_off();
 }

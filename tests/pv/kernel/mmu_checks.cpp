@@ -106,14 +106,10 @@ void check_updates(Checks& c, const Boot& b, uint64_t data, uint64_t other) {
     const uint64_t own = own_mfn(b, const_cast<uint64_t*>(probe_page));
     rc = fill(b, other, marker, sizeof marker) ? 0 : -1;
     if (rc == 0) rc = mmu_update_one(entry | MMU_NORMAL_PT_UPDATE, (other << 12) | PTE_P | PTE_RW | PTE_A | PTE_D);
-    mmuext_op op{};
-    op.cmd = MMUEXT_INVLPG_LOCAL;
-    op.arg1.linear_addr = va;
-    unsigned done = 0;
-    if (rc == 0) rc = hypercall(__HYPERVISOR_mmuext_op, arg(&op), 1, arg(&done), DOMID_SELF);
+    if (rc == 0) rc = invlpg(va);
     const uint64_t moved = probe_page[0];
     long back = mmu_update_one(entry | MMU_NORMAL_PT_UPDATE, (own << 12) | PTE_P | PTE_RW | PTE_A | PTE_D);
-    if (back == 0) back = hypercall(__HYPERVISOR_mmuext_op, arg(&op), 1, arg(&done), DOMID_SELF);
+    if (back == 0) back = invlpg(va);
     c.expect("mmu_update_live_l1_seen_after_invlpg", rc == 0 && back == 0 && moved == kMarker && probe_page[0] == kOwn,
              "rc %ld/%ld, word 0x%lx then 0x%lx", rc, back, moved, probe_page[0]);
 
@@ -134,10 +130,10 @@ void check_updates(Checks& c, const Boot& b, uint64_t data, uint64_t other) {
     };
     for (const Flags& k : kinds) {
         long to = update_va_mapping(va, (other << 12) | PTE_P | PTE_A, k.flags);
-        if (k.flags == UVMF_NONE && to == 0) to = hypercall(__HYPERVISOR_mmuext_op, arg(&op), 1, arg(&done), DOMID_SELF);
+        if (k.flags == UVMF_NONE && to == 0) to = invlpg(va);
         const uint64_t there = probe_page[0];
         long from = update_va_mapping(va, (own << 12) | PTE_P | PTE_RW | PTE_A | PTE_D, k.flags);
-        if (k.flags == UVMF_NONE && from == 0) from = hypercall(__HYPERVISOR_mmuext_op, arg(&op), 1, arg(&done), DOMID_SELF);
+        if (k.flags == UVMF_NONE && from == 0) from = invlpg(va);
         c.expect(k.name, to == 0 && from == 0 && there == kMarker && probe_page[0] == kOwn, "rc %ld/%ld, word 0x%lx then 0x%lx",
                  to, from, there, probe_page[0]);
     }
@@ -217,6 +213,19 @@ void check_reservation(Checks& c, const Boot& b, uint64_t unused_pfn, uint64_t t
              b.dom0 ? (maximum > before && got == 1) : (maximum == before && got == 0),
              "%s: maximum %ld, current %ld, one more: %ld", b.dom0 ? "dom0" : "domU", maximum, before, got);
     c.expect_eq("reservation_back_where_it_was", current_reservation(), before);
+    // Bad input changes nothing: no extents, a list that cannot be read,
+    // a start extent (the continuation's, in the command) past the list.
+    xen_memory_reservation_t bad{};
+    bad.domid = DOMID_SELF;
+    bad.nr_extents = 0;
+    set_xen_guest_handle(bad.extent_start, extra);
+    c.expect_eq("decrease_reservation_no_extents_0", memory_op(XENMEM_decrease_reservation, &bad), 0);
+    bad.nr_extents = 1;
+    set_xen_guest_handle(bad.extent_start, reinterpret_cast<xen_pfn_t*>(0x1000)); // (nothing of ours there)
+    c.expect_eq("decrease_reservation_unreadable_list_0", memory_op(XENMEM_decrease_reservation, &bad), 0);
+    c.expect_eq("populate_physmap_unreadable_list_0", memory_op(XENMEM_populate_physmap, &bad), 0);
+    c.expect_eq("decrease_reservation_start_past_the_list", memory_op(XENMEM_decrease_reservation | (5u << 6), &bad), 5);
+    c.expect_eq("reservation_unchanged_by_bad_input", current_reservation(), before);
     static e820_like_entry map[4];
     xen_memory_map_t m{};
     m.nr_entries = 4;

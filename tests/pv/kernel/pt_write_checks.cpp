@@ -18,13 +18,6 @@ namespace {
 alignas(4096) volatile uint64_t probe_window[512];
 constexpr uint64_t kAddr = 0x000ffffffffff000ull, kRw = 2;
 
-long invlpg(uint64_t va) {
-    mmuext_op op{};
-    op.cmd = MMUEXT_INVLPG_LOCAL;
-    op.arg1.linear_addr = va;
-    unsigned done = 0;
-    return hypercall(__HYPERVISOR_mmuext_op, arg(&op), 1, arg(&done), DOMID_SELF);
-}
 
 // The VA of the bootstrap table at machine frame `mfn` (the region maps
 // PFN p at VIRT_BASE + p * 4 KiB; the M2P gives p).

@@ -10,6 +10,7 @@
  */
 #define __ASSEMBLY__ 1 /* the headers hide their C parts */
 #include <xen/xen.h>
+#include "iret.h"
 
     .section .text, "ax", @progbits
 
@@ -82,13 +83,7 @@ pv_trap_common:
     pop %rcx
     pop %rax
     add $16, %rsp           /* vector, error code */
-    pushq $0                /* flags: not VGCF_in_syscall */
-    push %rcx
-    push %r11
-    push %rax
-    mov $__HYPERVISOR_iret, %eax
-    syscall
-    ud2
+    hypervisor_iret $0      /* (not VGCF_in_syscall) */
 
 /*
  * pv_iret_to(ss): HYPERVISOR_iret back into kernel mode right after
@@ -106,13 +101,7 @@ pv_iret_to:
     pushq $(FLAT_KERNEL_CS64 & ~3) /* kernel mode: RPL 0 in the frame */
     lea 1f(%rip), %rax
     push %rax                   /* rip */
-    pushq $0                    /* flags */
-    push %rcx
-    push %r11
-    push %rax
-    mov $__HYPERVISOR_iret, %eax
-    syscall
-    ud2
+    hypervisor_iret $0
 1:  ret
 
 /* The failsafe callback (gdt_checks.cpp, selector mode): its frame, lowest
@@ -126,13 +115,7 @@ pv_failsafe_entry:
     mov %rax, pv_failsafe_es(%rip)
     incl pv_failsafe_count(%rip)
     add $32, %rsp               /* rip, cs, rflags, rsp, ss */
-    pushq $0
-    push %rcx
-    push %r11
-    push %rax
-    mov $__HYPERVISOR_iret, %eax
-    syscall
-    ud2
+    hypervisor_iret $0
 
     .section .bss, "aw", @nobits
     .balign 8

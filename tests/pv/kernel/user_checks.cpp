@@ -45,6 +45,14 @@ long mmuext(unsigned cmd, uint64_t mfn) {
     return hypercall(__HYPERVISOR_mmuext_op, arg(&op), 1, arg(&done), DOMID_SELF);
 }
 
+long invlpg(uint64_t va) {
+    mmuext_op op{};
+    op.cmd = MMUEXT_INVLPG_LOCAL;
+    op.arg1.linear_addr = va;
+    unsigned done = 0;
+    return hypercall(__HYPERVISOR_mmuext_op, arg(&op), 1, arg(&done), DOMID_SELF);
+}
+
 uint64_t own_mfn(const Boot& b, const void* va) {
     const auto* p2m = reinterpret_cast<const uint64_t*>(b.si->mfn_list);
     return p2m[(reinterpret_cast<uint64_t>(va) - VIRT_BASE) >> 12];

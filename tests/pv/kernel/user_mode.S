@@ -17,6 +17,7 @@
 #define __ASSEMBLY__ 1 /* the headers hide their C parts */
 #include <xen/xen.h>
 #include "bench.hpp"
+#include "iret.h"
 
     .section .text, "ax", @progbits
 
@@ -48,13 +49,7 @@ pv_syscall_entry:
     pop %rcx
     pop %r11
     lea 1(%rdi), %rax
-    pushq $VGCF_in_syscall
-    push %rcx
-    push %r11
-    push %rax
-    mov $__HYPERVISOR_iret, %eax
-    syscall
-    ud2
+    hypervisor_iret $VGCF_in_syscall
 1:  mov pv_kernel_rsp(%rip), %rsp
     pop %r15
     pop %r14
