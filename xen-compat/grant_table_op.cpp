@@ -9,15 +9,22 @@
 //                            them writable itself, never as page tables)
 //   map_grant_ref            GNTMAP_host_map at host_addr of the caller's
 //                            current address space (readonly as asked);
-//                            the handle is a maptrack slot of the caller
-//   unmap_grant_ref          by handle; host_addr must be where it maps
-//                            (from any thread of the domain)
+//                            a PV guest also GNTMAP_contains_pte (host_addr
+//                            is the machine address of an entry in one of
+//                            its L1 tables) and GNTMAP_device_map (no
+//                            entry: dev_bus_addr tells the frame's machine
+//                            address; there is no IOMMU). The handle is a
+//                            maptrack slot of the caller
+//   unmap_grant_ref          by handle, as Xen: host_addr (where it maps)
+//                            takes down the host part, dev_bus_addr the
+//                            device part; the handle goes with its last
+//                            part (from any thread of the domain)
 //   copy                     each end a grant (GNTCOPY_*_gref) or a frame
 //                            of the caller named by MFN; len 0 copies
 //                            nothing (after the usual checks), as in Xen
 //
-// Not supported (GNTST_general_error): GNTMAP_device_map (no IOMMU view)
-// and GNTMAP_contains_pte (PV page-table addresses come with the PV MMU).
+// Statuses are Xen's: a map of neither kind is GNTST_bad_gntref, an entry
+// that does not grant the caller what it asks GNTST_general_error.
 // Other commands (transfer, v2, swap, cache flush, ...) return -ENOSYS.
 // A batch of any length (up to Xen's 2^32 - 1) is preemptible: it stops
 // between operations when the CPU has other work and continues where it
@@ -76,11 +83,16 @@ template <typename Op> void nothing_to_undo(const Op&) {}
 void map_one(Domain& d, gnttab_map_grant_ref_t& op) {
     op.handle = 0;
     op.dev_bus_addr = 0;
-    if ((op.flags & ~kMapFlags) || !(op.flags & GNTMAP_host_map)) {
+    const uint32_t allowed = kMapFlags | (pv_domain(d) ? GNTMAP_device_map | GNTMAP_contains_pte : 0);
+    if (!(op.flags & (GNTMAP_host_map | GNTMAP_device_map))) {
+        op.status = GNTST_bad_gntref;
+        return;
+    }
+    if (op.flags & ~allowed) {
         op.status = GNTST_general_error;
         return;
     }
-    if (op.host_addr & (PAGE_SIZE - 1)) {
+    if ((op.flags & GNTMAP_host_map) && !(op.flags & GNTMAP_contains_pte) && (op.host_addr & (PAGE_SIZE - 1))) {
         op.status = GNTST_bad_virt_addr;
         return;
     }
@@ -93,18 +105,21 @@ void map_one(Domain& d, gnttab_map_grant_ref_t& op) {
         op.status = GNTST_bad_gntref;
         return;
     }
-    auto h = grant_map_tracked(d, *granter, op.ref, current_aspace(), op.host_addr, op.flags & GNTMAP_readonly);
+    Mfn frame;
+    auto h = grant_map_tracked(d, *granter, op.ref, current_aspace(), op.host_addr, op.flags & GNTMAP_readonly,
+                               op.flags, &frame);
     op.status = h ? GNTST_okay : grant_status_of(h.error());
-    if (h) op.handle = *h;
+    if (!h) return;
+    op.handle = *h;
+    if (op.flags & GNTMAP_device_map) op.dev_bus_addr = to_phys(frame).raw();
 }
 
 void unmap_one(Domain& d, gnttab_unmap_grant_ref_t& op) {
-    if (op.dev_bus_addr != 0) { // no device mappings are ever made
+    if (op.dev_bus_addr != 0 && !pv_domain(d)) { // no device mappings are ever made
         op.status = GNTST_general_error;
         return;
     }
-    Status s = grant_unmap_tracked(d, op.handle, op.host_addr);
-    op.status = s ? GNTST_okay : s.error() == Err::Fault ? GNTST_general_error : GNTST_bad_handle;
+    op.status = grant_unmap_tracked(d, op.handle, op.host_addr, op.dev_bus_addr);
 }
 
 // One end of a copy: a grant, or (without its GNTCOPY_*_gref flag) a frame
@@ -190,7 +205,8 @@ CallResult grant_table_op(uint64_t cmd, uint64_t arg, uint64_t count) {
                                                [&](gnttab_map_grant_ref_t& op) { map_one(d, op); },
                                                [&](const gnttab_map_grant_ref_t& op) {
                                                    if (op.status == GNTST_okay)
-                                                       (void)grant_unmap_tracked(d, op.handle, op.host_addr);
+                                                       (void)grant_unmap_tracked(d, op.handle, op.host_addr,
+                                                                                 op.dev_bus_addr);
                                                });
     case GNTTABOP_unmap_grant_ref:
         return each_op<gnttab_unmap_grant_ref_t>(arg, count, offsetof(gnttab_unmap_grant_ref_t, status),

@@ -108,6 +108,7 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     (*pv)->ram_frames = g_layout.nr_pages;
     (*pv)->clock_scale = pvclock_scale(tsc_hz());
     d.grant_holds = &pv_grant_hold_ops();
+    d.grant_host_maps = &pv_grant_host_map_ops();
     (*pv)->nr_vcpus = bd.vcpus;
 
     auto shared = domain_alloc_frame(d);

@@ -130,6 +130,10 @@ Status pv_grant_frames_mappable(Domain& d, uint32_t frames);
 // PV MMU references (pv_domain.cpp).
 const GrantHoldOps& pv_grant_hold_ops();
 
+// Domain::grant_host_maps of every PV domain: its host maps of grants are
+// entries in its own page tables (pv_grant_maps.cpp).
+const GrantHostMapOps& pv_grant_host_map_ops();
+
 // Attaches a new PvDomain to d (the builder, before the domain starts);
 // Err::NoMemory. Freed with the domain.
 Result<PvDomain*> pv_domain_attach(Domain& d);

@@ -185,18 +185,9 @@ class PvMmu {
         if (!guest_va(va)) return Err::InvalidArgument;
         const uint64_t type = flags & UVMF_FLUSHTYPE_MASK;
         if (type == UVMF_FLUSHTYPE_MASK) return Err::InvalidArgument;
-        // The L1 that maps va in the current kernel L4: every level present,
-        // the L1 a validated table.
-        uint64_t table = v.kernel_l4;
-        for (unsigned level = 4; level >= 2; level--) {
-            if (!table) return Err::InvalidArgument;
-            const uint64_t e = env_.table(Mfn(table))[(va >> (12 + 9 * (level - 1))) & 511];
-            if (!(e & pte::P) || (e & pte::PS)) return Err::InvalidArgument;
-            table = (e & pte::ADDR_MASK) >> 12;
-        }
-        const FrameInfo* l1 = env_.frame(Mfn(table));
-        if (!l1 || l1->type != PageType::L1 || l1->type_count == 0) return Err::InvalidArgument;
-        auto r = pt_.update_entry(Mfn(table), static_cast<unsigned>((va >> 12) & 511), val, false);
+        auto l1 = l1_of(v, va);
+        if (!l1) return l1.error();
+        auto r = pt_.update_entry(*l1, static_cast<unsigned>((va >> 12) & 511), val, false);
         if (!r) return r.error();
         if (type != UVMF_NONE) {
             const uint64_t mask = flags & ~uint64_t{7};
@@ -206,6 +197,22 @@ class PvMmu {
             flush.add(scope, type == UVMF_TLB_FLUSH, va & ~uint64_t{0xfff}, mask);
         }
         return Status::success();
+    }
+
+    // The L1 that maps guest address va in the vCPU's current kernel L4:
+    // every level present, the L1 a validated table of the domain.
+    // Err::InvalidArgument otherwise.
+    Result<Mfn> l1_of(const PvBasePtrs& v, uint64_t va) {
+        TRY(guest_va(va));
+        uint64_t table = v.kernel_l4;
+        for (unsigned level = 4; level >= 2; level--) {
+            if (!table) return Err::InvalidArgument;
+            const uint64_t e = env_.table(Mfn(table))[(va >> (12 + 9 * (level - 1))) & 511];
+            if (!(e & pte::P) || (e & pte::PS)) return Err::InvalidArgument;
+            table = (e & pte::ADDR_MASK) >> 12;
+        }
+        if (!pt_.validated_l1(Mfn(table))) return Err::InvalidArgument;
+        return Mfn(table);
     }
 
   private:

@@ -38,7 +38,15 @@
 //      kernel L1 leaf also carries kGuestKernelBit. L4 slots 256-271 hold
 //      the hypervisor's own entries and are never the guest's.
 //   5. Entries never name a frame outside the domain, a large page, or an
-//      address beyond RAM.
+//      address beyond RAM — except the grant host maps of invariant 6.
+//   6. An L1 entry naming another domain's frame was written by
+//      install_grant_entry for a grant the domain mapped (validation
+//      refuses such entries). It holds nothing in the counts: the grant
+//      mapping holds the frame, and taking the mapping down clears the
+//      entry if it is still there and flushes every CPU of the domain
+//      before the frame goes. An entry a grant map writes for the domain's
+//      own frame holds what any entry holds, so whoever removes it drops
+//      the same.
 //
 // Env (the frame table and frame contents, so host unit tests can run the
 // same code):
@@ -301,7 +309,43 @@ class PageTables {
         return narrows(old, adjusted);
     }
 
+    // A grant host map (invariant 6): entry `slot` of `l1`, a validated L1
+    // of the domain, becomes the present leaf `e`; the entry it replaces
+    // gives up what it held. Err::InvalidArgument: not a validated L1 of
+    // the domain, or (the domain's own frame) an entry the rules refuse.
+    Status install_grant_entry(Mfn l1, unsigned slot, uint64_t e) {
+        if (!validated_l1(l1) || slot >= 512 || !(e & pte::P)) return Err::InvalidArgument;
+        if (own(PhysAddr(e & pte::ADDR_MASK).mfn()) && !get_entry(1, e)) return Err::InvalidArgument;
+        const uint64_t old = __atomic_exchange_n(&env_.table(l1)[slot], e, __ATOMIC_ACQ_REL);
+        put_entry(1, old);
+        return Status::success();
+    }
+
+    // Takes a grant host map's entry down: entry `slot` of `l1` becomes not
+    // present if l1 is still a validated L1 of the domain and the entry
+    // still names `frame`. Whether it did (the caller flushes either way).
+    bool remove_grant_entry(Mfn l1, unsigned slot, Mfn frame) {
+        if (!validated_l1(l1) || slot >= 512) return false;
+        uint64_t* e = &env_.table(l1)[slot];
+        uint64_t old = __atomic_load_n(e, __ATOMIC_RELAXED);
+        do {
+            if (!(old & pte::P) || PhysAddr(old & pte::ADDR_MASK).mfn() != frame) return false;
+        } while (!__atomic_compare_exchange_n(e, &old, uint64_t{0}, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
+        put_entry(1, old);
+        return true;
+    }
+
+    bool validated_l1(Mfn m) {
+        const FrameInfo* f = env_.frame(m);
+        return f && f->owner == env_.domain() && (f->flags & kFrameGuest) && f->type == PageType::L1 && f->type_count > 0;
+    }
+
   private:
+    bool own(Mfn m) {
+        const FrameInfo* f = env_.frame(m);
+        return f && f->owner == env_.domain();
+    }
+
     static bool entry_ok(unsigned level, uint64_t e) {
         return (e & ~(level == 1 ? kL1Allowed : kUpperAllowed)) == 0;
     }
@@ -327,6 +371,7 @@ class PageTables {
     void put_entry(unsigned level, uint64_t e) {
         if (!(e & pte::P)) return;
         const Mfn m = PhysAddr(e & pte::ADDR_MASK).mfn();
+        if (level == 1 && !own(m)) return; // another domain's granted frame: held by the grant (invariant 6)
         if (level > 1 || (e & pte::RW)) put_type(m);
         put_page(m);
     }

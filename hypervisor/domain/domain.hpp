@@ -107,6 +107,7 @@ struct Domain {
     // Grant table (grant/grant_table.hpp), and this domain's mappings of grants.
     GrantTable grants;
     const GrantHoldOps* grant_holds = nullptr; // set by a personality before the domain starts
+    const GrantHostMapOps* grant_host_maps = nullptr; // likewise (grant/grant_table.hpp); null: native page tables
     // State the personalities keep for it (domain/domain_hooks.hpp), one
     // slot per registered set of hooks.
     void* extensions[kMaxDomainExtensions] = {};

@@ -36,7 +36,7 @@ Result<grant_ref_t> free_entry_locked(GrantTable& t) {
 }
 
 Err pin_error(grant::PinResult r) {
-    return r == grant::PinResult::NotGranted ? Err::BadGrantRef : Err::NotPermitted;
+    return r == grant::PinResult::NotGranted ? Err::NotGranted : Err::NotPermitted;
 }
 
 // Pins grant `ref` of rd for `by` (a mapping or a copy): the frame its
@@ -119,7 +119,9 @@ void release_mapping(GrantMapping& m) {
         m.released = true;
         unlink_locked(t, m);
     }
-    aspace_unmap_foreign(*m.aspace, m.va); // shot down before the pin goes
+    // The host entry is gone from every CPU before the pin and hold go.
+    if (m.mapper->grant_host_maps) m.mapper->grant_host_maps->unmap(*m.mapper, m);
+    else if (m.parts & kGrantHostPart) aspace_unmap_foreign(*m.aspace, m.va);
     release_pinned(*m.granter, m.ref, m.frame, m.writable);
     if (m.granter != m.mapper) domain_put(*m.granter); // a dead granter's partition may go now
 }
@@ -327,7 +329,10 @@ Status grant_end(Domain& d, grant_ref_t ref) {
 }
 
 Result<GrantMapping*> grant_map(Domain& mapper, domid_t granter, grant_ref_t ref, AddressSpace& as, uint64_t va,
-                                bool readonly) {
+                                bool readonly, uint32_t gntmap_flags) {
+    const uint8_t parts = ((gntmap_flags & GNTMAP_host_map) ? kGrantHostPart : 0) |
+                          ((gntmap_flags & GNTMAP_device_map) ? kGrantDevicePart : 0);
+    if (!parts) return Err::InvalidArgument;
     auto got = domain_get(granter);
     if (!got) return Err::NoSuchDomain;
     Domain& rd = **got;
@@ -344,21 +349,28 @@ Result<GrantMapping*> grant_map(Domain& mapper, domid_t granter, grant_ref_t ref
         (void)heap_free(*mem);
         return fail(frame.error());
     }
-    if (Status mapped = aspace_map_foreign(as, va, *frame, !readonly); !mapped) {
-        release_pinned(rd, ref, *frame, !readonly);
-        (void)heap_free(*mem);
-        return fail(mapped.error());
-    }
     auto* m = new (*mem) GrantMapping();
-    m->kobj.destroy = destroy_mapping;
     m->mapper = &mapper;
     m->aspace = &as;
-    kobject_ref(as.kobj);
     m->va = va;
-    m->granter = &rd; // keeps domain_get's reference, unless it is the mapper itself
+    m->gntmap_flags = gntmap_flags;
     m->ref = ref;
     m->frame = *frame;
     m->writable = !readonly;
+    if (parts & kGrantHostPart) {
+        Status mapped = mapper.grant_host_maps ? mapper.grant_host_maps->map(mapper, *m)
+                                               : aspace_map_foreign(as, va, *frame, !readonly);
+        if (!mapped) {
+            release_pinned(rd, ref, *frame, !readonly);
+            m->~GrantMapping();
+            (void)heap_free(*mem);
+            return fail(mapped.error());
+        }
+    }
+    m->parts = parts;
+    m->kobj.destroy = destroy_mapping;
+    kobject_ref(as.kobj);
+    m->granter = &rd; // keeps domain_get's reference, unless it is the mapper itself
     __atomic_fetch_add(&mapper.overhead_bytes, heap_footprint(sizeof(GrantMapping)), __ATOMIC_RELAXED);
     bool dying;
     {
@@ -397,9 +409,10 @@ int16_t grant_copy(Domain& caller, const GrantCopyEnd& src, const GrantCopyEnd& 
 }
 
 Result<grant_handle_t> grant_map_tracked(Domain& mapper, domid_t granter, grant_ref_t ref, AddressSpace& as,
-                                         uint64_t va, bool readonly) {
-    auto m = grant_map(mapper, granter, ref, as, va, readonly);
+                                         uint64_t va, bool readonly, uint32_t gntmap_flags, Mfn* frame) {
+    auto m = grant_map(mapper, granter, ref, as, va, readonly, gntmap_flags);
     if (!m) return m.error();
+    *frame = (*m)->frame;
     Result<grant_handle_t> h = Err::NoSuchDomain;
     {
         IrqLockGuard guard(mapper.grants.lock);
@@ -410,19 +423,45 @@ Result<grant_handle_t> grant_map_tracked(Domain& mapper, domid_t granter, grant_
     return h;
 }
 
-Status grant_unmap_tracked(Domain& mapper, grant_handle_t h, uint64_t va) {
+int16_t grant_unmap_tracked(Domain& mapper, grant_handle_t h, uint64_t host_addr, uint64_t dev_bus_addr) {
+    GrantTable& t = mapper.grants;
     GrantMapping* m;
+    bool last;
+    uint8_t drop;
     {
-        GrantTable& t = mapper.grants;
         IrqLockGuard guard(t.lock);
-        if (h >= t.maptrack_frames * kMaptrackPerFrame) return Err::InvalidArgument;
+        if (h >= t.maptrack_frames * kMaptrackPerFrame) return GNTST_bad_handle;
         m = slot_locked(t, h);
-        if (!m || slot_free(m)) return Err::InvalidArgument;
-        if (m->va != va) return Err::Fault;
-        put_handle_locked(t, h);
+        if (!m || slot_free(m)) return GNTST_bad_handle;
+        drop = (host_addr && (m->parts & kGrantHostPart) ? kGrantHostPart : 0) |
+               (dev_bus_addr && (m->parts & kGrantDevicePart) ? kGrantDevicePart : 0);
+        if ((drop & kGrantDevicePart) && dev_bus_addr != to_phys(m->frame).raw()) return GNTST_bad_dev_addr;
+        if ((drop & kGrantHostPart) && host_addr != m->va) return GNTST_general_error;
+        if (!drop) return GNTST_okay;
+        last = (m->parts & ~drop) == 0;
+        if (last) put_handle_locked(t, h); // its reference is ours now: dropping it releases every part
+        else {
+            kobject_ref(m->kobj); // (the slot's may go meanwhile, with the mapper's death)
+            m->parts &= static_cast<uint8_t>(~(drop & kGrantDevicePart));
+        }
+    }
+    if (!last) {
+        // Only a personality's host part comes apart from the device part
+        // (native mappings have no device part).
+        if (drop & kGrantHostPart) mapper.grant_host_maps->unmap(mapper, *m);
+        bool slot_ref = false;
+        {
+            IrqLockGuard guard(t.lock);
+            // A concurrent unmap of the other part may have left nothing.
+            if (m->parts == 0 && h < t.maptrack_frames * kMaptrackPerFrame && slot_locked(t, h) == m) {
+                put_handle_locked(t, h);
+                slot_ref = true;
+            }
+        }
+        if (slot_ref) kobject_unref(m->kobj);
     }
     kobject_unref(m->kobj);
-    return Status::success();
+    return GNTST_okay;
 }
 
 void grant_domain_dying(Domain& d) {

@@ -89,11 +89,22 @@ struct GrantTable {
     uint32_t maptrack_free = UINT32_MAX; // first free handle (a list through the free slots)
 };
 
+// What a mapping of a grant is made of (GrantMapping::parts): a host
+// mapping (an entry in the mapper's page tables) and, for the Xen family's
+// GNTMAP_device_map, a device mapping: no entry anywhere (there is no
+// IOMMU), only the pin and the frame's bus address told to the mapper. The
+// mapping lives while a part is left.
+inline constexpr uint8_t kGrantHostPart = 1, kGrantDevicePart = 2;
+
 struct GrantMapping {
     KObject kobj{ObjType::GrantMapping, 1, nullptr};
     Domain* mapper = nullptr;
     AddressSpace* aspace = nullptr; // holds a reference
-    uint64_t va = 0;
+    uint64_t va = 0;                // the host address as the mapper named it (GNTMAP_contains_pte: an entry's machine address)
+    uint32_t gntmap_flags = 0;      // GNTMAP_* of a Xen-family map (GNTMAP_host_map for a native one)
+    uint64_t host_entry = 0;        // GrantHostMapOps: where the entry was written, as the personality records it
+    uint8_t parts = 0;              // kGrant*Part still there (under the mapper's GrantTable::lock; the
+                                    // host part goes only together with its entry, see GrantHostMapOps)
     Domain* granter = nullptr;      // holds a domain reference
     grant_ref_t ref = 0;
     Mfn frame;
@@ -102,6 +113,22 @@ struct GrantMapping {
     bool linked = false;            // on the mapper's GrantTable::mappings (under its lock)
     GrantMapping* next = nullptr;
     GrantMapping* prev = nullptr;
+};
+
+// Host mappings in a domain whose page tables are its own (a Xen PV
+// guest's, written through its personality's MMU; Domain::grant_host_maps):
+// the personality writes and clears the entry. Null: the hypervisor maps
+// into the native address space (aspace_map_foreign).
+struct GrantHostMapOps {
+    // Writes the entry for m.frame (writable if m.writable) where m.va and
+    // m.gntmap_flags say, recording in m.host_entry what unmap needs.
+    // Err::InvalidArgument: no such place (nothing changed then).
+    Status (*map)(Domain& mapper, GrantMapping& m);
+    // If m's host part is still there: clears its entry if the entry still
+    // names m.frame, flushes every CPU of the mapper, then clears the part
+    // (all under the mapper's mm_lock, so a concurrent release never drops
+    // the frame while an entry or a TLB may still name it).
+    void (*unmap)(Domain& mapper, GrantMapping& m);
 };
 
 // Grows d's table to at least `frames` frames (mapping each new entry
@@ -127,12 +154,16 @@ Result<grant_ref_t> grant_access(Domain& d, MemRegion& r, uint64_t page, domid_t
 Status grant_end(Domain& d, grant_ref_t ref);
 
 // Maps grant `ref` of domain `granter` at `va` of `as` (an address space of
-// `mapper`). Err::NoSuchDomain: no such live domain; Err::BadGrantRef: bad
-// reference; Err::InvalidArgument: va unaligned; Err::NotPermitted: not
-// granted to mapper, or read-only for a writable map; Err::Exists: va is mapped; Err::Fault: va
-// outside the domain's half; Err::NoMemory.
+// `mapper`). `gntmap_flags` (the Xen family's GNTMAP_host_map and
+// GNTMAP_device_map, at least one; the others for GrantHostMapOps) say
+// which parts it has. Err::NoSuchDomain: no such live domain;
+// Err::BadGrantRef: bad reference; Err::NotGranted: the entry grants
+// nothing; Err::InvalidArgument: va unaligned, or no place for the entry;
+// Err::NotPermitted: not granted to mapper, or read-only for a writable
+// map; Err::Exists: va is mapped; Err::Fault: va outside the domain's
+// half; Err::NoMemory.
 Result<GrantMapping*> grant_map(Domain& mapper, domid_t granter, grant_ref_t ref, AddressSpace& as, uint64_t va,
-                                bool readonly);
+                                bool readonly, uint32_t gntmap_flags = GNTMAP_host_map);
 
 // One end of a grant copy: a granted frame (`domid`'s grant `ref`), a
 // frame of the caller named by MFN (the Xen family's gmfn), or memory at
@@ -153,14 +184,19 @@ int16_t grant_copy(Domain& caller, const GrantCopyEnd& src, const GrantCopyEnd& 
 
 // The Xen family's grant handles (GNTTABOP_map_grant_ref /
 // unmap_grant_ref): grant_map, named by a maptrack slot of the mapper
-// instead of a capability handle. Err::NoSpace: all kMaxMaptrack handles in
-// use (nothing stays mapped); else grant_map's errors.
+// instead of a capability handle; *frame: the frame it maps.
+// Err::NoSpace: all kMaxMaptrack handles in use (nothing stays mapped);
+// else grant_map's errors.
 Result<grant_handle_t> grant_map_tracked(Domain& mapper, domid_t granter, grant_ref_t ref, AddressSpace& as,
-                                         uint64_t va, bool readonly);
-// Unmaps handle h, which must map `va` (of whichever address space it was
-// made in). Err::InvalidArgument: no such handle; Err::Fault: it maps
-// another address (and stays).
-Status grant_unmap_tracked(Domain& mapper, grant_handle_t h, uint64_t va);
+                                         uint64_t va, bool readonly, uint32_t gntmap_flags, Mfn* frame);
+// Takes down the parts of handle h that the call names, as Xen does: the
+// host part when `host_addr` is not 0 (it must be the address it was
+// mapped at), the device part when `dev_bus_addr` is not 0 (it must be the
+// frame's bus address); a part already gone is no error. The handle goes
+// with its last part. A GNTST_* status: bad_handle (no such handle),
+// general_error (host_addr is not where it maps), bad_dev_addr (nor the
+// bus address); nothing changed then.
+int16_t grant_unmap_tracked(Domain& mapper, grant_handle_t h, uint64_t host_addr, uint64_t dev_bus_addr);
 
 // Domain death: no new pins on d's grants (others' mappings of them stay
 // until unmapped; they keep d a zombie), and d's own mappings of grants are

@@ -85,6 +85,27 @@ BOOST_AUTO_TEST_CASE(a_pv_guest_grants_its_memory_to_a_native_domain) {
     check_reclaimed(r, 2);
 }
 
+// A PV guest maps another PV guest's grant into its own page tables: by
+// virtual address and by the machine address of an L1 entry (read-only,
+// as granted; a writable map is refused) and for a device. It unmaps one
+// mapping and ends with two still in place: its death takes them down, so
+// the granter sees its grant unmapped, ends it, and every frame of both
+// comes back.
+BOOST_AUTO_TEST_CASE(a_pv_guest_maps_another_pv_guests_grant_into_its_page_tables) {
+    BootResult r = boot_config("pv_grant_pv_mapper", 1, 90);
+    require_clean_end(r);
+    BOOST_TEST(r.contains("(pvgrant) pv-test: frame granted as ref 9 to d6"));
+    BOOST_TEST(r.contains("(pvmapper) pv-test: mapped d5 ref 9 by address: read 0x9a7e7f0d0e5a17ed"));
+    BOOST_TEST(r.contains("(pvmapper) pv-test: mapped by entry: 0, read 0x9a7e7f0d0e5a17ed; for a device: 0"));
+    BOOST_TEST(r.contains("(pvmapper) pv-test: writable map refused: -1"));
+    BOOST_TEST(r.contains("(pvmapper) pv-test: unmapped by address: 0; leaving 2 mappings to the hypervisor"));
+    BOOST_TEST(std::regex_search(
+        r.console, std::regex(R"(\(pvgrant\) pv-test: grant 9 mapped by d6 and unmapped: yes \(after \d+ yields\); access ended: yes)")));
+    for (const char* d : {"pvgrant", "pvmapper"})
+        BOOST_TEST(std::regex_search(r.console, std::regex(std::string(R"(d\d+ ')") + d + R"(' shut down \(poweroff\) \(status 0\))")), d);
+    check_reclaimed(r, 2);
+}
+
 // The same with the guest's own L4 granted writable: the map is refused
 // (a page table never gets a writable mapping, not even another domain's),
 // and the guest, its tables untouched, ends normally.

@@ -374,4 +374,46 @@ BOOST_AUTO_TEST_CASE(random_hostile_tables_keep_the_invariants) {
     BOOST_TEST(updates_ok > 1000u);
 }
 
+// Grant host maps (invariant 6): an entry naming another domain's granted
+// frame holds nothing in the counts, whoever removes it (an update, the
+// L1's last use, the grant's own unmap); an entry for the domain's own
+// frame holds what any entry holds. Validation never accepts a foreign
+// entry, so a table that kept one cannot come back.
+BOOST_FIXTURE_TEST_CASE(grant_entries_hold_only_what_the_domain_owns, Fixture) {
+    const unsigned foreign = kFrames - 1;
+    BOOST_REQUIRE(pt.pin(mfn(3), 1).ok());
+    const uint64_t g = entry(foreign, P | RW | US | pte::A | pte::D | pte::NX | kGuestKernelBit);
+    BOOST_TEST(pt.install_grant_entry(mfn(4), 0, g).error() == Err::InvalidArgument); // not an L1
+    BOOST_TEST(pt.install_grant_entry(mfn(3), 512, g).error() == Err::InvalidArgument);
+    BOOST_TEST(pt.install_grant_entry(mfn(3), 0, g & ~P).error() == Err::InvalidArgument);
+    BOOST_REQUIRE(pt.install_grant_entry(mfn(3), 0, g).ok());
+    BOOST_TEST((f(foreign).ref_count == 0u && f(foreign).type_count == 0u && f(foreign).type == PageType::None));
+    // Replaced by an ordinary entry: the foreign one gives up nothing.
+    BOOST_REQUIRE(pt.update_entry(mfn(3), 0, entry(10, P | RW), false).ok());
+    BOOST_TEST((f(10).ref_count == 1u && f(10).type_count == 1u));
+    // A grant map over an ordinary entry takes it down (as Xen does).
+    BOOST_REQUIRE(pt.install_grant_entry(mfn(3), 0, g).ok());
+    BOOST_TEST((f(10).ref_count == 0u && f(10).type_count == 0u));
+    // The grant's unmap: only where it still names the frame.
+    BOOST_TEST(!pt.remove_grant_entry(mfn(3), 0, mfn(foreign - 1)));
+    BOOST_TEST(!pt.remove_grant_entry(mfn(3), 1, mfn(foreign)));
+    BOOST_TEST(pt.remove_grant_entry(mfn(3), 0, mfn(foreign)));
+    BOOST_TEST(e(3, 0) == 0u);
+    BOOST_TEST(!pt.remove_grant_entry(mfn(3), 0, mfn(foreign)));
+    // The domain's own frame by grant: what any entry holds, and a frame
+    // that is a table cannot be mapped writable so.
+    BOOST_REQUIRE(pt.install_grant_entry(mfn(3), 1, entry(11, P | RW | US)).ok());
+    BOOST_TEST((f(11).ref_count == 1u && f(11).type == PageType::Writable && f(11).type_count == 1u));
+    BOOST_TEST(pt.install_grant_entry(mfn(3), 2, entry(3, P | RW | US)).error() == Err::InvalidArgument);
+    BOOST_TEST(e(3, 2) == 0u);
+    // The L1's last use goes with a foreign entry still in it: nothing to
+    // give up for that one, and it can never validate again with it.
+    BOOST_REQUIRE(pt.install_grant_entry(mfn(3), 0, g).ok());
+    BOOST_REQUIRE(pt.unpin(mfn(3)).ok());
+    BOOST_TEST(!pt.remove_grant_entry(mfn(3), 0, mfn(foreign))); // no longer an L1: untouched
+    BOOST_TEST(e(3, 0) == g);
+    BOOST_TEST(pt.pin(mfn(3), 1).error() == Err::InvalidArgument);
+    BOOST_TEST(all_clear());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

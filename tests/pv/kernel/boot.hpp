@@ -48,6 +48,10 @@ void run_grant_checks(Checks& c, const Boot& boot); // grant_checks.cpp: the gra
 // frame of ours (ref 9, read-only; with table our L4, writable) to domain
 // D and waits for D to map and unmap it.
 void run_grant_offer(const Boot& boot, domid_t to, bool table);
+// grant_checks.cpp, "grant-map-from=D" instead of the checks: maps D's
+// ref 9 (read-only) by address, by entry and for a device, reads it,
+// unmaps the first and ends with the other two still mapped.
+void run_grant_map_from(const Boot& boot, domid_t from);
 void run_vcpu_checks(Checks& c);                   // vcpu_checks.cpp: is_up, runstate and its area
 void run_smp_checks(Checks& c, const Boot& boot);  // smp_checks.cpp: bringing up vCPU 1
 void run_vcpu_info_checks(Checks& c, const Boot& boot); // vcpu_checks.cpp: vcpu_info moved (last)
@@ -100,6 +104,11 @@ bool fill(const Boot& b, uint64_t mfn, const void* bytes, size_t n);
 // Runs the user program code (a label inside user_mode.S's user page) in
 // guest user mode until its "done" system call; user_checks set the stage.
 void enter_user_at(const unsigned char* code);
+// mmu_checks.cpp: the machine address of the L1 entry that maps `va` in
+// our bootstrap tables (every level present), and the entry at such an
+// address as we read it (bootstrap tables only).
+uint64_t l1_entry_address(const Boot& b, uint64_t va);
+uint64_t read_entry(uint64_t entry_maddr);
 void run_bench(const Boot& boot); // bench.cpp: "bench" on the command line, after the checks
 // The frames below the top of our RAM that no mapping of ours names, by
 // their user: n - 1 .. n - 6 user_checks (its user space), n - 7

@@ -32,6 +32,7 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
     pv::print("pv-test: running as %s\n", boot.dom0 ? "dom0" : "domU");
     // Modes instead of the checks: "fuzz=N [seed=S]" (fuzz.cpp),
     // "selectors=S [yields=N] [failsafe]", "grant-to=D [table]",
+    // "grant-map-from=D",
     // "echo-input" (boot.hpp).
     const char* cmdline = reinterpret_cast<const char*>(si->cmd_line);
     if (const char* f = pv::find_arg(cmdline, "fuzz=")) {
@@ -47,6 +48,10 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
     }
     if (const char* to = pv::find_arg(cmdline, "grant-to=")) {
         pv::run_grant_offer(boot, static_cast<domid_t>(pv::parse_number(to)), pv::find_arg(cmdline, "table") != nullptr);
+        power_off();
+    }
+    if (const char* from = pv::find_arg(cmdline, "grant-map-from=")) {
+        pv::run_grant_map_from(boot, static_cast<domid_t>(pv::parse_number(from)));
         power_off();
     }
     if (pv::find_arg(cmdline, "echo-input")) {

@@ -62,18 +62,6 @@ uint64_t peek(uint64_t mfn, long* rc = nullptr) {
     return r == 0 ? view[0] : ~uint64_t{0};
 }
 
-// The machine address of the L1 entry that maps `va` in our bootstrap
-// tables (each mapped at VIRT_BASE + its PFN, the M2P gives the PFN).
-uint64_t l1_entry_address(const Boot& b, uint64_t va) {
-    const uint64_t* t = reinterpret_cast<const uint64_t*>(b.si->pt_base);
-    uint64_t mfn = 0;
-    for (unsigned level = 4; level > 1; level--) {
-        mfn = (t[(va >> (12 + 9 * (level - 1))) & 511] & kAddr) >> 12;
-        t = reinterpret_cast<const uint64_t*>(VIRT_BASE + (machine_to_phys_mapping[mfn] << 12));
-    }
-    return (mfn << 12) + ((va >> 12) & 511) * 8;
-}
-
 void check_pins(Checks& c, const Boot& b, uint64_t scratch) {
     const uint64_t l4 = own_mfn(b, reinterpret_cast<const void*>(b.si->pt_base));
     uint64_t t[1] = {(l4 << 12) | PTE_P | PTE_RW | PTE_A};
@@ -234,6 +222,23 @@ void check_reservation(Checks& c, const Boot& b, uint64_t unused_pfn, uint64_t t
 }
 
 } // namespace
+
+// (boot.hpp) Each of our bootstrap tables is mapped at VIRT_BASE + its
+// PFN, and the M2P gives the PFN.
+uint64_t l1_entry_address(const Boot& b, uint64_t va) {
+    const uint64_t* t = reinterpret_cast<const uint64_t*>(b.si->pt_base);
+    uint64_t mfn = 0;
+    for (unsigned level = 4; level > 1; level--) {
+        mfn = (t[(va >> (12 + 9 * (level - 1))) & 511] & kAddr) >> 12;
+        t = reinterpret_cast<const uint64_t*>(VIRT_BASE + (machine_to_phys_mapping[mfn] << 12));
+    }
+    return (mfn << 12) + ((va >> 12) & 511) * 8;
+}
+
+uint64_t read_entry(uint64_t entry_maddr) {
+    const uint64_t mfn = entry_maddr >> 12;
+    return reinterpret_cast<const volatile uint64_t*>(VIRT_BASE + (machine_to_phys_mapping[mfn] << 12))[(entry_maddr & 0xfff) / 8];
+}
 
 void run_mmu_checks(Checks& c, const Boot& b) {
     const auto* p2m = reinterpret_cast<const uint64_t*>(b.si->mfn_list);
