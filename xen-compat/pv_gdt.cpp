@@ -1,5 +1,6 @@
-// A PV vCPU's own GDT (set_gdt, update_descriptor), and the switch hooks
-// that keep it (and the vCPU's runstate, vcpu_op.cpp) while it runs on a CPU.
+// A PV vCPU's own GDT (set_gdt, update_descriptor) and LDT (MMUEXT_SET_LDT,
+// pv_mmu_ops.hpp), and the switch hooks that keep them (and the vCPU's
+// runstate, vcpu_op.cpp) while it runs on a CPU.
 //
 // The guest gives its GDT as frames of its memory; each becomes a SegDesc
 // page (validated: every present descriptor a code or data segment, raised
@@ -7,8 +8,11 @@
 // not be mapped writable while it is one. The vCPU's entries are copied
 // into the GDT of the CPU that runs it, below Xen's reserved selectors
 // (0xe000), when it is switched in, and cleared when it is switched out, so
-// no other domain ever sees them. A selector the guest returns to through
-// iret (or is interrupted with) must be one of these or Xen's flat ones.
+// no other domain ever sees them. Its LDT's descriptor pages (held as such
+// while they are the LDT) are copied likewise into the CPU's LDT area,
+// which the CPU's LDTR names only while the vCPU runs. A selector the guest
+// returns to through iret (or is interrupted with) must be one of these or
+// Xen's flat ones.
 #include "xen_handlers.hpp"
 
 #include <initializer_list>
@@ -37,6 +41,15 @@ void load_gdt(const PvVcpu& v) {
     for (uint32_t i = 0; i < v.gdt_entries; i++) gdt[i] = frame_entries(v.gdt_frames[i / 512])[i % 512];
 }
 
+// Copies the vCPU's LDT into this CPU's LDT area and loads it (none: the
+// LDTR null), so that whatever runs next here sees only its own.
+void load_ldt(const PvVcpu& v) {
+    const uint32_t n = v.base.ldt_entries;
+    uint64_t* ldt = arch::guest_ldt_entries();
+    for (uint32_t i = 0; i < n; i++) ldt[i] = frame_entries(v.base.ldt_frames[i / 512])[i % 512];
+    arch::load_ldt(n);
+}
+
 void clear_gdt(uint32_t entries) {
     uint64_t* gdt = arch::guest_gdt_entries();
     for (uint32_t i = 0; i < entries; i++) gdt[i] = 0;
@@ -51,6 +64,7 @@ bool data_selector_ok(const PvVcpu& v, uint16_t sel);
 void switch_in(Thread& t) {
     if (PvVcpu* v = vcpu_of(t)) {
         load_gdt(*v);
+        if (v->base.ldt_entries) load_ldt(*v);
         pv_runstate_switch(t, *v, true);
         // Its clock published afresh whenever it is switched in, as Xen
         // does when it schedules a vCPU.
@@ -88,6 +102,7 @@ void switch_out(Thread& t) {
         t.gs_base = gs;
         (t.guest_mode == GuestMode::PvUser ? v->gs_user : v->gs_kernel) = gs;
         clear_gdt(v->gdt_entries);
+        arch::load_ldt(0);
         pv_runstate_switch(t, *v, false);
     }
 }
@@ -110,8 +125,8 @@ constexpr uint64_t kPresent = 1ull << 47, kCodeOrData = 1ull << 44, kCode = 1ull
 // update_descriptor). 0 if none.
 uint64_t descriptor(const PvVcpu& v, uint64_t selector) {
     const uint64_t index = (selector & 0xffff) >> 3;
-    if ((selector & 4) || index >= v.gdt_entries) return 0; // (no LDT selectors)
-    return arch::guest_gdt_entries()[index];
+    if (selector & 4) return index < v.base.ldt_entries ? arch::guest_ldt_entries()[index] : 0;
+    return index < v.gdt_entries ? arch::guest_gdt_entries()[index] : 0;
 }
 
 // Whether a data segment register can be loaded with `sel` in ring 0 while
@@ -215,11 +230,18 @@ CallResult update_descriptor(uint64_t maddr, uint64_t desc) {
     if (!segdesc) TRY(tables.get_type(frame, PageType::Writable));
     __atomic_store_n(&env.table(frame)[(maddr & 0xfff) >> 3], *checked, __ATOMIC_RELEASE);
     if (!segdesc) tables.put_type(frame);
-    // Our own GDT: this CPU's copy too (another vCPU's copy is refreshed
-    // when it is next switched in).
+    // Our own GDT or LDT: this CPU's copy too (another vCPU's copy is
+    // refreshed when it is next switched in).
     for (uint32_t i = 0; segdesc && i < (v->gdt_entries + 511) / 512; i++)
         if (v->gdt_frames[i] == frame.raw()) load_gdt(*v);
+    for (uint32_t i = 0; segdesc && i < (v->base.ldt_entries + 511) / 512; i++)
+        if (v->base.ldt_frames[i] == frame.raw()) load_ldt(*v);
     return 0;
+}
+
+void pv_reload_ldt(PvVcpu& v) {
+    v.base.reload_ldt = false;
+    load_ldt(v);
 }
 
 } // namespace virtue::xen

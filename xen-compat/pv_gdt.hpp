@@ -38,4 +38,8 @@ struct PvVcpu;
 // CPU now, whose copy is updated. Err::InvalidArgument.
 Status pv_take_gdt(Domain& d, PvVcpu& v, const uint64_t* frames, uint64_t entries, bool running_here);
 
+// After MMUEXT_SET_LDT (PvBasePtrs::reload_ldt) by v, which runs on this
+// CPU: its new LDT becomes this CPU's.
+void pv_reload_ldt(PvVcpu& v);
+
 } // namespace virtue::xen

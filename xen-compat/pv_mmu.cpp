@@ -10,6 +10,7 @@
 #include "arch/paging.hpp"
 #include "arch/tlb.hpp"
 #include "pv_domain.hpp"
+#include "pv_gdt.hpp"
 #include "pv_mmu_ops.hpp"
 #include "pv_page_tables.hpp"
 #include "sched/scheduler.hpp"
@@ -41,6 +42,7 @@ Result<Caller> pv_caller() {
 // What the requests asked to flush, and a new kernel L4 to load.
 void finish(Caller& c, pv::PvFlush& flush) {
     AddressSpace& mine = *c.vcpu.aspace;
+    if (c.vcpu.base.reload_ldt) pv_reload_ldt(c.vcpu);
     if (c.vcpu.base.reload_root) {
         c.vcpu.base.reload_root = false;
         mine.root = to_phys(Mfn(c.vcpu.base.kernel_l4));

@@ -20,7 +20,10 @@
 //                   user MFN 0 means none); TLB flushes local, multi (a
 //                   guest pointer to a vCPU bitmap) and all, whole or one
 //                   page; SET_LDT (page-aligned base, at most 8192 entries,
-//                   inside the guest's part of the address space);
+//                   inside the guest's part of the address space; each
+//                   page of it mapped in the current kernel L4 and taken
+//                   as a descriptor page while it is the LDT — Xen takes
+//                   them at first use — so it must not be mapped writable);
 //                   CLEAR_PAGE and COPY_PAGE (into a frame that may be
 //                   written). FLUSH_CACHE needs I/O privileges no domain
 //                   has yet (-EPERM); MARK/UNMARK_SUPER and unknown
@@ -49,6 +52,11 @@ struct PvBasePtrs {
     uint64_t user_l4 = 0;   // MFN, 0 = none
     uint64_t ldt_base = 0;
     uint32_t ldt_entries = 0;
+    // The LDT's frames (ldt_entries / 512 rounded up), each held as a
+    // descriptor page while it is the LDT.
+    static constexpr unsigned kLdtFrames = 16;
+    uint64_t ldt_frames[kLdtFrames] = {};
+    bool reload_ldt = false; // the LDT changed: the CPU must load it before the guest runs
     bool reload_root = false; // the CPU must load the (new) L4 before the guest runs
     // The kernel L4 NEW_BASEPTR replaced, still held: the CPU may have it in
     // CR3 until the caller loads the new one, and only then drops it
@@ -143,15 +151,7 @@ class PvMmu {
             TRY(guest_va(op.arg1.linear_addr));
             flush.add(PvFlush::Scope::All, false, op.arg1.linear_addr & ~uint64_t{0xfff});
             return Status::success();
-        case MMUEXT_SET_LDT: {
-            const uint64_t base = op.arg1.linear_addr;
-            const uint32_t ents = op.arg2.nr_ents;
-            if (ents > kMaxLdtEntries || (base & 0xfff)) return Err::InvalidArgument;
-            if (ents && (!guest_va(base) || !guest_va(base + uint64_t{ents} * 8 - 1))) return Err::InvalidArgument;
-            v.ldt_base = ents ? base : 0;
-            v.ldt_entries = ents;
-            return Status::success();
-        }
+        case MMUEXT_SET_LDT: return set_ldt(v, op.arg1.linear_addr, op.arg2.nr_ents);
         case MMUEXT_CLEAR_PAGE: {
             const Mfn dst(op.arg1.mfn);
             TRY(take_writable(dst));
@@ -213,6 +213,36 @@ class PvMmu {
         }
         if (!pt_.validated_l1(Mfn(table))) return Err::InvalidArgument;
         return Mfn(table);
+    }
+
+    // MMUEXT_SET_LDT: the new LDT's frames are taken before the old ones
+    // go (all or none).
+    Status set_ldt(PvBasePtrs& v, uint64_t base, uint32_t ents) {
+        if (ents > kMaxLdtEntries || (base & 0xfff)) return Err::InvalidArgument;
+        if (ents && (!guest_va(base) || !guest_va(base + uint64_t{ents} * 8 - 1))) return Err::InvalidArgument;
+        if (ents == v.ldt_entries && (ents == 0 || base == v.ldt_base)) return Status::success();
+        const unsigned n = (ents + 511) / 512;
+        uint64_t frames[PvBasePtrs::kLdtFrames] = {};
+        for (unsigned i = 0; i < n; i++) {
+            Status s = Err::InvalidArgument;
+            if (auto l1 = l1_of(v, base + i * 4096ull)) {
+                const uint64_t e = env_.table(*l1)[((base >> 12) + i) & 511];
+                if (e & pte::P) {
+                    frames[i] = (e & pte::ADDR_MASK) >> 12;
+                    s = pt_.get_page_and_type(Mfn(frames[i]), PageType::SegDesc);
+                }
+            }
+            if (!s) {
+                while (i-- > 0) pt_.put_page_and_type(Mfn(frames[i]));
+                return Err::InvalidArgument;
+            }
+        }
+        for (unsigned i = 0; i < (v.ldt_entries + 511) / 512; i++) pt_.put_page_and_type(Mfn(v.ldt_frames[i]));
+        for (unsigned i = 0; i < PvBasePtrs::kLdtFrames; i++) v.ldt_frames[i] = frames[i];
+        v.ldt_base = ents ? base : 0;
+        v.ldt_entries = ents;
+        v.reload_ldt = true;
+        return Status::success();
     }
 
   private:

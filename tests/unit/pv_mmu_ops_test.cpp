@@ -146,14 +146,7 @@ BOOST_FIXTURE_TEST_CASE(flushes_ldt_and_page_operations, Fixture) {
     BOOST_REQUIRE(mmu.mmuext(ext(MMUEXT_TLB_FLUSH_ALL), v, flush).ok());
     BOOST_TEST((flush.scope == PvFlush::Scope::All));
     BOOST_TEST(mmu.mmuext(ext(MMUEXT_INVLPG_LOCAL, 0xffff830000000000), v, flush).error() == Err::InvalidArgument);
-    // LDT: page-aligned, at most 8192 entries, in the guest's range; 0 clears.
-    BOOST_REQUIRE(mmu.mmuext(ext(MMUEXT_SET_LDT, 0x10000, 16), v, flush).ok());
-    BOOST_TEST((v.ldt_base == 0x10000u && v.ldt_entries == 16u));
-    BOOST_TEST(mmu.mmuext(ext(MMUEXT_SET_LDT, 0x10008, 16), v, flush).error() == Err::InvalidArgument);
-    BOOST_TEST(mmu.mmuext(ext(MMUEXT_SET_LDT, 0x10000, 8193), v, flush).error() == Err::InvalidArgument);
-    BOOST_TEST(mmu.mmuext(ext(MMUEXT_SET_LDT, 0xffff7ffffffff000, 1024), v, flush).error() == Err::InvalidArgument);
-    BOOST_TEST((v.ldt_base == 0x10000u && v.ldt_entries == 16u));
-    BOOST_REQUIRE(mmu.mmuext(ext(MMUEXT_SET_LDT, 0, 0), v, flush).ok());
+    BOOST_REQUIRE(mmu.mmuext(ext(MMUEXT_SET_LDT, 0, 0), v, flush).ok()); // (no LDT: nothing to do)
     BOOST_TEST(v.ldt_entries == 0u);
     // Clear and copy pages: into a frame that may be written.
     e(20, 7) = 0x1234;
@@ -169,6 +162,36 @@ BOOST_FIXTURE_TEST_CASE(flushes_ldt_and_page_operations, Fixture) {
     BOOST_TEST(mmu.mmuext(ext(MMUEXT_FLUSH_CACHE), v, flush).error() == Err::NotPermitted);
     BOOST_TEST(mmu.mmuext(ext(MMUEXT_MARK_SUPER, kBase + 1), v, flush).error() == Err::NotSupported);
     BOOST_TEST(mmu.mmuext(ext(99), v, flush).error() == Err::NotSupported);
+}
+
+// LDT: page-aligned, at most 8192 entries, in the guest's range, each page
+// mapped (read-only) in the current kernel L4 and held as a descriptor
+// page while it is the LDT; a refused LDT leaves the old one; 0 clears.
+BOOST_FIXTURE_TEST_CASE(ldt_pages_are_descriptor_pages_while_loaded, Fixture) {
+    tree_as_base();
+    const FrameInfo& page = pool.info[10];
+    e(10, 1) = 0x0041f30000002345ull; // a DPL-3 data segment
+    BOOST_TEST(mmu.mmuext(ext(MMUEXT_SET_LDT, kVa, 16), v, flush).error() == Err::InvalidArgument); // mapped writable
+    BOOST_REQUIRE(mmu.update_va_mapping(v, kVa, entry(10, P), 0, flush).ok());
+    BOOST_REQUIRE(mmu.mmuext(ext(MMUEXT_SET_LDT, kVa, 16), v, flush).ok());
+    BOOST_TEST((v.ldt_base == kVa && v.ldt_entries == 16u && v.ldt_frames[0] == kBase + 10 && v.reload_ldt));
+    BOOST_TEST((page.type == PageType::SegDesc && page.type_count == 1u));
+    BOOST_TEST(mmu.update_va_mapping(v, kVa, entry(10, P | RW), 0, flush).error() == Err::Busy);
+    // Refused, the old LDT stays: unaligned, too long, the hypervisor's
+    // range, a page not mapped, a page with a gate in it.
+    v.reload_ldt = false;
+    BOOST_TEST(mmu.mmuext(ext(MMUEXT_SET_LDT, kVa + 8, 16), v, flush).error() == Err::InvalidArgument);
+    BOOST_TEST(mmu.mmuext(ext(MMUEXT_SET_LDT, kVa, 8193), v, flush).error() == Err::InvalidArgument);
+    BOOST_TEST(mmu.mmuext(ext(MMUEXT_SET_LDT, 0xffff7ffffffff000, 1024), v, flush).error() == Err::InvalidArgument);
+    BOOST_TEST(mmu.mmuext(ext(MMUEXT_SET_LDT, 0x0000000040000000, 16), v, flush).error() == Err::InvalidArgument);
+    e(11, 0) = 0x0000ec0000000000ull; // a present DPL-3 call gate
+    BOOST_REQUIRE(mmu.update_va_mapping(v, kVa + 0x1000, entry(11, P), 0, flush).ok());
+    BOOST_TEST(mmu.mmuext(ext(MMUEXT_SET_LDT, kVa, 1024), v, flush).error() == Err::InvalidArgument);
+    BOOST_TEST((v.ldt_base == kVa && v.ldt_entries == 16u && !v.reload_ldt && page.type_count == 1u));
+    BOOST_TEST((pool.info[11].type_count == 0u && pool.info[11].ref_count == 1u));
+    BOOST_REQUIRE(mmu.mmuext(ext(MMUEXT_SET_LDT, 0, 0), v, flush).ok());
+    BOOST_TEST((v.ldt_entries == 0u && v.reload_ldt && page.type_count == 0u && page.ref_count == 1u));
+    BOOST_REQUIRE(mmu.update_va_mapping(v, kVa, entry(10, P | RW), 0, flush).ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

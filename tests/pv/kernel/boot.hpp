@@ -41,6 +41,7 @@ void run_gdt_checks(Checks& c, const Boot& boot);  // gdt_checks.cpp: our own GD
 // The user program of user_checks.cpp again, entered with these selectors;
 // the CS its system calls were made with (0: it did not finish).
 uint64_t run_user_program_with(uint64_t cs, uint64_t ss);
+void run_ldt_checks(Checks& c, const Boot& boot);  // ldt_checks.cpp: our own LDT (MMUEXT_SET_LDT)
 void run_cpu_checks(Checks& c);                    // cpu_checks.cpp: multicall, segment bases, fpu_taskswitch
 void run_assist_checks(Checks& c);                 // assist_checks.cpp: vm_assist, debug registers
 void run_grant_checks(Checks& c, const Boot& boot); // grant_checks.cpp: the grant table's frames, mapped by us

@@ -65,6 +65,7 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
         pv::run_trap_checks(c);
         pv::run_user_checks(c, boot);
         pv::run_gdt_checks(c, boot);
+        pv::run_ldt_checks(c, boot);
         pv::run_event_checks(c);
         pv::run_cpu_checks(c);
         pv::run_assist_checks(c);

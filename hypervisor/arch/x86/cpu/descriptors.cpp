@@ -23,13 +23,17 @@ constexpr uint64_t CODE64_RING3 = 0x00affa000000ffff;
 
 unsigned slot(uint16_t selector) { return (selector - GDT_RESERVED_BASE) >> 3; }
 
+constexpr uint64_t kLdtOffset = 0x10000; // of the LDT area in the GDT's block
+
+// A 16-byte system descriptor (TSS type 0x89, LDT type 0x82) at entry `at`.
+void set_system_descriptor(Gdt& gdt, unsigned at, uint64_t base, uint64_t limit, uint64_t type) {
+    gdt.entries[at] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (type << 40) | (((limit >> 16) & 0xf) << 48) |
+                      (((base >> 24) & 0xff) << 56);
+    gdt.entries[at + 1] = base >> 32;
+}
+
 void set_tss_descriptor(Gdt& gdt, const Tss* tss) {
-    auto base = reinterpret_cast<uint64_t>(tss);
-    uint64_t limit = sizeof(Tss) - 1;
-    uint64_t low = (limit & 0xffff) | ((base & 0xffffff) << 16) | (uint64_t{0x89} << 40) |
-                   (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
-    gdt.entries[slot(TSS_SELECTOR)] = low;
-    gdt.entries[slot(TSS_SELECTOR) + 1] = base >> 32;
+    set_system_descriptor(gdt, slot(TSS_SELECTOR), reinterpret_cast<uint64_t>(tss), sizeof(Tss) - 1, 0x89);
 }
 
 void set_gate(unsigned vector, unsigned ist, unsigned dpl = 0) {
@@ -59,7 +63,7 @@ void gdt_move_to_safe_area(PhysAddr block) {
     // as zero (not present) until a guest installs its own: with the base
     // biased into hypervisor data, a domain could otherwise load whatever
     // lies before the GDT (e.g. a call gate made of its own saved RSP).
-    static_assert(GDT_RESERVED_BASE + sizeof(Gdt) <= (4096u << GDT_AREA_ORDER));
+    static_assert(GDT_RESERVED_BASE + sizeof(Gdt) <= kLdtOffset && kLdtOffset + GUEST_LDT_ENTRIES * 8 <= (4096u << GDT_AREA_ORDER));
     PerCpu& cpu = this_cpu();
     auto* area = phys_ptr<uint8_t>(block);
     memset(area, 0, 4096u << GDT_AREA_ORDER);
@@ -71,6 +75,23 @@ void gdt_move_to_safe_area(PhysAddr block) {
 
 uint64_t* guest_gdt_entries() {
     return reinterpret_cast<uint64_t*>(reinterpret_cast<uint8_t*>(this_cpu().live_gdt) - GDT_RESERVED_BASE);
+}
+
+uint64_t* guest_ldt_entries() {
+    return reinterpret_cast<uint64_t*>(reinterpret_cast<uint8_t*>(this_cpu().live_gdt) - GDT_RESERVED_BASE + kLdtOffset);
+}
+
+void load_ldt(uint32_t entries) {
+    PerCpu& cpu = this_cpu();
+    if (entries == 0) {
+        if (cpu.ldt_entries) asm volatile("lldt %w0" : : "r"(0) : "memory");
+        cpu.ldt_entries = 0;
+        return;
+    }
+    set_system_descriptor(*cpu.live_gdt, slot(LDT_SELECTOR), reinterpret_cast<uint64_t>(guest_ldt_entries()),
+                          entries * 8 - 1, 0x82);
+    asm volatile("lldt %w0" : : "r"(LDT_SELECTOR) : "memory");
+    cpu.ldt_entries = entries;
 }
 
 void gdt_load_this_cpu() {

@@ -20,6 +20,7 @@ inline constexpr uint16_t RING3_CS32 = 0xe023;
 inline constexpr uint16_t RING3_DS = 0xe02b;
 inline constexpr uint16_t RING3_CS64 = 0xe033;
 inline constexpr uint16_t TSS_SELECTOR = 0xe040;
+inline constexpr uint16_t LDT_SELECTOR = 0xe050; // the running PV vCPU's LDT (load_ldt)
 
 struct __attribute__((packed)) Tss {
     uint32_t reserved0;
@@ -75,13 +76,20 @@ inline constexpr uint8_t VECTOR_SPURIOUS = 0xff;
 void gdt_load_this_cpu();   // builds and loads this CPU's GDT + TSS
 // Once memory is up, before ring 3: moves this CPU's GDT into `block` (2^
 // GDT_AREA_ORDER frames the caller allocated for it, kept for good), where
-// the 0xe000 bytes below it (the guest selectors) are zero.
-inline constexpr unsigned GDT_AREA_ORDER = 4; // 64 KiB >= 0xe000 + sizeof(Gdt)
+// the 0xe000 bytes below it (the guest selectors) are zero; the second 64
+// KiB of the block is this CPU's LDT area.
+inline constexpr unsigned GDT_AREA_ORDER = 5; // 64 KiB >= 0xe000 + sizeof(Gdt), then 64 KiB of LDT
 void gdt_move_to_safe_area(PhysAddr block);
 // This CPU's GDT entries below selector 0xe000 (GUEST_GDT_ENTRIES of them):
 // where the running PV vCPU's own GDT is copied (zero otherwise).
 inline constexpr unsigned GUEST_GDT_ENTRIES = GDT_RESERVED_BASE / 8;
 uint64_t* guest_gdt_entries();
+// This CPU's LDT area (GUEST_LDT_ENTRIES descriptors, hypervisor memory):
+// where the running PV vCPU's LDT is copied. load_ldt(n) makes its first
+// n entries the CPU's LDT (n = 0: none, the LDTR null).
+inline constexpr unsigned GUEST_LDT_ENTRIES = 8192;
+uint64_t* guest_ldt_entries();
+void load_ldt(uint32_t entries);
 void idt_init();            // once, on the boot CPU
 void idt_load_this_cpu();
 

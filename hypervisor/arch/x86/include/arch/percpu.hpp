@@ -43,6 +43,7 @@ struct alignas(64) PerCpu {
     Tss tss;
     Gdt gdt;                        // built here at boot ...
     Gdt* live_gdt;                  // ... then loaded from a zero-padded block
+    uint32_t ldt_entries;           // the LDT loaded now (load_ldt; 0: none)
 #ifdef VIRTUE_DEBUG
     HeldLocks held_locks;           // the spinlocks this CPU holds (lock-rank checks)
 #endif
