@@ -146,8 +146,8 @@ BOOST_AUTO_TEST_CASE(pv_trace_logs_each_hypercall_with_its_result) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// The PV fuzzer: a million random Xen hypercalls (random page-table updates
-// and reservation changes included) from a PV guest kernel, on 2 CPUs beside a native witness that
+// The PV fuzzer: a million random Xen hypercalls (random page-table updates,
+// reservation changes and grant maps of its own frames included) from a PV guest kernel, on 2 CPUs beside a native witness that
 // checks, prints and spins meanwhile: the hypervisor stays up, the witness
 // notices nothing, the fuzzer ends by its own shutdown and every frame
 // comes back.
@@ -159,11 +159,12 @@ BOOST_AUTO_TEST_CASE(pv_fuzzer_a_million_calls_and_nobody_else_notices) {
     std::smatch m;
     BOOST_REQUIRE(std::regex_search(
         r.console, m,
-        std::regex(R"(\(pvfuzz\) pv-fuzz: done (\d+) calls, (\d+) distinct results, (\d+) failures; (\d+) frames given back or populated)")));
+        std::regex(R"(\(pvfuzz\) pv-fuzz: done (\d+) calls, (\d+) distinct results, (\d+) failures; (\d+) frames given back or populated; (\d+) grant maps)")));
     BOOST_TEST(std::stol(m[1]) >= 1000000);
     BOOST_TEST(std::stol(m[2]) >= 5); // it reached more than the error paths of one call
     BOOST_TEST(m[3].str() == "0");
     BOOST_TEST(std::stol(m[4]) >= 100); // its reservation changed, again and again
+    BOOST_TEST(std::stol(m[5]) >= 100); // its grants were mapped (and left mapped at its end)
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(d\d+ 'pvfuzz' shut down \(poweroff\) \(status 0\))")));
     BOOST_TEST(checks_passed(r, "witness", "errors"));
     BOOST_TEST(r.contains("(witness) line 10 of 10 from witness"));

@@ -53,6 +53,9 @@ void run_grant_offer(const Boot& boot, domid_t to, bool table);
 // ref 9 (read-only) by address, by entry and for a device, reads it,
 // unmaps the first and ends with the other two still mapped.
 void run_grant_map_from(const Boot& boot, domid_t from);
+// grant_checks.cpp: our own domain id (DOMID_INVALID if it cannot be
+// found): Xen's dom0 is 0, a domU learns it from no start_info field.
+domid_t own_domid();
 void run_vcpu_checks(Checks& c);                   // vcpu_checks.cpp: is_up, runstate and its area
 void run_smp_checks(Checks& c, const Boot& boot);  // smp_checks.cpp: bringing up vCPU 1
 void run_vcpu_info_checks(Checks& c, const Boot& boot); // vcpu_checks.cpp: vcpu_info moved (last)

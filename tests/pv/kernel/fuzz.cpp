@@ -4,7 +4,8 @@
 // and shuts down. Arguments mix small numbers, pointers into a scratch
 // area of ours, our own frames, random 64-bit values and addresses in the
 // hypervisor's range; random page-table updates go to a scratch L1 of our
-// own, so that the fuzzer does not unmap itself. What it never does (it
+// own, so that the fuzzer does not unmap itself, and so do grant maps of
+// its own grants (by entry; by address only at its scratch page). What it never does (it
 // would only kill itself, which tests nothing): shut down or bring its
 // vCPU down, block with
 // events on, install random handlers or callbacks, iret, or switch to a
@@ -45,6 +46,15 @@ uint64_t g_scratch_frames[4];                     // frames no mapping of ours n
 const Boot* g_boot;
 unsigned long g_extents_changed; // frames the reservation calls gave back or brought
 
+// Grants to ourselves for the host-map calls: refs kFirstRef.. name the
+// scratch frames (some read-only) and the scratch L1, in our grant table
+// mapped at g_grant_window; the handles maps returned, for unmaps.
+alignas(4096) volatile grant_entry_v1_t g_grant_window[4096 / sizeof(grant_entry_v1_t)];
+constexpr unsigned kFirstRef = 16;
+domid_t g_self = DOMID_INVALID;
+grant_handle_t g_handles[16];
+unsigned long g_maps_ok;
+
 uint64_t our_frame() {
     const auto* p2m = reinterpret_cast<const uint64_t*>(g_boot->si->mfn_list);
     return p2m[rnd() % g_boot->si->nr_pages];
@@ -76,7 +86,7 @@ void fill_scratch() {
 // One random call that cannot hurt the caller; its result.
 long one_call() {
     const uint64_t a = any_value(), b = any_value(), c = any_value(), d = any_value();
-    switch (rnd() % 18) {
+    switch (rnd() % 19) {
     case 0: { // mmu_update: entries of the scratch L1, or of frames that are not ours
         mmu_update_t u[2];
         for (auto& e : u) {
@@ -200,8 +210,79 @@ long one_call() {
         if (done > 0) g_extents_changed += static_cast<unsigned long>(done);
         return done;
     }
+    case 17: { // grant maps into our scratch L1 (by entry), at the scratch page (by address), for a device; unmaps
+        if (g_self == DOMID_INVALID) return 0;
+        if (rnd() % 3) {
+            gnttab_map_grant_ref_t op{};
+            op.ref = rnd() % 4 ? kFirstRef + rnd() % 5 : static_cast<grant_ref_t>(rnd() % 600);
+            op.dom = rnd() % 8 ? g_self : static_cast<domid_t>(a);
+            static const uint32_t flags[] = {GNTMAP_host_map, GNTMAP_host_map | GNTMAP_readonly,
+                                             GNTMAP_host_map | GNTMAP_contains_pte,
+                                             GNTMAP_host_map | GNTMAP_contains_pte | GNTMAP_readonly,
+                                             GNTMAP_device_map, GNTMAP_device_map | GNTMAP_host_map | GNTMAP_contains_pte,
+                                             GNTMAP_host_map | GNTMAP_application_map | (7u << _GNTMAP_guest_avail0)};
+            op.flags = rnd() % 8 ? flags[rnd() % 7] : static_cast<uint32_t>(b);
+            if (op.flags & GNTMAP_contains_pte) {
+                const uint64_t slot = rnd() % 512;
+                switch (rnd() % 4) {
+                case 0: case 1: op.host_addr = (g_scratch_l1 << 12) + slot * 8 + (rnd() % 8 ? 0 : rnd() % 8); break;
+                case 2: op.host_addr = (g_scratch_frames[rnd() % 4] << 12) + slot * 8; break; // not a table
+                default: op.host_addr = ((rnd() % 0x800) << 12) + slot * 8; // the hypervisor's low frames
+                }
+            } else {
+                op.host_addr = rnd() % 2 ? reinterpret_cast<uint64_t>(g_scratch_map)
+                                         : (rnd() % 2 ? 0xffff800000000000ull + (c & 0xffffffff000ull) : c);
+                if (op.host_addr >= VIRT_BASE) op.host_addr = reinterpret_cast<uint64_t>(g_scratch_map);
+            }
+            const long rc = hypercall(__HYPERVISOR_grant_table_op, GNTTABOP_map_grant_ref, arg(&op), 1);
+            if (rc == 0 && op.status == GNTST_okay) g_handles[g_maps_ok++ % 16] = op.handle;
+            return rc ? rc : op.status;
+        }
+        gnttab_unmap_grant_ref_t op{};
+        op.handle = rnd() % 4 ? g_handles[rnd() % 16] : static_cast<grant_handle_t>(rnd() % 5000);
+        switch (rnd() % 4) {
+        case 0: op.host_addr = reinterpret_cast<uint64_t>(g_scratch_map); break;
+        case 1: op.host_addr = (g_scratch_l1 << 12) + (rnd() % 512) * 8; break;
+        case 2: op.host_addr = 0; break;
+        default: op.host_addr = d;
+        }
+        op.dev_bus_addr = rnd() % 2 ? 0 : (rnd() % 2 ? g_scratch_frames[rnd() % 4] << 12 : a);
+        const long rc = hypercall(__HYPERVISOR_grant_table_op, GNTTABOP_unmap_grant_ref, arg(&op), 1);
+        return rc ? rc : op.status;
+    }
     default: return hypercall(__HYPERVISOR_fpu_taskswitch, 0);
     }
+}
+
+// Our grant table (one frame) at g_grant_window, its entries kFirstRef..
+// granting the scratch frames and the scratch L1 to ourselves (written
+// again whenever the scratch frames change).
+void write_grants() {
+    if (g_self == DOMID_INVALID) return;
+    for (unsigned i = 0; i < 5; i++) {
+        volatile grant_entry_v1_t& e = g_grant_window[kFirstRef + i];
+        if (e.flags & (GTF_reading | GTF_writing)) continue; // (mapped: it stays)
+        e.flags = 0;
+        e.frame = static_cast<uint32_t>(i < 4 ? g_scratch_frames[i] : g_scratch_l1);
+        e.domid = g_self;
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        e.flags = GTF_permit_access | (i % 2 ? GTF_readonly : 0);
+    }
+}
+
+void setup_grants() {
+    xen_pfn_t frame = 0;
+    gnttab_setup_table_t setup{};
+    setup.dom = DOMID_SELF;
+    setup.nr_frames = 1;
+    set_xen_guest_handle(setup.frame_list, &frame);
+    if (hypercall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, arg(&setup), 1) != 0 || setup.status != GNTST_okay)
+        return;
+    if (update_va_mapping(reinterpret_cast<uint64_t>(g_grant_window), (frame << 12) | PTE_P | PTE_RW | PTE_A | PTE_D,
+                          UVMF_INVLPG | UVMF_LOCAL) != 0)
+        return;
+    g_self = own_domid();
+    write_grants();
 }
 
 // Scratch frames the reservation calls gave back (their M2P entry is
@@ -218,14 +299,17 @@ void refresh_scratch_frames() {
         if (hypercall(__HYPERVISOR_memory_op, XENMEM_populate_physmap, arg(&r)) == 1) mfn = list[0];
         return true;
     };
-    for (uint64_t& f : g_scratch_frames) (void)fresh(f);
+    bool changed = false;
+    for (uint64_t& f : g_scratch_frames) changed |= fresh(f);
     if (fresh(g_scratch_l1)) {
+        changed = true;
         mmuext_op_t op{};
         op.cmd = MMUEXT_PIN_L1_TABLE;
         op.arg1.mfn = g_scratch_l1;
         unsigned done = 0;
         (void)hypercall(__HYPERVISOR_mmuext_op, arg(&op), 1, arg(&done), DOMID_SELF);
     }
+    if (changed) write_grants();
 }
 
 // A pinned L1 of our own that maps the scratch frames (and nothing else).
@@ -251,6 +335,7 @@ void run_fuzzer(const Boot& b, unsigned long calls, uint64_t seed) {
         print("pv-fuzz: cannot pin the scratch L1\n");
         return;
     }
+    setup_grants();
     const long version = xen_version(XENVER_version, nullptr);
     unsigned long failures = 0;
     uint64_t seen[64] = {};
@@ -270,8 +355,8 @@ void run_fuzzer(const Boot& b, unsigned long calls, uint64_t seed) {
             print("pv-fuzz: %lu calls\n", i + 1);
         }
     }
-    print("pv-fuzz: done %lu calls, %u distinct results, %lu failures; %lu frames given back or populated\n", calls,
-          distinct, failures, g_extents_changed);
+    print("pv-fuzz: done %lu calls, %u distinct results, %lu failures; %lu frames given back or populated; %lu grant maps\n",
+          calls, distinct, failures, g_extents_changed, g_maps_ok);
 }
 
 } // namespace pv

@@ -41,28 +41,6 @@ long setup_one_frame(xen_pfn_t* frame) {
     return rc ? rc : setup.status;
 }
 
-// Our own domain id (Xen's dom0 is 0; a domU learns it from no field of
-// start_info): an unbound port for DOMID_SELF names us by number.
-domid_t own_domid() {
-    evtchn_alloc_unbound_t a{};
-    a.dom = DOMID_SELF;
-    a.remote_dom = DOMID_SELF;
-    if (hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, arg(&a)) != 0) return DOMID_INVALID;
-    evtchn_status_t st{};
-    st.dom = DOMID_SELF;
-    st.port = a.port;
-    const long rc = hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_status, arg(&st));
-    evtchn_close_t cl{a.port};
-    (void)hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_close, arg(&cl));
-    return rc == 0 && st.status == EVTCHNSTAT_unbound ? st.u.unbound.dom : DOMID_INVALID;
-}
-
-uint64_t tsc() {
-    uint32_t lo, hi;
-    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t{hi} << 32) | lo;
-}
-
 gnttab_map_grant_ref_t map_op(domid_t dom, grant_ref_t ref, uint64_t host, uint32_t flags) {
     gnttab_map_grant_ref_t op{};
     op.host_addr = host;
@@ -218,6 +196,28 @@ void check_host_maps(Checks& c, const Boot& b) {
 }
 
 } // namespace
+
+// Our own domain id (Xen's dom0 is 0; a domU learns it from no field of
+// start_info): an unbound port for DOMID_SELF names us by number.
+domid_t own_domid() { // (boot.hpp)
+    evtchn_alloc_unbound_t a{};
+    a.dom = DOMID_SELF;
+    a.remote_dom = DOMID_SELF;
+    if (hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, arg(&a)) != 0) return DOMID_INVALID;
+    evtchn_status_t st{};
+    st.dom = DOMID_SELF;
+    st.port = a.port;
+    const long rc = hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_status, arg(&st));
+    evtchn_close_t cl{a.port};
+    (void)hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_close, arg(&cl));
+    return rc == 0 && st.status == EVTCHNSTAT_unbound ? st.u.unbound.dom : DOMID_INVALID;
+}
+
+uint64_t tsc() {
+    uint32_t lo, hi;
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t{hi} << 32) | lo;
+}
 
 void run_grant_checks(Checks& c, const Boot& b) {
     xen_pfn_t frames[1] = {0};
