@@ -4,6 +4,8 @@
 #                   ISO (build/virtue.iso) and the native domains
 #   make run        install what is missing, build, boot the default config in QEMU
 #   make run CONFIG=path/to.dts   ... boot that configuration and the domains it names
+#   make run-linux  boot Debian's cloud kernel as a PV guest, its shell on the
+#                   serial console (docs/linux-guest.md)
 #   make test       install what is missing, build, run unit + integration tests
 #   make bench      print the benchmark figures (docs/performance.md)
 #   make bench-vs-xen  the PV test kernel's figures on real Xen and on Virtue
@@ -27,7 +29,7 @@ CPP := cpp
 JOBS ?= $(shell nproc)
 
 .DEFAULT_GOAL := all
-.PHONY: all images run test unit integration bench deps clean iso docs
+.PHONY: all images run run-linux test unit integration bench deps clean iso docs
 
 include hypercalls/hypercalls.mk
 # Native domains: the SDK, then every domain built with it (a Makefile line
@@ -41,6 +43,8 @@ include hypervisor/hypervisor.mk
 # The PV test kernel and the real-Xen oracle; before tests.mk, whose
 # integration inputs list the kernel.
 include tests/pv/pv.mk
+# Debian's cloud kernel and a busybox initramfs, the Linux guest.
+include tests/linux/linux.mk
 include tests/tests.mk
 
 # Packages first (the build needs Debian's headers, e.g. xen/xen.h), then the
@@ -53,7 +57,7 @@ images: $(O)/virtue.iso $(NATIVE_DOMAINS)
 # ---- machine by themselves (README, "Set-up: two commands").             ----
 DEB_PACKAGES := g++ make binutils qemu-system-x86 grub-pc-bin grub-common \
                 xorriso mtools libboost-test-dev libfdt-dev libxen-dev \
-                device-tree-compiler python3 xen-hypervisor-4.17-amd64
+                device-tree-compiler python3 xen-hypervisor-4.17-amd64 lz4 cpio
 deps: build/.deps-stamp
 build/.deps-stamp: Makefile
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -78,6 +82,14 @@ run: deps
 	  -display none -serial mon:stdio -no-reboot \
 	  -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	  -cdrom $(RUN_ISO) -boot d
+
+# Debian's cloud kernel as a PV guest (fetched and unpacked by
+# tests/linux/linux.mk) beside the native `hello` domain; the serial
+# console is the guest's terminal (hypervisor/image/configs/linux.dts).
+run-linux: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) linux-guest
+	@$(MAKE) --no-print-directory run CONFIG=hypervisor/image/configs/linux.dts QEMU_MEM=768 \
+	  CONFIG_MODULES="linux=$(LINUX_KERNEL) linux-initrd=$(LINUX_INITRD)"
 
 clean:
 	rm -rf build

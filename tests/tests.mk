@@ -97,7 +97,7 @@ $(PV_TEST_IMAGES): build/host/make-pv-images
 	@build/host/make-pv-images $(dir $@)
 
 INTEGRATION_INPUTS := $(O)/virtue.elf $(INTEGRATION_BIN) $(NATIVE_DOMAINS) $(TEST_CONFIG_DTBS) $(CONFIG_DTBS) \
-    $(PV_TEST_IMAGES) $(PV_KERNEL)
+    $(PV_TEST_IMAGES) $(PV_KERNEL) $(LINUX_KERNEL) $(LINUX_INITRD)
 
 integration: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(INTEGRATION_INPUTS)

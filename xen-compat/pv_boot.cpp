@@ -160,12 +160,14 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     if (!s) return undo("cannot write the PV image", s.error());
 
     // Pinning the L4 validates every bootstrap table and gives the L4 its
-    // hypervisor slots.
+    // hypervisor slots; vCPU 0's base pointer holds a use of its own (as
+    // every base pointer does: the guest may unpin the L4 and switch away).
     {
         PollingLockGuard lock(d.mm_lock, arch::tlb_serve_requests);
         PvMmuEnv env(d);
         pv::PageTables<PvMmuEnv> tables(env);
         s = tables.pin(l4, 4);
+        if (s) s = tables.get_page_and_type(l4, PageType::L4);
     }
     if (!s) return undo("its bootstrap page tables do not validate", s.error());
 
@@ -195,6 +197,7 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     v0.thread = *t;
     (*t)->personality = &v0;
     d.events.upcall = pv_upcall;
+    d.events.masked_pending = pv_masked_pending;
     d.events.moved_vcpu_info = (*pv)->moved_vcpu_info;
     // Xen starts every PV vCPU with a 10 ms periodic timer (VIRQ_TIMER).
     if (Status timer = vcpu_start_periodic_timer(d, 0, 10'000'000); !timer)

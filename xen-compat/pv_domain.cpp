@@ -30,6 +30,7 @@ void pv_free(Domain& d) {
         },
         nullptr);
     d.events.upcall = nullptr;
+    d.events.masked_pending = nullptr;
     d.events.moved_vcpu_info = nullptr;
     if (pv->console_timer) kobject_unref(pv->console_timer->kobj);
     for (uint32_t v = 0; v < pv->nr_vcpus; v++) {

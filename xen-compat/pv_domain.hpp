@@ -52,6 +52,11 @@ struct PvVcpu {
     // set_debugreg: DR0-DR3, DR6, DR7 as the guest set them (never armed:
     // no breakpoint may be enabled), with DR6's and DR7's fixed bits.
     uint64_t debugreg[8] = {0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400};
+    // CR4 bits the guest keeps (DE; pv_traps.cpp, mov to CR4).
+    uint64_t cr4_guest = 0;
+    // PHYSDEVOP_set_iopl: the guest kernel's virtual I/O privilege level
+    // (recorded; its port I/O is emulated whatever it is).
+    uint8_t iopl = 0;
     // set_gdt: the guest's GDT, frames typed SegDesc (validated), copied
     // into the CPU's GDT below selector 0xe000 while the vCPU runs there.
     static constexpr unsigned kGdtFrames = 14; // 7168 entries: all of them below 0xe000
@@ -70,6 +75,7 @@ struct PvDomain {
     uint64_t ram_frames = 0; // its RAM frames now (pv_reservation.hpp; under mm_lock)
     uint32_t grant_frames_mappable = 0; // grant-table frames it may map (pv_grant_frames_mappable; under mm_lock)
     uint32_t nr_vcpus = 0;
+    uint64_t polling = 0; // vCPUs in SCHEDOP_poll (bit per vCPU; atomic): kicked when a masked port becomes pending
     // One per vCPU up to nr_vcpus, each in a frame of the partition; a PV
     // guest has at most XEN_LEGACY_MAX_VCPUS (their vcpu_info slots).
     PvVcpu* vcpu[XEN_LEGACY_MAX_VCPUS] = {};

@@ -145,26 +145,40 @@ const ThreadSwitchOps& pv_switch_ops() { return kSwitchOps; }
 
 static_assert(FLAT_RING3_CS64 == 0xe033 && FLAT_RING3_SS64 == 0xe02b, "pv_selectors_ok's fast path (pv_gdt.hpp)");
 
-bool pv_gdt_selectors_ok(Thread& t, uint64_t cs, uint64_t ss) {
+namespace {
+// Whether CS and SS may be returned to, each descriptor read by `lookup`.
+template <typename Lookup> bool code_and_stack_ok(uint64_t cs, uint64_t ss, Lookup descriptor) {
     cs &= 0xffff;
     ss &= 0xffff;
     const bool flat_cs = cs == FLAT_RING3_CS64, flat_ss = ss == FLAT_RING3_SS64;
     if (flat_cs && flat_ss) return true;
     if ((cs & 3) != 3 || (ss & 3) != 3) return false;
-    const PvVcpu* v = vcpu_of(t);
-    if (!v) return false;
     if (!flat_cs) {
-        const uint64_t d = descriptor(*v, cs);
+        const uint64_t d = descriptor(cs);
         if ((d & (kPresent | kCodeOrData | kCode | kLong | kDefault32 | kDpl3)) !=
             (kPresent | kCodeOrData | kCode | kLong | kDpl3)) // (L with D set is no valid code segment)
             return false;
     }
     if (!flat_ss) {
-        const uint64_t d = descriptor(*v, ss);
+        const uint64_t d = descriptor(ss);
         if ((d & (kPresent | kCodeOrData | kCode | kWritable | kDpl3)) != (kPresent | kCodeOrData | kWritable | kDpl3))
             return false;
     }
     return true;
+}
+} // namespace
+
+bool pv_gdt_selectors_ok(Thread& t, uint64_t cs, uint64_t ss) {
+    const PvVcpu* v = vcpu_of(t);
+    return v && code_and_stack_ok(cs, ss, [&](uint64_t sel) { return descriptor(*v, sel); });
+}
+
+bool pv_initial_selectors_ok(const PvVcpu& v, uint64_t cs, uint64_t ss) {
+    return code_and_stack_ok(cs, ss, [&](uint64_t sel) -> uint64_t {
+        const uint64_t index = (sel & 0xffff) >> 3;
+        if ((sel & 4) || index >= v.gdt_entries) return 0;
+        return frame_entries(v.gdt_frames[index / 512])[index % 512];
+    });
 }
 
 SelectorFault pv_selector_fault(Thread& t, uint64_t cs, uint64_t ss) {
@@ -237,6 +251,15 @@ CallResult update_descriptor(uint64_t maddr, uint64_t desc) {
     for (uint32_t i = 0; segdesc && i < (v->base.ldt_entries + 511) / 512; i++)
         if (v->base.ldt_frames[i] == frame.raw()) load_ldt(*v);
     return 0;
+}
+
+void pv_load_user_gs_selector(Thread& t, PvVcpu& v, uint16_t sel) {
+    if (!data_selector_ok(v, sel)) sel = 0;
+    const uint64_t d = descriptor(v, sel); // (0 for null and the flat selectors: base 0)
+    v.gs_user = ((d >> 16) & 0xffffff) | ((d >> 56) << 24);
+    arch::DataSelectors s = arch::read_data_selectors();
+    s.gs = sel;
+    arch::load_data_selectors(s, t.fs_base, t.gs_base);
 }
 
 void pv_reload_ldt(PvVcpu& v) {

@@ -10,6 +10,8 @@
 
 namespace virtue::xen {
 
+struct PvVcpu;
+
 // For Thread::switch_ops of every PV vCPU.
 const ThreadSwitchOps& pv_switch_ops();
 
@@ -24,6 +26,10 @@ inline bool pv_selectors_ok(Thread& t, uint64_t cs, uint64_t ss) {
     return pv_gdt_selectors_ok(t, cs, ss);
 }
 
+// The same for a vCPU not running yet (VCPUOP_initialise), from the
+// validated frames of its GDT.
+bool pv_initial_selectors_ok(const PvVcpu& v, uint64_t cs, uint64_t ss);
+
 // The fault the CPU's iretq raises for a CS/SS pv_selectors_ok refuses:
 // #NP if the descriptor (CS checked first) is not present, else #GP; the
 // error code is the selector without its RPL.
@@ -37,6 +43,11 @@ struct PvVcpu;
 // its old one (set_gdt, VCPUOP_initialise); running_here: v runs on this
 // CPU now, whose copy is updated. Err::InvalidArgument.
 Status pv_take_gdt(Domain& d, PvVcpu& v, const uint64_t* frames, uint64_t entries, bool running_here);
+
+// SEGBASE_GS_USER_SEL from v's guest kernel, running here: `sel` (null if
+// it does not load from v's GDT or LDT) goes into GS, the current mode's
+// GS base stays, and the guest user's GS base becomes the descriptor's.
+void pv_load_user_gs_selector(Thread& t, PvVcpu& v, uint16_t sel);
 
 // After MMUEXT_SET_LDT (PvBasePtrs::reload_ldt) by v, which runs on this
 // CPU: its new LDT becomes this CPU's.

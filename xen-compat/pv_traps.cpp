@@ -14,6 +14,7 @@
 #include "pv_cpuid.hpp"
 #include "pv_domain.hpp"
 #include "pv_gdt.hpp"
+#include "pv_msr.hpp"
 #include "pv_priv_op.hpp"
 #include "pv_page_tables.hpp"
 #include "pv_pt_write.hpp"
@@ -132,6 +133,77 @@ bool bounce(Thread& t, arch::InterruptFrame& f, uint64_t vector, uint64_t cr2, b
     return true;
 }
 
+uint64_t* gpr_ref(arch::InterruptFrame& f, unsigned n) {
+    uint64_t* regs[16] = {&f.rax, &f.rcx, &f.rdx, &f.rbx, &f.rsp, &f.rbp, &f.rsi, &f.rdi,
+                          &f.r8,  &f.r9,  &f.r10, &f.r11, &f.r12, &f.r13, &f.r14, &f.r15};
+    return regs[n & 15];
+}
+
+// CR0.TS as the guest sees it: set by fpu_taskswitch (or a mov to CR0),
+// cleared by clts and when the #NM it asked for is delivered.
+void set_ts(Thread& t, bool on) {
+    t.fpu_trap = on;
+    if (on) arch::stts();
+    else arch::clts();
+}
+
+// rdmsr/wrmsr (pv_msr.hpp): ECX the MSR, EDX:EAX the value. False: a #GP
+// for the guest.
+bool emulate_msr(Thread& t, arch::InterruptFrame& f, bool write) {
+    PvVcpu* v = current_vcpu(t);
+    if (!v) return false;
+    PvMsrState s{t.fs_base, v->gs_kernel, v->gs_user, t.xen_vcpu};
+    const PvMsrHost host{arch::rdmsr(arch::MSR_EFER), arch::rdtsc()};
+    const uint32_t msr = static_cast<uint32_t>(f.rcx);
+    if (!write) {
+        auto value = pv_rdmsr(msr, s, host);
+        if (!value) return false;
+        f.rax = *value & 0xffffffff;
+        f.rdx = *value >> 32;
+        return true;
+    }
+    if (!pv_wrmsr(msr, (f.rdx << 32) | (f.rax & 0xffffffff), s, host)) return false;
+    if (s.fs_base != t.fs_base) {
+        t.fs_base = s.fs_base;
+        arch::set_fs_base(s.fs_base);
+    }
+    // (The guest kernel runs now: its GS base is the live one.)
+    if (s.gs_base_kernel != v->gs_kernel) sched_set_user_gs(v->gs_kernel = s.gs_base_kernel);
+    v->gs_user = s.gs_base_user;
+    return true;
+}
+
+// Control registers, as Xen shows them to a PV kernel: CR0 is the CPU's
+// with the guest's TS, and only TS may change; CR2 the last fault address
+// the guest was given; CR3 its kernel L4; CR4 the host's PAE, MCE, OSFXSR
+// and OSXMMEXCPT with the one bit the guest keeps (DE; writes of the
+// others are ignored). False: a #GP for the guest.
+bool emulate_cr(Thread& t, arch::InterruptFrame& f, const PrivInsn& insn) {
+    constexpr uint64_t kTs = 1u << 3, kCr4De = 1u << 3;
+    constexpr uint64_t kCr4Host = (1u << 5) /*PAE*/ | (1u << 6) /*MCE*/ | (1u << 9) /*OSFXSR*/ | (1u << 10) /*OSXMMEXCPT*/;
+    PvVcpu* v = current_vcpu(t);
+    if (!v) return false;
+    uint64_t& reg = *gpr_ref(f, insn.gpr);
+    const uint64_t cr0 = (arch::read_cr0() & ~kTs) | (t.fpu_trap ? kTs : 0);
+    if (insn.op == PrivOp::MovFromCr) {
+        switch (insn.cr) {
+        case 0: reg = cr0; return true;
+        case 2: reg = t.domain->events.shared ? evtchn_vcpu_info(t.domain->events, t.xen_vcpu).arch.cr2 : 0; return true;
+        case 3: reg = v->base.kernel_l4 << 12; return true;
+        case 4: reg = (arch::read_cr4() & kCr4Host) | v->cr4_guest; return true;
+        default: return false;
+        }
+    }
+    switch (insn.cr) {
+    case 0:
+        if ((reg ^ cr0) & ~kTs) return false;
+        set_ts(t, reg & kTs);
+        return true;
+    case 4: v->cr4_guest = reg & kCr4De; return true;
+    default: return false; // (CR3: Linux switches tables with MMUEXT_NEW_BASEPTR)
+    }
+}
+
 // The emulated privileged instructions (above); false: not one of them.
 bool emulate(Thread& t, arch::InterruptFrame& f) {
     // Only the guest kernel's privileged instructions are emulated; in
@@ -168,7 +240,17 @@ bool emulate(Thread& t, arch::InterruptFrame& f) {
         break;
     }
     case PrivOp::Out: break; // dropped: no port belongs to a domain
-    default: return false;   // (MSRs, control registers, hlt, ...: not yet)
+    case PrivOp::RdMsr:
+    case PrivOp::WrMsr:
+        if (!emulate_msr(t, f, insn->op == PrivOp::WrMsr)) return false;
+        break;
+    case PrivOp::MovFromCr:
+    case PrivOp::MovToCr:
+        if (!emulate_cr(t, f, *insn)) return false;
+        break;
+    case PrivOp::Clts: set_ts(t, false); break;
+    case PrivOp::Wbinvd: break; // (nothing of a domain's is in a cache it could not reach by itself)
+    default: return false;      // hlt: Linux blocks with SCHEDOP_block instead
     }
     f.rip += insn->length;
     return true;
@@ -279,9 +361,7 @@ bool pv_exception(arch::InterruptFrame& f) {
 CallResult fpu_taskswitch(uint64_t set) {
     Thread& t = *current_thread();
     if (!current_vcpu(t)) return Err::NotSupported;
-    t.fpu_trap = set != 0;
-    if (t.fpu_trap) arch::stts();
-    else arch::clts();
+    set_ts(t, set != 0);
     return 0;
 }
 
@@ -349,14 +429,10 @@ CallResult set_segment_base(uint64_t which, uint64_t base) {
         v->gs_user = base;
         if (t.guest_mode == GuestMode::PvUser) sched_set_user_gs(base);
         return 0;
-    case SEGBASE_GS_USER_SEL: {
-        // The user GS selector: a guest has only the flat selectors (no
-        // GDT of its own yet), whose base is 0; the null selector too.
-        const uint16_t sel = static_cast<uint16_t>(base);
-        if (sel != 0 && sel != FLAT_USER_DS64 && sel != FLAT_USER_SS64) return Err::InvalidArgument;
-        v->gs_user = 0;
+    case SEGBASE_GS_USER_SEL:
+        // As Xen: a selector that does not load is loaded as null, no error.
+        pv_load_user_gs_selector(t, *v, static_cast<uint16_t>(base));
         return 0;
-    }
     default: return Err::InvalidArgument;
     }
 }
@@ -464,6 +540,14 @@ void pv_upcall(Domain& d, uint32_t vcpu) {
     if (pv && vcpu < pv->nr_vcpus && pv->vcpu[vcpu] && pv->vcpu[vcpu]->thread) sched_kick(*pv->vcpu[vcpu]->thread);
 }
 
+void pv_masked_pending(Domain& d) {
+    PvDomain* pv = pv_domain(d);
+    if (!pv) return;
+    // Every polling vCPU looks again at the ports it waits for.
+    for (uint64_t set = __atomic_load_n(&pv->polling, __ATOMIC_SEQ_CST); set; set &= set - 1)
+        pv_upcall(d, static_cast<uint32_t>(__builtin_ctzll(set)));
+}
+
 void pv_user_syscall(arch::InterruptFrame& f) {
     Thread& t = *current_thread();
     PvVcpu* v = current_vcpu(t);
@@ -565,7 +649,9 @@ CallResult stack_switch(uint64_t ss, uint64_t sp) {
     PvVcpu* v = current_vcpu(t);
     if (!v) return Err::NotSupported;
     // The stack a bounce from user mode lands on: any selector the guest
-    // may load, an address it may use.
+    // may load (an RPL-0 one, as Linux names its kernel stack, is raised
+    // to RPL 3, as Xen does), an address it may use.
+    if ((ss & 3) == 0) ss |= 3;
     if ((ss & 3) != 3 || !is_canonical(sp)) return Err::InvalidArgument;
     v->kernel_ss = ss;
     v->kernel_sp = sp;

@@ -35,6 +35,8 @@ void pv_before_guest(arch::InterruptFrame& f);
 
 // The event table's upcall hook of PV domains: makes the vCPU notice.
 void pv_upcall(Domain& d, uint32_t vcpu);
+// Its masked_pending hook: every vCPU in SCHEDOP_poll looks again.
+void pv_masked_pending(Domain& d);
 
 // A `syscall` from guest user mode (the entry's PvUser case): bounced to the
 // guest kernel, or the domain crashes (no callback or kernel stack).

@@ -1,12 +1,17 @@
 // HYPERVISOR_sched_op (xen/sched.h SCHEDOP_*) for PV guest kernels: yield,
-// block (events enabled, until one is pending) and shutdown, which ends the domain with Xen's reason as its status (its
-// frames go back to the pool like any domain's). The other commands are not
-// offered yet and return -ENOSYS.
+// block (events enabled, until one is pending), poll (until one of up to 128
+// ports is pending, masked or not, an event is to be delivered, or the
+// timeout passes: Linux's PV spinlocks wait so) and shutdown, which ends the
+// domain with Xen's reason as its status (its frames go back to the pool
+// like any domain's). The other commands are not offered yet and return
+// -ENOSYS.
 #include "xen_handlers.hpp"
 
 #include <xen/sched.h>
 
 #include "domain/domain.hpp"
+#include "event/evtchn.hpp"
+#include "xen-compat/pv_domain.hpp"
 #include "sched/scheduler.hpp"
 #include "xen-compat/op_args.hpp"
 
@@ -22,6 +27,47 @@ const char* shutdown_text(uint32_t reason) {
     case SHUTDOWN_watchdog: return "shut down (watchdog)";
     default: return nullptr;
     }
+}
+
+// SCHEDOP_poll, as Xen: at most 128 ports, each below the 2-level ABI's
+// limit; returns 0 when one is pending, when the vCPU has an event to
+// deliver (pending and not masked), or at the timeout (absolute system
+// time in ns; 0: none).
+CallResult poll(uint64_t arg) {
+    Thread& t = *current_thread();
+    PvDomain* pv = pv_domain(*t.domain);
+    shared_info* shared = t.domain->events.shared;
+    if (!pv || !shared || t.xen_vcpu >= 64) return Err::NotSupported;
+    sched_poll_t op;
+    TRY(copy_from_user(&op, arg, sizeof op));
+    constexpr unsigned kMaxPorts = 128;
+    if (op.nr_ports > kMaxPorts) return Err::InvalidArgument;
+    evtchn_port_t ports[kMaxPorts];
+    TRY(copy_from_user(ports, guest_address(op.ports), op.nr_ports * sizeof(evtchn_port_t)));
+    constexpr uint64_t kBits = sizeof(shared->evtchn_pending) * 8;
+    for (unsigned i = 0; i < op.nr_ports; i++)
+        if (ports[i] >= kBits) return Err::InvalidArgument;
+    const vcpu_info& vi = evtchn_vcpu_info(t.domain->events, t.xen_vcpu);
+    auto ready = [&] {
+        if (__atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_SEQ_CST) &&
+            !__atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_SEQ_CST))
+            return true;
+        for (unsigned i = 0; i < op.nr_ports; i++) {
+            const xen_ulong_t word = __atomic_load_n(&shared->evtchn_pending[ports[i] / 64], __ATOMIC_SEQ_CST);
+            if (word & (xen_ulong_t{1} << (ports[i] % 64))) return true;
+        }
+        return false;
+    };
+    const uint64_t bit = uint64_t{1} << t.xen_vcpu;
+    __atomic_fetch_or(&pv->polling, bit, __ATOMIC_SEQ_CST);
+    const uint64_t deadline = op.timeout ? op.timeout : kNoDeadline;
+    for (;;) {
+        sched_prepare_wait(); // a kick from here on makes the block return
+        if (ready()) break;
+        if (sched_block(deadline) != WakeReason::Signaled) break; // (the timeout, or the domain dies)
+    }
+    __atomic_fetch_and(&pv->polling, ~bit, __ATOMIC_SEQ_CST);
+    return 0;
 }
 
 } // namespace
@@ -43,6 +89,7 @@ CallResult sched_op(uint64_t cmd, uint64_t arg) {
             if (sched_block(kNoDeadline) == WakeReason::Interrupted) return 0;
         }
     }
+    case SCHEDOP_poll: return poll(arg);
     case SCHEDOP_shutdown: {
         sched_shutdown_t op;
         TRY(copy_from_user(&op, arg, sizeof op));

@@ -209,9 +209,13 @@ Status initialise_vcpu(Domain& d, PvDomain& pv, PvVcpu& v, uint32_t vcpu, uint64
     auto guest_address = [](uint64_t a) {
         return is_canonical(a) && !(a >= 0xffff800000000000ull && a < arch::PV_GUEST_UPPER_START);
     };
-    // Only guest kernel mode, flat selectors, addresses the guest may use.
+    // Only guest kernel mode, addresses the guest may use; the code and
+    // stack selectors with RPL 0 (as Linux gives its own) raised to 3, as
+    // Xen does, and checked against the new GDT below.
     if (!(flags & VGCF_in_kernel) || ldt_ents != 0 || gdt_ents > arch::GUEST_GDT_ENTRIES) return Err::InvalidArgument;
-    if (regs.cs != FLAT_KERNEL_CS64 || regs.ss != FLAT_KERNEL_SS64) return Err::InvalidArgument;
+    for (uint16_t* sel : {&regs.cs, &regs.ss})
+        if ((*sel & 3) == 0) *sel |= 3;
+    if ((kernel_ss & 3) == 0) kernel_ss |= 3;
     for (uint64_t a : {regs.rip, regs.rsp, kernel_sp, event_cb, failsafe_cb, syscall_cb, fs, gs_k, gs_u})
         if (!guest_address(a)) return Err::InvalidArgument;
     for (const trap_info& ti : traps)
@@ -241,6 +245,11 @@ Status initialise_vcpu(Domain& d, PvDomain& pv, PvVcpu& v, uint32_t vcpu, uint64
         drop_l4s();
         return s;
     }
+    if (!pv_initial_selectors_ok(v, regs.cs, regs.ss)) {
+        (void)pv_take_gdt(d, v, gdt_frames, 0, false);
+        drop_l4s();
+        return Err::InvalidArgument;
+    }
     auto as = aspace_create_guest(d, to_phys(l4));
     if (!as) {
         drop_l4s();
@@ -268,6 +277,11 @@ Status initialise_vcpu(Domain& d, PvDomain& pv, PvVcpu& v, uint32_t vcpu, uint64
     // The guest's arithmetic and direction flags; interrupts stay on (its
     // event mask is its own interrupt flag).
     f.rflags = (regs.rflags & 0xcd5) | 0x202;
+    f.cs = regs.cs;
+    f.ss = regs.ss;
+    // Its data selectors load when it is first switched in (pv_gdt.cpp;
+    // one that does not goes to its failsafe callback).
+    v.selectors = arch::DataSelectors{regs.ds, regs.es, regs.fs, regs.gs};
     (*t)->guest_mode = GuestMode::PvKernel;
     (*t)->xen_vcpu = vcpu;
     (*t)->switch_ops = &pv_switch_ops();

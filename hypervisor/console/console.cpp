@@ -118,6 +118,28 @@ void console_write_domain_line(const char* prefix, const char* text, size_t len)
     write_locked("\n", 1);
 }
 
+void console_write_domain_text(const char* prefix, const char* text, size_t len, bool& mid_line) {
+    if (!g_enabled) return;
+    IrqLockGuard guard(g_console_lock);
+    size_t i = 0;
+    while (i < len) {
+        if (!mid_line) {
+            write_locked("(", 1);
+            write_locked(prefix, strlen(prefix));
+            write_locked(") ", 2);
+            mid_line = true;
+        }
+        size_t end = i;
+        while (end < len && text[end] != '\n') end++;
+        if (end < len) {
+            end++; // (the newline too: the next byte starts a line)
+            mid_line = false;
+        }
+        write_locked(text + i, end - i);
+        i = end;
+    }
+}
+
 size_t console_read_input(char* buf, size_t len) {
     IrqLockGuard guard(g_console_lock);
     size_t n = 0;

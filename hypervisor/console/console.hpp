@@ -33,6 +33,12 @@ void console_print_raw(const char* fmt, ...) __attribute__((format(printf, 1, 2)
 // A domain's line: "(prefix) text\n", written whole under the console lock.
 void console_write_domain_line(const char* prefix, const char* text, size_t len);
 
+// The text of the domain whose terminal the console is (it reads the
+// console's input): written as it comes, so that a prompt shows before its
+// line ends, with "(prefix) " at the start of each line; *mid_line says
+// whether a line of it is open (kept by the caller between writes).
+void console_write_domain_text(const char* prefix, const char* text, size_t len, bool& mid_line);
+
 // Bytes typed on the console, without waiting; returns how many were stored.
 size_t console_read_input(char* buf, size_t len);
 

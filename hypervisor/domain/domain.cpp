@@ -276,10 +276,34 @@ Result<Mfn> domain_alloc_chunk(Domain& d) {
     return first;
 }
 
+namespace {
+// The output of the domain that reads the console's input goes out as it
+// comes (its terminal: a shell's prompt has no newline), with the control
+// bytes a terminal needs to edit a line (backspace, carriage return,
+// escape sequences); other non-printable bytes show as '?'.
+void put_live(Domain& d, const char* s, size_t len) {
+    char out[256];
+    IrqLockGuard guard(d.lock);
+    while (len) {
+        const size_t n = len < sizeof out ? len : sizeof out;
+        for (size_t i = 0; i < n; i++) {
+            const char c = s[i];
+            const bool passed = (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r' || c == '\b' || c == 0x1b;
+            out[i] = passed ? c : '?';
+        }
+        console_write_domain_text(d.name, out, n, d.line_open);
+        s += n;
+        len -= n;
+    }
+}
+} // namespace
+
 void domain_console_put(Domain& d, const char* s, size_t len) {
+    if (d.privileges & kBootPrivConsoleInput) return put_live(d, s, len);
     IrqLockGuard guard(d.lock);
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
+        if (c == '\r') continue; // (a terminal's carriage return before its newline)
         if (c == '\n' || d.line_len == kConsoleLineMax) {
             console_write_domain_line(d.name, d.line, d.line_len);
             d.line_len = 0;

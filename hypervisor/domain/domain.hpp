@@ -152,6 +152,7 @@ struct Domain {
     // Console: a partial line until its newline.
     char line[kConsoleLineMax];
     size_t line_len = 0;
+    bool line_open = false; // the console-input owner's output: a line of it is open on the console
 
     int64_t exit_status = 0;
     const char* end_reason = nullptr; // static text, set once by kill
@@ -272,7 +273,8 @@ namespace virtue {
 // The domain's console output (any family's console call): bytes go into
 // its line buffer and whole lines to the console with its name in front;
 // non-printable bytes show as '?', a line longer than kConsoleLineMax is
-// cut there.
+// cut there. The domain that reads the console's input (`console-input`)
+// is the console's terminal: its output goes out as it comes.
 void domain_console_put(Domain& d, const char* s, size_t len);
 
 void domain_free_frame(Domain& d, Mfn m);

@@ -89,7 +89,11 @@ vcpu_info& vcpu_info_of(EventPort& q) { return evtchn_vcpu_info(q.domain->events
 // shared page alive).
 [[gnu::hot]] void deliver(EventPort& q) {
     auto how = two_level::set_pending(*q.domain->events.shared, vcpu_info_of(q), q.port);
-    if (how == two_level::Delivery::AlreadyPending || how == two_level::Delivery::Masked) return;
+    if (how == two_level::Delivery::AlreadyPending) return;
+    if (how == two_level::Delivery::Masked) {
+        if (q.domain->events.masked_pending) q.domain->events.masked_pending(*q.domain);
+        return;
+    }
     if (how == two_level::Delivery::Upcall && q.domain->events.upcall) q.domain->events.upcall(*q.domain, q.notify_vcpu);
     wake_waiters(q);
 }

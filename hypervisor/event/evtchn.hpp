@@ -87,6 +87,9 @@ struct EventTable {
     // under this table's or a sender's table lock, when a vCPU's upcall is
     // newly raised, so that it notices (it must not take an event lock).
     void (*upcall)(Domain& d, uint32_t vcpu) = nullptr;
+    // Likewise, called when a masked port of the domain becomes pending: a
+    // Xen vCPU may be waiting for it (SCHEDOP_poll), which no upcall tells.
+    void (*masked_pending)(Domain& d) = nullptr;
     // Where each vCPU's vcpu_info lives once its guest moved it
     // (VCPUOP_register_vcpu_info, into a frame of its own memory): an array
     // of XEN_LEGACY_MAX_VCPUS the personality keeps (nullptr, or an entry

@@ -118,6 +118,9 @@ BootResult boot(const BootSpec& spec) {
             ssize_t got = read(out_pipe[0], buf, sizeof buf);
             if (got <= 0) break; // QEMU closed its output: it ended
             r.console.append(buf, static_cast<size_t>(got));
+            const double at = seconds_since_start();
+            for (ssize_t i = 0; i < got; i++)
+                if (buf[i] == '\n') r.line_times.push_back(at);
             if (!stop_armed && !spec.stop_after.empty() && r.contains(spec.stop_after)) {
                 stop_armed = true;
                 r.stop_text_s = seconds_since_start();

@@ -32,6 +32,7 @@ struct BootResult {
     bool stopped = false; // killed by us after stop_after + grace
     double stop_text_s = -1; // seconds from QEMU's start to stop_after's text (-1: never seen)
     double elapsed_s = 0;    // seconds from QEMU's start to its end
+    std::vector<double> line_times; // seconds from QEMU's start to the arrival of each console line's end
 
     bool contains(const std::string& s) const { return console.find(s) != std::string::npos; }
     std::vector<std::string> lines() const;

@@ -61,6 +61,7 @@ void run_smp_checks(Checks& c, const Boot& boot);  // smp_checks.cpp: bringing u
 void run_vcpu_info_checks(Checks& c, const Boot& boot); // vcpu_checks.cpp: vcpu_info moved (last)
 void run_pt_write_checks(Checks& c, const Boot& boot); // pt_write_checks.cpp: writes to our read-only L1s
 void run_mmu_checks(Checks& c, const Boot& boot);      // mmu_checks.cpp: pins, updates, flushes, reservation
+void run_l4_handover_checks(Checks& c, const Boot& boot); // mmu_checks.cpp: a new kernel L4, as Linux's first step
 void run_fuzzer(const Boot& boot, unsigned long calls, uint64_t seed); // fuzz.cpp: "fuzz=N" instead of the checks
 // basic_checks.cpp, "echo-input" instead of the checks: reads a line typed
 // on the console from the console ring (a domU's) and prints it.
@@ -117,7 +118,8 @@ void run_bench(const Boot& boot); // bench.cpp: "bench" on the command line, aft
 // The frames below the top of our RAM that no mapping of ours names, by
 // their user: n - 1 .. n - 6 user_checks (its user space), n - 7
 // pt_write_checks, n - 9 .. n - 11 the bench, n - 12 .. n - 15 mmu_checks;
-// n - 16 and below the fuzzer.
+// n - 16 and below the fuzzer; the checks also use n - 17 (grants) and
+// n - 18 (the L4 handover).
 
 // x86 page-table entry bits used by the checks.
 inline constexpr uint64_t PTE_P = 1u << 0, PTE_RW = 1u << 1, PTE_A = 1u << 5, PTE_D = 1u << 6;

@@ -6,6 +6,7 @@
 #include <xen/errno.h>
 #include <xen/version.h>
 #include <xen/xen.h>
+#include <xen/physdev.h>
 
 #include "boot.hpp"
 #include "checks.hpp"
@@ -55,6 +56,16 @@ void run_cpu_checks(Checks& c) {
     (void)set_segment_base(SEGBASE_GS_KERNEL, 0);
     c.expect_eq("segbase_noncanonical_einval", set_segment_base(SEGBASE_FS, 0x0000800000000000ull), -XEN_EINVAL);
     c.expect_eq("segbase_unknown_einval", set_segment_base(7, 0), -XEN_EINVAL);
+    // A user GS selector that does not load (no GDT now): null instead, and
+    // no error, as on Xen.
+    c.expect_eq("segbase_gs_user_sel_unloadable_is_null", set_segment_base(SEGBASE_GS_USER_SEL, 0x1003), 0);
+
+    // physdev_op: the virtual I/O privilege level Linux sets at boot.
+    physdev_set_iopl_t iopl{1};
+    c.expect_eq("physdev_set_iopl_returns_0", hypercall(__HYPERVISOR_physdev_op, PHYSDEVOP_set_iopl, arg(&iopl)), 0);
+    iopl.iopl = 4;
+    c.expect_eq("physdev_set_iopl_4_einval", hypercall(__HYPERVISOR_physdev_op, PHYSDEVOP_set_iopl, arg(&iopl)), -XEN_EINVAL);
+    c.expect_eq("physdev_unknown_enosys", hypercall(__HYPERVISOR_physdev_op, 999, arg(&iopl)), -XEN_ENOSYS);
 
     // fpu_taskswitch(1): the next SSE instruction raises #NM, once.
     rc = hypercall(__HYPERVISOR_fpu_taskswitch, 1);

@@ -5,6 +5,7 @@
 // (block enables events; it returns once one is pending and the callback
 // has run).
 #include <stdint.h>
+#include <xen/errno.h>
 #include <xen/callback.h>
 #include <xen/event_channel.h>
 #include <xen/sched.h>
@@ -165,6 +166,42 @@ void run_event_checks(Checks& c) {
     c.expect("vcpu_time_info_kept_current", rc == 0 && time.version != before && time.tsc_timestamp != stamp &&
                                                 !(time.version & 1),
              "version %u -> %u, tsc_timestamp %lu -> %lu", before, time.version, stamp, time.tsc_timestamp);
+
+    // SCHEDOP_poll (Linux's PV spinlocks wait so, events masked): returns
+    // at once for a pending port, masked or not; else at the timeout.
+    evtchn_alloc_unbound_t pa{};
+    pa.dom = DOMID_SELF;
+    pa.remote_dom = DOMID_SELF;
+    rc = evtchn_op(EVTCHNOP_alloc_unbound, &pa);
+    c.expect_eq("poll_port_allocated", rc, 0);
+    if (rc != 0) return;
+    evtchn_port_t ports[2] = {pa.port, v.port};
+    sched_poll_t poll{};
+    set_xen_guest_handle(poll.ports, ports);
+    poll.nr_ports = 2;
+    __atomic_fetch_or(&shared_info_page()->evtchn_mask[pa.port / 64], 1ull << (pa.port % 64), __ATOMIC_SEQ_CST);
+    __atomic_fetch_or(&shared_info_page()->evtchn_pending[pa.port / 64], 1ull << (pa.port % 64), __ATOMIC_SEQ_CST);
+    t0 = now_ns();
+    poll.timeout = t0 + 2'000'000'000;
+    rc = sched_op(SCHEDOP_poll, &poll);
+    waited = now_ns() - t0;
+    c.expect("poll_pending_masked_port_returns_at_once", rc == 0 && waited < 1'000'000'000, "rc %ld after %lu us", rc, waited / 1000);
+    clear_port(pa.port);
+    t0 = now_ns();
+    poll.timeout = t0 + 20'000'000;
+    rc = sched_op(SCHEDOP_poll, &poll);
+    waited = now_ns() - t0;
+    c.expect("poll_times_out", rc == 0 && waited >= 20'000'000 && waited < 1'000'000'000, "rc %ld after %lu us", rc, waited / 1000);
+    poll.nr_ports = 129;
+    c.expect_eq("poll_too_many_ports_einval", sched_op(SCHEDOP_poll, &poll), -XEN_EINVAL);
+    poll.nr_ports = 1;
+    ports[0] = 4096;
+    c.expect_eq("poll_port_beyond_abi_einval", sched_op(SCHEDOP_poll, &poll), -XEN_EINVAL);
+    set_xen_guest_handle(poll.ports, reinterpret_cast<evtchn_port_t*>(0xffff800000000000ull));
+    c.expect_eq("poll_unreadable_ports_efault", sched_op(SCHEDOP_poll, &poll), -XEN_EFAULT);
+    evtchn_close_t cl{pa.port};
+    (void)evtchn_op(EVTCHNOP_close, &cl);
+    __atomic_fetch_and(&shared_info_page()->evtchn_mask[pa.port / 64], ~(1ull << (pa.port % 64)), __ATOMIC_SEQ_CST);
 }
 
 } // namespace pv

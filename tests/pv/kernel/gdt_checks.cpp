@@ -89,6 +89,10 @@ void run_gdt_checks(Checks& c, const Boot& b) {
     pv_iret_to(0x2b);
     np = last_trap();
     c.expect("iret_to_a_good_selector_is_direct", np.count == 0, "%u deliveries, vector %lu", np.count, np.vector);
+    // The user GS selector (Linux's load_gs_index) may be one of our GDT's
+    // data selectors; back to null before the GDT goes.
+    c.expect_eq("segbase_gs_user_sel_gdt_selector", hypercall(__HYPERVISOR_set_segment_base, SEGBASE_GS_USER_SEL, 0x2b), 0);
+    c.expect_eq("segbase_gs_user_sel_null", hypercall(__HYPERVISOR_set_segment_base, SEGBASE_GS_USER_SEL, 0), 0);
     c.expect_eq("set_gdt_empty_returns_0", set_gdt(&mfn, 0), 0);
     c.expect_eq("gdt_page_writable_again",
                 update_va_mapping(va, (mfn << 12) | PTE_P | PTE_RW | PTE_A | PTE_D, UVMF_INVLPG | UVMF_LOCAL), 0);

@@ -70,6 +70,7 @@ extern "C" [[noreturn]] void pv_main(const start_info* si) {
         pv::run_cpu_checks(c);
         pv::run_assist_checks(c);
         pv::run_vcpu_checks(c);
+        pv::run_l4_handover_checks(c, boot); // (before vCPU 1 holds the bootstrap L4 as its base)
         pv::run_smp_checks(c, boot);
         pv::run_pt_write_checks(c, boot);
         pv::run_mmu_checks(c, boot);

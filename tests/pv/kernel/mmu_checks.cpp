@@ -249,4 +249,24 @@ void run_mmu_checks(Checks& c, const Boot& b) {
     check_reservation(c, b, n - 15, n - 12, n - 13);
 }
 
+void run_l4_handover_checks(Checks& c, const Boot& b) {
+    // Linux's first step with its own page tables: a copy of the bootstrap
+    // L4 becomes the base pointer, the bootstrap L4 is unpinned and mapped
+    // writable again (it is no table any more); then the same way back.
+    const auto* p2m = reinterpret_cast<const uint64_t*>(b.si->mfn_list);
+    const uint64_t pt_base = b.si->pt_base;
+    const uint64_t old_l4 = own_mfn(b, reinterpret_cast<const void*>(pt_base));
+    const uint64_t copy = p2m[b.si->nr_pages - 18];
+    if (!fill(b, copy, reinterpret_cast<const void*>(pt_base), 4096)) return;
+    c.expect_eq("l4_copy_pinned", mmuext(MMUEXT_PIN_L4_TABLE, copy), 0);
+    c.expect_eq("l4_copy_becomes_the_base", mmuext(MMUEXT_NEW_BASEPTR, copy), 0);
+    c.expect_eq("bootstrap_l4_unpinned", mmuext(MMUEXT_UNPIN_TABLE, old_l4), 0);
+    c.expect_eq("bootstrap_l4_writable_after_handover",
+                update_va_mapping(pt_base, (old_l4 << 12) | PTE_P | PTE_RW | PTE_A | PTE_D, UVMF_INVLPG | UVMF_LOCAL), 0);
+    const long rc = update_va_mapping(pt_base, (old_l4 << 12) | PTE_P | PTE_A, UVMF_INVLPG | UVMF_LOCAL);
+    c.expect_eq("bootstrap_l4_pinned_again", rc == 0 ? mmuext(MMUEXT_PIN_L4_TABLE, old_l4) : rc, 0);
+    c.expect_eq("bootstrap_l4_the_base_again", mmuext(MMUEXT_NEW_BASEPTR, old_l4), 0);
+    c.expect_eq("l4_copy_unpinned", mmuext(MMUEXT_UNPIN_TABLE, copy), 0);
+}
+
 } // namespace pv

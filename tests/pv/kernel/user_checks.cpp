@@ -114,6 +114,10 @@ void run_user_checks(Checks& c, const Boot& b) {
     cb.address = reinterpret_cast<uint64_t>(pv_syscall_entry);
     c.expect_eq("callback_register_syscall_returns_0", hypercall(__HYPERVISOR_callback_op, CALLBACKOP_register, arg(&cb)),
                 0);
+    // (Linux names its stack with its own RPL-0 selector: raised to RPL 3.)
+    c.expect_eq("stack_switch_rpl0_selector_returns_0",
+                hypercall(__HYPERVISOR_stack_switch, FLAT_KERNEL_SS & ~3u, reinterpret_cast<uint64_t>(kernel_stack + sizeof kernel_stack)),
+                0);
     c.expect_eq("stack_switch_returns_0",
                 hypercall(__HYPERVISOR_stack_switch, FLAT_KERNEL_SS, reinterpret_cast<uint64_t>(kernel_stack + sizeof kernel_stack)),
                 0);
