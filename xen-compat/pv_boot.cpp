@@ -98,6 +98,7 @@ Status build(const BootDomain& bd, const uint8_t* image) {
     auto created = domain_create(p);
     if (!created) return fail(bd, "cannot create the domain", created.error());
     Domain& d = **created;
+    d.boot_spec = &bd; // (a reboot builds it again from there)
     auto undo = [&](const char* what, Err e) {
         domain_destroy_unstarted(d);
         return fail(bd, what, e);

@@ -95,7 +95,10 @@ CallResult sched_op(uint64_t cmd, uint64_t arg) {
         TRY(copy_from_user(&op, arg, sizeof op));
         const char* text = shutdown_text(op.reason);
         if (!text) return Err::InvalidArgument;
-        // The caller leaves on its way back (the domain is dying).
+        // The caller leaves on its way back (the domain is dying). A
+        // reboot builds it again from its boot configuration once it is
+        // gone, as Xen's toolstack does with on_reboot = "restart".
+        if (op.reason == SHUTDOWN_reboot) self().rebuild_when_gone = true;
         domain_kill(self(), op.reason, text);
         return 0;
     }

@@ -41,6 +41,13 @@ BootConfig g_config; // large: kept out of the stack
 bool build_native(const BootDomain& bd, const BootInfo& boot) { return build_native_domain(bd, boot).ok(); }
 
 BootDomainBuilder g_builders[2] = {build_native, nullptr}; // by BootDomainKind
+const BootInfo* g_boot = nullptr; // (the boot information lives as long as the hypervisor)
+
+// A domain that asked to be built again (a Xen guest's reboot).
+void rebuild(const BootDomain& bd) {
+    log_info("%s: domain '%s' rebooted: built again from its boot configuration", bd.path, bd.name);
+    (void)g_builders[static_cast<unsigned>(bd.kind)](bd, *g_boot);
+}
 
 } // namespace
 
@@ -49,6 +56,8 @@ void set_boot_domain_builder(BootDomainKind kind, BootDomainBuilder builder) {
 }
 
 size_t start_boot_domains(const BootInfo& boot) {
+    g_boot = &boot;
+    domain_set_rebuilder(rebuild);
     MultibootModules modules(boot);
     ModuleRef cfg_module;
     if (!modules.find(kConfigModuleName, sizeof kConfigModuleName - 1, cfg_module)) {

@@ -496,13 +496,29 @@ Domain* take_teardown_locked() {
     return d;
 }
 
-// The end of a teardown: the report, then the domain is freed.
+// Boot domains to build again (Domain::rebuild_when_gone), oldest first,
+// under the registry lock; each still counts in g_unfinished.
+void (*g_rebuilder)(const BootDomain& bd) = nullptr;
+constexpr uint32_t kMaxRebuilds = 64;
+const BootDomain* g_rebuilds[kMaxRebuilds];
+uint32_t g_rebuild_count;
+
+// The end of a teardown: the report, then the domain is freed (and queued
+// to be built again if it asked for that).
 void finish_teardown(Domain& d) {
     const domid_t id = d.id;
     const uint64_t frames = d.partition_frames, left = d.teardown_left;
+    const BootDomain* again = d.rebuild_when_gone && g_rebuilder ? d.boot_spec : nullptr;
     unregister_and_free(d);
     log_info("d%u: %lu frames returned, %lu still owned; free frames now %lu", id, frames, left,
              memory_free_frames());
+    if (again) {
+        IrqLockGuard guard(g_registry_lock);
+        if (g_rebuild_count < kMaxRebuilds) {
+            g_rebuilds[g_rebuild_count++] = again;
+            return;
+        }
+    }
     if (__atomic_sub_fetch(&g_unfinished, 1, __ATOMIC_ACQ_REL) == 0) sched_all_domains_gone();
 }
 } // namespace
@@ -525,6 +541,22 @@ void domain_put(Domain& d) {
     d.teardown_cursor = 0;
     IrqLockGuard guard(g_registry_lock);
     queue_teardown_locked(d);
+}
+
+void domain_set_rebuilder(void (*rebuild)(const BootDomain& bd)) { g_rebuilder = rebuild; }
+
+bool domain_rebuild_step() {
+    const BootDomain* bd = nullptr;
+    {
+        IrqLockGuard guard(g_registry_lock);
+        if (g_rebuild_count == 0) return false;
+        bd = g_rebuilds[0];
+        for (uint32_t i = 1; i < g_rebuild_count; i++) g_rebuilds[i - 1] = g_rebuilds[i];
+        g_rebuild_count--;
+    }
+    g_rebuilder(*bd); // (says on the console whether it started)
+    if (__atomic_sub_fetch(&g_unfinished, 1, __ATOMIC_ACQ_REL) == 0) sched_all_domains_gone();
+    return true;
 }
 
 bool domain_teardown_pending() { return __atomic_load_n(&g_teardown_head, __ATOMIC_RELAXED) != nullptr; }

@@ -60,6 +60,8 @@ struct GrantHoldOps {
     void (*release)(Domain& d, Mfn frame, bool write);
 };
 
+struct BootDomain; // domain/boot_config.hpp
+
 struct Domain {
     domid_t id = DOMID_INVALID;
     char name[kDomainNameMax + 1] = {};
@@ -156,6 +158,11 @@ struct Domain {
 
     int64_t exit_status = 0;
     const char* end_reason = nullptr; // static text, set once by kill
+    // The boot configuration it was built from (null: none), and whether it
+    // is built again from it once it is gone (a Xen guest that rebooted,
+    // as Xen's on_reboot = "restart"): domain_set_rebuilder.
+    const BootDomain* boot_spec = nullptr;
+    bool rebuild_when_gone = false;
     uint64_t created_ns = 0;
     uint64_t build_ns = 0;        // creation time, hypervisor-measured
     uint64_t overhead_bytes = 0;  // hypervisor memory spent on it beyond the partition
@@ -241,6 +248,15 @@ void domain_put(Domain& d);
 // finished even when no CPU is ever idle.
 bool domain_teardown_step();
 bool domain_teardown_pending();
+
+// Rebuilding domains that asked for it (Domain::rebuild_when_gone) once
+// their teardown is finished: `rebuild` builds and starts a domain from its
+// boot configuration again (the boot sequence registers it). A rebuild is
+// a long step (it zeroes and loads the partition), so only idle CPUs take
+// it (domain_rebuild_step: false when none was waiting). Until it is done
+// the domain still counts as not ended.
+void domain_set_rebuilder(void (*rebuild)(const BootDomain& bd));
+bool domain_rebuild_step();
 
 // The domain a call's domid argument names, seen from domain `self`:
 // DOMID_SELF (and self's own id) is self; other ids at or above

@@ -596,7 +596,8 @@ bool sched_idle() {
     // Called with interrupts off from the idle loop; comes back when the
     // CPU has nothing to run.
     schedule();
-    return background_step();
+    // (A domain's rebuild is long: idle CPUs only, after the teardowns.)
+    return background_step() || domain_rebuild_step();
 }
 
 namespace {

@@ -5,6 +5,7 @@
 // configuration of the same kernel is refused by node, the others
 // unaffected.
 #include <cmath>
+#include <vector>
 
 #include "domain_boot.hpp"
 
@@ -22,6 +23,25 @@ BootResult boot_linux(const std::string& config, const std::string& input, int t
     spec.mem_mib = 512;
     spec.timeout_s = timeout_s;
     spec.console_input = input;
+    const std::string b = build_dir();
+    spec.modules = {{b + "/test-configs/" + config + ".dtb", "config"},
+                    {"build/linux/vmlinux", "linux"},
+                    {"build/linux/initramfs.cpio.gz", "linux-initrd"},
+                    {b + "/domains/test-domain.elf", "test"}};
+    BootResult r = boot(spec);
+    BOOST_TEST_MESSAGE(r.console);
+    return r;
+}
+
+// Boots tests/configs/<config>.dts as boot_linux does, typing each step's
+// text once its `after` text is on the console.
+BootResult boot_linux_steps(const std::string& config, std::vector<BootSpec::InputStep> steps, int timeout_s) {
+    BootSpec spec;
+    spec.cmdline = "console=com1 com1=115200,8n1 loglvl=info debug-exit=0xf4 shutdown-when-done";
+    spec.smp = 2;
+    spec.mem_mib = 512;
+    spec.timeout_s = timeout_s;
+    spec.console_steps = std::move(steps);
     const std::string b = build_dir();
     spec.modules = {{b + "/test-configs/" + config + ".dtb", "config"},
                     {"build/linux/vmlinux", "linux"},
@@ -106,6 +126,24 @@ BOOST_AUTO_TEST_CASE(debian_cloud_kernel_boots_to_a_shell_on_two_vcpus) {
     BOOST_TEST(checks_passed(r, "witness", "errors"));
     BOOST_TEST(ended(r, "witness").status == 0);
     check_reclaimed(r, 2);
+}
+
+// `reboot -f` ends the domain with Xen's reboot reason, and it is built
+// again from its boot configuration (as Xen's on_reboot = "restart"): the
+// kernel boots again to the shell, which then powers it off; every frame
+// of both lives comes back.
+BOOST_AUTO_TEST_CASE(reboot_builds_the_guest_again_from_its_configuration) {
+    BootResult r = boot_linux_steps("linux_guest",
+                                    {{"virtue-guest: init ready", "\n\nreboot -f\n"},
+                                     {"virtue-guest: init ready", "\n\necho \"AGAIN: $(uname -r)\"\npoweroff -f\n"}},
+                                    240);
+    require_clean_end(r);
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(d\d+ 'linux' shut down \(reboot\) \(status 1\))")));
+    BOOST_TEST(r.contains("/domains/linux: domain 'linux' rebooted: built again from its boot configuration"));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(AGAIN: 6\.1\.\d+-\d+-cloud-amd64)")));
+    BOOST_TEST(std::regex_search(r.console, std::regex(R"(d\d+ 'linux' shut down \(poweroff\) \(status 0\))")));
+    BOOST_TEST(ended(r, "witness").status == 0);
+    check_reclaimed(r, 3);
 }
 
 // The same kernel with its initrd module missing, and with memory too

@@ -1,5 +1,7 @@
 #include "qemu_runner.hpp"
 
+#include <csignal>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -75,11 +77,17 @@ BootResult boot(const BootSpec& spec) {
     }
     int out_pipe[2];
     if (pipe(out_pipe) != 0) throw std::runtime_error("pipe failed");
+    int in_pipe[2] = {-1, -1}; // console_steps: what we type, on QEMU's stdin
+    std::signal(SIGPIPE, SIG_IGN); // (a write to a QEMU that has ended fails instead)
+    if (!spec.console_steps.empty() && pipe(in_pipe) != 0) throw std::runtime_error("pipe failed");
     pid_t pid = fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
-        int in = spec.console_input.empty() ? open("/dev/null", O_RDWR) : open(input.c_str(), O_RDONLY);
+        int in = in_pipe[0] >= 0              ? in_pipe[0]
+                 : spec.console_input.empty() ? open("/dev/null", O_RDWR)
+                                              : open(input.c_str(), O_RDONLY);
         dup2(in, 0);
+        if (in_pipe[1] >= 0) close(in_pipe[1]);
         dup2(out_pipe[1], 1);
         dup2(out_pipe[1], 2);
         close(out_pipe[0]);
@@ -90,6 +98,8 @@ BootResult boot(const BootSpec& spec) {
         _exit(127);
     }
     close(out_pipe[1]);
+    if (in_pipe[0] >= 0) close(in_pipe[0]);
+    size_t step = 0, step_from = 0; // the next console step, and where its text is looked for
 
     BootResult r;
     using clock = std::chrono::steady_clock;
@@ -121,6 +131,14 @@ BootResult boot(const BootSpec& spec) {
             const double at = seconds_since_start();
             for (ssize_t i = 0; i < got; i++)
                 if (buf[i] == '\n') r.line_times.push_back(at);
+            while (step < spec.console_steps.size()) {
+                const auto& s = spec.console_steps[step];
+                const size_t found = r.console.find(s.after, step_from);
+                if (found == std::string::npos) break;
+                (void)!write(in_pipe[1], s.text.data(), s.text.size()); // (QEMU gone: nobody to type to)
+                step_from = found + s.after.size();
+                step++;
+            }
             if (!stop_armed && !spec.stop_after.empty() && r.contains(spec.stop_after)) {
                 stop_armed = true;
                 r.stop_text_s = seconds_since_start();
@@ -129,6 +147,7 @@ BootResult boot(const BootSpec& spec) {
         }
     }
     close(out_pipe[0]);
+    if (in_pipe[1] >= 0) close(in_pipe[1]);
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
         r.exited = true;

@@ -17,6 +17,13 @@ struct BootSpec {
     double stop_grace_s = 0;
     std::vector<std::pair<std::string, std::string>> modules; // file, module cmdline
     std::string console_input; // bytes typed on the serial console (empty: none)
+    // Or typed step by step: each step's text is typed once its `after`
+    // text has appeared on the console (after where the previous step's
+    // did), as a person at the console would.
+    struct InputStep {
+        std::string after, text;
+    };
+    std::vector<InputStep> console_steps;
     // A ready-made ISO to boot instead of one made from the hypervisor,
     // cmdline and modules above (e.g. real Xen: tests/integration/xen_oracle.hpp).
     std::string iso;
