@@ -27,11 +27,23 @@ $(LINUX_KERNEL): $(LINUX_DIR)/kernel.deb tests/linux/extract_vmlinux.py
 	@python3 tests/linux/extract_vmlinux.py $(LINUX_DIR)/kernel/boot/vmlinuz-* $@
 	@ls $(LINUX_DIR)/kernel/boot/vmlinuz-* | sed 's|.*/vmlinuz-||' > $(LINUX_DIR)/kernel-version
 
-$(LINUX_INITRD): $(LINUX_DIR)/busybox.deb tests/linux/init
+# The guest's benchmark (make bench-vs-xen): a static program of ours.
+$(LINUX_DIR)/guest-bench: tests/linux/guest_bench.c
+	@mkdir -p $(LINUX_DIR)
+	@echo "  CC   $<  [static, for the Linux guest]"
+	@gcc -std=c11 -O2 -Wall -Wextra -Werror -static -o $@ $<
+
+# The initramfs: busybox, /init, the benchmark and the two Xen device
+# modules it uses (/dev/xen/evtchn, /dev/xen/privcmd: modules in the cloud
+# kernel, taken from the same package as the kernel).
+$(LINUX_INITRD): $(LINUX_DIR)/busybox.deb tests/linux/init $(LINUX_DIR)/guest-bench $(LINUX_KERNEL)
 	@echo "  INITRD $@"
-	@rm -rf $(LINUX_DIR)/busybox $(LINUX_DIR)/initramfs && mkdir -p $(LINUX_DIR)/busybox $(LINUX_DIR)/initramfs/bin
+	@rm -rf $(LINUX_DIR)/busybox $(LINUX_DIR)/initramfs && mkdir -p $(LINUX_DIR)/busybox $(LINUX_DIR)/initramfs/bin $(LINUX_DIR)/initramfs/lib/modules
 	@dpkg-deb -x $< $(LINUX_DIR)/busybox
 	@cp $(LINUX_DIR)/busybox/bin/busybox $(LINUX_DIR)/initramfs/bin/busybox
+	@cp $(LINUX_DIR)/guest-bench $(LINUX_DIR)/initramfs/bin/guest-bench
+	@cp $(LINUX_DIR)/kernel/lib/modules/*/kernel/drivers/xen/xen-evtchn.ko \
+	    $(LINUX_DIR)/kernel/lib/modules/*/kernel/drivers/xen/xen-privcmd.ko $(LINUX_DIR)/initramfs/lib/modules/
 	@cp tests/linux/init $(LINUX_DIR)/initramfs/init && chmod 755 $(LINUX_DIR)/initramfs/init
 	@cd $(LINUX_DIR)/initramfs && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9 > ../initramfs.cpio.gz
 
