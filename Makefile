@@ -57,7 +57,7 @@ images: $(O)/virtue.iso $(NATIVE_DOMAINS)
 # ---- machine by themselves (README, "Set-up: two commands").             ----
 DEB_PACKAGES := g++ make binutils qemu-system-x86 grub-pc-bin grub-common \
                 xorriso mtools libboost-test-dev libfdt-dev libxen-dev \
-                device-tree-compiler python3 xen-hypervisor-4.17-amd64 lz4 cpio
+                device-tree-compiler python3 xen-hypervisor-4.17-amd64 lz4 xz-utils cpio
 deps: build/.deps-stamp
 build/.deps-stamp: Makefile
 	@missing=""; for p in $(DEB_PACKAGES); do \

@@ -72,6 +72,12 @@ $(PV_BENCH_BIN): build/host/tests/bench/pv_bench.o build/host/tests/integration/
                  build/host/tests/integration/pv_report.o build/host/tests/integration/qemu_runner.o
 	$(HOST_CXX) $(HOST_SANITIZE) -o $@ $^
 
+# make bench-vs-xen, the Linux half (tests/bench/linux_bench.cpp).
+LINUX_BENCH_BIN := build/host/linux-bench
+$(LINUX_BENCH_BIN): build/host/tests/bench/linux_bench.o build/host/tests/integration/xen_oracle.o \
+                    build/host/tests/integration/pv_report.o build/host/tests/integration/qemu_runner.o
+	$(HOST_CXX) $(HOST_SANITIZE) -o $@ $^
+
 -include $(UNIT_OBJS:.o=.d) $(INTEGRATION_OBJS:.o=.d)
 
 # The include layering of the hypervisor (tests/check_layers.py); also part
@@ -116,8 +122,10 @@ bench-run:
 bench-vs-xen: deps
 	@$(MAKE) --no-print-directory FLAVOUR=$(BENCH_FLAVOUR) bench-vs-xen-run
 bench-vs-xen-run:
-	@$(MAKE) --no-print-directory -j$(JOBS) $(INTEGRATION_INPUTS) $(PV_BENCH_BIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(INTEGRATION_INPUTS) $(PV_BENCH_BIN) $(LINUX_BENCH_BIN) \
+	  $(LINUX_GENERIC_KERNEL) $(LINUX_GENERIC_INITRD)
 	VIRTUE_BUILD=$(O) $(PV_BENCH_BIN) $(PV_BENCH_BOOTS)
+	VIRTUE_BUILD=$(O) $(LINUX_BENCH_BIN) $(LINUX_BENCH_BOOTS)
 
 test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(O)/virtue.iso $(UNIT_BIN) $(INTEGRATION_INPUTS)

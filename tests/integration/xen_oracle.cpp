@@ -45,7 +45,7 @@ XenBoot boot_on_xen(const std::string& pv_kernel, const XenBootOptions& options)
     fs::path iso = dir / "xen-pv.iso";
     std::string cmd = "sh tests/pv/xen-iso.sh " + shell_quote(iso) + " " + shell_quote(xen) + " " +
                       shell_quote(std::string(XEN_CMDLINE) + " " + options.extra_xen_cmdline) + " " + shell_quote(pv_kernel) + " " +
-                      shell_quote(options.kernel_cmdline);
+                      shell_quote(options.kernel_cmdline) + (options.initrd.empty() ? "" : " " + shell_quote(options.initrd));
     if (std::system(cmd.c_str()) != 0) {
         fs::remove_all(dir);
         x.error = "could not make the Xen ISO: " + cmd;
@@ -54,7 +54,7 @@ XenBoot boot_on_xen(const std::string& pv_kernel, const XenBootOptions& options)
     BootSpec spec;
     spec.iso = iso;
     spec.smp = 2; // dom0 gets two vCPUs: the PV test kernel brings up the second
-    spec.mem_mib = 256;
+    spec.mem_mib = options.mem_mib;
     spec.timeout_s = options.timeout_s;
     spec.qemu_args = options.qemu_args;
     spec.stop_after = XEN_DOM0_END;

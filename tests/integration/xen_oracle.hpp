@@ -38,6 +38,8 @@ struct XenBootOptions {
     std::string kernel_cmdline;         // the PV kernel's command line
     std::string extra_xen_cmdline;      // appended to XEN_CMDLINE
     std::vector<std::string> qemu_args; // e.g. {"-icount", "shift=0"}
+    std::string initrd;                 // a module after the kernel (empty: none)
+    int mem_mib = 256;                  // QEMU's memory
 };
 
 // Boots pv_kernel as dom0 on real Xen; error says why when that is

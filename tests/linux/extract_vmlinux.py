@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the ELF vmlinux inside an x86 bzImage (as Xen's toolstack loads a
 PV kernel): the setup header says where the compressed payload is; Debian's
-cloud kernel compresses it with LZ4 (legacy frame), which the `lz4` tool
-decompresses.
+cloud kernel compresses it with LZ4 (legacy frame), its generic kernel with
+XZ, which the `lz4` and `xz` tools decompress.
 
 usage: extract_vmlinux.py BZIMAGE OUT.elf
 """
@@ -20,12 +20,16 @@ def main() -> None:
     payload_offset, payload_length = struct.unpack_from("<II", data, 0x248)
     start = (setup_sects + 1) * 512 + payload_offset
     payload = data[start:start + payload_length]
-    if payload[:4] != bytes.fromhex("02214c18"):
-        sys.exit(f"{src}: payload is not LZ4 (magic {payload[:4].hex()})")
+    if payload[:4] == bytes.fromhex("02214c18"):
+        tool = ["lz4", "-d", "-c"]
+    elif payload[:6] == bytes.fromhex("fd377a585a00"):
+        tool = ["xz", "-d", "-c"]
+    else:
+        sys.exit(f"{src}: payload is neither LZ4 nor XZ (magic {payload[:6].hex()})")
     # The kernel's build appends the decompressed size (4 bytes) to the
-    # frames, which lz4 reports as trailing garbage (exit status 1): the
+    # data, which the tools report as trailing garbage (exit status 1): the
     # output is checked against that size instead.
-    elf = subprocess.run(["lz4", "-d", "-c"], input=payload, capture_output=True).stdout
+    elf = subprocess.run(tool, input=payload, capture_output=True).stdout
     (size,) = struct.unpack_from("<I", payload, len(payload) - 4)
     if elf[:4] != b"\x7fELF" or len(elf) != size:
         sys.exit(f"{src}: the payload did not decompress to a {size}-byte ELF ({len(elf)} bytes)")

@@ -34,18 +34,33 @@ $(LINUX_DIR)/guest-bench: tests/linux/guest_bench.c
 	@gcc -std=c11 -O2 -Wall -Wextra -Werror -static -o $@ $<
 
 # The initramfs: busybox, /init, the benchmark and the two Xen device
-# modules it uses (/dev/xen/evtchn, /dev/xen/privcmd: modules in the cloud
-# kernel, taken from the same package as the kernel).
-$(LINUX_INITRD): $(LINUX_DIR)/busybox.deb tests/linux/init $(LINUX_DIR)/guest-bench $(LINUX_KERNEL)
+# modules it uses (/dev/xen/evtchn, /dev/xen/privcmd: modules in these
+# kernels, taken from the same package as the kernel).
+$(LINUX_INITRD): $(LINUX_DIR)/busybox.deb tests/linux/init tests/linux/make_initramfs.sh $(LINUX_DIR)/guest-bench $(LINUX_KERNEL)
 	@echo "  INITRD $@"
-	@rm -rf $(LINUX_DIR)/busybox $(LINUX_DIR)/initramfs && mkdir -p $(LINUX_DIR)/busybox $(LINUX_DIR)/initramfs/bin $(LINUX_DIR)/initramfs/lib/modules
-	@dpkg-deb -x $< $(LINUX_DIR)/busybox
-	@cp $(LINUX_DIR)/busybox/bin/busybox $(LINUX_DIR)/initramfs/bin/busybox
-	@cp $(LINUX_DIR)/guest-bench $(LINUX_DIR)/initramfs/bin/guest-bench
-	@cp $(LINUX_DIR)/kernel/lib/modules/*/kernel/drivers/xen/xen-evtchn.ko \
-	    $(LINUX_DIR)/kernel/lib/modules/*/kernel/drivers/xen/xen-privcmd.ko $(LINUX_DIR)/initramfs/lib/modules/
-	@cp tests/linux/init $(LINUX_DIR)/initramfs/init && chmod 755 $(LINUX_DIR)/initramfs/init
-	@cd $(LINUX_DIR)/initramfs && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9 > ../initramfs.cpio.gz
+	@sh tests/linux/make_initramfs.sh $@ $(LINUX_DIR)/busybox.deb $(LINUX_DIR)/kernel $(LINUX_DIR)/guest-bench tests/linux/init
+
+# Debian's generic kernel (linux-image-amd64), for `make bench-vs-xen`
+# only: the cloud kernel cannot be Xen's dom0, the generic one can, so the
+# comparison boots the generic kernel as dom0 on real Xen and as a domU on
+# Virtue (docs/performance.md).
+LINUX_GENERIC_DIR := $(LINUX_DIR)/generic
+LINUX_GENERIC_KERNEL := $(LINUX_GENERIC_DIR)/vmlinux
+LINUX_GENERIC_INITRD := $(LINUX_GENERIC_DIR)/initramfs.cpio.gz
+$(LINUX_GENERIC_DIR)/kernel.deb: | deps
+	@mkdir -p $(LINUX_GENERIC_DIR)
+	@apt-cache show linux-image-amd64 >/dev/null 2>&1 || apt-get update -qq
+	@pkg=$$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$$/\1/p' | head -1); \
+	  echo "  FETCH $$pkg"; \
+	  cd $(LINUX_GENERIC_DIR) && rm -f linux-image-*.deb && apt-get download -qq $$pkg 2>/dev/null && mv linux-image-*.deb kernel.deb
+$(LINUX_GENERIC_KERNEL): $(LINUX_GENERIC_DIR)/kernel.deb tests/linux/extract_vmlinux.py
+	@echo "  VMLINUX $@"
+	@rm -rf $(LINUX_GENERIC_DIR)/kernel && mkdir -p $(LINUX_GENERIC_DIR)/kernel
+	@dpkg-deb -x $< $(LINUX_GENERIC_DIR)/kernel
+	@python3 tests/linux/extract_vmlinux.py $(LINUX_GENERIC_DIR)/kernel/boot/vmlinuz-* $@
+$(LINUX_GENERIC_INITRD): $(LINUX_DIR)/busybox.deb tests/linux/init tests/linux/make_initramfs.sh $(LINUX_DIR)/guest-bench $(LINUX_GENERIC_KERNEL)
+	@echo "  INITRD $@"
+	@sh tests/linux/make_initramfs.sh $@ $(LINUX_DIR)/busybox.deb $(LINUX_GENERIC_DIR)/kernel $(LINUX_DIR)/guest-bench tests/linux/init
 
 linux-guest: $(LINUX_KERNEL) $(LINUX_INITRD)
 .PHONY: linux-guest
