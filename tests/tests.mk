@@ -78,7 +78,7 @@ $(LINUX_BENCH_BIN): build/host/tests/bench/linux_bench.o build/host/tests/integr
                     build/host/tests/integration/pv_report.o build/host/tests/integration/qemu_runner.o
 	$(HOST_CXX) $(HOST_SANITIZE) -o $@ $^
 
--include $(UNIT_OBJS:.o=.d) $(INTEGRATION_OBJS:.o=.d)
+-include $(UNIT_OBJS:.o=.d) $(INTEGRATION_OBJS:.o=.d) $(wildcard build/host/tests/bench/*.d)
 
 # The include layering of the hypervisor (tests/check_layers.py); also part
 # of `make test`, as one test case.

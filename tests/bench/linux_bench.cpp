@@ -5,6 +5,9 @@
 // linux_bench_generic.dts: the same memory and vCPUs), in the same QEMU,
 // one boot at a time. Prints each figure as the median over the boots and
 // the ratio Virtue/Xen; a figure a system cannot give is printed with why.
+// The hypervisor's own memory with the guest running: on Xen what its dom0
+// computes (physinfo's total less free pages and its own), on Virtue its
+// count of hypervisor frames once the domains started.
 // usage: linux-bench [BOOTS]   (default 3 boots of each)
 // LINUX_BENCH_CONSOLE=1 prints every boot's console too.
 #include <algorithm>
@@ -34,6 +37,7 @@ constexpr const char* kCmdline = "console=hvc0 virtue-bench";
 // unavailable: why", and the host time from QEMU's start to "Run /init".
 struct Figures {
     std::map<std::string, double> ns;
+    double footprint_kib = -1; // the hypervisor's own memory with the guest running
     std::map<std::string, std::string> unavailable;
     double run_init_s = -1;
     bool done = false;
@@ -50,7 +54,17 @@ Figures read_figures(const BootResult& r) {
         if (f.run_init_s < 0 && lines[i].find("Run /init as init process") != std::string::npos && i < r.line_times.size())
             f.run_init_s = r.line_times[i];
         if (lines[i].find("BENCH done") != std::string::npos) f.done = true;
+        // Xen: what its dom0 computed (physinfo less free and dom0's pages).
+        if (std::regex_search(lines[i], m, std::regex(R"(BENCH-MEM hypervisor_footprint (\d+) KiB)")))
+            f.footprint_kib = std::stod(m[1]);
     }
+    // Virtue: its own count of hypervisor frames once the domains started.
+    const size_t started = r.console.find("domain(s) started in");
+    std::smatch m;
+    if (started != std::string::npos &&
+        std::regex_search(r.console.cbegin() + static_cast<long>(started), r.console.cend(), m,
+                          std::regex(R"(frames: \d+ RAM, \d+ free, (\d+) hypervisor, \d+ domain)")))
+        f.footprint_kib = std::stod(m[1]) * 4;
     return f;
 }
 
@@ -99,19 +113,24 @@ int main(int argc, char** argv) {
         for (auto& [k, n] : fv.ns) virtue[k].push_back(n);
         for (auto& [k, w] : fx.unavailable) why_xen[k] = w;
         for (auto& [k, w] : fv.unavailable) why_virtue[k] = w;
+        if (fx.footprint_kib > 0) xen["hypervisor_footprint"].push_back(fx.footprint_kib);
+        if (fv.footprint_kib > 0) virtue["hypervisor_footprint"].push_back(fv.footprint_kib);
         xen["qemu_start_to_run_init"].push_back(fx.run_init_s * 1e9);
         virtue["qemu_start_to_run_init"].push_back(fv.run_init_s * 1e9);
         std::printf("boot %d of %d done\n", i + 1, boots);
     }
     std::printf("\nDebian's generic kernel: dom0 on real Xen 4.17 vs PV domU on Virtue, median of %d boots each\n", boots);
     std::printf("%-26s %16s %16s %8s\n", "figure", "Xen", "Virtue", "V/X");
-    for (const char* k : {"qemu_start_to_run_init", "getppid", "fork_exec_wait", "evtchn_round_trip", "privcmd_null_hypercall"}) {
+    for (const char* k : {"qemu_start_to_run_init", "getppid", "fork_exec_wait", "evtchn_round_trip", "privcmd_null_hypercall",
+                          "hypervisor_footprint"}) {
+        const bool memory = std::string(k) == "hypervisor_footprint";
         const bool hx = xen.count(k) != 0, hv = virtue.count(k) != 0;
-        auto show_value = [](bool has, const std::vector<double>& v, const std::string& why) -> std::string {
+        auto show_value = [memory](bool has, const std::vector<double>& v, const std::string& why) -> std::string {
             if (!has) return "(" + (why.empty() ? std::string("not measured") : why) + ")";
             char buf[64];
             const double m = median(v);
-            if (m >= 1e9) std::snprintf(buf, sizeof buf, "%.2f s", m / 1e9);
+            if (memory) std::snprintf(buf, sizeof buf, "%.1f MiB", m / 1024);
+            else if (m >= 1e9) std::snprintf(buf, sizeof buf, "%.2f s", m / 1e9);
             else if (m >= 1e6) std::snprintf(buf, sizeof buf, "%.2f ms", m / 1e6);
             else std::snprintf(buf, sizeof buf, "%.1f us", m / 1e3);
             return buf;

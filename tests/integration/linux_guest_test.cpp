@@ -82,6 +82,8 @@ BOOST_AUTO_TEST_CASE(debian_cloud_kernel_boots_to_a_shell_on_two_vcpus) {
         "echo \"XENPV: $(dmesg | grep -c 'Hypervisor detected: Xen PV')\"\n"
         "echo \"HVC: $(dmesg | grep -c 'console .hvc0. enabled')\"\n"
         "echo \"BAD: $(dmesg | grep -c -E 'BUG|Oops|WARNING|Call Trace')\"\n"
+        // The balloon's view: all of the domain's memory, none to give back.
+        "cd /sys/devices/system/xen_memory/xen_memory0; echo \"BALLOON: $(cat info/current_kb) $(cat target_kb)\"; cd /\n"
         "echo \"CLOCK1 $(cat /proc/uptime)\"\n"
         "i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i+1)); done; echo \"FORKS $i\"\n"
         // 64 MiB through a tmpfs file: written with the checksum of what
@@ -108,6 +110,9 @@ BOOST_AUTO_TEST_CASE(debian_cloud_kernel_boots_to_a_shell_on_two_vcpus) {
     BOOST_TEST(answered(R"(BAD: 0\b)"));
     BOOST_TEST(answered(R"(BAD-AT-END: 0\b)")); // (after the work below too)
     BOOST_TEST(answered(R"(FORKS 1000\b)"));
+    BOOST_REQUIRE(answered(R"(BALLOON: (\d+) (\d+))"));
+    BOOST_TEST(m[1].str() == m[2].str()); // current = target
+    BOOST_TEST(m[1].str() == "262144");   // its 256 MiB, in KiB
     BOOST_REQUIRE(answered(R"(DATA (\d+) ([0-9a-f]{32}) ([0-9a-f]{32}))"));
     BOOST_TEST(m[1].str() == "67108864");
     BOOST_TEST(m[2].str() == m[3].str());

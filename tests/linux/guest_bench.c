@@ -7,6 +7,7 @@
  * The guest's own clock (CLOCK_MONOTONIC, Xen's pvclock) times them.
  */
 #define _GNU_SOURCE
+#define __XEN_TOOLS__ 1 /* (xen/sysctl.h: the physinfo the memory figure reads) */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -20,6 +21,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <xen/xen.h>
+#include <xen/memory.h>
+#include <xen/sysctl.h>
 
 /* Linux's Xen device interfaces (include/uapi/xen/privcmd.h, evtchn.h). */
 struct privcmd_hypercall {
@@ -39,7 +44,7 @@ struct ioctl_evtchn_notify {
 #define IOCTL_EVTCHN_BIND_INTERDOMAIN _IOC(_IOC_NONE, 'E', 1, sizeof(struct ioctl_evtchn_bind_interdomain))
 #define IOCTL_EVTCHN_BIND_UNBOUND_PORT _IOC(_IOC_NONE, 'E', 2, sizeof(struct ioctl_evtchn_bind_unbound_port))
 #define IOCTL_EVTCHN_NOTIFY _IOC(_IOC_NONE, 'E', 4, sizeof(struct ioctl_evtchn_notify))
-#define DOMID_SELF 0x7ff0u
+
 #define XEN_VERSION_HYPERCALL 17 /* __HYPERVISOR_xen_version */
 
 enum { kRounds = 7 };
@@ -146,6 +151,28 @@ static double evtchn_round_trip_ns(unsigned n) {
 
 static void on_alarm(int sig) { (void)sig; }
 
+static long privcmd_call(uint64_t op, uint64_t a0, uint64_t a1) {
+    struct privcmd_hypercall h = {op, {a0, a1, 0, 0, 0}};
+    return ioctl(privcmd, IOCTL_PRIVCMD_HYPERCALL, &h);
+}
+
+/* The hypervisor's own memory, as a dom0 can see it: all RAM Xen manages,
+ * less the free pages and this domain's (the only domain). */
+static void print_hypervisor_footprint(void) {
+    struct xen_sysctl sysctl;
+    memset(&sysctl, 0, sizeof sysctl);
+    sysctl.cmd = XEN_SYSCTL_physinfo;
+    sysctl.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
+    domid_t self = DOMID_SELF;
+    const long ours = privcmd_call(__HYPERVISOR_memory_op, XENMEM_current_reservation, (uint64_t)(uintptr_t)&self);
+    if (privcmd_call(__HYPERVISOR_sysctl, (uint64_t)(uintptr_t)&sysctl, 0) != 0 || ours <= 0) {
+        printf("BENCH hypervisor_footprint unavailable: physinfo refused\n");
+        return;
+    }
+    const uint64_t pages = sysctl.u.physinfo.total_pages - sysctl.u.physinfo.free_pages - (uint64_t)ours;
+    printf("BENCH-MEM hypervisor_footprint %lu KiB\n", (unsigned long)(pages * 4));
+}
+
 int main(void) {
     pin(0);
     printf("BENCH getppid %.0f ns\n", median(getppid_ns, 100000));
@@ -160,7 +187,10 @@ int main(void) {
     privcmd = open("/dev/xen/privcmd", O_RDWR);
     const int open_errno = errno;
     alarm(0);
-    if (privcmd >= 0) printf("BENCH privcmd_null_hypercall %.0f ns\n", median(hypercall_ns, 50000));
+    if (privcmd >= 0) {
+        printf("BENCH privcmd_null_hypercall %.0f ns\n", median(hypercall_ns, 50000));
+        print_hypervisor_footprint();
+    }
     else if (open_errno == EINTR)
         printf("BENCH privcmd_null_hypercall unavailable: opening /dev/xen/privcmd waits for xenstore\n");
     else printf("BENCH privcmd_null_hypercall unavailable: /dev/xen/privcmd: %s\n", strerror(open_errno));

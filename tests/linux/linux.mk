@@ -31,7 +31,7 @@ $(LINUX_KERNEL): $(LINUX_DIR)/kernel.deb tests/linux/extract_vmlinux.py
 $(LINUX_DIR)/guest-bench: tests/linux/guest_bench.c
 	@mkdir -p $(LINUX_DIR)
 	@echo "  CC   $<  [static, for the Linux guest]"
-	@gcc -std=c11 -O2 -Wall -Wextra -Werror -static -o $@ $<
+	@gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -o $@ $<
 
 # The initramfs: busybox, /init, the benchmark and the two Xen device
 # modules it uses (/dev/xen/evtchn, /dev/xen/privcmd: modules in these
