@@ -11,6 +11,7 @@
 // usage: linux-bench [BOOTS]   (default 3 boots of each)
 // LINUX_BENCH_CONSOLE=1 prints every boot's console too.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -38,6 +39,7 @@ constexpr const char* kCmdline = "console=hvc0 virtue-bench";
 struct Figures {
     std::map<std::string, double> ns;
     double footprint_kib = -1; // the hypervisor's own memory with the guest running
+    double modules_kib = 0;     // Virtue: the boot modules it keeps besides (not in footprint_kib)
     std::map<std::string, std::string> unavailable;
     double run_init_s = -1;
     bool done = false;
@@ -58,13 +60,24 @@ Figures read_figures(const BootResult& r) {
         if (std::regex_search(lines[i], m, std::regex(R"(BENCH-MEM hypervisor_footprint (\d+) KiB)")))
             f.footprint_kib = std::stod(m[1]);
     }
-    // Virtue: its own count of hypervisor frames once the domains started.
+    // Virtue: its own count of hypervisor frames once the domains started,
+    // less the boot modules it keeps (to build a guest again on reboot;
+    // Xen frees its dom0's kernel and initrd once dom0 is built).
     const size_t started = r.console.find("domain(s) started in");
     std::smatch m;
     if (started != std::string::npos &&
         std::regex_search(r.console.cbegin() + static_cast<long>(started), r.console.cend(), m,
-                          std::regex(R"(frames: \d+ RAM, \d+ free, (\d+) hypervisor, \d+ domain)")))
-        f.footprint_kib = std::stod(m[1]) * 4;
+                          std::regex(R"(frames: \d+ RAM, \d+ free, (\d+) hypervisor, \d+ domain)"))) {
+        double modules_kib = 0;
+        static const std::regex module(R"(module \d+: \[0x([0-9a-f]+), 0x([0-9a-f]+)\))");
+        for (auto it = std::sregex_iterator(r.console.begin(), r.console.end(), module); it != std::sregex_iterator(); ++it) {
+            const uint64_t begin = std::stoull((*it)[1], nullptr, 16) & ~uint64_t{0xfff};
+            const uint64_t end = (std::stoull((*it)[2], nullptr, 16) + 0xfff) & ~uint64_t{0xfff};
+            modules_kib += static_cast<double>(end - begin) / 1024;
+        }
+        f.footprint_kib = std::stod(m[1]) * 4 - modules_kib;
+        f.modules_kib = modules_kib;
+    }
     return f;
 }
 
@@ -115,6 +128,7 @@ int main(int argc, char** argv) {
         for (auto& [k, w] : fv.unavailable) why_virtue[k] = w;
         if (fx.footprint_kib > 0) xen["hypervisor_footprint"].push_back(fx.footprint_kib);
         if (fv.footprint_kib > 0) virtue["hypervisor_footprint"].push_back(fv.footprint_kib);
+        if (fv.modules_kib > 0) virtue["boot_modules_kept"].push_back(fv.modules_kib);
         xen["qemu_start_to_run_init"].push_back(fx.run_init_s * 1e9);
         virtue["qemu_start_to_run_init"].push_back(fv.run_init_s * 1e9);
         std::printf("boot %d of %d done\n", i + 1, boots);
@@ -141,5 +155,9 @@ int main(int argc, char** argv) {
         else std::printf("%-26s %16s %16s\n%28s%s\n", k, hx ? sx.c_str() : "-", hv ? sv.c_str() : "-", "",
                          (!hx ? "Xen: " + sx : "Virtue: " + sv).c_str());
     }
+    if (!virtue["boot_modules_kept"].empty())
+        std::printf("(Virtue also keeps its boot modules, %.1f MiB here, to build a guest again when it reboots;\n"
+                    " Xen frees its dom0's kernel and initrd once dom0 is built.)\n",
+                    median(virtue["boot_modules_kept"]) / 1024);
     return 0;
 }

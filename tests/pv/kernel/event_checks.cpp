@@ -202,6 +202,26 @@ void run_event_checks(Checks& c) {
     evtchn_close_t cl{pa.port};
     (void)evtchn_op(EVTCHNOP_close, &cl);
     __atomic_fetch_and(&shared_info_page()->evtchn_mask[pa.port / 64], ~(1ull << (pa.port % 64)), __ATOMIC_SEQ_CST);
+
+    // An IPI port (Linux binds four per vCPU): a send to it makes it
+    // pending for its vCPU; a vCPU that does not exist is -ENOENT.
+    evtchn_bind_ipi_t ipi{};
+    ipi.vcpu = 0;
+    rc = evtchn_op(EVTCHNOP_bind_ipi, &ipi);
+    c.expect("bind_ipi_returns_a_port", rc == 0 && ipi.port != 0, "rc %ld port %u", rc, ipi.port);
+    if (rc == 0) {
+        events_off();
+        clear_port(ipi.port);
+        evtchn_send_t send{ipi.port};
+        rc = evtchn_op(EVTCHNOP_send, &send);
+        c.expect("ipi_send_makes_it_pending", rc == 0 && port_pending(ipi.port), "rc %ld pending %d", rc, port_pending(ipi.port));
+        clear_port(ipi.port);
+        shared_info_page()->vcpu_info[0].evtchn_upcall_pending = 0;
+        evtchn_close_t ic{ipi.port};
+        (void)evtchn_op(EVTCHNOP_close, &ic);
+    }
+    ipi.vcpu = 999;
+    c.expect_eq("bind_ipi_no_such_vcpu_enoent", evtchn_op(EVTCHNOP_bind_ipi, &ipi), -XEN_ENOENT);
 }
 
 } // namespace pv
