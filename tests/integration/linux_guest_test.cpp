@@ -15,32 +15,16 @@ namespace {
 
 // Boots tests/configs/<config>.dts with the Linux guest's kernel and
 // initramfs ("linux", "linux-initrd") and the native test domain ("test"),
-// typing `input` on the serial console.
-BootResult boot_linux(const std::string& config, const std::string& input, int timeout_s) {
+// typing `input` on the serial console at once, or each of `steps` once its
+// `after` text is on the console.
+BootResult boot_linux(const std::string& config, int timeout_s, const std::string& input = "",
+                      std::vector<BootSpec::InputStep> steps = {}) {
     BootSpec spec;
     spec.cmdline = "console=com1 com1=115200,8n1 loglvl=info debug-exit=0xf4 shutdown-when-done";
     spec.smp = 2;
     spec.mem_mib = 512;
     spec.timeout_s = timeout_s;
     spec.console_input = input;
-    const std::string b = build_dir();
-    spec.modules = {{b + "/test-configs/" + config + ".dtb", "config"},
-                    {"build/linux/vmlinux", "linux"},
-                    {"build/linux/initramfs.cpio.gz", "linux-initrd"},
-                    {b + "/domains/test-domain.elf", "test"}};
-    BootResult r = boot(spec);
-    BOOST_TEST_MESSAGE(r.console);
-    return r;
-}
-
-// Boots tests/configs/<config>.dts as boot_linux does, typing each step's
-// text once its `after` text is on the console.
-BootResult boot_linux_steps(const std::string& config, std::vector<BootSpec::InputStep> steps, int timeout_s) {
-    BootSpec spec;
-    spec.cmdline = "console=com1 com1=115200,8n1 loglvl=info debug-exit=0xf4 shutdown-when-done";
-    spec.smp = 2;
-    spec.mem_mib = 512;
-    spec.timeout_s = timeout_s;
     spec.console_steps = std::move(steps);
     const std::string b = build_dir();
     spec.modules = {{b + "/test-configs/" + config + ".dtb", "config"},
@@ -94,7 +78,7 @@ BOOST_AUTO_TEST_CASE(debian_cloud_kernel_boots_to_a_shell_on_two_vcpus) {
         "echo \"CLOCK2 $(cat /proc/uptime)\"\n"
         "echo \"BAD-AT-END: $(dmesg | grep -c -E 'BUG|Oops|WARNING|Call Trace')\"\n"
         "poweroff -f\n";
-    BootResult r = boot_linux("linux_guest", script, 240);
+    BootResult r = boot_linux("linux_guest", 240, script);
     require_clean_end(r);
     std::smatch m;
     // (The tty echoes typed-ahead input as it arrives, so an answer may
@@ -138,10 +122,9 @@ BOOST_AUTO_TEST_CASE(debian_cloud_kernel_boots_to_a_shell_on_two_vcpus) {
 // kernel boots again to the shell, which then powers it off; every frame
 // of both lives comes back.
 BOOST_AUTO_TEST_CASE(reboot_builds_the_guest_again_from_its_configuration) {
-    BootResult r = boot_linux_steps("linux_guest",
-                                    {{"virtue-guest: init ready", "\n\nreboot -f\n"},
-                                     {"virtue-guest: init ready", "\n\necho \"AGAIN: $(uname -r)\"\npoweroff -f\n"}},
-                                    240);
+    BootResult r = boot_linux("linux_guest", 240, "",
+                              {{"virtue-guest: init ready", "\n\nreboot -f\n"},
+                               {"virtue-guest: init ready", "\n\necho \"AGAIN: $(uname -r)\"\npoweroff -f\n"}});
     require_clean_end(r);
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(d\d+ 'linux' shut down \(reboot\) \(status 1\))")));
     BOOST_TEST(r.contains("/domains/linux: domain 'linux' rebooted: built again from its boot configuration"));
@@ -155,7 +138,7 @@ BOOST_AUTO_TEST_CASE(reboot_builds_the_guest_again_from_its_configuration) {
 // small for the kernel itself: each domain is refused by node with the
 // reason, and the native witness runs to its end.
 BOOST_AUTO_TEST_CASE(broken_linux_configurations_are_refused_and_others_run) {
-    BootResult r = boot_linux("linux_broken", "", 120);
+    BootResult r = boot_linux("linux_broken", 120);
     require_clean_end(r);
     BOOST_TEST(r.contains("/domains/no-initrd: domain not started: ramdisk module not found"));
     BOOST_TEST(std::regex_search(r.console, std::regex(R"(/domains/too-small: domain 'too-small' not started: PV layout of 32 MiB with its initrd: memory too small for the kernel image)")));
