@@ -31,14 +31,15 @@
 namespace virtue::xen {
 namespace {
 
-PvVcpu* vcpu_of(Thread& t) { return pv_vcpu(t); }
-
-const uint64_t* frame_entries(uint64_t mfn) { return arch::phys_ptr<const uint64_t>(to_phys(Mfn(mfn))); }
+// Descriptor i of a table held as frames (512 descriptors each).
+uint64_t descriptor_in(const uint64_t* frames, uint32_t i) {
+    return arch::phys_ptr<const uint64_t>(to_phys(Mfn(frames[i / 512])))[i % 512];
+}
 
 // Copies the vCPU's entries into this CPU's GDT.
 void load_gdt(const PvVcpu& v) {
     uint64_t* gdt = arch::guest_gdt_entries();
-    for (uint32_t i = 0; i < v.gdt_entries; i++) gdt[i] = frame_entries(v.gdt_frames[i / 512])[i % 512];
+    for (uint32_t i = 0; i < v.gdt_entries; i++) gdt[i] = descriptor_in(v.gdt_frames, i);
 }
 
 // Copies the vCPU's LDT into this CPU's LDT area and loads it (none: the
@@ -46,7 +47,7 @@ void load_gdt(const PvVcpu& v) {
 void load_ldt(const PvVcpu& v) {
     const uint32_t n = v.base.ldt_entries;
     uint64_t* ldt = arch::guest_ldt_entries();
-    for (uint32_t i = 0; i < n; i++) ldt[i] = frame_entries(v.base.ldt_frames[i / 512])[i % 512];
+    for (uint32_t i = 0; i < n; i++) ldt[i] = descriptor_in(v.base.ldt_frames, i);
     arch::load_ldt(n);
 }
 
@@ -62,7 +63,7 @@ bool data_selector_ok(const PvVcpu& v, uint16_t sel);
 // meanwhile) is loaded as null, and the failsafe callback will get the
 // ones the guest had, before it runs on (pv_traps.cpp).
 void switch_in(Thread& t) {
-    if (PvVcpu* v = vcpu_of(t)) {
+    if (PvVcpu* v = pv_vcpu(t)) {
         load_gdt(*v);
         if (v->base.ldt_entries) load_ldt(*v);
         pv_runstate_switch(t, *v, true);
@@ -91,7 +92,7 @@ void switch_in(Thread& t) {
 // register is given back the value the scheduler last wrote there (it
 // writes the next thread's only when that differs).
 void switch_out(Thread& t) {
-    if (PvVcpu* v = vcpu_of(t)) {
+    if (PvVcpu* v = pv_vcpu(t)) {
         const arch::DataSelectors s = arch::read_data_selectors();
         const uint64_t fs = arch::rdmsr(arch::MSR_FS_BASE), gs = arch::rdmsr(arch::MSR_KERNEL_GS_BASE);
         const uint64_t written = t.gs_base;
@@ -169,7 +170,7 @@ template <typename Lookup> bool code_and_stack_ok(uint64_t cs, uint64_t ss, Look
 } // namespace
 
 bool pv_gdt_selectors_ok(Thread& t, uint64_t cs, uint64_t ss) {
-    const PvVcpu* v = vcpu_of(t);
+    const PvVcpu* v = pv_vcpu(t);
     return v && code_and_stack_ok(cs, ss, [&](uint64_t sel) { return descriptor(*v, sel); });
 }
 
@@ -177,7 +178,7 @@ bool pv_initial_selectors_ok(const PvVcpu& v, uint64_t cs, uint64_t ss) {
     return code_and_stack_ok(cs, ss, [&](uint64_t sel) -> uint64_t {
         const uint64_t index = (sel & 0xffff) >> 3;
         if ((sel & 4) || index >= v.gdt_entries) return 0;
-        return frame_entries(v.gdt_frames[index / 512])[index % 512];
+        return descriptor_in(v.gdt_frames, static_cast<uint32_t>(index));
     });
 }
 
@@ -185,7 +186,7 @@ SelectorFault pv_selector_fault(Thread& t, uint64_t cs, uint64_t ss) {
     constexpr uint64_t kNp = 11, kGp = 13;
     cs &= 0xffff;
     ss &= 0xffff;
-    const PvVcpu* v = vcpu_of(t);
+    const PvVcpu* v = pv_vcpu(t);
     auto fault = [&](uint64_t sel) -> SelectorFault {
         const uint64_t d = v ? descriptor(*v, sel) : 0;
         return {(d && !(d & kPresent)) ? kNp : kGp, sel & ~uint64_t{3}};
@@ -215,7 +216,7 @@ Status pv_take_gdt(Domain& d, PvVcpu& v, const uint64_t* frames, uint64_t entrie
 
 CallResult set_gdt(uint64_t frame_list, uint64_t entries) {
     Thread& t = *current_thread();
-    PvVcpu* v = vcpu_of(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v) return Err::NotSupported;
     if (entries > arch::GUEST_GDT_ENTRIES) return Err::InvalidArgument;
     uint64_t frames[PvVcpu::kGdtFrames] = {};
@@ -226,7 +227,7 @@ CallResult set_gdt(uint64_t frame_list, uint64_t entries) {
 
 CallResult update_descriptor(uint64_t maddr, uint64_t desc) {
     Thread& t = *current_thread();
-    PvVcpu* v = vcpu_of(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v) return Err::NotSupported;
     if (maddr & 7) return Err::InvalidArgument;
     auto checked = pv::check_descriptor(desc);

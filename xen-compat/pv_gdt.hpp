@@ -12,6 +12,11 @@ namespace virtue::xen {
 
 struct PvVcpu;
 
+// A selector the guest gives for its own kernel (a stack or code selector
+// of its GDT): RPL 0, as Linux writes them, raised to the guest kernel's
+// RPL 3, as Xen does.
+constexpr uint64_t pv_guest_rpl(uint64_t sel) { return (sel & 3) == 0 ? sel | 3 : sel; }
+
 // For Thread::switch_ops of every PV vCPU.
 const ThreadSwitchOps& pv_switch_ops();
 
@@ -38,7 +43,6 @@ struct SelectorFault {
 };
 SelectorFault pv_selector_fault(Thread& t, uint64_t cs, uint64_t ss);
 
-struct PvVcpu;
 // Makes `frames` (up to 14, `entries` descriptors) vCPU v's GDT, dropping
 // its old one (set_gdt, VCPUOP_initialise); running_here: v runs on this
 // CPU now, whose copy is updated. Err::InvalidArgument.

@@ -39,15 +39,18 @@ Result<Caller> pv_caller() {
     return Caller{*t.domain, *pv, *pv->vcpu[t.xen_vcpu]};
 }
 
-// What the requests asked to flush, and a new kernel L4 to load.
+// The vCPU's new kernel L4 becomes its root, loaded on this CPU now (also
+// the local flush a CR3 load is).
+void load_new_root(Caller& c) {
+    c.vcpu.base.reload_root = false;
+    c.vcpu.aspace->root = to_phys(Mfn(c.vcpu.base.kernel_l4));
+    arch::load_root(c.vcpu.aspace->root);
+}
+
+// What the requests asked to flush, and a new kernel L4 or LDT to load.
 void finish(Caller& c, pv::PvFlush& flush) {
-    AddressSpace& mine = *c.vcpu.aspace;
     if (c.vcpu.base.reload_ldt) pv_reload_ldt(c.vcpu);
-    if (c.vcpu.base.reload_root) {
-        c.vcpu.base.reload_root = false;
-        mine.root = to_phys(Mfn(c.vcpu.base.kernel_l4));
-        arch::load_root(mine.root); // (also the local flush a CR3 load is)
-    }
+    if (c.vcpu.base.reload_root) load_new_root(c);
     using Scope = pv::PvFlush::Scope;
     if (flush.scope == Scope::Local) {
         if (flush.whole) arch::flush_tlb_local();
@@ -95,9 +98,7 @@ CallResult batch(uint64_t reqs, uint64_t count_arg, uint64_t pdone, uint64_t for
             if (c.vcpu.base.old_kernel_l4) {
                 // A new kernel L4: loaded now, and only then the old one
                 // (which this CPU had in CR3) let go.
-                c.vcpu.base.reload_root = false;
-                c.vcpu.aspace->root = to_phys(Mfn(c.vcpu.base.kernel_l4));
-                arch::load_root(c.vcpu.aspace->root);
+                load_new_root(c);
                 mmu.drop_old_root(c.vcpu.base);
             }
         }

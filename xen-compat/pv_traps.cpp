@@ -56,8 +56,6 @@ bool guest_code_address(uint64_t a) {
     return is_canonical(a) && !(a >= 0xffff800000000000ull && a < arch::PV_GUEST_UPPER_START);
 }
 
-// The vCPU the current thread is; nullptr if it is not a PV vCPU.
-PvVcpu* current_vcpu(Thread& t) { return pv_vcpu(t); }
 
 // Switches the vCPU between guest kernel and guest user mode: its mode,
 // and the L4 its address space loads (now, on this CPU).
@@ -109,7 +107,7 @@ uint64_t bounce_stack(const Thread& t, const PvVcpu& v, const arch::InterruptFra
 // or its frame cannot be written. A software interrupt (int $n) has no
 // error code, whatever its vector.
 bool bounce(Thread& t, arch::InterruptFrame& f, uint64_t vector, uint64_t cr2, bool software = false) {
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     shared_info* shared = t.domain->events.shared;
     if (!v || !v->traps || !shared || vector > 255) return false;
     const trap_info& handler = v->traps[vector];
@@ -133,6 +131,7 @@ bool bounce(Thread& t, arch::InterruptFrame& f, uint64_t vector, uint64_t cr2, b
     return true;
 }
 
+// General register n (x86 numbering: 0 rax .. 15 r15) of the frame.
 uint64_t* gpr_ref(arch::InterruptFrame& f, unsigned n) {
     uint64_t* regs[16] = {&f.rax, &f.rcx, &f.rdx, &f.rbx, &f.rsp, &f.rbp, &f.rsi, &f.rdi,
                           &f.r8,  &f.r9,  &f.r10, &f.r11, &f.r12, &f.r13, &f.r14, &f.r15};
@@ -150,7 +149,7 @@ void set_ts(Thread& t, bool on) {
 // rdmsr/wrmsr (pv_msr.hpp): ECX the MSR, EDX:EAX the value. False: a #GP
 // for the guest.
 bool emulate_msr(Thread& t, arch::InterruptFrame& f, bool write) {
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v) return false;
     PvMsrState s{t.fs_base, v->gs_kernel, v->gs_user, t.xen_vcpu};
     const PvMsrHost host{arch::rdmsr(arch::MSR_EFER), arch::rdtsc()};
@@ -181,7 +180,7 @@ bool emulate_msr(Thread& t, arch::InterruptFrame& f, bool write) {
 bool emulate_cr(Thread& t, arch::InterruptFrame& f, const PrivInsn& insn) {
     constexpr uint64_t kTs = 1u << 3, kCr4De = 1u << 3;
     constexpr uint64_t kCr4Host = (1u << 5) /*PAE*/ | (1u << 6) /*MCE*/ | (1u << 9) /*OSFXSR*/ | (1u << 10) /*OSXMMEXCPT*/;
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v) return false;
     uint64_t& reg = *gpr_ref(f, insn.gpr);
     const uint64_t cr0 = (arch::read_cr0() & ~kTs) | (t.fpu_trap ? kTs : 0);
@@ -265,7 +264,7 @@ bool emulate_pt_write(Thread& t, arch::InterruptFrame& f, uint64_t cr2) {
     constexpr uint64_t kPresentWrite = 3;
     if (t.guest_mode != GuestMode::PvKernel || f.vector != 14 || (f.error_code & kPresentWrite) != kPresentWrite)
         return false;
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v) return false;
     Domain& d = *t.domain;
     uint8_t bytes[16];
@@ -274,9 +273,7 @@ bool emulate_pt_write(Thread& t, arch::InterruptFrame& f, uint64_t cr2) {
     const unsigned offset = static_cast<unsigned>(cr2 & 7);
     if (!w || offset + w->size > 8) return false;
     pv::PtWriteRegs regs;
-    const uint64_t* gpr[16] = {&f.rax, &f.rcx, &f.rdx, &f.rbx, &f.rsp, &f.rbp, &f.rsi, &f.rdi,
-                               &f.r8,  &f.r9,  &f.r10, &f.r11, &f.r12, &f.r13, &f.r14, &f.r15};
-    for (unsigned i = 0; i < 16; i++) regs.gpr[i] = *gpr[i];
+    for (unsigned i = 0; i < 16; i++) regs.gpr[i] = *gpr_ref(f, i);
     regs.rflags = f.rflags;
     bool flush = false;
     {
@@ -306,9 +303,7 @@ bool emulate_pt_write(Thread& t, arch::InterruptFrame& f, uint64_t cr2) {
     // The old translation goes from every CPU that runs the domain (the
     // entry may map anything, anywhere in its address spaces).
     if (flush) PvMmuEnv(d).flush_stale(Mfn(0));
-    uint64_t* out[16] = {&f.rax, &f.rcx, &f.rdx, &f.rbx, &f.rsp, &f.rbp, &f.rsi, &f.rdi,
-                         &f.r8,  &f.r9,  &f.r10, &f.r11, &f.r12, &f.r13, &f.r14, &f.r15};
-    for (unsigned i = 0; i < 16; i++) *out[i] = regs.gpr[i];
+    for (unsigned i = 0; i < 16; i++) *gpr_ref(f, i) = regs.gpr[i];
     constexpr uint64_t kArith = 0x8d5; // CF PF AF ZF SF OF: all a write may change
     f.rflags = (f.rflags & ~kArith) | (regs.rflags & kArith);
     f.rip += w->length;
@@ -333,7 +328,7 @@ namespace {
 bool soft_interrupt(Thread& t, arch::InterruptFrame& f) {
     if (f.vector != kGp || (f.error_code & 3) != 2) return false;
     const uint64_t n = (f.error_code & 0xffff) >> 3;
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v || !v->traps || n > 255 || !v->traps[n].address) return false;
     const unsigned dpl = TI_GET_DPL(&v->traps[n]);
     if (dpl < (t.guest_mode == GuestMode::PvKernel ? 1u : 3u)) return false;
@@ -360,13 +355,13 @@ bool pv_exception(arch::InterruptFrame& f) {
 
 CallResult fpu_taskswitch(uint64_t set) {
     Thread& t = *current_thread();
-    if (!current_vcpu(t)) return Err::NotSupported;
+    if (!pv_vcpu(t)) return Err::NotSupported;
     set_ts(t, set != 0);
     return 0;
 }
 
 CallResult set_debugreg(uint64_t reg, uint64_t value) {
-    PvVcpu* v = current_vcpu(*current_thread());
+    PvVcpu* v = pv_vcpu(*current_thread());
     if (!v) return Err::NotSupported;
     if (reg == 4 || reg == 5) reg += 2; // (the guest's CR4.DE is clear: DR4/DR5 are DR6/DR7)
     constexpr uint64_t kDr6Fixed = 0xffff0ff0, kDr6Status = 0xe00f, kDr7Fixed = 0x400, kDr7Enables = 0xff;
@@ -387,7 +382,7 @@ CallResult set_debugreg(uint64_t reg, uint64_t value) {
 }
 
 CallResult get_debugreg(uint64_t reg) {
-    PvVcpu* v = current_vcpu(*current_thread());
+    PvVcpu* v = pv_vcpu(*current_thread());
     if (!v) return Err::NotSupported;
     if (reg == 4 || reg == 5) reg += 2;
     if (reg > 7) return Err::NoSuchRegister;
@@ -411,7 +406,7 @@ CallResult vm_assist(uint64_t cmd, uint64_t type) {
 
 CallResult set_segment_base(uint64_t which, uint64_t base) {
     Thread& t = *current_thread();
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v) return Err::NotSupported;
     // A base the guest may use: canonical, never in the hypervisor's range
     // (the NMI entry tells the hypervisor's GS from a guest's by it).
@@ -456,7 +451,7 @@ void bounce_selector_fault(Thread& t, arch::InterruptFrame& f) {
 // selectors it had (now null). Without a callback the domain crashes.
 // False if the guest does not go on (crashed).
 bool deliver_failsafe(Thread& t, arch::InterruptFrame& f) {
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v || !v->failsafe_due) return true;
     v->failsafe_due = false;
     GuestContext at = context_of(t, f);
@@ -480,7 +475,7 @@ bool deliver_failsafe(Thread& t, arch::InterruptFrame& f) {
 // The event upcall pv_before_guest found due (out of its line: the common
 // return to the guest has none).
 [[gnu::noinline]] void deliver_upcall(Thread& t, vcpu_info& vi, arch::InterruptFrame& f) {
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v || !v->event_callback) return; // (with no callback yet, the event stays pending, as in Xen)
     const uint64_t stack = bounce_stack(t, *v, f);
     const Bounce b = make_bounce(BounceKind::Event, context_of(t, f), stack, v->event_callback, false);
@@ -550,7 +545,7 @@ void pv_masked_pending(Domain& d) {
 
 void pv_user_syscall(arch::InterruptFrame& f) {
     Thread& t = *current_thread();
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     shared_info* shared = t.domain->events.shared;
     if (!v || !shared || !v->syscall_callback || !v->kernel_sp) {
         crash(t, "syscall from guest user mode with no syscall callback or kernel stack");
@@ -568,7 +563,7 @@ void pv_user_syscall(arch::InterruptFrame& f) {
 
 CallResult set_trap_table(uint64_t traps) {
     Thread& t = *current_thread();
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v || !v->traps) return Err::NotSupported;
     if (!traps) {
         for (unsigned i = 0; i < 256; i++) v->traps[i] = trap_info{};
@@ -612,7 +607,7 @@ Status set_callback(PvVcpu& v, uint32_t type, uint32_t flags, uint64_t address) 
 
 CallResult set_callbacks(uint64_t event, uint64_t failsafe, uint64_t syscall) {
     Thread& t = *current_thread();
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v) return Err::NotSupported;
     if ((event && !guest_code_address(event)) || (failsafe && !guest_code_address(failsafe)) ||
         (syscall && !guest_code_address(syscall)))
@@ -625,7 +620,7 @@ CallResult set_callbacks(uint64_t event, uint64_t failsafe, uint64_t syscall) {
 
 CallResult callback_op(uint64_t cmd, uint64_t arg) {
     Thread& t = *current_thread();
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v) return Err::NotSupported;
     switch (cmd) {
     case CALLBACKOP_register: {
@@ -646,12 +641,12 @@ CallResult callback_op(uint64_t cmd, uint64_t arg) {
 
 CallResult stack_switch(uint64_t ss, uint64_t sp) {
     Thread& t = *current_thread();
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!v) return Err::NotSupported;
     // The stack a bounce from user mode lands on: any selector the guest
     // may load (an RPL-0 one, as Linux names its kernel stack, is raised
     // to RPL 3, as Xen does), an address it may use.
-    if ((ss & 3) == 0) ss |= 3;
+    ss = pv_guest_rpl(ss);
     if ((ss & 3) != 3 || !is_canonical(sp)) return Err::InvalidArgument;
     v->kernel_ss = ss;
     v->kernel_sp = sp;
@@ -668,7 +663,7 @@ CallResult iret() {
         return 0;
     }
     auto r = pv_iret(words);
-    PvVcpu* v = current_vcpu(t);
+    PvVcpu* v = pv_vcpu(t);
     if (!r || !v) {
         crash(t, "HYPERVISOR_iret with a bad frame");
         return 0;

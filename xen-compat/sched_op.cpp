@@ -11,6 +11,7 @@
 
 #include "domain/domain.hpp"
 #include "event/evtchn.hpp"
+#include "event/two_level.hpp"
 #include "xen-compat/pv_domain.hpp"
 #include "sched/scheduler.hpp"
 #include "xen-compat/op_args.hpp"
@@ -44,18 +45,15 @@ CallResult poll(uint64_t arg) {
     if (op.nr_ports > kMaxPorts) return Err::InvalidArgument;
     evtchn_port_t ports[kMaxPorts];
     TRY(copy_from_user(ports, guest_address(op.ports), op.nr_ports * sizeof(evtchn_port_t)));
-    constexpr uint64_t kBits = sizeof(shared->evtchn_pending) * 8;
     for (unsigned i = 0; i < op.nr_ports; i++)
-        if (ports[i] >= kBits) return Err::InvalidArgument;
+        if (ports[i] >= two_level::kMaxPorts) return Err::InvalidArgument;
     const vcpu_info& vi = evtchn_vcpu_info(t.domain->events, t.xen_vcpu);
     auto ready = [&] {
         if (__atomic_load_n(&vi.evtchn_upcall_pending, __ATOMIC_SEQ_CST) &&
             !__atomic_load_n(&vi.evtchn_upcall_mask, __ATOMIC_SEQ_CST))
             return true;
-        for (unsigned i = 0; i < op.nr_ports; i++) {
-            const xen_ulong_t word = __atomic_load_n(&shared->evtchn_pending[ports[i] / 64], __ATOMIC_SEQ_CST);
-            if (word & (xen_ulong_t{1} << (ports[i] % 64))) return true;
-        }
+        for (unsigned i = 0; i < op.nr_ports; i++)
+            if (two_level::test(shared->evtchn_pending, ports[i])) return true;
         return false;
     };
     const uint64_t bit = uint64_t{1} << t.xen_vcpu;

@@ -213,9 +213,9 @@ Status initialise_vcpu(Domain& d, PvDomain& pv, PvVcpu& v, uint32_t vcpu, uint64
     // stack selectors with RPL 0 (as Linux gives its own) raised to 3, as
     // Xen does, and checked against the new GDT below.
     if (!(flags & VGCF_in_kernel) || ldt_ents != 0 || gdt_ents > arch::GUEST_GDT_ENTRIES) return Err::InvalidArgument;
-    for (uint16_t* sel : {&regs.cs, &regs.ss})
-        if ((*sel & 3) == 0) *sel |= 3;
-    if ((kernel_ss & 3) == 0) kernel_ss |= 3;
+    regs.cs = static_cast<uint16_t>(pv_guest_rpl(regs.cs));
+    regs.ss = static_cast<uint16_t>(pv_guest_rpl(regs.ss));
+    kernel_ss = pv_guest_rpl(kernel_ss);
     for (uint64_t a : {regs.rip, regs.rsp, kernel_sp, event_cb, failsafe_cb, syscall_cb, fs, gs_k, gs_u})
         if (!guest_address(a)) return Err::InvalidArgument;
     for (const trap_info& ti : traps)

@@ -277,6 +277,8 @@ Result<Mfn> domain_alloc_chunk(Domain& d) {
 }
 
 namespace {
+bool printable(char c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; }
+
 // The output of the domain that reads the console's input goes out as it
 // comes (its terminal: a shell's prompt has no newline), with the control
 // bytes a terminal needs to edit a line (backspace, carriage return,
@@ -288,8 +290,7 @@ void put_live(Domain& d, const char* s, size_t len) {
         const size_t n = len < sizeof out ? len : sizeof out;
         for (size_t i = 0; i < n; i++) {
             const char c = s[i];
-            const bool passed = (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r' || c == '\b' || c == 0x1b;
-            out[i] = passed ? c : '?';
+            out[i] = printable(c) || c == '\n' || c == '\r' || c == '\b' || c == 0x1b ? c : '?';
         }
         console_write_domain_text(d.name, out, n, d.line_open);
         s += n;
@@ -309,8 +310,7 @@ void domain_console_put(Domain& d, const char* s, size_t len) {
             d.line_len = 0;
             if (c == '\n') continue;
         }
-        bool printable = (c >= 0x20 && c < 0x7f) || c == '\t';
-        d.line[d.line_len++] = printable ? c : '?';
+        d.line[d.line_len++] = printable(c) ? c : '?';
     }
 }
 
@@ -546,6 +546,8 @@ void domain_put(Domain& d) {
 void domain_set_rebuilder(void (*rebuild)(const BootDomain& bd)) { g_rebuilder = rebuild; }
 
 bool domain_rebuild_step() {
+    // (Every idle loop asks: no lock while nothing waits.)
+    if (__atomic_load_n(&g_rebuild_count, __ATOMIC_RELAXED) == 0) return false;
     const BootDomain* bd = nullptr;
     {
         IrqLockGuard guard(g_registry_lock);

@@ -97,6 +97,13 @@ inline Ended ended(const BootResult& r, const std::string& name) {
     return e;
 }
 
+// Xen's end line of PV domain `name`: "dN 'name' shut down (<reason>)
+// (status <status>)".
+inline bool shut_down(const BootResult& r, const std::string& name, const std::string& reason, int status) {
+    return std::regex_search(r.console, std::regex("d\\d+ '" + name + "' shut down \\(" + reason + "\\) \\(status " +
+                                                   std::to_string(status) + "\\)"));
+}
+
 // Domain `name` printed "<label>: N checks, 0 failed" with N > 0 (the
 // test domains' summary line, tests/domains/checks.hpp).
 inline bool checks_passed(const BootResult& r, const std::string& name, const std::string& label) {

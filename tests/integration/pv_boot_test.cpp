@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(console_input_reaches_the_pv_guest_that_owns_it) {
     BootResult r = boot_config("pv_console_input", 1, 90, 256, std::string(64, '\n') + "typed on the console\n");
     require_clean_end(r);
     BOOST_TEST(r.contains("(pvecho) pv-test: read from the console ring: \"typed on the console\""));
-    BOOST_TEST(std::regex_search(r.console, std::regex(R"(d\d+ 'pvecho' shut down \(poweroff\) \(status 0\))")));
+    BOOST_TEST(shut_down(r, "pvecho", "poweroff", 0));
     BOOST_TEST(checks_passed(r, "witness", "errors"));
     check_reclaimed(r, 2);
 }
@@ -65,7 +65,7 @@ BOOST_AUTO_TEST_CASE(data_selectors_are_each_guests_own_and_failsafe_gets_the_ba
     BOOST_TEST(std::regex_search(
         r.console, std::regex(R"(\(pvselb\) pv-test: failsafe callback: 1 after \d+ yields, frame es 0x3b, es now 0x0 \(rc 0\))")));
     for (const char* d : {"pvsela", "pvselb"})
-        BOOST_TEST(std::regex_search(r.console, std::regex(std::string(R"(d\d+ ')") + d + R"(' shut down \(poweroff\) \(status 0\))")), d);
+        BOOST_TEST(shut_down(r, d, "poweroff", 0), d);
     check_reclaimed(r, 2);
 }
 
@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(a_pv_guest_maps_another_pv_guests_grant_into_its_page_table
     BOOST_TEST(std::regex_search(
         r.console, std::regex(R"(\(pvgrant\) pv-test: grant 9 mapped by d6 and unmapped: yes \(after \d+ yields\); access ended: yes)")));
     for (const char* d : {"pvgrant", "pvmapper"})
-        BOOST_TEST(std::regex_search(r.console, std::regex(std::string(R"(d\d+ ')") + d + R"(' shut down \(poweroff\) \(status 0\))")), d);
+        BOOST_TEST(shut_down(r, d, "poweroff", 0), d);
     check_reclaimed(r, 2);
 }
 
@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(pv_fuzzer_a_million_calls_and_nobody_else_notices) {
     BOOST_TEST(m[3].str() == "0");
     BOOST_TEST(std::stol(m[4]) >= 100); // its reservation changed, again and again
     BOOST_TEST(std::stol(m[5]) >= 100); // its grants were mapped (and left mapped at its end)
-    BOOST_TEST(std::regex_search(r.console, std::regex(R"(d\d+ 'pvfuzz' shut down \(poweroff\) \(status 0\))")));
+    BOOST_TEST(shut_down(r, "pvfuzz", "poweroff", 0));
     BOOST_TEST(checks_passed(r, "witness", "errors"));
     BOOST_TEST(r.contains("(witness) line 10 of 10 from witness"));
     BOOST_TEST(ended(r, "witness").status == 0);

@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE(pv_test_kernel_gives_the_same_results_on_virtue_as_on_xen) 
     // What it wrote into its console ring came out under its name.
     BOOST_TEST(v.contains("(pvtest) pv-test: hello through the console ring"));
     // Its shutdown ended the domain alone; the witness ran to its end.
-    BOOST_TEST(std::regex_search(v.console, std::regex(R"(d\d+ 'pvtest' shut down \(poweroff\) \(status 0\))")));
+    BOOST_TEST(shut_down(v, "pvtest", "poweroff", 0));
     BOOST_TEST(checks_passed(v, "witness", "errors"));
     BOOST_TEST(ended(v, "witness").status == 0);
     check_reclaimed(v, 2);

@@ -60,12 +60,35 @@ void run_cpu_checks(Checks& c) {
     // no error, as on Xen.
     c.expect_eq("segbase_gs_user_sel_unloadable_is_null", set_segment_base(SEGBASE_GS_USER_SEL, 0x1003), 0);
 
+    // Privileged instructions a guest kernel runs in ring 3: the ones Linux
+    // needs are emulated, an MSR nobody knows is a #GP for the guest.
+    uint64_t lo = 0, hi = 0;
+    asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xc0000080u)); // EFER
+    c.expect("rdmsr_efer_long_mode_active", (lo >> 10) & 1, "efer 0x%lx", lo);
+    uint64_t cr0 = 0;
+    asm volatile("mov %%cr0, %0" : "=r"(cr0));
+    c.expect("mov_from_cr0_protected_paging", (cr0 & 0x80000001) == 0x80000001, "cr0 0x%lx", cr0);
+    uint64_t gp_at = 0, gp_after = 0;
+    expect_trap_at(0);
+    asm volatile("lea 1f(%%rip), %0\n\t"
+                 "lea 2f(%%rip), %1\n\t"
+                 "mov %1, %2\n\t"
+                 "mov $0x12345678, %%ecx\n\t"
+                 "1: rdmsr\n\t"
+                 "2:"
+                 : "=&r"(gp_at), "=&r"(gp_after), "=m"(*expect_trap_resume())::"rax", "rcx", "rdx", "memory");
+    const TrapSeen gp = last_trap();
+    c.expect("rdmsr_unknown_msr_gp", gp.count == 1 && gp.vector == 13 && gp.rip == gp_at,
+             "%u deliveries, vector %lu, rip 0x%lx (want 0x%lx)", gp.count, gp.vector, gp.rip, gp_at);
+
     // physdev_op: the virtual I/O privilege level Linux sets at boot.
     physdev_set_iopl_t iopl{1};
     c.expect_eq("physdev_set_iopl_returns_0", hypercall(__HYPERVISOR_physdev_op, PHYSDEVOP_set_iopl, arg(&iopl)), 0);
     iopl.iopl = 4;
     c.expect_eq("physdev_set_iopl_4_einval", hypercall(__HYPERVISOR_physdev_op, PHYSDEVOP_set_iopl, arg(&iopl)), -XEN_EINVAL);
     c.expect_eq("physdev_unknown_enosys", hypercall(__HYPERVISOR_physdev_op, 999, arg(&iopl)), -XEN_ENOSYS);
+    c.expect_eq("physdev_set_iopl_unreadable_efault",
+                hypercall(__HYPERVISOR_physdev_op, PHYSDEVOP_set_iopl, 0xffff800000000000ull), -XEN_EFAULT);
 
     // fpu_taskswitch(1): the next SSE instruction raises #NM, once.
     rc = hypercall(__HYPERVISOR_fpu_taskswitch, 1);

@@ -199,6 +199,8 @@ void run_event_checks(Checks& c) {
     c.expect_eq("poll_port_beyond_abi_einval", sched_op(SCHEDOP_poll, &poll), -XEN_EINVAL);
     set_xen_guest_handle(poll.ports, reinterpret_cast<evtchn_port_t*>(0xffff800000000000ull));
     c.expect_eq("poll_unreadable_ports_efault", sched_op(SCHEDOP_poll, &poll), -XEN_EFAULT);
+    c.expect_eq("poll_unreadable_struct_efault", sched_op(SCHEDOP_poll, reinterpret_cast<void*>(0xffff800000000000ull)),
+                -XEN_EFAULT);
     evtchn_close_t cl{pa.port};
     (void)evtchn_op(EVTCHNOP_close, &cl);
     __atomic_fetch_and(&shared_info_page()->evtchn_mask[pa.port / 64], ~(1ull << (pa.port % 64)), __ATOMIC_SEQ_CST);
